@@ -1,0 +1,1 @@
+"""Software-defined assets, one module per stage. Dagster wiring only: logic lives in `core`."""

@@ -1,0 +1,95 @@
+"""raw_data and features: each landed day, held to its contract, turned into model inputs."""
+
+
+from typing import Literal
+
+import dagster as dg
+import pandas as pd
+
+from retrain_assets.checks import contract_results, contract_spec, report_metadata
+from retrain_assets.core.features import build_features
+from retrain_assets.core.ingest import ContractReport, RowPolicy, bad_row_sample, validate_frame
+from retrain_assets.landing import ingest_day
+from retrain_assets.metadata import frame_summary
+from retrain_assets.project import Project
+from retrain_assets.resources import LandingZoneResource, PartitionFrames
+
+BACKFILL = dg.BackfillPolicy.multi_run(max_partitions_per_run=31)
+
+
+class RawDataConfig(dg.Config):
+    row_policy: Literal["reject_day", "drop_bad_rows"] = "reject_day"
+    max_bad_row_fraction: float = 0.01
+
+
+def build_ingest_assets(project: Project) -> list[dg.AssetsDefinition]:
+    spec = project.spec
+
+    @dg.asset(
+        partitions_def=project.partitions, backfill_policy=BACKFILL, group_name="ingestion",
+        kinds={"pandas", "parquet"}, dagster_type=project.raw_type,
+        check_specs=[contract_spec("raw_data", project.partitions,
+                                   f"the {spec.raw_schema.__name__} Pandera schema")],
+        tags={"stage": "ingest"}, owners=["team:ml-platform"],
+        description=f"{spec.description or spec.name}: each day's landed CSV/Parquet files, "
+                    f"validated against {spec.raw_schema.__name__}. Files that break the "
+                    "contract are quarantined with a note, never deleted.",
+    )
+    def raw_data(context: dg.AssetExecutionContext, config: RawDataConfig,
+                 landing_zone: LandingZoneResource):
+        zone = landing_zone.zone()
+        policy = RowPolicy(config.row_policy, config.max_bad_row_fraction)
+        frames, results = {}, []
+        for day in context.partition_keys:
+            intake = ingest_day(zone, day, spec.raw_schema.to_schema(),
+                                time_column=spec.time_column, policy=policy, run_id=context.run_id)
+            if not intake.report.passed:
+                context.log.error(intake.report.problem)
+            frames[day] = intake.report.frame
+            results.append((intake.report, report_metadata(
+                intake.report, sample=bad_row_sample(intake.report, intake.frames)
+                if not intake.report.passed and intake.frames else None,
+                quarantined=intake.quarantined)))
+        yield dg.Output(frames, metadata=_output_metadata(frames, zone.url))
+        yield from contract_results(context, "raw_data", results)
+
+    @dg.asset(
+        partitions_def=project.partitions, backfill_policy=BACKFILL, group_name="ingestion",
+        kinds={"pandas", "parquet"}, dagster_type=project.features_type,
+        check_specs=[contract_spec("features", project.partitions, "the features schema")],
+        tags={"stage": "features"}, owners=["team:ml-platform"],
+        description="Model inputs for each day, built by core.features.build_features — the "
+                    "same function batch scoring uses, so training and serving cannot skew.",
+    )
+    def features(context: dg.AssetExecutionContext, raw_data: PartitionFrames):
+        frames, results = {}, []
+        for day in context.partition_keys:
+            if day not in raw_data:
+                report = ContractReport(day=day, files=[], rows_in=0, frame=None,
+                                        problem=f"raw_data[{day}] was rejected or is missing; "
+                                                "fix it upstream first")
+            else:
+                report = validate_frame(build_features(raw_data[day], spec),
+                                        project.features_schema, day=day)
+            frames[day] = report.frame
+            results.append((report, report_metadata(report)))
+        yield dg.Output(frames, metadata=_output_metadata(frames))
+        yield from contract_results(context, "features", results)
+
+    return [raw_data, features]
+
+
+def _output_metadata(frames: dict[str, pd.DataFrame | None],
+                     source: str | None = None) -> dict[str, dg.MetadataValue]:
+    """Shape of what was stored; for one day, its schema and null rates too."""
+    stored = {day: frame for day, frame in frames.items() if frame is not None}
+    metadata: dict[str, dg.MetadataValue] = {
+        "partitions_stored": dg.MetadataValue.int(len(stored)),
+        "partitions_rejected": dg.MetadataValue.json(sorted(set(frames) - set(stored))),
+        "rows": dg.MetadataValue.int(sum(len(f) for f in stored.values())),
+    }
+    if source:
+        metadata["landing_zone"] = dg.MetadataValue.path(source)
+    if len(stored) == 1:
+        metadata.update(frame_summary(next(iter(stored.values()))))
+    return metadata

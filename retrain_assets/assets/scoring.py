@@ -1,0 +1,62 @@
+"""predictions: the champion scores each day's features (batch scoring)."""
+
+
+import dagster as dg
+import pandas as pd
+
+from retrain_assets.assets.ingest import BACKFILL
+from retrain_assets.checks import contract_results, contract_spec, report_metadata
+from retrain_assets.core.ingest import validate_frame
+from retrain_assets.core.training import predict
+from retrain_assets.project import Project
+from retrain_assets.registry import CHAMPION
+from retrain_assets.resources import MlflowResource, PartitionFrames
+from retrain_assets.schemas import Predictions
+
+
+def score_day(model, features: pd.DataFrame, spec, version: str) -> pd.DataFrame:
+    """Predictions in the `Predictions` contract: one row per input row."""
+    return pd.DataFrame({
+        "row_id": features[spec.id_column].astype(str),
+        "prediction": predict(model, features, spec).to_numpy(),
+        "actual": features[spec.target].astype("float64").to_numpy(),
+        "model_version": version,
+    })
+
+
+def build_scoring_assets(project: Project) -> list[dg.AssetsDefinition]:
+    spec = project.spec
+
+    @dg.asset(
+        partitions_def=project.partitions, backfill_policy=BACKFILL, group_name="monitoring",
+        kinds={"pandas", "sklearn", "parquet"}, dagster_type=project.predictions_type,
+        deps=["production_model"], tags={"stage": "score"}, owners=["team:ml-platform"],
+        check_specs=[contract_spec("predictions", project.partitions,
+                                   "the Predictions Pandera schema")],
+        description=f"The champion (MLflow alias `{CHAMPION}`) scores every row of the day; "
+                    "the model version used is stored in each row and in the metadata.",
+    )
+    def predictions(context: dg.AssetExecutionContext, features: PartitionFrames,
+                    mlflow: MlflowResource):
+        registry = mlflow.registry()
+        version = registry.version_for(CHAMPION)
+        if version is None:
+            raise dg.Failure(f"no champion yet for {registry.model_name!r}: materialize "
+                             "candidate_model → evaluation_report → production_model first.")
+        model = registry.load_model(version)
+        frames, results = {}, []
+        for day in context.partition_keys:
+            report = validate_frame(score_day(model, features[day], spec, version),
+                                    Predictions.to_schema(), day=day)
+            frames[day] = report.frame
+            results.append((report, report_metadata(report)))
+        stored = [f for f in frames.values() if f is not None]
+        yield dg.Output(frames, metadata={
+            "model_version": dg.MetadataValue.text(version),
+            "rows": dg.MetadataValue.int(sum(len(f) for f in stored)),
+            "mean_prediction": dg.MetadataValue.float(
+                float(pd.concat([f["prediction"] for f in stored]).mean()) if stored else 0.0),
+        })
+        yield from contract_results(context, "predictions", results)
+
+    return [predictions]

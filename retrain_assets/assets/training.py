@@ -1,0 +1,168 @@
+"""candidate_model and evaluation_report: train on a trailing window, judge on a later holdout."""
+
+
+import time
+
+import dagster as dg
+import pandas as pd
+from mlflow.entities import Metric
+
+from retrain_assets.checks import CANDIDATE_BLESSED
+from retrain_assets.core.drift import build_reference
+from retrain_assets.core.evaluation import decide_promotion, split_window
+from retrain_assets.core.metrics import compute_metrics
+from retrain_assets.core.training import Hyperparameters, model_inputs, predict, train_model
+from retrain_assets.metadata import figure, table
+from retrain_assets.plots import predicted_vs_actual
+from retrain_assets.project import Project
+from retrain_assets.registry import CHAMPION, ModelRef
+from retrain_assets.resources import MlflowResource, PartitionFrames
+
+ALL_DAYS = dg.AssetIn(partition_mapping=dg.AllPartitionMapping())
+
+
+class TrainingConfig(dg.Config):
+    """Editable in the launchpad; every value is logged as an MLflow param."""
+
+    window_days: int = 28
+    holdout_days: int = 7
+    min_train_days: int = 7
+    learning_rate: float = 0.1
+    max_iter: int = 200
+    max_leaf_nodes: int = 31
+    min_samples_leaf: int = 20
+    l2_regularization: float = 0.0
+    random_state: int = 0
+
+    def hyperparameters(self) -> Hyperparameters:
+        return Hyperparameters(
+            learning_rate=self.learning_rate, max_iter=self.max_iter,
+            max_leaf_nodes=self.max_leaf_nodes, min_samples_leaf=self.min_samples_leaf,
+            l2_regularization=self.l2_regularization, random_state=self.random_state)
+
+
+class EvaluationConfig(dg.Config):
+    min_relative_improvement: float = 0.01
+    absolute_thresholds: dict[str, float] = {}  # merged over the dataset spec's thresholds
+
+
+def concat_days(frames: PartitionFrames, days) -> pd.DataFrame:
+    missing = [d for d in days if d not in frames]
+    if missing:
+        raise dg.Failure(f"features partitions {missing} are not stored; materialize them first")
+    return pd.concat([frames[d] for d in days], ignore_index=True)
+
+
+def build_training_assets(project: Project) -> list[dg.AssetsDefinition]:
+    spec = project.spec
+
+    @dg.asset(
+        ins={"features": ALL_DAYS}, group_name="training", kinds={"sklearn", "mlflow"},
+        tags={"stage": "train"}, owners=["team:ml-platform"], pool="training",
+        description="Trains a scikit-learn Pipeline (preprocessing inside) on the trailing "
+                    "window of `features` days before the holdout, logs it to MLflow with "
+                    "signature, input example and lineage tags, and registers a new version.",
+    )
+    def candidate_model(context: dg.AssetExecutionContext, config: TrainingConfig,
+                        features: PartitionFrames, mlflow: MlflowResource) -> dg.Output[dict]:
+        try:
+            window = split_window(list(features), window_days=config.window_days,
+                                  holdout_days=config.holdout_days,
+                                  min_train_days=config.min_train_days)
+        except ValueError as exc:
+            raise dg.Failure(str(exc)) from exc
+        train = concat_days(features, window.train_days)
+        hyperparameters = config.hyperparameters()
+        model = train_model(train, spec, hyperparameters)
+        reference = build_reference(train, list(spec.model_numeric_features),
+                                    list(spec.categorical_features), label=train[spec.target])
+        tags = {"dagster_run_id": context.run_id, "dataset": spec.name,
+                "trigger": context.run.tags.get("retrain/trigger", "manual"),
+                **{k: v for k, v in context.run.tags.items() if k.startswith("retrain/")}}
+        ref = mlflow.registry().log_candidate(
+            model, inputs=model_inputs(train, spec),
+            params={**hyperparameters.as_params(), "window_days": config.window_days,
+                    "holdout_days": config.holdout_days, "task": spec.task},
+            metrics={"train_rows": len(train), "train_days": len(window.train_days)},
+            tags=tags, train_days=window.train_days, holdout_days=window.holdout_days,
+            reference=reference.to_dict())
+        return dg.Output(ref.to_dict(), metadata={
+            "model_version": dg.MetadataValue.text(ref.version),
+            "mlflow_run": dg.MetadataValue.url(ref.run_url),
+            "train_days": dg.MetadataValue.text(window.train_range),
+            "holdout_days": dg.MetadataValue.text(window.holdout_range),
+            "train_rows": dg.MetadataValue.int(len(train)),
+            "hyperparameters": dg.MetadataValue.json(hyperparameters.as_params()),
+        })
+
+    @dg.asset(
+        ins={"features": ALL_DAYS}, group_name="training", kinds={"sklearn", "mlflow"},
+        tags={"stage": "evaluate"}, owners=["team:ml-platform"],
+        check_specs=[dg.AssetCheckSpec(
+            CANDIDATE_BLESSED, asset="evaluation_report", blocking=True,
+            description="The candidate meets the absolute thresholds and beats the champion on "
+                        "the same holdout by the configured margin; blocks promotion otherwise.")],
+        description="Scores the candidate and the current champion on the same time-based "
+                    "holdout (days the candidate never trained on) and gives a blessed / not "
+                    "blessed verdict with its reasons, as TFX's Evaluator does.",
+    )
+    def evaluation_report(context: dg.AssetExecutionContext, config: EvaluationConfig,
+                          candidate_model: dict, features: PartitionFrames,
+                          mlflow: MlflowResource):
+        registry = mlflow.registry()
+        candidate = ModelRef.from_dict(candidate_model)
+        holdout = concat_days(features, candidate.holdout_days)
+        champion_version = registry.version_for(CHAMPION)
+        scores = {"candidate": predict(registry.load_model(candidate.version), holdout, spec)}
+        if champion_version is not None:
+            scores["champion"] = predict(registry.load_model(champion_version), holdout, spec)
+        actual = holdout[spec.target]
+        metrics = {who: compute_metrics(spec.task, actual, s) for who, s in scores.items()}
+        verdict = decide_promotion(
+            metrics["candidate"], metrics.get("champion"), primary_metric=spec.primary_metric,
+            absolute_thresholds={**spec.thresholds, **config.absolute_thresholds},
+            min_relative_improvement=config.min_relative_improvement)
+        registry.client.log_batch(candidate.run_id, metrics=[
+            _metric(f"holdout_{name}", value) for name, value in metrics["candidate"].items()])
+        registry.client.set_tag(candidate.run_id, "verdict",
+                                "blessed" if verdict.blessed else "not blessed")
+        per_day = _per_day_metrics(holdout, scores, spec)
+        report = {"candidate_version": candidate.version, "champion_version": champion_version,
+                  "holdout_days": list(candidate.holdout_days), "metrics": metrics,
+                  "verdict": verdict.to_dict(), "candidate_run_id": candidate.run_id}
+        metric_table = pd.DataFrame(metrics).rename_axis("metric").reset_index()
+        yield dg.Output(report, metadata={
+            "verdict": dg.MetadataValue.text("blessed" if verdict.blessed else "NOT blessed"),
+            "reasons": dg.MetadataValue.md("\n".join(f"- {r}" for r in verdict.reasons)),
+            "candidate_version": dg.MetadataValue.text(candidate.version),
+            "champion_version": dg.MetadataValue.text(champion_version or "none"),
+            "metrics": table(metric_table),
+            "per_day": table(per_day),
+            "predicted_vs_actual": figure(predicted_vs_actual(actual, scores, spec.task)),
+            "mlflow_run": dg.MetadataValue.url(candidate.run_url),
+        })
+        yield dg.AssetCheckResult(
+            check_name=CANDIDATE_BLESSED, passed=verdict.blessed,
+            metadata={"reasons": dg.MetadataValue.md("\n".join(f"- {r}" for r in
+                                                              verdict.reasons)),
+                      "improvement": dg.MetadataValue.float(verdict.improvement or 0.0)},
+            description=" | ".join(verdict.reasons))
+
+    return [candidate_model, evaluation_report]
+
+
+def _metric(key: str, value: float) -> Metric:
+    return Metric(key, value, int(time.time() * 1000), 0)
+
+
+def _per_day_metrics(holdout: pd.DataFrame, scores: dict[str, pd.Series], spec) -> pd.DataFrame:
+    days = pd.to_datetime(holdout[spec.time_column]).dt.strftime("%Y-%m-%d")
+    rows = []
+    for day, index in holdout.groupby(days).groups.items():
+        row = {"day": day, "rows": len(index)}
+        for who, predicted in scores.items():
+            day_metrics = compute_metrics(spec.task, holdout.loc[index, spec.target],
+                                          predicted.loc[index])
+            row[f"{who}_{spec.primary_metric}"] = round(day_metrics[spec.primary_metric], 4)
+        rows.append(row)
+    return pd.DataFrame(rows)

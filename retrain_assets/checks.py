@@ -1,0 +1,106 @@
+"""Asset checks: the Pandera contract per partition, and the promotion gate.
+
+Checks run inside the asset's own step (`check_specs`) so each day is validated once, where the
+data is, and a blocking failure stops that run's downstream assets before they read bad data.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping, Sequence
+
+import dagster as dg
+import pandas as pd
+from dagster_pandera import pandera_schema_to_dagster_type
+
+from retrain_assets.core.ingest import ContractReport
+from retrain_assets.metadata import table
+
+CONTRACT = "contract"
+CANDIDATE_BLESSED = "candidate_blessed"
+
+
+def frames_type(schema) -> dg.DagsterType:
+    """The Pandera schema as the Dagster type of a `{partition: DataFrame}` output.
+
+    Per-day assets return one frame per partition so a backfill can write many days in one run;
+    each frame is held to the schema (via dagster-pandera) and the schema shows in the UI.
+    A `None` frame is a rejected day, already reported by the contract check.
+    """
+    per_frame = pandera_schema_to_dagster_type(schema)
+
+    def check_each_partition(context, value) -> dg.TypeCheck:
+        if not isinstance(value, Mapping):
+            return dg.TypeCheck(False, description=f"expected {{partition: DataFrame}}, "
+                                                   f"got {type(value).__name__}")
+        for day, frame in value.items():
+            if frame is None:
+                continue
+            result = per_frame.type_check(context, frame)
+            if not result.success:
+                return dg.TypeCheck(False, description=f"partition {day}: {result.description}",
+                                    metadata=result.metadata)
+        return dg.TypeCheck(True)
+
+    return dg.DagsterType(type_check_fn=check_each_partition, name=per_frame.unique_name,
+                          description=per_frame.description, metadata=per_frame.metadata)
+
+
+def contract_spec(asset: str, partitions_def: dg.PartitionsDefinition,
+                  what: str) -> dg.AssetCheckSpec:
+    return dg.AssetCheckSpec(CONTRACT, asset=asset, blocking=True, partitions_def=partitions_def,
+                             description=f"Every partition of {asset} satisfies {what}; a failing "
+                                         "day blocks everything downstream of it in the run.")
+
+
+def report_metadata(report: ContractReport, *, sample: pd.DataFrame | None = None,
+                    quarantined: Sequence[str] = ()) -> dict[str, dg.MetadataValue]:
+    metadata: dict[str, dg.MetadataValue] = {
+        "partition": dg.MetadataValue.text(report.day),
+        "rows_in": dg.MetadataValue.int(report.rows_in),
+        "rows_stored": dg.MetadataValue.int(0 if report.frame is None else len(report.frame)),
+        "rows_dropped": dg.MetadataValue.int(report.rows_dropped),
+    }
+    if report.files:
+        metadata["files"] = dg.MetadataValue.json(report.files)
+    if not report.passed:
+        metadata["problem"] = dg.MetadataValue.md(report.problem)
+        metadata["failing_columns"] = dg.MetadataValue.json(report.failing_columns)
+    if not report.failure_cases.empty:
+        metadata["failures_by_check"] = table(report.failure_summary())
+    if sample is not None and not sample.empty:
+        metadata["bad_rows_sample"] = table(sample)
+    if quarantined:
+        metadata["quarantined_to"] = dg.MetadataValue.json(list(quarantined))
+    return metadata
+
+
+def contract_results(context: dg.AssetExecutionContext, asset: str,
+                     results: Sequence[tuple[ContractReport, dict[str, dg.MetadataValue]]]
+                     ) -> Iterator[dg.AssetCheckResult]:
+    """One check result per partition.
+
+    A single-day run records it directly. A backfill run covering many days logs one evaluation
+    per day, then a summary result for the run, because Dagster ties a step's own check output
+    to the whole range.
+    """
+    if context.has_partition_key:
+        (report, metadata), = results
+        yield dg.AssetCheckResult(check_name=CONTRACT, passed=report.passed, metadata=metadata,
+                                  description=report.problem or f"{report.day}: contract holds")
+        return
+    for report, metadata in results:
+        context.log_event(dg.AssetCheckEvaluation(
+            asset_key=dg.AssetKey(asset), check_name=CONTRACT, passed=report.passed,
+            metadata=metadata, partition=report.day, blocking=True,
+            description=report.problem or f"{report.day}: contract holds"))
+    failed = [report for report, _ in results if not report.passed]
+    summary = pd.DataFrame({"partition": [r.day for r, _ in results],
+                            "passed": [r.passed for r, _ in results],
+                            "problem": [r.problem or "" for r, _ in results]})
+    yield dg.AssetCheckResult(
+        check_name=CONTRACT, passed=not failed,
+        metadata={"partitions_checked": len(results), "partitions_failed": len(failed),
+                  "by_partition": table(summary, max_rows=400)},
+        description=(f"{len(failed)} of {len(results)} days break the contract: "
+                     + "; ".join(r.problem for r in failed[:5])) if failed
+        else f"all {len(results)} days satisfy the contract")

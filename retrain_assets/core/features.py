@@ -1,0 +1,52 @@
+"""Feature engineering: the one function that training and batch scoring both call.
+
+Keeping it a pure function of the raw frame and the spec is what rules out training/serving
+skew: there is no second implementation to drift apart from this one.
+"""
+
+from __future__ import annotations
+
+import pandas as pd
+import pandera.pandas as pa
+
+from retrain_assets.core.dataset import DatasetSpec
+
+
+def build_features(raw: pd.DataFrame, spec: DatasetSpec) -> pd.DataFrame:
+    """Model inputs plus id, time and target columns, in the order of `features_schema(spec)`."""
+    timestamps = pd.to_datetime(raw[spec.time_column])
+    columns: dict[str, pd.Series] = {
+        spec.id_column: raw[spec.id_column].astype(str),
+        spec.time_column: timestamps,
+    }
+    for name in spec.numeric_features:
+        columns[name] = raw[name].astype("float64")
+    if spec.derive_time_features:
+        columns["hour"] = timestamps.dt.hour.astype("float64")
+        columns["day_of_week"] = timestamps.dt.dayofweek.astype("float64")
+        columns["is_weekend"] = (timestamps.dt.dayofweek >= 5).astype("float64")
+    for name in spec.categorical_features:
+        columns[name] = raw[name].astype(str)
+    columns[spec.target] = target_values(raw[spec.target], spec)
+    return pd.DataFrame(columns, index=raw.index).reset_index(drop=True)
+
+
+def target_values(target: pd.Series, spec: DatasetSpec) -> pd.Series:
+    """Regression targets as float; classification labels as 0/1 float (positive = truthy)."""
+    if spec.task == "classification":
+        return target.astype(bool).astype("float64")
+    return target.astype("float64")
+
+
+def features_schema(spec: DatasetSpec) -> pa.DataFrameSchema:
+    """The features contract: the spec's own model, or one derived from the spec."""
+    if spec.features_schema is not None:
+        return spec.features_schema.to_schema()
+    columns = {
+        spec.id_column: pa.Column(str, unique=True),
+        spec.time_column: pa.Column("datetime64[ns]"),
+        **{name: pa.Column(float, nullable=True) for name in spec.model_numeric_features},
+        **{name: pa.Column(str) for name in spec.categorical_features},
+        spec.target: pa.Column(float),
+    }
+    return pa.DataFrameSchema(columns, strict=True, name=f"{spec.name}_features")

@@ -1,0 +1,41 @@
+"""Metrics per task, and which direction is better for each."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+from sklearn import metrics as skm
+
+LOWER_IS_BETTER = frozenset({"rmse", "mae"})
+
+
+def compute_metrics(task: str, actual: pd.Series, predicted: pd.Series) -> dict[str, float]:
+    """Regression: RMSE, MAE, R². Classification (predicted = P(1)): accuracy, F1, ROC AUC."""
+    y_true = np.asarray(actual, dtype="float64")
+    y_pred = np.asarray(predicted, dtype="float64")
+    if len(y_true) == 0:
+        raise ValueError("cannot compute metrics on zero rows")
+    if task == "regression":
+        return {
+            "rmse": float(np.sqrt(skm.mean_squared_error(y_true, y_pred))),
+            "mae": float(skm.mean_absolute_error(y_true, y_pred)),
+            "r2": float(skm.r2_score(y_true, y_pred)),
+        }
+    labels = (y_pred >= 0.5).astype(int)
+    auc = (float(skm.roc_auc_score(y_true, y_pred)) if len(np.unique(y_true)) == 2
+           else float("nan"))
+    return {
+        "accuracy": float(skm.accuracy_score(y_true, labels)),
+        "f1": float(skm.f1_score(y_true, labels, zero_division=0)),
+        "roc_auc": auc,
+    }
+
+
+def is_better(metric: str, value: float, than: float) -> bool:
+    return value < than if metric in LOWER_IS_BETTER else value > than
+
+
+def relative_improvement(metric: str, candidate: float, baseline: float) -> float:
+    """Positive when the candidate is better, as a fraction of the baseline."""
+    delta = baseline - candidate if metric in LOWER_IS_BETTER else candidate - baseline
+    return delta / max(abs(baseline), 1e-12)

@@ -1,0 +1,51 @@
+"""Plots for asset metadata. Matplotlib with the Agg backend: no display needed."""
+
+from __future__ import annotations
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+import pandas as pd  # noqa: E402
+
+MAX_POINTS = 3_000
+
+
+def predicted_vs_actual(actual: pd.Series, scores: dict[str, pd.Series], task: str):
+    """Regression: scatter per model against the diagonal. Classification: score histograms."""
+    fig, ax = plt.subplots(figsize=(5.5, 4.5))
+    sample = actual.sample(min(MAX_POINTS, len(actual)), random_state=0).index
+    if task == "regression":
+        for who, predicted in scores.items():
+            ax.scatter(actual.loc[sample], predicted.loc[sample], s=6, alpha=0.4, label=who)
+        bounds = [float(actual.min()), float(actual.max())]
+        ax.plot(bounds, bounds, color="black", linewidth=1, label="perfect")
+        ax.set_xlabel("actual")
+        ax.set_ylabel("predicted")
+    else:
+        for who, predicted in scores.items():
+            for label in (0, 1):
+                values = predicted.loc[sample][actual.loc[sample] == label]
+                ax.hist(values, bins=np.linspace(0, 1, 21), alpha=0.4,
+                        label=f"{who}, label={label}")
+        ax.set_xlabel("predicted probability")
+    ax.set_title("Holdout: predicted vs actual")
+    ax.legend(fontsize=8)
+    plt.close(fig)
+    return fig
+
+
+def metric_over_time(frame: pd.DataFrame, x: str, columns: list[str], title: str,
+                     threshold: float | None = None):
+    """One line per column over days (drift scores, live metrics)."""
+    fig, ax = plt.subplots(figsize=(7, 3.5))
+    for column in columns:
+        ax.plot(frame[x], frame[column], marker="o", markersize=3, label=column)
+    if threshold is not None:
+        ax.axhline(threshold, color="red", linestyle="--", linewidth=1, label="threshold")
+    ax.set_title(title)
+    ax.tick_params(axis="x", rotation=45, labelsize=7)
+    ax.legend(fontsize=7)
+    plt.close(fig)
+    return fig

@@ -1,0 +1,36 @@
+"""What the asset factories are built from: the dataset spec and the daily partitions."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+
+import dagster as dg
+
+from retrain_assets.checks import frames_type
+from retrain_assets.core.dataset import DatasetSpec, load_spec
+from retrain_assets.core.features import features_schema
+from retrain_assets.schemas import Predictions
+
+DEFAULT_START_DATE = "2025-01-01"
+
+
+@dataclass
+class Project:
+    spec: DatasetSpec
+    start_date: str = DEFAULT_START_DATE
+    partitions: dg.DailyPartitionsDefinition = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.partitions = dg.DailyPartitionsDefinition(start_date=self.start_date)
+        self.raw_type = frames_type(self.spec.raw_schema)
+        self.features_schema = features_schema(self.spec)
+        self.features_type = frames_type(self.features_schema)
+        self.predictions_type = frames_type(Predictions)
+
+    @classmethod
+    def from_env(cls) -> Project:
+        """RETRAIN_ASSETS_DATASET (built-in name or `package.module:SPEC`, default `taxi`) and
+        RETRAIN_ASSETS_START_DATE (first daily partition, default 2025-01-01)."""
+        return cls(spec=load_spec(os.environ.get("RETRAIN_ASSETS_DATASET", "taxi")),
+                   start_date=os.environ.get("RETRAIN_ASSETS_START_DATE", DEFAULT_START_DATE))

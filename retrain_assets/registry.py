@@ -1,0 +1,187 @@
+"""MLflow as experiment tracker and model registry.
+
+Every training run is an MLflow run (params, metrics, the model with signature and input example,
+tags tracing it to the Dagster run and partitions), registered as a new version. The champion is
+whatever the alias `champion` points at; `previous` remembers the one before, so rollback is just
+re-pointing an alias. Models are loaded only by name/version from this registry.
+"""
+
+from __future__ import annotations
+
+import json
+import tempfile
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass, field
+from importlib.metadata import version
+from pathlib import Path
+
+import mlflow
+import pandas as pd
+from mlflow import MlflowClient
+from mlflow.exceptions import MlflowException
+from mlflow.models import infer_signature
+
+CHAMPION = "champion"
+PREVIOUS = "previous"
+REFERENCE_ARTIFACT = "reference/training_reference.json"
+# Models are stored with skops, not pickle; these are the non-default types our pipeline
+# (HistGradientBoosting inside a ColumnTransformer) needs, reviewed and trusted explicitly.
+SKOPS_TRUSTED_TYPES = [
+    "functools.partial",
+    "sklearn.ensemble._hist_gradient_boosting.predictor.TreePredictor",
+    "sklearn.utils.validation.check_array",
+]
+
+
+@dataclass(frozen=True)
+class ModelRef:
+    """What the Dagster asset for a model holds: a pointer into the registry, never the model."""
+
+    name: str
+    version: str
+    run_id: str
+    run_url: str
+    train_days: tuple[str, ...]
+    holdout_days: tuple[str, ...]
+    train_rows: int
+    params: dict = field(default_factory=dict)
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: Mapping) -> ModelRef:
+        return cls(**{**data, "train_days": tuple(data["train_days"]),
+                      "holdout_days": tuple(data["holdout_days"])})
+
+
+@dataclass(frozen=True)
+class AliasMove:
+    alias: str
+    from_version: str | None
+    to_version: str
+
+
+class ChampionMovedError(RuntimeError):
+    """The champion changed between evaluation and promotion; the verdict is stale."""
+
+
+def serving_requirements() -> list[str]:
+    """Pinned to what trained the model; stated, because MLflow's inference of them imports
+    the model in a subprocess and costs seconds per training run."""
+    return [f"{name}=={version(name)}" for name in
+            ("scikit-learn", "skops", "pandas", "numpy", "scipy", "mlflow")]
+
+
+class ModelRegistry:
+    def __init__(self, *, tracking_uri: str, experiment: str, model_name: str,
+                 artifact_location: str | None = None, ui_url: str | None = None):
+        self.tracking_uri = tracking_uri
+        self.experiment = experiment
+        self.model_name = model_name
+        self.artifact_location = artifact_location
+        self.ui_url = (ui_url or (tracking_uri if tracking_uri.startswith("http")
+                                  else "http://127.0.0.1:5000")).rstrip("/")
+        self.client = MlflowClient(tracking_uri=tracking_uri, registry_uri=tracking_uri)
+
+    def _activate(self) -> str:
+        """Point the fluent API at this store; returns the experiment id."""
+        mlflow.set_tracking_uri(self.tracking_uri)
+        mlflow.set_registry_uri(self.tracking_uri)
+        existing = self.client.get_experiment_by_name(self.experiment)
+        if existing is not None:
+            return existing.experiment_id
+        try:
+            return self.client.create_experiment(self.experiment,
+                                                 artifact_location=self.artifact_location)
+        except MlflowException:  # created concurrently by another run
+            return self.client.get_experiment_by_name(self.experiment).experiment_id
+
+    def run_url(self, run_id: str) -> str:
+        experiment_id = self.client.get_run(run_id).info.experiment_id
+        return f"{self.ui_url}/#/experiments/{experiment_id}/runs/{run_id}"
+
+    def log_candidate(self, model, *, inputs: pd.DataFrame, params: Mapping,
+                      metrics: Mapping[str, float], tags: Mapping[str, str],
+                      train_days: tuple[str, ...], holdout_days: tuple[str, ...],
+                      reference: Mapping | None = None) -> ModelRef:
+        """Log one training run and register its model as a new version."""
+        experiment_id = self._activate()
+        example = inputs.head(5)
+        signature = infer_signature(example, model.predict(example))
+        with mlflow.start_run(experiment_id=experiment_id,
+                              run_name=f"train {train_days[0]}..{train_days[-1]}") as run:
+            mlflow.set_tags({**tags, "train_days": f"{train_days[0]}..{train_days[-1]}",
+                             "holdout_days": f"{holdout_days[0]}..{holdout_days[-1]}",
+                             "train_rows": str(len(inputs))})
+            mlflow.log_params(dict(params))
+            mlflow.log_metrics(dict(metrics))
+            mlflow.log_input(mlflow.data.from_pandas(
+                example, name=f"features {train_days[0]}..{train_days[-1]}"),
+                context="training")
+            if reference is not None:
+                mlflow.log_dict(dict(reference), REFERENCE_ARTIFACT)
+            info = mlflow.sklearn.log_model(
+                model, name="model", signature=signature, input_example=example,
+                registered_model_name=self.model_name, serialization_format="skops",
+                skops_trusted_types=SKOPS_TRUSTED_TYPES, pip_requirements=serving_requirements(),
+            )
+        version = str(info.registered_model_version)
+        self.client.set_model_version_tag(self.model_name, version, "run_id", run.info.run_id)
+        return ModelRef(name=self.model_name, version=version, run_id=run.info.run_id,
+                        run_url=self.run_url(run.info.run_id), train_days=train_days,
+                        holdout_days=holdout_days, train_rows=len(inputs), params=dict(params))
+
+    def version_for(self, alias: str) -> str | None:
+        try:
+            return str(self.client.get_model_version_by_alias(self.model_name, alias).version)
+        except MlflowException:
+            return None
+
+    def load_model(self, version: str):
+        self._activate()
+        return mlflow.sklearn.load_model(f"models:/{self.model_name}/{version}")
+
+    def load_reference(self, version: str) -> dict | None:
+        run_id = self.client.get_model_version(self.model_name, version).run_id
+        with tempfile.TemporaryDirectory() as tmp:
+            try:
+                path = self.client.download_artifacts(run_id, REFERENCE_ARTIFACT, tmp)
+            except (MlflowException, OSError):
+                return None
+            return json.loads(Path(path).read_text())
+
+    def promote(self, version: str, *, expected_champion: str | None,
+                reason: str) -> list[AliasMove]:
+        """Make `version` the champion, keeping the old one as `previous`.
+
+        `expected_champion` is the champion the verdict was measured against; if someone else
+        moved the alias since, promotion refuses rather than overwrite a newer decision.
+        """
+        current = self.version_for(CHAMPION)
+        if current != expected_champion:
+            raise ChampionMovedError(
+                f"the champion of {self.model_name!r} is now version {current}, but the "
+                f"evaluation compared against version {expected_champion}. Re-run "
+                "evaluation_report so the candidate is judged against the current champion."
+            )
+        return self._point_champion(version, current, reason)
+
+    def rollback(self, to: str = PREVIOUS, *, reason: str) -> list[AliasMove]:
+        """Re-point `champion` at `to` (a version number or an alias such as `previous`)."""
+        target = self.version_for(to) if not to.isdigit() else to
+        if target is None:
+            raise ValueError(f"cannot roll back {self.model_name!r}: alias {to!r} points nowhere")
+        self.client.get_model_version(self.model_name, target)  # raises if it does not exist
+        return self._point_champion(target, self.version_for(CHAMPION), reason)
+
+    def _point_champion(self, version: str, current: str | None, reason: str) -> list[AliasMove]:
+        moves = []
+        if current is not None and current != version:
+            previous = self.version_for(PREVIOUS)
+            self.client.set_registered_model_alias(self.model_name, PREVIOUS, current)
+            moves.append(AliasMove(PREVIOUS, previous, current))
+        self.client.set_registered_model_alias(self.model_name, CHAMPION, version)
+        self.client.set_model_version_tag(self.model_name, version, "promotion_reason", reason)
+        moves.append(AliasMove(CHAMPION, current, version))
+        return moves

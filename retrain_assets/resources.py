@@ -1,0 +1,139 @@
+"""Dagster resources: where data lands, where assets are stored, where models are tracked.
+
+Every location is a setting with an embedded default under one project-local home folder
+(`RETRAIN_ASSETS_HOME`, default `./.retrain_home`), so swapping in GCS or an MLflow server is a
+change of environment, not of asset code.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+from collections.abc import Iterator, Mapping
+from pathlib import Path
+
+import dagster as dg
+import pandas as pd
+from pydantic import Field
+
+from retrain_assets.landing import LandingZone
+from retrain_assets.registry import ModelRegistry
+from retrain_assets.storage import GCSObjectStore, LocalObjectStore, ObjectStore, join_url
+
+
+def project_home() -> Path:
+    return Path(os.environ.get("RETRAIN_ASSETS_HOME", ".retrain_home")).expanduser().resolve()
+
+
+def open_store(url: str, gcs_project: str | None = None) -> ObjectStore:
+    """A local folder, or a GCS bucket prefix through dagster-gcp's `GCSResource` (credentials
+    from the environment: GOOGLE_APPLICATION_CREDENTIALS or the metadata server)."""
+    if url.startswith("gs://"):
+        from dagster_gcp import GCSResource
+
+        return GCSObjectStore(GCSResource(project=gcs_project).get_client(), url)
+    return LocalObjectStore(url)
+
+
+class LandingZoneResource(dg.ConfigurableResource):
+    """Where each day's files arrive: a local folder or `gs://bucket/prefix`."""
+
+    url: str = Field(description="Local folder or gs://bucket/prefix holding one folder per day")
+    gcs_project: str | None = Field(default=None, description="GCP project for gs:// URLs")
+
+    def zone(self) -> LandingZone:
+        return LandingZone(open_store(self.url, self.gcs_project))
+
+
+class MlflowResource(dg.ConfigurableResource):
+    """MLflow tracking server / store that is also the model registry."""
+
+    tracking_uri: str = Field(description="e.g. sqlite:///path/mlflow.db or http://host:5000")
+    experiment: str = "retrain_assets"
+    model_name: str = Field(description="Registered model name; the champion is its alias")
+    artifact_location: str | None = Field(
+        default=None, description="Artifact root for a new experiment (folder or gs://...)")
+    ui_url: str | None = Field(
+        default=None, description="Base URL of the MLflow UI used for run links in metadata")
+
+    def registry(self) -> ModelRegistry:
+        return ModelRegistry(tracking_uri=self.tracking_uri, experiment=self.experiment,
+                             model_name=self.model_name, artifact_location=self.artifact_location,
+                             ui_url=self.ui_url)
+
+
+class PartitionFrames(Mapping[str, pd.DataFrame]):
+    """Stored partitions of a DataFrame asset, loaded one at a time on access.
+
+    Models read weeks of partitions; loading lazily keeps memory to what the asset asks for.
+    Days that were requested but never stored (rejected by their contract) are simply absent.
+    """
+
+    def __init__(self, store: ObjectStore, asset_path: str, keys: list[str]):
+        self._store, self._asset_path, self._keys = store, asset_path, keys
+
+    def __getitem__(self, key: str) -> pd.DataFrame:
+        if key not in self._keys:
+            raise KeyError(key)
+        return pd.read_parquet(io.BytesIO(
+            self._store.read_bytes(f"{self._asset_path}/{key}.parquet")))
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._keys)
+
+    def __len__(self) -> int:
+        return len(self._keys)
+
+
+class ParquetIOManager(dg.ConfigurableIOManager):
+    """DataFrames as one Parquet file per partition; small values (model references, reports)
+    as JSON. Never pickles: what is stored can be read by any tool, and nothing is executed."""
+
+    url: str = Field(description="Local folder or gs://bucket/prefix for asset storage")
+    gcs_project: str | None = None
+
+    def _store(self) -> ObjectStore:
+        return open_store(self.url, self.gcs_project)
+
+    @staticmethod
+    def _asset_path(context: dg.OutputContext | dg.InputContext) -> str:
+        return "/".join(context.asset_key.path)
+
+    def handle_output(self, context: dg.OutputContext, obj) -> None:
+        store, path = self._store(), self._asset_path(context)
+        if not context.has_asset_partitions:
+            store.write_bytes(f"{path}.json", json.dumps(obj, indent=2, default=str).encode())
+            context.add_output_metadata({"stored_at": dg.MetadataValue.path(
+                join_url(store.url, f"{path}.json"))})
+            return
+        for key in context.asset_partition_keys:
+            frame = obj.get(key)
+            if frame is None:  # rejected day: nothing to store, the check says why
+                continue
+            buffer = io.BytesIO()
+            frame.to_parquet(buffer, index=False)
+            store.write_bytes(f"{path}/{key}.parquet", buffer.getvalue())
+        context.add_output_metadata({"stored_at": dg.MetadataValue.path(join_url(store.url,
+                                                                                   path))})
+
+    def load_input(self, context: dg.InputContext):
+        store, path = self._store(), self._asset_path(context)
+        if not context.has_asset_partitions:
+            key = f"{path}.json"
+            if not store.exists(key):
+                raise dg.Failure(f"{context.asset_key.to_user_string()} has never been "
+                                 f"materialized (nothing at {join_url(store.url, key)}). "
+                                 "Materialize it first.")
+            return json.loads(store.read_bytes(key))
+        stored = {o.key[len(path) + 1:-len(".parquet")] for o in store.list(f"{path}/")
+                  if o.key.endswith(".parquet")}
+        wanted = list(context.asset_partition_keys)
+        available = [k for k in wanted if k in stored]
+        if len(wanted) == 1 and not available:
+            raise dg.Failure(
+                f"{context.asset_key.to_user_string()}[{wanted[0]}] has no stored data: it was "
+                "never materialized, or its contract check rejected the day (see the check's "
+                "metadata and the landing zone's _quarantine folder). Fix the day upstream and "
+                "materialize it again.")
+        return PartitionFrames(store, path, available)

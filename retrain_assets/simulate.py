@@ -1,0 +1,46 @@
+"""Writing simulated days into a landing zone (the demo's data source)."""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import date, timedelta
+
+from retrain_assets.core.simulator import conditions_for, daily_row_count, simulate_day
+from retrain_assets.storage import ObjectStore
+
+
+@dataclass(frozen=True)
+class SimulationPlan:
+    start: date
+    days: int
+    mean_rows: int = 2_000
+    seed: int = 7
+    covariate_drift_from: date | None = None
+    concept_drift_from: date | None = None
+    file_format: str = "parquet"
+
+    def dates(self) -> Iterator[date]:
+        return (self.start + timedelta(days=i) for i in range(self.days))
+
+
+def land_day(store: ObjectStore, day: date, plan: SimulationPlan) -> str:
+    """Simulate one day and write it as `<day>/trips.<fmt>`; returns the key written."""
+    frame = simulate_day(day, daily_row_count(day, plan.mean_rows, seed=plan.seed),
+                         seed=plan.seed,
+                         conditions=conditions_for(day,
+                                                   covariate_drift_from=plan.covariate_drift_from,
+                                                   concept_drift_from=plan.concept_drift_from))
+    buffer = io.BytesIO()
+    if plan.file_format == "csv":
+        frame.to_csv(buffer, index=False)
+    else:
+        frame.to_parquet(buffer, index=False)
+    key = f"{day.isoformat()}/trips.{plan.file_format}"
+    store.write_bytes(key, buffer.getvalue())
+    return key
+
+
+def land_days(store: ObjectStore, plan: SimulationPlan) -> list[str]:
+    return [land_day(store, day, plan) for day in plan.dates()]

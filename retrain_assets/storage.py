@@ -1,0 +1,138 @@
+"""Object storage behind the landing zone and the asset store: a local folder or GCS.
+
+Both backends expose the same five operations, so nothing above this module knows where bytes
+live. Writes are atomic on both (temp file + rename locally; GCS objects appear only once their
+upload completes), so a reader never sees a half-written partition.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Protocol
+
+
+@dataclass(frozen=True)
+class StoredObject:
+    key: str  # path relative to the store root, with "/" separators
+    size: int
+    updated: float  # seconds since the epoch
+    version: str  # changes on every rewrite (mtime+size locally, generation on GCS)
+
+
+class ObjectStore(Protocol):
+    url: str
+
+    def list(self, prefix: str = "") -> list[StoredObject]: ...
+    def read_bytes(self, key: str) -> bytes: ...
+    def write_bytes(self, key: str, data: bytes) -> None: ...
+    def move(self, src: str, dst: str) -> None: ...
+    def exists(self, key: str) -> bool: ...
+
+
+def join_url(url: str, key: str) -> str:
+    return f"{url.rstrip('/')}/{key}"
+
+
+class LocalObjectStore:
+    """A folder on local disk; the embedded default."""
+
+    def __init__(self, root: str | os.PathLike[str]):
+        self.root = Path(root).expanduser().resolve()
+        self.url = str(self.root)
+
+    def _path(self, key: str) -> Path:
+        path = (self.root / key).resolve()
+        if path != self.root and self.root not in path.parents:
+            raise ValueError(f"key {key!r} escapes the store root {self.root}")
+        return path
+
+    def _walk(self, directory: Path, prefix: str) -> Iterator[os.DirEntry]:
+        """Files under `directory` whose key starts with `prefix`, pruning other subtrees."""
+        for entry in os.scandir(directory):
+            key = Path(entry.path).relative_to(self.root).as_posix()
+            if entry.is_dir(follow_symlinks=False):
+                if (key + "/").startswith(prefix) or prefix.startswith(key + "/"):
+                    yield from self._walk(Path(entry.path), prefix)
+            elif entry.is_file(follow_symlinks=False) and key.startswith(prefix) \
+                    and not entry.name.startswith(".tmp-"):
+                yield entry
+
+    def list(self, prefix: str = "") -> list[StoredObject]:
+        if not self.root.is_dir():
+            return []
+        objects = []
+        for entry in self._walk(self.root, prefix):
+            stat = entry.stat()
+            objects.append(StoredObject(
+                key=Path(entry.path).relative_to(self.root).as_posix(), size=stat.st_size,
+                updated=stat.st_mtime, version=f"{stat.st_mtime_ns}-{stat.st_size}"))
+        return sorted(objects, key=lambda o: o.key)
+
+    def read_bytes(self, key: str) -> bytes:
+        return self._path(key).read_bytes()
+
+    def write_bytes(self, key: str, data: bytes) -> None:
+        path = self._path(key)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-")
+        try:
+            with os.fdopen(fd, "wb") as handle:
+                handle.write(data)
+                handle.flush()
+                os.fsync(handle.fileno())
+            os.replace(tmp, path)
+        except BaseException:
+            Path(tmp).unlink(missing_ok=True)
+            raise
+
+    def move(self, src: str, dst: str) -> None:
+        target = self._path(dst)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        os.replace(self._path(src), target)
+
+    def exists(self, key: str) -> bool:
+        return self._path(key).is_file()
+
+
+class GCSObjectStore:
+    """A bucket prefix on Google Cloud Storage, through a `google.cloud.storage.Client`."""
+
+    def __init__(self, client, url: str):
+        if not url.startswith("gs://"):
+            raise ValueError(f"not a GCS URL: {url!r} (expected gs://bucket/prefix)")
+        bucket, _, prefix = url[len("gs://"):].partition("/")
+        self.url = url.rstrip("/")
+        self.bucket = client.bucket(bucket)
+        self.client = client
+        self.prefix = f"{prefix.strip('/')}/" if prefix.strip("/") else ""
+
+    def _blob_name(self, key: str) -> str:
+        return f"{self.prefix}{key}"
+
+    def list(self, prefix: str = "") -> list[StoredObject]:
+        blobs = self.client.list_blobs(self.bucket, prefix=self._blob_name(prefix))
+        return sorted(
+            (StoredObject(key=blob.name[len(self.prefix):], size=blob.size or 0,
+                          updated=blob.updated.timestamp() if blob.updated else 0.0,
+                          version=str(blob.generation))
+             for blob in blobs),
+            key=lambda o: o.key,
+        )
+
+    def read_bytes(self, key: str) -> bytes:
+        return self.bucket.blob(self._blob_name(key)).download_as_bytes()
+
+    def write_bytes(self, key: str, data: bytes) -> None:
+        self.bucket.blob(self._blob_name(key)).upload_from_string(data)
+
+    def move(self, src: str, dst: str) -> None:
+        blob = self.bucket.blob(self._blob_name(src))
+        self.bucket.copy_blob(blob, self.bucket, self._blob_name(dst))
+        blob.delete()
+
+    def exists(self, key: str) -> bool:
+        return self.bucket.blob(self._blob_name(key)).exists()

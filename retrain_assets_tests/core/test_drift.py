@@ -1,0 +1,327 @@
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+from scipy import stats
+
+from retrain_assets.core.drift import (
+    OTHER,
+    DatasetReference,
+    DriftThresholds,
+    build_reference,
+    categorical_drift,
+    compare_to_reference,
+    numeric_drift,
+    psi,
+)
+
+N = 20_000
+
+
+def _normal(seed: int, loc: float = 0.0, scale: float = 1.0, size: int = N) -> np.ndarray:
+    return np.random.default_rng(seed).normal(loc, scale, size)
+
+
+def _draw(seed: int, distribution: str, *params: float) -> np.ndarray:
+    return getattr(np.random.default_rng(seed), distribution)(*params, size=N)
+
+
+def _numeric_ref(values):
+    return build_reference(pd.DataFrame({"x": values}), ["x"], []).numeric["x"]
+
+
+def _categorical_ref(values):
+    return build_reference(pd.DataFrame({"c": values}), [], ["c"]).categorical["c"]
+
+
+def _categories(shares: dict[str, float], size: int = 10_000) -> pd.Series:
+    counts = [round(share * size) for share in shares.values()]
+    return pd.Series(np.repeat(list(shares), counts), name="c")
+
+
+def test_psi_is_zero_for_identical_fractions_and_matches_the_formula():
+    assert psi([0.5, 0.5], [0.5, 0.5]) == 0.0
+    expected = (0.8 - 0.5) * np.log(0.8 / 0.5) + (0.2 - 0.5) * np.log(0.2 / 0.5)
+    assert psi([0.5, 0.5], [0.8, 0.2]) == pytest.approx(expected)
+
+
+def test_psi_clips_empty_bins_at_eps_instead_of_diverging():
+    value = psi([0.5, 0.5], [1.0, 0.0], eps=1e-4)
+    expected = 0.5 * np.log(1 / 0.5) + (1e-4 - 0.5) * np.log(1e-4 / 0.5)
+    assert value == pytest.approx(expected)
+    assert np.isfinite(value)
+
+
+def test_psi_rejects_mismatched_bins():
+    with pytest.raises(ValueError, match="matching bins"):
+        psi([0.5, 0.5], [1.0])
+
+
+def test_numeric_reference_has_quantile_bins_and_101_quantiles():
+    ref = _numeric_ref(_normal(0))
+    assert len(ref.bin_edges) == 11
+    assert ref.bin_fractions == pytest.approx([0.1] * 10, abs=1e-3)
+    assert len(ref.quantiles) == 101
+    assert ref.quantiles[0] == ref.min and ref.quantiles[-1] == ref.max
+    assert ref.quantiles[50] == pytest.approx(0.0, abs=0.05)
+    assert ref.mean == pytest.approx(0.0, abs=0.05) and ref.std == pytest.approx(1.0, abs=0.05)
+    assert ref.count == N and ref.null_fraction == 0.0
+
+
+def test_discrete_values_get_deduplicated_edges_and_a_bin_each():
+    binary = _numeric_ref(np.repeat([0.0, 1.0], [7_000, 3_000]))
+    assert binary.bin_fractions == pytest.approx([0.7, 0.3])
+
+    counts = np.random.default_rng(1).poisson(2, N)
+    poisson = _numeric_ref(counts)
+    assert poisson.bin_edges == sorted(poisson.bin_edges)
+    assert poisson.bin_fractions[:3] == pytest.approx([np.mean(counts == k) for k in range(3)])
+
+
+def test_same_distribution_is_not_drifted():
+    drift = numeric_drift(_numeric_ref(_normal(0)), pd.Series(_normal(1), name="x"))
+    assert drift.feature == "x" and drift.kind == "numeric"
+    assert drift.psi < 0.1
+    assert drift.ks_statistic < 0.05
+    assert drift.ks_pvalue > 0.01
+    assert drift.js_distance is None
+    assert not drift.drifted
+
+
+def test_shifted_mean_is_drifted():
+    drift = numeric_drift(_numeric_ref(_normal(0)), pd.Series(_normal(1, loc=1.0)))
+    assert drift.psi > 0.2
+    assert drift.ks_statistic > 0.3
+    assert drift.ks_pvalue < 1e-10
+    assert drift.drifted
+
+
+def test_scaled_variance_is_drifted():
+    drift = numeric_drift(_numeric_ref(_normal(0)), pd.Series(_normal(1, scale=2.0)))
+    assert drift.psi > 0.2
+    assert drift.ks_statistic > 0.15
+    assert drift.drifted
+
+
+@pytest.mark.parametrize(
+    ("reference", "new"),
+    [
+        (("normal", 0, 1), ("normal", 0.3, 1)),
+        (("normal", 0, 1), ("normal", 0, 1.5)),
+        (("exponential", 1), ("lognormal", 0, 1)),
+        (("uniform", 0, 1), ("uniform", 0.1, 1.1)),
+        (("poisson", 2), ("poisson", 2.3)),
+        (("binomial", 1, 0.3), ("binomial", 1, 0.5)),
+    ],
+    ids=["normal-shift", "normal-scale", "exp-vs-lognormal", "uniform", "poisson", "binary"],
+)
+def test_approximate_ks_is_close_to_ks_2samp_on_raw_samples(reference, new):
+    reference, new = _draw(0, *reference), _draw(1, *new)
+    drift = numeric_drift(_numeric_ref(reference), pd.Series(new))
+    assert drift.ks_statistic == pytest.approx(stats.ks_2samp(reference, new).statistic, abs=0.02)
+
+
+def test_approximate_ks_counts_each_value_of_a_tiny_new_sample():
+    reference, new = _normal(0), _normal(1)[:7]
+    drift = numeric_drift(_numeric_ref(reference), pd.Series(new))
+    assert drift.ks_statistic == pytest.approx(stats.ks_2samp(reference, new).statistic, abs=0.02)
+
+
+def test_values_outside_the_training_range_land_in_the_outer_bins():
+    ref = _numeric_ref(_normal(0))
+    above = numeric_drift(ref, pd.Series(np.full(1_000, ref.max + 10.0)))
+    below = numeric_drift(ref, pd.Series(np.full(1_000, ref.min - 10.0)))
+    all_in_last_bin = psi(ref.bin_fractions, [0.0] * 9 + [1.0])
+    all_in_first_bin = psi(ref.bin_fractions, [1.0] + [0.0] * 9)
+    assert above.psi == pytest.approx(all_in_last_bin) and above.psi > 5
+    assert below.psi == pytest.approx(all_in_first_bin) and below.psi > 5
+    assert above.ks_statistic == 1.0 and below.ks_statistic == 1.0
+    assert above.drifted and below.drifted
+
+
+def test_null_fraction_is_reported_and_nulls_do_not_distort_the_distribution():
+    train = pd.Series(_normal(0))
+    train[:2_000] = np.nan
+    new = pd.Series(_normal(1))
+    new[::4] = np.nan
+    ref = _numeric_ref(train)
+    drift = numeric_drift(ref, new)
+    assert ref.null_fraction == pytest.approx(0.1) and ref.count == N - 2_000
+    assert drift.null_fraction == pytest.approx(0.25)
+    assert drift.reference_null_fraction == pytest.approx(0.1)
+    assert drift.psi < 0.1 and not drift.drifted
+    n, m = N - 2_000, N - N // 4  # the KS p-value counts non-null values only
+    effective_n = round(n * m / (n + m))
+    assert drift.ks_pvalue == pytest.approx(stats.kstwo.sf(drift.ks_statistic, effective_n))
+
+
+@pytest.mark.parametrize(
+    "values",
+    [pd.Series([np.nan] * 100, dtype=float), pd.Series([], dtype=float)],
+    ids=["all-null", "empty"],
+)
+def test_all_null_or_empty_numeric_column_is_drift_not_a_crash(values):
+    ref = _numeric_ref(_normal(0))
+    drift = numeric_drift(ref, values)
+    assert drift.psi == pytest.approx(psi(ref.bin_fractions, [0.0] * 10)) and drift.psi > 5
+    assert drift.ks_statistic is None and drift.ks_pvalue is None
+    assert drift.drifted
+
+
+def test_all_null_or_empty_categorical_column_is_drift_not_a_crash():
+    ref = _categorical_ref(_categories({"a": 0.5, "b": 0.5}))
+    drift = categorical_drift(ref, pd.Series([None] * 10, dtype=object))
+    assert drift.null_fraction == 1.0
+    assert drift.psi > 5 and drift.js_distance is None and drift.drifted
+
+
+def test_training_column_without_values_cannot_be_a_reference():
+    frame = pd.DataFrame({"x": [np.nan] * 5, "c": [None] * 5})
+    with pytest.raises(ValueError, match="'x'"):
+        build_reference(frame, ["x"], [])
+    with pytest.raises(ValueError, match="'c'"):
+        build_reference(frame, [], ["c"])
+
+
+def test_categorical_same_fractions_is_not_drifted():
+    shares = {"a": 0.5, "b": 0.3, "c": 0.2}
+    drift = categorical_drift(_categorical_ref(_categories(shares)), _categories(shares, 3_000))
+    assert drift.kind == "categorical"
+    assert drift.psi < 0.01 and drift.js_distance < 0.01
+    assert drift.ks_statistic is None and drift.ks_pvalue is None
+    assert not drift.drifted
+
+
+def test_categorical_share_moving_from_10_to_60_percent_is_drifted():
+    ref = _categorical_ref(_categories({"a": 0.6, "b": 0.3, "c": 0.1}))
+    drift = categorical_drift(ref, _categories({"a": 0.1, "b": 0.3, "c": 0.6}))
+    assert drift.psi > 0.2
+    assert 0.1 < drift.js_distance <= 1.0
+    assert drift.drifted
+
+
+def test_unseen_categories_count_toward_drift():
+    ref = _categorical_ref(_categories({"a": 0.5, "b": 0.5}))
+    drift = categorical_drift(ref, _categories({"a": 0.35, "b": 0.35, "new": 0.3}))
+    assert drift.psi > 0.2 and drift.js_distance > 0.1 and drift.drifted
+
+
+def test_categorical_nulls_and_category_dtype():
+    ref = _categorical_ref(pd.Series(["a", "b", None, "a"], dtype="category"))
+    assert ref.fractions == pytest.approx({"a": 2 / 3, "b": 1 / 3})
+    assert ref.null_fraction == 0.25 and ref.count == 3
+    drift = categorical_drift(ref, pd.Series(["a", "b", None, np.nan, "a"]))
+    assert drift.null_fraction == pytest.approx(2 / 5)
+    assert drift.psi < 1e-9 and drift.js_distance < 1e-9
+
+
+def test_rare_categories_beyond_the_top_50_are_lumped_into_other():
+    values = pd.Series([f"c{i:02d}" for i in range(80) for _ in range(100 - i)])
+    ref = _categorical_ref(values)
+    assert len(ref.fractions) == 51
+    assert set(ref.fractions) == {f"c{i:02d}" for i in range(50)} | {OTHER}
+    assert ref.fractions[OTHER] == pytest.approx((values >= "c50").mean())
+    assert sum(ref.fractions.values()) == pytest.approx(1.0)
+    assert not categorical_drift(ref, values).drifted
+
+
+@pytest.fixture
+def training_frame() -> pd.DataFrame:
+    rng = np.random.default_rng(10)
+    return pd.DataFrame(
+        {
+            "age": rng.normal(40, 10, N),
+            "income": rng.lognormal(10, 1, N),
+            "segment": rng.choice(["retail", "business", "public"], N, p=[0.6, 0.3, 0.1]),
+        }
+    )
+
+
+@pytest.fixture
+def reference(training_frame) -> DatasetReference:
+    label = pd.Series(np.random.default_rng(11).binomial(1, 0.3, N))
+    return build_reference(
+        training_frame,
+        ["age", "income"],
+        ["segment"],
+        label=label,
+        predictions=pd.Series(np.full(N, 0.31)),
+    )
+
+
+def test_reference_round_trips_through_json_with_the_same_drift_results(reference):
+    restored = DatasetReference.from_dict(json.loads(json.dumps(reference.to_dict())))
+    assert restored == reference
+    assert restored.label_mean == pytest.approx(0.3, abs=0.01)
+    assert restored.prediction_mean == pytest.approx(0.31)
+
+    new = pd.DataFrame(
+        {
+            "age": _normal(12, loc=45, scale=10, size=5_000),
+            "income": np.random.default_rng(13).lognormal(10, 1, 5_000),
+            "segment": np.random.default_rng(14).choice(["retail", "business", "other"], 5_000),
+        }
+    )
+    before = compare_to_reference(reference, new)
+    assert before.to_dict() == compare_to_reference(restored, new).to_dict()
+    json.dumps(before.to_dict())
+
+
+def test_compare_to_reference_flags_only_the_drifted_features(reference, training_frame):
+    new = training_frame.sample(frac=0.5, random_state=0).reset_index(drop=True)
+    new["age"] += 10
+    summary = compare_to_reference(reference, new)
+    assert summary.drifted_features == ["age"]
+    assert summary.max_psi == max(f.psi for f in summary.features) > 0.2
+    assert summary.row_count == len(new)
+
+    frame = summary.to_frame()
+    assert list(frame.columns) == [
+        "feature",
+        "kind",
+        "psi",
+        "ks_statistic",
+        "ks_pvalue",
+        "js_distance",
+        "null_fraction",
+        "reference_null_fraction",
+        "drifted",
+    ]
+    assert frame["feature"].iloc[0] == "age"
+    assert frame["psi"].is_monotonic_decreasing
+    assert set(frame["feature"]) == {"age", "income", "segment"}
+
+
+def test_thresholds_decide_what_counts_as_drift(reference, training_frame):
+    new = training_frame.assign(age=training_frame["age"] + 10)
+    lenient = DriftThresholds(psi=100.0, ks_statistic=1.0, js_distance=1.0)
+    assert compare_to_reference(reference, new, thresholds=lenient).drifted_features == []
+    ks_only = DriftThresholds(psi=100.0)
+    assert compare_to_reference(reference, new, thresholds=ks_only).drifted_features == ["age"]
+
+
+def test_prediction_far_from_the_label_mean_is_flagged(reference, training_frame):
+    far = compare_to_reference(reference, training_frame, predictions=pd.Series([0.6] * 100))
+    assert far.prediction_mean == pytest.approx(0.6)
+    assert far.reference_label_mean == reference.label_mean
+    label_mean = reference.label_mean
+    assert far.prediction_shift == pytest.approx(abs(0.6 - label_mean) / label_mean)
+    assert far.prediction_drifted
+
+    close = compare_to_reference(
+        reference, training_frame, predictions=pd.Series([reference.label_mean * 1.05] * 100)
+    )
+    assert close.prediction_shift == pytest.approx(0.05)
+    assert not close.prediction_drifted
+
+
+def test_without_predictions_there_is_no_prediction_drift(reference, training_frame):
+    summary = compare_to_reference(reference, training_frame)
+    assert summary.prediction_mean is None and summary.prediction_shift is None
+    assert not summary.prediction_drifted
+
+
+def test_missing_feature_column_names_the_column(reference, training_frame):
+    with pytest.raises(ValueError, match="income"):
+        compare_to_reference(reference, training_frame.drop(columns=["income"]))
