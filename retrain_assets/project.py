@@ -19,6 +19,7 @@ DEFAULT_START_DATE = "2025-01-01"
 class Project:
     spec: DatasetSpec
     start_date: str = DEFAULT_START_DATE
+    max_days_per_run: int | None = None  # None: a backfill of any length is one run
     partitions: dg.DailyPartitionsDefinition = field(init=False)
 
     def __post_init__(self) -> None:
@@ -28,9 +29,21 @@ class Project:
         self.features_type = frames_type(self.features_schema)
         self.predictions_type = frames_type(Predictions)
 
+    @property
+    def backfill_policy(self) -> dg.BackfillPolicy:
+        """One run per backfill by default (and what `dagster asset materialize
+        --partition-range` requires); chunks of `max_days_per_run` days when a day is so large
+        that a whole backfill should not share one process's memory."""
+        if self.max_days_per_run is None:
+            return dg.BackfillPolicy.single_run()
+        return dg.BackfillPolicy.multi_run(max_partitions_per_run=self.max_days_per_run)
+
     @classmethod
     def from_env(cls) -> Project:
-        """RETRAIN_ASSETS_DATASET (built-in name or `package.module:SPEC`, default `taxi`) and
-        RETRAIN_ASSETS_START_DATE (first daily partition, default 2025-01-01)."""
+        """RETRAIN_ASSETS_DATASET (built-in name or `package.module:SPEC`, default `taxi`),
+        RETRAIN_ASSETS_START_DATE (first daily partition, default 2025-01-01) and
+        RETRAIN_ASSETS_BACKFILL_MAX_DAYS_PER_RUN (unset: one run per backfill)."""
+        chunk = os.environ.get("RETRAIN_ASSETS_BACKFILL_MAX_DAYS_PER_RUN")
         return cls(spec=load_spec(os.environ.get("RETRAIN_ASSETS_DATASET", "taxi")),
-                   start_date=os.environ.get("RETRAIN_ASSETS_START_DATE", DEFAULT_START_DATE))
+                   start_date=os.environ.get("RETRAIN_ASSETS_START_DATE", DEFAULT_START_DATE),
+                   max_days_per_run=int(chunk) if chunk else None)

@@ -8,6 +8,7 @@ import pytest
 
 from retrain_assets.checks import CANDIDATE_BLESSED, CONTRACT
 from retrain_assets.instance import run_job
+from retrain_assets.project import Project
 from retrain_assets_tests.conftest import START, good_day, land, land_frame
 
 
@@ -124,7 +125,7 @@ def test_backfill_range_checks_each_day_and_stores_the_good_ones(defs, instance,
     assert stored == [days[0], days[1], days[3]]
 
 
-def test_definitions_are_described_grouped_and_backfill_in_chunks(defs, project):
+def test_definitions_are_described_grouped_and_backfill_in_few_runs(defs, project):
     graph = defs.resolve_asset_graph()
     groups = {}
     for key in graph.get_all_asset_keys():
@@ -137,6 +138,11 @@ def test_definitions_are_described_grouped_and_backfill_in_chunks(defs, project)
                       "production_model": "deployment", "predictions": "monitoring"}
     for name in ("raw_data", "features", "predictions"):
         policy = graph.get(dg.AssetKey(name)).backfill_policy
-        assert policy.max_partitions_per_run == 31, name
+        assert policy == dg.BackfillPolicy.single_run(), name
     assert {"ingest_job", "training_job", "scoring_job", "rollback_job"} <= {
         job.name for job in defs.jobs}
+
+
+def test_backfill_can_be_chunked_for_very_large_days(monkeypatch):
+    monkeypatch.setenv("RETRAIN_ASSETS_BACKFILL_MAX_DAYS_PER_RUN", "31")
+    assert Project.from_env().backfill_policy.max_partitions_per_run == 31

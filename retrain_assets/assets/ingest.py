@@ -14,8 +14,6 @@ from retrain_assets.metadata import frame_summary
 from retrain_assets.project import Project
 from retrain_assets.resources import LandingZoneResource, PartitionFrames
 
-BACKFILL = dg.BackfillPolicy.multi_run(max_partitions_per_run=31)
-
 
 class RawDataConfig(dg.Config):
     row_policy: Literal["reject_day", "drop_bad_rows"] = "reject_day"
@@ -26,7 +24,8 @@ def build_ingest_assets(project: Project) -> list[dg.AssetsDefinition]:
     spec = project.spec
 
     @dg.asset(
-        partitions_def=project.partitions, backfill_policy=BACKFILL, group_name="ingestion",
+        partitions_def=project.partitions, backfill_policy=project.backfill_policy,
+        group_name="ingestion",
         kinds={"pandas", "parquet"}, dagster_type=project.raw_type,
         check_specs=[contract_spec("raw_data", project.partitions,
                                    f"the {spec.raw_schema.__name__} Pandera schema")],
@@ -54,7 +53,8 @@ def build_ingest_assets(project: Project) -> list[dg.AssetsDefinition]:
         yield from contract_results(context, "raw_data", results)
 
     @dg.asset(
-        partitions_def=project.partitions, backfill_policy=BACKFILL, group_name="ingestion",
+        partitions_def=project.partitions, backfill_policy=project.backfill_policy,
+        group_name="ingestion",
         kinds={"pandas", "parquet"}, dagster_type=project.features_type,
         check_specs=[contract_spec("features", project.partitions, "the features schema")],
         tags={"stage": "features"}, owners=["team:ml-platform"],

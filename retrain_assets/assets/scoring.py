@@ -4,7 +4,6 @@
 import dagster as dg
 import pandas as pd
 
-from retrain_assets.assets.ingest import BACKFILL
 from retrain_assets.checks import contract_results, contract_spec, report_metadata
 from retrain_assets.core.ingest import validate_frame
 from retrain_assets.core.training import predict
@@ -28,7 +27,8 @@ def build_scoring_assets(project: Project) -> list[dg.AssetsDefinition]:
     spec = project.spec
 
     @dg.asset(
-        partitions_def=project.partitions, backfill_policy=BACKFILL, group_name="monitoring",
+        partitions_def=project.partitions, backfill_policy=project.backfill_policy,
+        group_name="monitoring",
         kinds={"pandas", "sklearn", "parquet"}, dagster_type=project.predictions_type,
         deps=["production_model"], tags={"stage": "score"}, owners=["team:ml-platform"],
         check_specs=[contract_spec("predictions", project.partitions,
