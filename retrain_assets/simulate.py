@@ -7,6 +7,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import date, timedelta
 
+import pandas as pd
+
 from retrain_assets.core.simulator import conditions_for, daily_row_count, simulate_day
 from retrain_assets.storage import ObjectStore
 
@@ -25,6 +27,16 @@ class SimulationPlan:
         return (self.start + timedelta(days=i) for i in range(self.days))
 
 
+def encode_frame(frame: pd.DataFrame, file_format: str) -> bytes:
+    """A frame as the bytes of a landed file: `csv` or `parquet`."""
+    buffer = io.BytesIO()
+    if file_format == "csv":
+        frame.to_csv(buffer, index=False)
+    else:
+        frame.to_parquet(buffer, index=False)
+    return buffer.getvalue()
+
+
 def land_day(store: ObjectStore, day: date, plan: SimulationPlan) -> str:
     """Simulate one day and write it as `<day>/trips.<fmt>`; returns the key written."""
     frame = simulate_day(day, daily_row_count(day, plan.mean_rows, seed=plan.seed),
@@ -32,13 +44,8 @@ def land_day(store: ObjectStore, day: date, plan: SimulationPlan) -> str:
                          conditions=conditions_for(day,
                                                    covariate_drift_from=plan.covariate_drift_from,
                                                    concept_drift_from=plan.concept_drift_from))
-    buffer = io.BytesIO()
-    if plan.file_format == "csv":
-        frame.to_csv(buffer, index=False)
-    else:
-        frame.to_parquet(buffer, index=False)
     key = f"{day.isoformat()}/trips.{plan.file_format}"
-    store.write_bytes(key, buffer.getvalue())
+    store.write_bytes(key, encode_frame(frame, plan.file_format))
     return key
 
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import io
 from datetime import date
 
 import dagster as dg
@@ -14,7 +13,7 @@ from retrain_assets.datasets.taxi import TAXI_TRIPS
 from retrain_assets.definitions import build_definitions
 from retrain_assets.instance import use_home
 from retrain_assets.project import Project
-from retrain_assets.simulate import SimulationPlan, land_days
+from retrain_assets.simulate import SimulationPlan, encode_frame, land_days
 from retrain_assets.storage import LocalObjectStore
 
 START = date(2025, 1, 1)
@@ -63,13 +62,8 @@ def land(store, start: date, days: int, *, rows: int = 300, drift_from: date | N
 
 
 def land_frame(store, day: str, frame: pd.DataFrame, name: str = "trips.csv") -> str:
-    buffer = io.BytesIO()
-    if name.endswith(".parquet"):
-        frame.to_parquet(buffer, index=False)
-    else:
-        frame.to_csv(buffer, index=False)
     key = f"{day}/{name}"
-    store.write_bytes(key, buffer.getvalue())
+    store.write_bytes(key, encode_frame(frame, name.rsplit(".", 1)[-1]))
     return key
 
 

@@ -2,6 +2,7 @@
 
 
 import time
+from dataclasses import fields
 
 import dagster as dg
 import pandas as pd
@@ -35,10 +36,7 @@ class TrainingConfig(dg.Config):
     random_state: int = 0
 
     def hyperparameters(self) -> Hyperparameters:
-        return Hyperparameters(
-            learning_rate=self.learning_rate, max_iter=self.max_iter,
-            max_leaf_nodes=self.max_leaf_nodes, min_samples_leaf=self.min_samples_leaf,
-            l2_regularization=self.l2_regularization, random_state=self.random_state)
+        return Hyperparameters(**{f.name: getattr(self, f.name) for f in fields(Hyperparameters)})
 
 
 class EvaluationConfig(dg.Config):
