@@ -18,13 +18,16 @@ from retrain_assets.simulate import SimulationPlan, land_days
 from retrain_assets.storage import LocalObjectStore
 
 START = date(2025, 1, 1)
+pytest_plugins = ["retrain_assets_tests.services"]  # gcs_emulator, gcs_bucket, mlflow_server
 
 
 @pytest.fixture
 def home(tmp_path, monkeypatch):
     """A fresh RETRAIN_ASSETS_HOME + DAGSTER_HOME; environment restored after the test."""
     for name in ("RETRAIN_ASSETS_HOME", "DAGSTER_HOME", "MLFLOW_TRACKING_URI",
-                 "RETRAIN_ASSETS_LANDING_URL", "RETRAIN_ASSETS_STORAGE_URL"):
+                 "RETRAIN_ASSETS_LANDING_URL", "RETRAIN_ASSETS_STORAGE_URL",
+                 "RETRAIN_ASSETS_GCP_PROJECT", "RETRAIN_ASSETS_MLFLOW_ARTIFACTS",
+                 "RETRAIN_ASSETS_MLFLOW_UI_URL"):
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("RETRAIN_ASSETS_HOME", str(tmp_path))
     monkeypatch.setenv("DAGSTER_HOME", str(tmp_path / "dagster"))
