@@ -78,3 +78,11 @@ def land_frame(store, day: str, frame: pd.DataFrame, name: str = "trips.csv") ->
 
 def good_day(day: str, rows: int = 200) -> pd.DataFrame:
     return simulate_day(date.fromisoformat(day), rows)
+
+
+def training_config(*, window_days: int = 7, holdout_days: int = 3,
+                    min_train_days: int = 5) -> dict:
+    """Run config for training_job on a few days of data (the defaults want five weeks)."""
+    return {"ops": {"candidate_model": {"config": {
+        "window_days": window_days, "holdout_days": holdout_days,
+        "min_train_days": min_train_days, "max_iter": 50}}}}
