@@ -36,6 +36,8 @@ def default_resources(project: Project) -> dict:
     (a gs://bucket/prefix URL puts it on Google Cloud Storage)."""
     home = project_home()
     gcs = gcs_resource()
+    tracking_uri = os.environ.get("MLFLOW_TRACKING_URI",
+                                  f"sqlite:///{home / 'mlflow' / 'mlflow.db'}")
     return {
         "gcs": gcs,
         "landing_zone": LandingZoneResource(
@@ -43,10 +45,13 @@ def default_resources(project: Project) -> dict:
         "io_manager": ParquetIOManager(
             url=os.environ.get("RETRAIN_ASSETS_STORAGE_URL", str(home / "storage")), gcs=gcs),
         "mlflow": MlflowResource(
-            tracking_uri=os.environ.get("MLFLOW_TRACKING_URI",
-                                        f"sqlite:///{home / 'mlflow' / 'mlflow.db'}"),
-            artifact_location=os.environ.get("RETRAIN_ASSETS_MLFLOW_ARTIFACTS",
-                                             str(home / "mlflow" / "artifacts")),
+            tracking_uri=tracking_uri,
+            # A tracking server chooses (and serves) its own artifact store; only the embedded
+            # store needs a local folder.
+            artifact_location=os.environ.get(
+                "RETRAIN_ASSETS_MLFLOW_ARTIFACTS",
+                None if tracking_uri.startswith(("http://", "https://"))
+                else str(home / "mlflow" / "artifacts")),
             model_name=os.environ.get("RETRAIN_ASSETS_MODEL_NAME", project.spec.name),
             ui_url=os.environ.get("RETRAIN_ASSETS_MLFLOW_UI_URL")),
     }
