@@ -1,10 +1,12 @@
 """ParquetIOManager and the GCS settings of the code location, on the fake-gcs-server emulator."""
 
 import io
+from pathlib import Path
 
 import dagster as dg
 import pandas as pd
 import pytest
+import yaml
 from dagster_gcp import GCSResource
 
 from retrain_assets.definitions import GCP_PROJECT_ENV, build_definitions
@@ -66,3 +68,33 @@ def test_a_gs_url_in_the_environment_configures_gcs_through_the_shared_gcs_resou
     assert isinstance(landing, LandingZoneResource) and landing.url == "gs://acme-landing/taxi"
     assert isinstance(storage, ParquetIOManager) and storage.url == "gs://acme-assets/retrain"
     assert landing.gcs is gcs and storage.gcs is gcs
+
+
+
+@dg.op
+def shout():
+    print("hello from a step")
+
+
+@dg.job
+def shouting():
+    shout()
+
+
+@pytest.mark.service
+def test_compute_logs_land_in_gcs_with_the_deploy_configs_log_manager(gcs_bucket, tmp_path,
+                                                                      monkeypatch):
+    """deploy/dagster.yaml's `compute_logs` block, for real against the GCS emulator."""
+    deploy = yaml.safe_load((Path(__file__).parents[1] / "deploy" / "dagster.yaml").read_text())
+    (tmp_path / "dagster.yaml").write_text(yaml.safe_dump(
+        {"compute_logs": deploy["compute_logs"], "telemetry": {"enabled": False}}))
+    monkeypatch.setenv("DAGSTER_COMPUTE_LOGS_BUCKET", gcs_bucket.name)
+
+    with dg.DagsterInstance.from_config(str(tmp_path)) as instance:
+        run = shouting.execute_in_process(instance=instance)
+
+    assert run.success
+    logs = {b.name: b for b in gcs_bucket.client.list_blobs(
+        gcs_bucket.name, prefix="dagster-compute-logs/")}
+    assert logs, "no compute log object was written to the bucket"
+    assert any(b"hello from a step" in blob.download_as_bytes() for blob in logs.values())
