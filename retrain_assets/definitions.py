@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 
 import dagster as dg
+from dagster_gcp import GCSResource
 
 from retrain_assets.assets.deployment import production_model, rollback_job
 from retrain_assets.assets.ingest import build_ingest_assets
@@ -18,23 +19,39 @@ from retrain_assets.resources import (
     project_home,
 )
 
+GCP_PROJECT_ENV = "RETRAIN_ASSETS_GCP_PROJECT"
+
+
+def gcs_resource() -> GCSResource:
+    """The GCS client settings shared by every gs:// location. The project is read from
+    RETRAIN_ASSETS_GCP_PROJECT at run time (an EnvVar, so its value never lands in the code
+    location's snapshot); credentials come from the environment, never from config."""
+    if os.environ.get(GCP_PROJECT_ENV):
+        return GCSResource(project=dg.EnvVar(GCP_PROJECT_ENV))
+    return GCSResource()
+
 
 def default_resources(project: Project) -> dict:
-    """Embedded defaults under RETRAIN_ASSETS_HOME; each location can be overridden by env."""
+    """Embedded defaults under RETRAIN_ASSETS_HOME; each location can be overridden by env
+    (a gs://bucket/prefix URL puts it on Google Cloud Storage)."""
     home = project_home()
-    gcs_project = os.environ.get("RETRAIN_ASSETS_GCP_PROJECT")
+    gcs = gcs_resource()
+    tracking_uri = os.environ.get("MLFLOW_TRACKING_URI",
+                                  f"sqlite:///{home / 'mlflow' / 'mlflow.db'}")
     return {
+        "gcs": gcs,
         "landing_zone": LandingZoneResource(
-            url=os.environ.get("RETRAIN_ASSETS_LANDING_URL", str(home / "landing")),
-            gcs_project=gcs_project),
+            url=os.environ.get("RETRAIN_ASSETS_LANDING_URL", str(home / "landing")), gcs=gcs),
         "io_manager": ParquetIOManager(
-            url=os.environ.get("RETRAIN_ASSETS_STORAGE_URL", str(home / "storage")),
-            gcs_project=gcs_project),
+            url=os.environ.get("RETRAIN_ASSETS_STORAGE_URL", str(home / "storage")), gcs=gcs),
         "mlflow": MlflowResource(
-            tracking_uri=os.environ.get("MLFLOW_TRACKING_URI",
-                                        f"sqlite:///{home / 'mlflow' / 'mlflow.db'}"),
-            artifact_location=os.environ.get("RETRAIN_ASSETS_MLFLOW_ARTIFACTS",
-                                             str(home / "mlflow" / "artifacts")),
+            tracking_uri=tracking_uri,
+            # A tracking server chooses (and serves) its own artifact store; only the embedded
+            # store needs a local folder.
+            artifact_location=os.environ.get(
+                "RETRAIN_ASSETS_MLFLOW_ARTIFACTS",
+                None if tracking_uri.startswith(("http://", "https://"))
+                else str(home / "mlflow" / "artifacts")),
             model_name=os.environ.get("RETRAIN_ASSETS_MODEL_NAME", project.spec.name),
             ui_url=os.environ.get("RETRAIN_ASSETS_MLFLOW_UI_URL")),
     }

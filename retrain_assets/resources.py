@@ -15,6 +15,7 @@ from pathlib import Path
 
 import dagster as dg
 import pandas as pd
+from dagster_gcp import GCSResource
 from pydantic import Field
 
 from retrain_assets.landing import LandingZone
@@ -26,13 +27,18 @@ def project_home() -> Path:
     return Path(os.environ.get("RETRAIN_ASSETS_HOME", ".retrain_home")).expanduser().resolve()
 
 
-def open_store(url: str, gcs_project: str | None = None) -> ObjectStore:
-    """A local folder, or a GCS bucket prefix through dagster-gcp's `GCSResource` (credentials
-    from the environment: GOOGLE_APPLICATION_CREDENTIALS or the metadata server)."""
-    if url.startswith("gs://"):
-        from dagster_gcp import GCSResource
+GCS_FIELD = Field(
+    default=None,
+    description="dagster-gcp GCSResource used for gs:// URLs (share the one under the `gcs` "
+                "resource key). Credentials never go here: the client reads them from the "
+                "environment (GOOGLE_APPLICATION_CREDENTIALS, workload identity or the metadata "
+                "server); without it a default GCSResource() is used.")
 
-        return GCSObjectStore(GCSResource(project=gcs_project).get_client(), url)
+
+def open_store(url: str, gcs: GCSResource | None = None) -> ObjectStore:
+    """A local folder, or a GCS bucket prefix through dagster-gcp's `GCSResource`."""
+    if url.startswith("gs://"):
+        return GCSObjectStore((gcs or GCSResource()).get_client(), url)
     return LocalObjectStore(url)
 
 
@@ -40,10 +46,10 @@ class LandingZoneResource(dg.ConfigurableResource):
     """Where each day's files arrive: a local folder or `gs://bucket/prefix`."""
 
     url: str = Field(description="Local folder or gs://bucket/prefix holding one folder per day")
-    gcs_project: str | None = Field(default=None, description="GCP project for gs:// URLs")
+    gcs: GCSResource | None = GCS_FIELD
 
     def zone(self) -> LandingZone:
-        return LandingZone(open_store(self.url, self.gcs_project))
+        return LandingZone(open_store(self.url, self.gcs))
 
 
 class MlflowResource(dg.ConfigurableResource):
@@ -91,10 +97,10 @@ class ParquetIOManager(dg.ConfigurableIOManager):
     as JSON. Never pickles: what is stored can be read by any tool, and nothing is executed."""
 
     url: str = Field(description="Local folder or gs://bucket/prefix for asset storage")
-    gcs_project: str | None = None
+    gcs: GCSResource | None = GCS_FIELD
 
     def _store(self) -> ObjectStore:
-        return open_store(self.url, self.gcs_project)
+        return open_store(self.url, self.gcs)
 
     @staticmethod
     def _asset_path(context: dg.OutputContext | dg.InputContext) -> str:

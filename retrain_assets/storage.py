@@ -14,6 +14,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
+from google.api_core.exceptions import NotFound
+
 
 @dataclass(frozen=True)
 class StoredObject:
@@ -99,10 +101,14 @@ class LocalObjectStore:
 
 
 class GCSObjectStore:
-    """A bucket prefix on Google Cloud Storage, through a `google.cloud.storage.Client`."""
+    """A bucket prefix on Google Cloud Storage, through a `google.cloud.storage.Client`.
+
+    An object's generation is its version: GCS gives every rewrite a new one, which is what
+    lets the landing zone tell a re-landed day from one it has already seen.
+    """
 
     def __init__(self, client, url: str):
-        if not url.startswith("gs://"):
+        if not url.startswith("gs://") or not url[len("gs://"):].split("/", 1)[0]:
             raise ValueError(f"not a GCS URL: {url!r} (expected gs://bucket/prefix)")
         bucket, _, prefix = url[len("gs://"):].partition("/")
         self.url = url.rstrip("/")
@@ -119,19 +125,27 @@ class GCSObjectStore:
             (StoredObject(key=blob.name[len(self.prefix):], size=blob.size or 0,
                           updated=blob.updated.timestamp() if blob.updated else 0.0,
                           version=str(blob.generation))
-             for blob in blobs),
+             for blob in blobs if not blob.name.endswith("/")),  # skip "folder" placeholders
             key=lambda o: o.key,
         )
 
     def read_bytes(self, key: str) -> bytes:
-        return self.bucket.blob(self._blob_name(key)).download_as_bytes()
+        try:
+            return self.bucket.blob(self._blob_name(key)).download_as_bytes()
+        except NotFound as exc:
+            raise FileNotFoundError(f"no object at {join_url(self.url, key)}") from exc
 
     def write_bytes(self, key: str, data: bytes) -> None:
+        # One-request upload: the object becomes visible only once it is complete.
         self.bucket.blob(self._blob_name(key)).upload_from_string(data)
 
     def move(self, src: str, dst: str) -> None:
+        """Copy, then delete the source: GCS has no rename, and this order never loses data."""
         blob = self.bucket.blob(self._blob_name(src))
-        self.bucket.copy_blob(blob, self.bucket, self._blob_name(dst))
+        try:
+            self.bucket.copy_blob(blob, self.bucket, self._blob_name(dst))
+        except NotFound as exc:
+            raise FileNotFoundError(f"no object at {join_url(self.url, src)}") from exc
         blob.delete()
 
     def exists(self, key: str) -> bool:

@@ -17,13 +17,16 @@ from retrain_assets.simulate import SimulationPlan, encode_frame, land_days
 from retrain_assets.storage import LocalObjectStore
 
 START = date(2025, 1, 1)
+pytest_plugins = ["retrain_assets_tests.services"]  # gcs_emulator, gcs_bucket, mlflow_server
 
 
 @pytest.fixture
 def home(tmp_path, monkeypatch):
     """A fresh RETRAIN_ASSETS_HOME + DAGSTER_HOME; environment restored after the test."""
     for name in ("RETRAIN_ASSETS_HOME", "DAGSTER_HOME", "MLFLOW_TRACKING_URI",
-                 "RETRAIN_ASSETS_LANDING_URL", "RETRAIN_ASSETS_STORAGE_URL"):
+                 "RETRAIN_ASSETS_LANDING_URL", "RETRAIN_ASSETS_STORAGE_URL",
+                 "RETRAIN_ASSETS_GCP_PROJECT", "RETRAIN_ASSETS_MLFLOW_ARTIFACTS",
+                 "RETRAIN_ASSETS_MLFLOW_UI_URL"):
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("RETRAIN_ASSETS_HOME", str(tmp_path))
     monkeypatch.setenv("DAGSTER_HOME", str(tmp_path / "dagster"))
@@ -69,3 +72,11 @@ def land_frame(store, day: str, frame: pd.DataFrame, name: str = "trips.csv") ->
 
 def good_day(day: str, rows: int = 200) -> pd.DataFrame:
     return simulate_day(date.fromisoformat(day), rows)
+
+
+def training_config(*, window_days: int = 7, holdout_days: int = 3,
+                    min_train_days: int = 5) -> dict:
+    """Run config for training_job on a few days of data (the defaults want five weeks)."""
+    return {"ops": {"candidate_model": {"config": {
+        "window_days": window_days, "holdout_days": holdout_days,
+        "min_train_days": min_train_days, "max_iter": 50}}}}

@@ -171,6 +171,8 @@ def validate_frame(frame: pd.DataFrame, schema: pa.DataFrameSchema, *, day: str)
 
 def bad_row_sample(report: ContractReport, frames: dict[str, pd.DataFrame]) -> pd.DataFrame:
     """A few offending rows, as they arrived, with the file and row number they came from."""
+    if report.failure_cases.empty:  # e.g. files that disagree on columns: no row to point at
+        return pd.DataFrame()
     cases = report.failure_cases.dropna(subset=["index"]).drop_duplicates("index")
     if cases.empty:
         return pd.DataFrame()
