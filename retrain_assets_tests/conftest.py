@@ -75,3 +75,20 @@ def land_frame(store, day: str, frame: pd.DataFrame, name: str = "trips.csv") ->
 
 def good_day(day: str, rows: int = 200) -> pd.DataFrame:
     return simulate_day(date.fromisoformat(day), rows)
+
+
+SMALL_TRAINING = {"ops": {"candidate_model": {"config": {
+    "window_days": 7, "holdout_days": 3, "min_train_days": 3, "max_iter": 30}}}}
+
+
+def champion_from(defs, instance, store, start: date = START, days: int = 8) -> str:
+    """Land, ingest and train on a few small days so a champion exists; returns its version."""
+    from retrain_assets.instance import run_job
+    from retrain_assets.registry import CHAMPION
+
+    keys = land(store, start, days, rows=120)
+    assert run_job(defs, "ingest_job", instance, days=keys).success
+    assert run_job(defs, "training_job", instance, run_config=SMALL_TRAINING).success
+    version = defs.resources["mlflow"].registry().version_for(CHAMPION)
+    assert version is not None
+    return version

@@ -23,7 +23,7 @@ from retrain_assets_tests.bad_inputs import (
 
 DAY = "2025-01-05"
 WHAT_TO_DO = ("land the day again", "land the complete file again", "land it again",
-              "land the file again", "land files of one schema per day")
+              "land the file again", "land the day again as files of one schema")
 
 
 def ingest(store, policy=RowPolicy()):

@@ -203,8 +203,8 @@ def _concat_files(frames: dict[str, pd.DataFrame], day: str) -> tuple[pd.DataFra
         if lacks or adds:
             raise UnreadableFile(
                 f"the files landed for {day} do not share one set of columns: {name} lacks "
-                f"{lacks} and adds {adds} compared with {first}. Land files of one schema per "
-                "day.")
+                f"{lacks} and adds {adds} compared with {first}. Land the day again as files of "
+                "one schema.")
     parquet = {name: frame.dtypes for name, frame in frames.items()
                if file_format(name) == "parquet"}
     if len(parquet) > 1:
