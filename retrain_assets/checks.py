@@ -94,6 +94,7 @@ def contract_results(context: dg.AssetExecutionContext, asset: str,
             metadata=metadata, partition=report.day, blocking=True,
             description=report.problem or f"{report.day}: contract holds"))
     failed = [report for report, _ in results if not report.passed]
+    passed = [report.day for report, _ in results if report.passed]
     summary = pd.DataFrame({"partition": [r.day for r, _ in results],
                             "passed": [r.passed for r, _ in results],
                             "problem": [r.problem or "" for r, _ in results]})
@@ -101,6 +102,22 @@ def contract_results(context: dg.AssetExecutionContext, asset: str,
         check_name=CONTRACT, passed=not failed,
         metadata={"partitions_checked": len(results), "partitions_failed": len(failed),
                   "by_partition": table(summary, max_rows=400)},
-        description=(f"{len(failed)} of {len(results)} days break the contract: "
-                     + "; ".join(r.problem for r in failed[:5])) if failed
+        description=_range_failure(asset, failed, passed, len(results)) if failed
         else f"all {len(results)} days satisfy the contract")
+
+
+def _range_failure(asset: str, failed: list[ContractReport], passed: list[str],
+                   total: int) -> str:
+    """Why a range run stopped at `asset`, and how to carry on with the days that were fine.
+
+    A blocking check fails the whole step, so nothing downstream is materialized for any day
+    of the range: Dagster records a step's materializations for every day it covers, and
+    recording them for a rejected day would claim data that does not exist.
+    """
+    carry_on = (f" The other {len(passed)} day(s) ({', '.join(passed)}) passed and were "
+                f"stored, but nothing downstream of {asset} ran in this run: materialize them "
+                "on their own, or fix the rejected days and re-run the range." if passed else "")
+    return (f"{len(failed)} of {total} days break the contract "
+            f"({', '.join(r.day for r in failed)}).{carry_on} "
+            + " | ".join(r.problem for r in failed[:5])
+            + (f" | … and {len(failed) - 5} more (see by_partition)" if len(failed) > 5 else ""))

@@ -2,7 +2,8 @@
 
 Layout: `<zone>/<YYYY-MM-DD>/<any name>.csv|.parquet` (one folder per day) or
 `<zone>/<YYYY-MM-DD>.csv|.parquet`. Quarantined files move to `<zone>/_quarantine/<day>/<stamp>/`
-with a note of why, so nothing a user gave us is ever deleted.
+with a `QUARANTINE_NOTE.json` of why (rows dropped under a drop_bad_rows policy are written there
+as `dropped_rows.csv`), so nothing a user gave us is ever deleted.
 """
 
 from __future__ import annotations
@@ -26,6 +27,8 @@ from retrain_assets.core.ingest import (
 from retrain_assets.storage import ObjectStore, StoredObject, join_url
 
 QUARANTINE = "_quarantine"
+NOTE = "QUARANTINE_NOTE.json"
+DROPPED_ROWS = "dropped_rows.csv"
 _DAY = re.compile(r"(\d{4}-\d{2}-\d{2})")
 
 
@@ -86,8 +89,10 @@ class LandingZone:
         return self.store.read_bytes(obj.key)
 
     def quarantine(self, day: str, objects: list[StoredObject], reason: str, *,
-                   run_id: str | None = None) -> list[str]:
-        """Move the day's files aside with a note saying why; returns their new locations."""
+                   run_id: str | None = None, kept: dict[str, bytes] | None = None,
+                   what_to_do: str | None = None) -> list[str]:
+        """Move the day's files aside, and write any rows we removed (`kept`: name -> bytes),
+        with a note saying why; returns their new locations. Nothing is ever deleted."""
         stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S%fZ")
         folder = f"{QUARANTINE}/{day}/{stamp}"
         moved = []
@@ -95,18 +100,25 @@ class LandingZone:
             target = f"{folder}/{obj.key.rsplit('/', 1)[-1]}"
             self.store.move(obj.key, target)
             moved.append(self.uri(target))
+        for name, data in (kept or {}).items():
+            self.store.write_bytes(f"{folder}/{name}", data)
+            moved.append(self.uri(f"{folder}/{name}"))
         note = {"day": day, "reason": reason, "files": [o.key for o in objects],
-                "quarantined_at": stamp, "dagster_run_id": run_id,
-                "what_to_do": f"Fix the files and land them again under {self.uri(day)}/ ; "
-                              "the landing-zone sensor or a re-run of raw_data picks them up."}
-        self.store.write_bytes(f"{folder}/QUARANTINE_NOTE.json",
-                               json.dumps(note, indent=2).encode())
+                "written": sorted(kept or {}), "quarantined_at": stamp, "dagster_run_id": run_id,
+                "what_to_do": what_to_do or (
+                    f"Fix the files and land them again under {self.uri(day)}/ ; the "
+                    "landing-zone sensor or a re-run of raw_data picks them up.")}
+        self.store.write_bytes(f"{folder}/{NOTE}", json.dumps(note, indent=2).encode())
         return moved
 
 
 def ingest_day(zone: LandingZone, day: str, schema, *, time_column: str,
                policy: RowPolicy = RowPolicy(), run_id: str | None = None) -> DayIntake:
-    """Read and validate everything landed for `day`; quarantine whatever made it fail."""
+    """Read and validate everything landed for `day`; quarantine whatever made it fail.
+
+    Unreadable files and files that break the contract are moved to quarantine (the day is
+    rejected); rows dropped under a drop_bad_rows policy are written there as a CSV.
+    """
     files = zone.files_for(day)
     if not files:
         return DayIntake(ContractReport(
@@ -120,20 +132,28 @@ def ingest_day(zone: LandingZone, day: str, schema, *, time_column: str,
         except UnreadableFile as exc:
             unreadable.append((obj, str(exc)))
     if unreadable:
-        reason = "; ".join(message for _, message in unreadable)
+        reason = " ".join(message for _, message in unreadable)
         moved = zone.quarantine(day, [obj for obj, _ in unreadable], reason, run_id=run_id)
         report = ContractReport(
             day=day, files=[o.key for o in files], rows_in=0, frame=None,
-            problem=f"day {day}: unreadable file(s): {reason}. Moved to quarantine "
-                    f"({', '.join(moved)}); fix and land again under {zone.uri(day)}/.")
+            problem=f"day {day}: unreadable file(s): {reason} Moved to quarantine: "
+                    f"{', '.join(moved)}.")
         return DayIntake(report, frames, moved)
     try:
         report = apply_contract(frames, schema, day=day, time_column=time_column, policy=policy)
-    except UnreadableFile as exc:  # files of one day disagree on their columns
+    except UnreadableFile as exc:  # the day's files disagree on their columns or types
         report = ContractReport(day=day, files=list(frames), rows_in=0, frame=None,
                                 problem=f"day {day}: {exc}")
     if report.passed:
-        return DayIntake(report, frames, [])
+        if not report.rows_dropped:
+            return DayIntake(report, frames, [])
+        moved = zone.quarantine(
+            day, [], f"{report.rows_dropped} of {report.rows_in} rows broke the contract and "
+                     f"were dropped under the drop_bad_rows policy: {report.describe_failures()}",
+            run_id=run_id, kept={DROPPED_ROWS: report.dropped_rows.to_csv(index=False).encode()},
+            what_to_do=f"The rest of {day} was stored. Fix these rows and land them again in a "
+                       f"new file under {zone.uri(day)}/ if they matter.")
+        return DayIntake(report, frames, moved)
     named = set(report.failure_cases["file"].dropna()) if not report.failure_cases.empty else set()
     offending = [o for o in files if o.key in named] or files
     moved = zone.quarantine(day, offending, report.problem, run_id=run_id)

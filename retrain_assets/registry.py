@@ -8,18 +8,23 @@ re-pointing an alias. Models are loaded only by name/version from this registry.
 
 from __future__ import annotations
 
+import fcntl
+import hashlib
 import json
 import tempfile
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from importlib.metadata import version
 from pathlib import Path
 
 import mlflow
 import pandas as pd
+import skops.io
 from mlflow import MlflowClient
 from mlflow.exceptions import MlflowException
-from mlflow.models import infer_signature
+from mlflow.models import Model, infer_signature
+from skops.io.exceptions import UntrustedTypesFoundException
 
 CHAMPION = "champion"
 PREVIOUS = "previous"
@@ -66,6 +71,17 @@ class ChampionMovedError(RuntimeError):
     """The champion changed between evaluation and promotion; the verdict is stale."""
 
 
+class UntrustedModelError(RuntimeError):
+    """A registered model is not a skops artifact made only of the types we trust."""
+
+
+def _without_credentials(url: str) -> str:
+    """`http://user:token@host` -> `http://host`: URLs end up in metadata and logs."""
+    scheme, sep, rest = url.partition("://")
+    host, slash, path = rest.partition("/")
+    return f"{scheme}{sep}{host.rpartition('@')[2]}{slash}{path}" if sep else url
+
+
 def serving_requirements() -> list[str]:
     """Pinned to what trained the model; stated, because MLflow's inference of them imports
     the model in a subprocess and costs seconds per training run."""
@@ -80,8 +96,9 @@ class ModelRegistry:
         self.experiment = experiment
         self.model_name = model_name
         self.artifact_location = artifact_location
-        self.ui_url = (ui_url or (tracking_uri if tracking_uri.startswith("http")
-                                  else "http://127.0.0.1:5000")).rstrip("/")
+        self.ui_url = _without_credentials(
+            ui_url or (tracking_uri if tracking_uri.startswith("http")
+                       else "http://127.0.0.1:5000")).rstrip("/")
         self.client = MlflowClient(tracking_uri=tracking_uri, registry_uri=tracking_uri)
 
     def _activate(self) -> str:
@@ -139,8 +156,30 @@ class ModelRegistry:
             return None
 
     def load_model(self, version: str):
+        """Load a version from this registry with skops and our own list of trusted types.
+
+        mlflow.sklearn.load_model would trust whatever types the model's MLmodel file lists (and
+        unpickle pickle-format models), so a crafted version could run code; here only the
+        registry's `models:/name/version` is read and only `SKOPS_TRUSTED_TYPES` are allowed.
+        """
         self._activate()
-        return mlflow.sklearn.load_model(f"models:/{self.model_name}/{version}")
+        with tempfile.TemporaryDirectory() as tmp:
+            local = Path(mlflow.artifacts.download_artifacts(
+                f"models:/{self.model_name}/{version}", dst_path=tmp))
+            flavor = Model.load(local).flavors.get("sklearn", {})
+            if flavor.get("serialization_format") != "skops":
+                raise UntrustedModelError(
+                    f"{self.model_name} version {version} is not a skops-serialized sklearn "
+                    f"model (format: {flavor.get('serialization_format')}); refusing to load it. "
+                    "Register models through candidate_model.")
+            try:
+                return skops.io.load(local / flavor["pickled_model"],
+                                     trusted=SKOPS_TRUSTED_TYPES)
+            except UntrustedTypesFoundException as exc:
+                raise UntrustedModelError(
+                    f"{self.model_name} version {version} contains types this platform does "
+                    f"not trust ({exc}); refusing to load it. Roll back to a trusted version, or "
+                    "review the types and add them to registry.SKOPS_TRUSTED_TYPES.") from exc
 
     def load_reference(self, version: str) -> dict | None:
         run_id = self.client.get_model_version(self.model_name, version).run_id
@@ -158,14 +197,33 @@ class ModelRegistry:
         `expected_champion` is the champion the verdict was measured against; if someone else
         moved the alias since, promotion refuses rather than overwrite a newer decision.
         """
-        current = self.version_for(CHAMPION)
-        if current != expected_champion:
-            raise ChampionMovedError(
-                f"the champion of {self.model_name!r} is now version {current}, but the "
-                f"evaluation compared against version {expected_champion}. Re-run "
-                "evaluation_report so the candidate is judged against the current champion."
-            )
-        return self._point_champion(version, current, reason)
+        with self._champion_lock():
+            current = self.version_for(CHAMPION)
+            if current != expected_champion:
+                self.client.set_model_version_tag(
+                    self.model_name, version, "promotion_refused",
+                    f"champion was version {current}, not {expected_champion} as evaluated "
+                    f"({reason})")
+                raise ChampionMovedError(
+                    f"the champion of {self.model_name!r} is now version {current}, but the "
+                    f"evaluation compared against version {expected_champion}. Re-run "
+                    "evaluation_report so the candidate is judged against the current champion."
+                )
+            return self._point_champion(version, current, reason)
+
+    @contextmanager
+    def _champion_lock(self) -> Iterator[None]:
+        """Check-then-move of the champion as one step for every thread and process on this
+        machine (an OS file lock per store and model); across machines the Dagster pool
+        `champion_alias` runs one production_model/rollback step at a time."""
+        key = hashlib.sha256(f"{self.tracking_uri}|{self.model_name}".encode()).hexdigest()[:16]
+        path = Path(tempfile.gettempdir()) / f"retrain_assets-champion-{key}.lock"
+        with path.open("a") as handle:
+            fcntl.flock(handle, fcntl.LOCK_EX)
+            try:
+                yield
+            finally:
+                fcntl.flock(handle, fcntl.LOCK_UN)
 
     def rollback(self, to: str = PREVIOUS, *, reason: str) -> list[AliasMove]:
         """Re-point `champion` at `to` (a version number or an alias such as `previous`)."""
@@ -173,7 +231,8 @@ class ModelRegistry:
         if target is None:
             raise ValueError(f"cannot roll back {self.model_name!r}: alias {to!r} points nowhere")
         self.client.get_model_version(self.model_name, target)  # raises if it does not exist
-        return self._point_champion(target, self.version_for(CHAMPION), reason)
+        with self._champion_lock():
+            return self._point_champion(target, self.version_for(CHAMPION), reason)
 
     def _point_champion(self, version: str, current: str | None, reason: str) -> list[AliasMove]:
         moves = []

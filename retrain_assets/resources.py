@@ -22,6 +22,11 @@ from retrain_assets.landing import LandingZone
 from retrain_assets.registry import ModelRegistry
 from retrain_assets.storage import GCSObjectStore, LocalObjectStore, ObjectStore, join_url
 
+# MLflow and object storage can blip (a restarting tracking server, a GCS 503, a network hiccup):
+# every step that talks to them retries with exponential backoff (about 2s, 4s, 8s) before
+# failing. Failures that retrying cannot fix are raised with `allow_retries=False`.
+TRANSIENT_RETRY = dg.RetryPolicy(max_retries=3, delay=2, backoff=dg.Backoff.EXPONENTIAL)
+
 
 def project_home() -> Path:
     return Path(os.environ.get("RETRAIN_ASSETS_HOME", ".retrain_home")).expanduser().resolve()
@@ -130,7 +135,7 @@ class ParquetIOManager(dg.ConfigurableIOManager):
             if not store.exists(key):
                 raise dg.Failure(f"{context.asset_key.to_user_string()} has never been "
                                  f"materialized (nothing at {join_url(store.url, key)}). "
-                                 "Materialize it first.")
+                                 "Materialize it first.", allow_retries=False)
             return json.loads(store.read_bytes(key))
         stored = {o.key[len(path) + 1:-len(".parquet")] for o in store.list(f"{path}/")
                   if o.key.endswith(".parquet")}
@@ -141,5 +146,5 @@ class ParquetIOManager(dg.ConfigurableIOManager):
                 f"{context.asset_key.to_user_string()}[{wanted[0]}] has no stored data: it was "
                 "never materialized, or its contract check rejected the day (see the check's "
                 "metadata and the landing zone's _quarantine folder). Fix the day upstream and "
-                "materialize it again.")
+                "materialize it again.", allow_retries=False)
         return PartitionFrames(store, path, available)

@@ -75,8 +75,24 @@ def good_day(day: str, rows: int = 200) -> pd.DataFrame:
 
 
 def training_config(*, window_days: int = 7, holdout_days: int = 3,
-                    min_train_days: int = 5) -> dict:
+                    min_train_days: int = 5, max_iter: int = 50) -> dict:
     """Run config for training_job on a few days of data (the defaults want five weeks)."""
     return {"ops": {"candidate_model": {"config": {
         "window_days": window_days, "holdout_days": holdout_days,
-        "min_train_days": min_train_days, "max_iter": 50}}}}
+        "min_train_days": min_train_days, "max_iter": max_iter}}}}
+
+
+SMALL_TRAINING = training_config(min_train_days=3, max_iter=30)
+
+
+def champion_from(defs, instance, store, start: date = START, days: int = 8) -> str:
+    """Land, ingest and train on a few small days so a champion exists; returns its version."""
+    from retrain_assets.instance import run_job
+    from retrain_assets.registry import CHAMPION
+
+    keys = land(store, start, days, rows=120)
+    assert run_job(defs, "ingest_job", instance, days=keys).success
+    assert run_job(defs, "training_job", instance, run_config=SMALL_TRAINING).success
+    version = defs.resources["mlflow"].registry().version_for(CHAMPION)
+    assert version is not None
+    return version

@@ -4,7 +4,7 @@
 import dagster as dg
 
 from retrain_assets.registry import CHAMPION, PREVIOUS, AliasMove, ChampionMovedError
-from retrain_assets.resources import MlflowResource
+from retrain_assets.resources import TRANSIENT_RETRY, MlflowResource
 
 CHAMPION_POOL = "champion_alias"  # one alias move at a time (dagster concurrency pool)
 
@@ -17,6 +17,7 @@ def _moves_metadata(moves: list[AliasMove]) -> dict[str, dg.MetadataValue]:
 @dg.asset(
     group_name="deployment", kinds={"mlflow"}, tags={"stage": "deploy"},
     owners=["team:ml-platform"], pool=CHAMPION_POOL,
+    retry_policy=TRANSIENT_RETRY,
     description=f"The model serving predictions: the MLflow alias `{CHAMPION}`. Moves to the "
                 "candidate only when its evaluation was blessed (a blocking check guards this "
                 f"step); the replaced champion keeps alias `{PREVIOUS}` for rollback.",
@@ -29,7 +30,8 @@ def production_model(context: dg.AssetExecutionContext, evaluation_report: dict,
         raise dg.Failure(
             f"candidate version {candidate} was not blessed, so the champion stays put: "
             + "; ".join(verdict["reasons"]),
-            metadata={"reasons": dg.MetadataValue.json(list(verdict["reasons"]))})
+            metadata={"reasons": dg.MetadataValue.json(list(verdict["reasons"]))},
+            allow_retries=False)
     registry = mlflow.registry()
     reason = (f"blessed by evaluation_report in run {context.run_id}: "
               + "; ".join(verdict["reasons"]))
@@ -37,7 +39,7 @@ def production_model(context: dg.AssetExecutionContext, evaluation_report: dict,
         moves = registry.promote(candidate, expected_champion=evaluation_report["champion_version"],
                                  reason=reason)
     except ChampionMovedError as exc:
-        raise dg.Failure(str(exc)) from exc
+        raise dg.Failure(str(exc), allow_retries=False) from exc
     champion = {"name": registry.model_name, "version": candidate,
                 "previous_version": evaluation_report["champion_version"],
                 "run_id": evaluation_report["candidate_run_id"], "reason": reason}
@@ -56,7 +58,7 @@ class RollbackConfig(dg.Config):
     reason: str = "manual rollback"
 
 
-@dg.op(tags={"stage": "deploy"}, pool=CHAMPION_POOL)
+@dg.op(tags={"stage": "deploy"}, pool=CHAMPION_POOL, retry_policy=TRANSIENT_RETRY)
 def rollback_champion(context: dg.OpExecutionContext, config: RollbackConfig,
                       mlflow: MlflowResource) -> None:
     """Re-point the champion alias, and record it as a production_model materialization so the

@@ -12,7 +12,7 @@ from retrain_assets.core.ingest import ContractReport, RowPolicy, bad_row_sample
 from retrain_assets.landing import ingest_day
 from retrain_assets.metadata import frame_summary
 from retrain_assets.project import Project
-from retrain_assets.resources import LandingZoneResource, PartitionFrames
+from retrain_assets.resources import TRANSIENT_RETRY, LandingZoneResource, PartitionFrames
 
 
 class RawDataConfig(dg.Config):
@@ -29,7 +29,7 @@ def build_ingest_assets(project: Project) -> list[dg.AssetsDefinition]:
         kinds={"pandas", "parquet"}, dagster_type=project.raw_type,
         check_specs=[contract_spec("raw_data", project.partitions,
                                    f"the {spec.raw_schema.__name__} Pandera schema")],
-        tags={"stage": "ingest"}, owners=["team:ml-platform"],
+        tags={"stage": "ingest"}, owners=["team:ml-platform"], retry_policy=TRANSIENT_RETRY,
         description=f"{spec.description or spec.name}: each day's landed CSV/Parquet files, "
                     f"validated against {spec.raw_schema.__name__}. Files that break the "
                     "contract are quarantined with a note, never deleted.",
@@ -57,7 +57,7 @@ def build_ingest_assets(project: Project) -> list[dg.AssetsDefinition]:
         group_name="ingestion",
         kinds={"pandas", "parquet"}, dagster_type=project.features_type,
         check_specs=[contract_spec("features", project.partitions, "the features schema")],
-        tags={"stage": "features"}, owners=["team:ml-platform"],
+        tags={"stage": "features"}, owners=["team:ml-platform"], retry_policy=TRANSIENT_RETRY,
         description="Model inputs for each day, built by core.features.build_features — the "
                     "same function batch scoring uses, so training and serving cannot skew.",
     )

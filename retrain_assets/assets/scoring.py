@@ -9,7 +9,7 @@ from retrain_assets.core.ingest import validate_frame
 from retrain_assets.core.training import predict
 from retrain_assets.project import Project
 from retrain_assets.registry import CHAMPION
-from retrain_assets.resources import MlflowResource, PartitionFrames
+from retrain_assets.resources import TRANSIENT_RETRY, MlflowResource, PartitionFrames
 from retrain_assets.schemas import Predictions
 
 
@@ -31,6 +31,7 @@ def build_scoring_assets(project: Project) -> list[dg.AssetsDefinition]:
         group_name="monitoring",
         kinds={"pandas", "sklearn", "parquet"}, dagster_type=project.predictions_type,
         deps=["production_model"], tags={"stage": "score"}, owners=["team:ml-platform"],
+        retry_policy=TRANSIENT_RETRY,
         check_specs=[contract_spec("predictions", project.partitions,
                                    "the Predictions Pandera schema")],
         description=f"The champion (MLflow alias `{CHAMPION}`) scores every row of the day; "
@@ -42,7 +43,8 @@ def build_scoring_assets(project: Project) -> list[dg.AssetsDefinition]:
         version = registry.version_for(CHAMPION)
         if version is None:
             raise dg.Failure(f"no champion yet for {registry.model_name!r}: materialize "
-                             "candidate_model → evaluation_report → production_model first.")
+                             "candidate_model → evaluation_report → production_model first.",
+                             allow_retries=False)
         model = registry.load_model(version)
         frames, results = {}, []
         for day in context.partition_keys:

@@ -17,7 +17,7 @@ from retrain_assets.metadata import figure, table
 from retrain_assets.plots import predicted_vs_actual
 from retrain_assets.project import Project
 from retrain_assets.registry import CHAMPION, ModelRef
-from retrain_assets.resources import MlflowResource, PartitionFrames
+from retrain_assets.resources import TRANSIENT_RETRY, MlflowResource, PartitionFrames
 
 ALL_DAYS = dg.AssetIn(partition_mapping=dg.AllPartitionMapping())
 
@@ -47,7 +47,8 @@ class EvaluationConfig(dg.Config):
 def concat_days(frames: PartitionFrames, days) -> pd.DataFrame:
     missing = [d for d in days if d not in frames]
     if missing:
-        raise dg.Failure(f"features partitions {missing} are not stored; materialize them first")
+        raise dg.Failure(f"features partitions {missing} are not stored; materialize them first",
+                         allow_retries=False)
     return pd.concat([frames[d] for d in days], ignore_index=True)
 
 
@@ -57,6 +58,7 @@ def build_training_assets(project: Project) -> list[dg.AssetsDefinition]:
     @dg.asset(
         ins={"features": ALL_DAYS}, group_name="training", kinds={"sklearn", "mlflow"},
         tags={"stage": "train"}, owners=["team:ml-platform"], pool="training",
+        retry_policy=TRANSIENT_RETRY,
         description="Trains a scikit-learn Pipeline (preprocessing inside) on the trailing "
                     "window of `features` days before the holdout, logs it to MLflow with "
                     "signature, input example and lineage tags, and registers a new version.",
@@ -68,7 +70,7 @@ def build_training_assets(project: Project) -> list[dg.AssetsDefinition]:
                                   holdout_days=config.holdout_days,
                                   min_train_days=config.min_train_days)
         except ValueError as exc:
-            raise dg.Failure(str(exc)) from exc
+            raise dg.Failure(str(exc), allow_retries=False) from exc
         train = concat_days(features, window.train_days)
         hyperparameters = config.hyperparameters()
         model = train_model(train, spec, hyperparameters)
@@ -95,7 +97,7 @@ def build_training_assets(project: Project) -> list[dg.AssetsDefinition]:
 
     @dg.asset(
         ins={"features": ALL_DAYS}, group_name="training", kinds={"sklearn", "mlflow"},
-        tags={"stage": "evaluate"}, owners=["team:ml-platform"],
+        tags={"stage": "evaluate"}, owners=["team:ml-platform"], retry_policy=TRANSIENT_RETRY,
         check_specs=[dg.AssetCheckSpec(
             CANDIDATE_BLESSED, asset="evaluation_report", blocking=True,
             description="The candidate meets the absolute thresholds and beats the champion on "

@@ -7,15 +7,19 @@ Files are parsed as CSV or Parquet only: nothing that lands is ever unpickled or
 from __future__ import annotations
 
 import io
+import re
 from dataclasses import dataclass, field
 from typing import Literal
 
+import numpy as np
 import pandas as pd
 import pandera.errors as pa_errors
 import pandera.pandas as pa
 
 READERS = {".csv": "csv", ".parquet": "parquet", ".pq": "parquet"}
 SAMPLE_ROWS = 10
+PARQUET_MAGIC = b"PAR1"
+PICKLE_PROTOCOLS = range(2, 6)
 
 
 class UnreadableFile(ValueError):
@@ -27,25 +31,69 @@ def file_format(name: str) -> str | None:
     return next((fmt for suffix, fmt in READERS.items() if lowered.endswith(suffix)), None)
 
 
+def _first_bytes(data: bytes) -> str:
+    return " ".join(f"{b:02x}" for b in data[:8])
+
+
+def _sniff(name: str, fmt: str, data: bytes) -> None:
+    """Refuse, by their first bytes, files that are not what their name says; nothing is
+    handed to a parser that could execute it (a pickle is recognised, never loaded)."""
+    if not data:
+        raise UnreadableFile(f"{name}: the file is empty (0 bytes); the export or upload "
+                             "probably failed. Land the complete file again.")
+    if data[0] == 0x80 and len(data) > 1 and data[1] in PICKLE_PROTOCOLS:
+        raise UnreadableFile(f"{name}: cannot be parsed as {fmt}: it is a Python pickle, which "
+                             "is never loaded (unpickling runs code). Export the day as CSV or "
+                             "Parquet and land it again.")
+    if fmt == "parquet":
+        if not data.startswith(PARQUET_MAGIC):
+            raise UnreadableFile(f"{name}: cannot be parsed as parquet: it does not start with "
+                                 f"the Parquet marker PAR1 (first bytes: {_first_bytes(data)}). "
+                                 "Land a real Parquet file (or rename it if it is a CSV).")
+        if not data.endswith(PARQUET_MAGIC):
+            raise UnreadableFile(f"{name}: cannot be parsed as parquet: the file is truncated "
+                                 f"(no Parquet footer after {len(data)} bytes); the upload was "
+                                 "probably cut off. Land the complete file again.")
+    elif b"\x00" in data[:8192]:
+        raise UnreadableFile(f"{name}: not a text file: it holds binary data (NUL bytes; first "
+                             f"bytes: {_first_bytes(data)}), so it cannot be CSV. Export the "
+                             "day as CSV (or name a Parquet file .parquet) and land it again.")
+
+
+def _decode_text(name: str, data: bytes) -> str:
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = data[:exc.start].count(b"\n") + 1
+        raise UnreadableFile(
+            f"{name}: not valid UTF-8 text: byte 0x{data[exc.start]:02x} on line {line} "
+            "(probably Latin-1 or Windows-1252). Re-export the file as UTF-8 and land it again."
+        ) from exc
+
+
 def read_landed_file(name: str, data: bytes) -> pd.DataFrame:
     """Parse one landed file into a frame of raw values, or raise `UnreadableFile` saying why."""
     fmt = file_format(name)
     if fmt is None:
         raise UnreadableFile(f"{name}: unsupported file type; land .csv or .parquet files")
-    if not data:
-        raise UnreadableFile(f"{name}: the file is empty (0 bytes)")
+    _sniff(name, fmt, data)
     try:
         if fmt == "csv":
-            return pd.read_csv(io.BytesIO(data), encoding="utf-8", encoding_errors="strict",
-                               low_memory=False)
+            return pd.read_csv(io.StringIO(_decode_text(name, data)), low_memory=False)
         return pd.read_parquet(io.BytesIO(data))
-    except UnicodeDecodeError as exc:
-        raise UnreadableFile(
-            f"{name}: not valid UTF-8 text (byte {exc.start}); re-export the file as UTF-8"
-        ) from exc
+    except UnreadableFile:
+        raise
+    except pd.errors.ParserError as exc:
+        match = re.search(r"Expected (\d+) fields in line (\d+), saw (\d+)", str(exc))
+        detail = (f"line {match[2]} has {match[3]} fields but the header has {match[1]} (an "
+                  "unquoted comma, such as a decimal comma?)" if match
+                  else str(exc).splitlines()[0])
+        raise UnreadableFile(f"{name}: cannot be parsed as csv: {detail}. Quote fields that "
+                             "contain commas and land the file again.") from exc
     except Exception as exc:  # pandas/pyarrow raise many types for corrupt input
         raise UnreadableFile(f"{name}: cannot be parsed as {fmt} ({type(exc).__name__}: "
-                             f"{str(exc).splitlines()[0] if str(exc) else 'no detail'})") from exc
+                             f"{str(exc).splitlines()[0] if str(exc) else 'no detail'}). "
+                             "Re-export the file and land it again.") from exc
 
 
 @dataclass(frozen=True)
@@ -56,9 +104,17 @@ class RowPolicy:
     max_bad_row_fraction: float = 0.01  # drop_bad_rows only: above this the day is rejected
 
 
+TABLE_CHECKS = {"column_in_dataframe": "missing column", "column_in_schema": "unexpected column"}
+
+
 @dataclass
 class ContractReport:
-    """The outcome of holding one day to the contract; `frame` is what may be stored."""
+    """The outcome of holding one day to the contract; `frame` is what may be stored.
+
+    `failure_cases` has one row per failed value (pandera's columns plus `file` and `row`, the
+    1-based data row within that file); `dropped_rows` holds the rows a drop_bad_rows policy
+    removed, as they arrived, so they can be kept rather than lost.
+    """
 
     day: str
     files: list[str]
@@ -67,6 +123,7 @@ class ContractReport:
     failure_cases: pd.DataFrame = field(default_factory=pd.DataFrame)
     rows_dropped: int = 0
     problem: str | None = None
+    dropped_rows: pd.DataFrame = field(default_factory=pd.DataFrame)
 
     @property
     def passed(self) -> bool:
@@ -76,7 +133,9 @@ class ContractReport:
     def failing_columns(self) -> list[str]:
         if self.failure_cases.empty:
             return []
-        return sorted({str(c) for c in self.failure_cases["column"].dropna()})
+        table = self.failure_cases["check"].isin(TABLE_CHECKS)
+        return sorted({str(c) for c in self.failure_cases.loc[~table, "column"].dropna()}
+                      | {str(c) for c in self.failure_cases.loc[table, "failure_case"]})
 
     def failure_summary(self) -> pd.DataFrame:
         """One row per (column, check): how many rows failed and a few offending values."""
@@ -85,28 +144,114 @@ class ContractReport:
         cases = self.failure_cases.assign(column=self.failure_cases["column"].fillna("<table>"))
         return (cases.groupby(["column", "check"], sort=True)
                 .agg(failures=("failure_case", "size"),
-                     examples=("failure_case", lambda s: ", ".join(map(str, s.head(3)))))
+                     examples=("failure_case", lambda s: ", ".join(
+                         _short(v) for v in s.head(3))))
                 .reset_index())
 
     def describe_failures(self) -> str:
-        return "; ".join(
-            f"{row.column}: {row.check} failed for {row.failures} value(s) (e.g. {row.examples})"
-            for row in self.failure_summary().itertuples())
+        """The failures in words: missing/unexpected columns by name, then per column."""
+        parts = []
+        cases = self.failure_cases
+        for check, what in TABLE_CHECKS.items():
+            names = sorted(map(str, cases.loc[cases["check"] == check, "failure_case"]),
+                           key=_natural) if not cases.empty else []
+            if names:
+                shown = ", ".join(names[:10]) + (", …" if len(names) > 10 else "")
+                parts.append(f"{len(names)} {what}{'s' if len(names) > 1 else ''}: {shown}")
+        for row in self.failure_summary().itertuples():
+            if row.check in TABLE_CHECKS:
+                continue
+            if row.check == "not_nullable" and row.failures == self.rows_in:
+                parts.append(f"{row.column} is entirely empty (null in all {row.failures} rows)")
+            else:
+                parts.append(f"{row.column}: {row.check} failed for {row.failures} value(s) "
+                             f"(e.g. {row.examples})")
+        return "; ".join(parts)
+
+    def locate_failures(self) -> str:
+        """Where the first bad rows are, so a person can open the file at that row."""
+        if self.failure_cases.empty or "row" not in self.failure_cases:
+            return ""
+        rows = (self.failure_cases.dropna(subset=["row"]).drop_duplicates(["file", "row"])
+                .sort_values(["file", "row"]))
+        if rows.empty:
+            return ""
+        shown = ", ".join(f"{r.file} row {int(r.row)} ({r.column})"
+                          for r in rows.head(3).itertuples())
+        return f" First bad rows: {shown}."
+
+
+def _short(value, limit: int = 40) -> str:
+    text = str(value)
+    return text if len(text) <= limit else text[:limit] + "…"
+
+
+def _natural(name: str) -> tuple:
+    return tuple(int(part) if part.isdigit() else part for part in re.split(r"(\d+)", name))
 
 
 def _concat_files(frames: dict[str, pd.DataFrame], day: str) -> tuple[pd.DataFrame, pd.Series]:
-    """Stack the day's files, remembering which file each row came from."""
-    column_sets = {name: tuple(frame.columns) for name, frame in frames.items()}
-    if len(set(map(frozenset, column_sets.values()))) > 1:
-        detail = "; ".join(f"{name}: {list(cols)}" for name, cols in column_sets.items())
-        raise UnreadableFile(
-            f"the files landed for {day} do not share one set of columns ({detail}); "
-            "land files of one schema per day"
-        )
+    """Stack the day's files, remembering which file each row came from.
+
+    The parts of one day must agree on their columns, and Parquet parts (which declare their
+    types) on the types too: a day stitched from two schemas is a broken export, not data.
+    """
+    (first, reference), *others = frames.items()
+    for name, frame in others:
+        lacks = [c for c in reference.columns if c not in frame.columns]
+        adds = [c for c in frame.columns if c not in reference.columns]
+        if lacks or adds:
+            raise UnreadableFile(
+                f"the files landed for {day} do not share one set of columns: {name} lacks "
+                f"{lacks} and adds {adds} compared with {first}. Land the day again as files of "
+                "one schema.")
+    parquet = {name: frame.dtypes for name, frame in frames.items()
+               if file_format(name) == "parquet"}
+    if len(parquet) > 1:
+        (first, types), *others = parquet.items()
+        for name, other in others:
+            differ = [f"{c} is {types[c]} in {first} but {other[c]} in {name}"
+                      for c in types.index if str(types[c]) != str(other[c])]
+            if differ:
+                raise UnreadableFile(
+                    f"the Parquet files landed for {day} disagree on column types (types differ: "
+                    f"{'; '.join(differ)}). Re-export the day with one schema and land it again.")
     combined = pd.concat(frames.values(), ignore_index=True)
     origin = pd.Series([name for name, frame in frames.items() for _ in range(len(frame))],
                        dtype="string")
     return combined, origin
+
+
+def _parse_values(frame: pd.DataFrame, schema: pa.DataFrameSchema
+                  ) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Numbers and timestamps parsed value by value, before the schema sees them.
+
+    So one unparsable value fails its own row (and can be dropped) instead of the column, and a
+    fractional count is an error rather than silently truncated by integer coercion.
+    """
+    parsed, cases = frame.copy(), []
+    for name, column in schema.columns.items():
+        if name not in frame.columns:
+            continue
+        raw, kind = frame[name], np.dtype(column.dtype.type).kind
+        if kind in "iuf":
+            values = pd.to_numeric(raw, errors="coerce")
+            bad = raw.notna() & values.isna()
+            if kind in "iu":
+                bad |= values.notna() & (values % 1 != 0)
+            expected = f"parse as {column.dtype} ({'whole ' if kind in 'iu' else ''}number)"
+        elif kind == "M":
+            values = pd.to_datetime(raw, errors="coerce")
+            bad = raw.notna() & values.isna()
+            expected = f"parse as {column.dtype} (timestamp)"
+        else:
+            continue
+        if bad.any():
+            cases.append(pd.DataFrame({"schema_context": "Column", "column": name,
+                                       "check": expected, "failure_case": raw[bad].astype(str),
+                                       "index": raw.index[bad]}))
+        parsed[name] = values.where(~bad)
+    return parsed, (pd.concat(cases, ignore_index=True) if cases else pd.DataFrame())
 
 
 def _with_day_check(schema: pa.DataFrameSchema, time_column: str,
@@ -119,51 +264,78 @@ def _with_day_check(schema: pa.DataFrameSchema, time_column: str,
     return schema.update_column(time_column, checks=[*column.checks, within_day])
 
 
+def _failures(schema: pa.DataFrameSchema, frame: pd.DataFrame
+              ) -> tuple[pd.DataFrame | None, pd.DataFrame]:
+    """Validate lazily (every problem at once): the valid frame, or the failure cases."""
+    try:
+        return schema.validate(frame, lazy=True), pd.DataFrame()
+    except pa_errors.SchemaErrors as exc:
+        return None, exc.failure_cases
+
+
+def _annotate(rows: pd.DataFrame, origin: pd.Series, cases: pd.DataFrame) -> pd.DataFrame:
+    """Rows as they arrived, with the file and 1-based row they came from and what failed."""
+    checks = cases.dropna(subset=["index"]).assign(index=lambda c: c["index"].astype(int))
+    failed = checks.groupby("index").apply(
+        lambda c: "; ".join(f"{col}: {chk}" for col, chk in zip(c["column"], c["check"],
+                                                                 strict=True)),
+        include_groups=False)
+    offsets = origin.groupby(origin, sort=False).cumcount() + 1
+    return rows.assign(_file=origin.loc[rows.index].to_numpy(),
+                       _row=offsets.loc[rows.index].to_numpy(),
+                       _failed=failed.reindex(rows.index).to_numpy())
+
+
 def apply_contract(frames: dict[str, pd.DataFrame], schema: pa.DataFrameSchema, *, day: str,
                    time_column: str, policy: RowPolicy = RowPolicy()) -> ContractReport:
-    """Validate a day's files against the schema (lazily, to report every problem at once)."""
+    """Validate a day's files against the schema, reporting every problem at once."""
     files = list(frames)
     combined, origin = _concat_files(frames, day)
     report = ContractReport(day=day, files=files, rows_in=len(combined), frame=None)
     if combined.empty:
-        report.problem = (f"{', '.join(files)} has a header but no rows; a day with no trips "
-                          "is almost always a broken export. Re-export the day and land it again.")
+        report.problem = (f"day {day}: {', '.join(files)} has a header but no rows; a day with "
+                          "no trips is almost always a broken export. Re-export the day and land "
+                          "it again.")
         return report
     day_schema = _with_day_check(schema, time_column, day)
-    try:
-        report.frame = day_schema.validate(combined, lazy=True)
+    parsed, parse_failures = _parse_values(combined, schema)
+    unparsable = pd.Index(parse_failures["index"]) if not parse_failures.empty else pd.Index([])
+    report.frame, failures = _failures(day_schema, parsed.drop(index=unparsable))
+    if report.frame is not None and parse_failures.empty:
         return report
-    except pa_errors.SchemaErrors as exc:
-        failures = exc.failure_cases
-
-    failures = failures.assign(file=origin.reindex(failures["index"]).to_numpy())
-    report.failure_cases = failures.reset_index(drop=True)
-    bad_rows = pd.Index(failures["index"].dropna().astype(int).unique())
-    table_level = failures["index"].isna().any()
+    failures = pd.concat([parse_failures, failures], ignore_index=True)
+    rows = failures["index"]
+    offsets = origin.groupby(origin, sort=False).cumcount() + 1
+    report.failure_cases = failures.assign(
+        file=origin.reindex(rows).to_numpy(), row=offsets.reindex(rows).to_numpy())
+    bad_rows = pd.Index(rows.dropna().astype(int).unique())
+    table_level = rows.isna().any()
     fraction = len(bad_rows) / len(combined)
     if policy.mode == "drop_bad_rows" and not table_level \
             and fraction <= policy.max_bad_row_fraction:
-        report.frame = day_schema.validate(combined.drop(index=bad_rows), lazy=True)
+        report.frame = day_schema.validate(parsed.drop(index=bad_rows), lazy=True)
         report.rows_dropped = len(bad_rows)
+        report.dropped_rows = _annotate(combined.loc[bad_rows], origin, report.failure_cases)
         return report
 
-    where = ", ".join(sorted({str(f) for f in failures["file"].dropna()}) or files)
-    scope = ("the table itself (missing/extra columns or types)" if table_level
-             else f"{len(bad_rows)} of {len(combined)} rows ({fraction:.1%})")
+    report.frame = None
+    where = ", ".join(sorted({str(f) for f in report.failure_cases["file"].dropna()}) or files)
+    scope = ("the table itself (its columns) breaks" if table_level
+             else f"{len(bad_rows)} of {len(combined)} rows ({fraction:.1%}) break")
     allowed = (f" (more than the {policy.max_bad_row_fraction:.1%} the drop_bad_rows policy "
                "allows)" if policy.mode == "drop_bad_rows" and not table_level else "")
-    report.problem = (f"day {day}: {scope} break the contract in {where}{allowed}: "
-                      f"{report.describe_failures()}. Fix the export and land the day again.")
+    report.problem = (f"day {day}: {scope} the contract in {where}{allowed}: "
+                      f"{report.describe_failures()}.{report.locate_failures()} Fix the export "
+                      "and land the day again.")
     return report
 
 
 def validate_frame(frame: pd.DataFrame, schema: pa.DataFrameSchema, *, day: str) -> ContractReport:
     """Hold a frame we produced (features, predictions) to its schema; same report as raw data."""
     report = ContractReport(day=day, files=[], rows_in=len(frame), frame=None)
-    try:
-        report.frame = schema.validate(frame, lazy=True)
-    except pa_errors.SchemaErrors as exc:
-        report.failure_cases = exc.failure_cases.reset_index(drop=True)
+    report.frame, failures = _failures(schema, frame)
+    if report.frame is None:
+        report.failure_cases = failures.reset_index(drop=True)
         report.problem = (f"day {day}: {schema.name or 'schema'} violated: "
                           f"{report.describe_failures()}")
     return report
@@ -171,14 +343,10 @@ def validate_frame(frame: pd.DataFrame, schema: pa.DataFrameSchema, *, day: str)
 
 def bad_row_sample(report: ContractReport, frames: dict[str, pd.DataFrame]) -> pd.DataFrame:
     """A few offending rows, as they arrived, with the file and row number they came from."""
-    if report.failure_cases.empty:  # e.g. files that disagree on columns: no row to point at
+    if report.failure_cases.empty:
         return pd.DataFrame()
-    cases = report.failure_cases.dropna(subset=["index"]).drop_duplicates("index")
-    if cases.empty:
+    indexes = report.failure_cases["index"].dropna().astype(int).unique()[:SAMPLE_ROWS]
+    if not len(indexes):
         return pd.DataFrame()
     combined, origin = _concat_files(frames, report.day)
-    sample = combined.loc[cases["index"].astype(int).head(SAMPLE_ROWS)]
-    offsets = origin.groupby(origin, sort=False).cumcount()
-    return sample.assign(_file=origin.loc[sample.index].to_numpy(),
-                         _row=(offsets.loc[sample.index] + 1).to_numpy(),
-                         _failed=cases.set_index("index").loc[sample.index, "check"].to_numpy())
+    return _annotate(combined.loc[indexes], origin, report.failure_cases)
