@@ -88,11 +88,12 @@ def test_a_model_version_with_an_untrusted_type_is_refused(home, monkeypatch):
     registry = ModelRegistry(tracking_uri=f"sqlite:///{home / 'mlflow.db'}",
                              experiment="trust", model_name="crafted",
                              artifact_location=str(home / "artifacts"))
-    registry._activate()
+    experiment_id = registry._activate()
     model = Pipeline([("x", Tripwire()), ("lr", LinearRegression())]).fit(
         np.arange(10.0).reshape(-1, 1), np.arange(10.0))
     untrusted = f"{__name__}.Tripwire"
-    with mlflow.start_run():  # the crafted model lists its own type as trusted in MLmodel
+    # the crafted model lists its own type as trusted in its MLmodel file
+    with mlflow.start_run(experiment_id=experiment_id):
         mlflow.sklearn.log_model(model, name="model", registered_model_name="crafted",
                                  serialization_format="skops", pip_requirements=[],
                                  skops_trusted_types=[*SKOPS_TRUSTED_TYPES, untrusted])
