@@ -7,6 +7,7 @@ data is, and a blocking failure stops that run's downstream assets before they r
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass
 
 import dagster as dg
 import pandas as pd
@@ -77,30 +78,52 @@ def report_metadata(report: ContractReport, *, sample: pd.DataFrame | None = Non
 def contract_results(context: dg.AssetExecutionContext, asset: str,
                      results: Sequence[tuple[ContractReport, dict[str, dg.MetadataValue]]]
                      ) -> Iterator[dg.AssetCheckResult]:
+    """One `contract` check result per partition (see `partition_check_results`)."""
+    yield from partition_check_results(context, asset, CONTRACT, [
+        PartitionOutcome(report.day, report.passed,
+                         report.problem or f"{report.day}: contract holds", metadata)
+        for report, metadata in results], what="break the contract", blocking=True)
+
+
+@dataclass(frozen=True)
+class PartitionOutcome:
+    """One partition's result for one check."""
+
+    partition: str
+    passed: bool
+    description: str
+    metadata: Mapping[str, dg.MetadataValue]
+
+
+def partition_check_results(context: dg.AssetExecutionContext, asset: str, check_name: str,
+                            outcomes: Sequence[PartitionOutcome], *, what: str,
+                            blocking: bool = False) -> Iterator[dg.AssetCheckResult]:
     """One check result per partition.
 
     A single-day run records it directly. A backfill run covering many days logs one evaluation
     per day, then a summary result for the run, because Dagster ties a step's own check output
-    to the whole range.
+    to the whole range. `what` says what a failing day did, e.g. "break the contract".
     """
     if context.has_partition_key:
-        (report, metadata), = results
-        yield dg.AssetCheckResult(check_name=CONTRACT, passed=report.passed, metadata=metadata,
-                                  description=report.problem or f"{report.day}: contract holds")
+        (outcome,) = outcomes
+        yield dg.AssetCheckResult(check_name=check_name, passed=outcome.passed,
+                                  metadata=dict(outcome.metadata),
+                                  description=outcome.description)
         return
-    for report, metadata in results:
+    for outcome in outcomes:
         context.log_event(dg.AssetCheckEvaluation(
-            asset_key=dg.AssetKey(asset), check_name=CONTRACT, passed=report.passed,
-            metadata=metadata, partition=report.day, blocking=True,
-            description=report.problem or f"{report.day}: contract holds"))
-    failed = [report for report, _ in results if not report.passed]
-    summary = pd.DataFrame({"partition": [r.day for r, _ in results],
-                            "passed": [r.passed for r, _ in results],
-                            "problem": [r.problem or "" for r, _ in results]})
+            asset_key=dg.AssetKey(asset), check_name=check_name, passed=outcome.passed,
+            metadata=dict(outcome.metadata), partition=outcome.partition, blocking=blocking,
+            description=outcome.description))
+    failed = [o for o in outcomes if not o.passed]
+    summary = pd.DataFrame({"partition": [o.partition for o in outcomes],
+                            "passed": [o.passed for o in outcomes],
+                            "problem": [o.description if not o.passed else ""
+                                        for o in outcomes]})
     yield dg.AssetCheckResult(
-        check_name=CONTRACT, passed=not failed,
-        metadata={"partitions_checked": len(results), "partitions_failed": len(failed),
+        check_name=check_name, passed=not failed,
+        metadata={"partitions_checked": len(outcomes), "partitions_failed": len(failed),
                   "by_partition": table(summary, max_rows=400)},
-        description=(f"{len(failed)} of {len(results)} days break the contract: "
-                     + "; ".join(r.problem for r in failed[:5])) if failed
-        else f"all {len(results)} days satisfy the contract")
+        description=(f"{len(failed)} of {len(outcomes)} days {what}: "
+                     + "; ".join(o.description for o in failed[:5])) if failed
+        else f"all {len(outcomes)} days pass {check_name}")
