@@ -17,7 +17,7 @@ import time
 from dataclasses import dataclass
 
 import dagster as dg
-from dagster._core.events import DagsterEventType
+from dagster._core.storage.asset_check_execution_record import AssetCheckExecutionRecordStatus
 from pydantic import Field
 
 from retrain_assets.assets.monitoring import DRIFT_CHECKS, NO_FEATURE_DRIFT
@@ -126,32 +126,45 @@ class CheckFailure:
     partition: str
     score: float | None
     description: str
-    storage_id: int
+    execution_id: int
 
 
-def new_check_failures(instance: dg.DagsterInstance, after: int) -> tuple[list[CheckFailure],
-                                                                           int]:
-    """Failed drift_report checks recorded after storage id `after`; O(new check events)."""
-    records = instance.event_log_storage.get_event_records(
-        dg.EventRecordsFilter(event_type=DagsterEventType.ASSET_CHECK_EVALUATION,
-                              asset_key=dg.AssetKey("drift_report"),
-                              after_cursor=after), ascending=True)
+RECENT_FAILURES = 50  # per check and tick; more new failures than this in one tick are moot
+SEEN_LIMIT = 1_000
+
+
+def new_check_failures(instance: dg.DagsterInstance, seen: set[int]) -> list[CheckFailure]:
+    """Failed drift_report check executions not in `seen`, newest first.
+
+    Reads only the latest few failed executions of each check (an indexed query, on SQLite and
+    PostgreSQL alike). Remembering ids rather than a high-water mark matters: a check planned
+    earlier by a slower run can be evaluated after a later one.
+    """
     failures = []
-    for record in records:
-        evaluation = record.event_log_entry.dagster_event.event_specific_data
-        if evaluation.check_name in DRIFT_CHECKS and not evaluation.passed:
+    for check_name in DRIFT_CHECKS:
+        records = instance.event_log_storage.get_asset_check_execution_history(
+            dg.AssetCheckKey(dg.AssetKey("drift_report"), check_name), limit=RECENT_FAILURES,
+            status={AssetCheckExecutionRecordStatus.FAILED})
+        for record in records:
+            if record.id in seen or record.event is None:
+                continue
+            evaluation = record.event.dagster_event.event_specific_data
             score = evaluation.metadata.get("score")
             failures.append(CheckFailure(
-                check=evaluation.check_name, partition=evaluation.partition or "",
-                score=None if score is None else score.value,
-                description=evaluation.description or "", storage_id=record.storage_id))
-    return failures, max([after, *(r.storage_id for r in records)])
+                check=check_name, partition=record.partition or "",
+                score=None if score is None else float(score.value),
+                description=evaluation.description or "", execution_id=record.id))
+    return failures
+
+
+def last_training_storage_id(instance: dg.DagsterInstance) -> int | None:
+    records = instance.fetch_materializations(dg.AssetKey("candidate_model"), limit=1).records
+    return records[0].storage_id if records else None
 
 
 def rows_since_last_training(instance: dg.DagsterInstance) -> int:
     """Feature rows materialized after the latest candidate_model materialization."""
-    last = instance.get_latest_materialization_event(dg.AssetKey("candidate_model"))
-    after = last.storage_id if last else None
+    after = last_training_storage_id(instance)
     records = instance.fetch_materializations(
         dg.AssetRecordsFilter(asset_key=dg.AssetKey("features"), after_storage_id=after),
         limit=10_000).records
@@ -196,12 +209,14 @@ def build_drift_retrain_sensor(interval_seconds: int):
     def drift_retrain_sensor(context: dg.SensorEvaluationContext,
                              retrain_policy: RetrainPolicy):
         instance = context.instance
-        failures, cursor = new_check_failures(instance, int(context.cursor or 0))
+        seen = json.loads(context.cursor) if context.cursor else []
+        failures = new_check_failures(instance, set(seen))
+        cursor = json.dumps(sorted({*seen, *(f.execution_id for f in failures)})[-SEEN_LIMIT:])
         rows = (rows_since_last_training(instance) if retrain_policy.min_new_rows > 0
                 else 0)
         volume = retrain_policy.min_new_rows > 0 and rows >= retrain_policy.min_new_rows
         if not failures and not volume:
-            return dg.SensorResult(cursor=str(cursor), skip_reason=dg.SkipReason(
+            return dg.SensorResult(cursor=cursor, skip_reason=dg.SkipReason(
                 f"no new failed drift check; {rows} new rows since the last training"))
         blocked = debounce_reason(instance, retrain_policy.min_interval_seconds, time.time())
         if blocked:
@@ -209,23 +224,25 @@ def build_drift_retrain_sensor(interval_seconds: int):
             # failing day asks again.
             absorbed = ", ".join(f"{f.check}[{f.partition}]" for f in failures) or "volume"
             context.log.info(f"not retraining for {absorbed}: {blocked}")
-            return dg.SensorResult(cursor=str(cursor), skip_reason=dg.SkipReason(
+            return dg.SensorResult(cursor=cursor, skip_reason=dg.SkipReason(
                 f"debounced ({absorbed}): {blocked}"))
         if failures:
             # Feature drift before decay, then the worst score: the tags name one clear cause.
             worst = max(failures, key=lambda f: (f.check == NO_FEATURE_DRIFT, f.score or 0.0))
             trigger = "drift" if worst.check == NO_FEATURE_DRIFT else "performance_decay"
-            request = retrain_request(trigger, f"{worst.check}:{worst.storage_id}", {
+            request = retrain_request(trigger, f"{worst.check}:{worst.execution_id}", {
                 "retrain/check": f"drift_report:{worst.check}",
                 "retrain/partition": worst.partition,
                 "retrain/score": f"{worst.score:.4f}" if worst.score is not None else "",
                 "retrain/failed_checks": str(len(failures))})
             context.log.info(f"retrain requested: {worst.description}")
         else:
-            request = retrain_request("data_volume", f"volume:{cursor}:{rows}", {
+            since = last_training_storage_id(instance) or 0
+            batch = rows // retrain_policy.min_new_rows
+            request = retrain_request("data_volume", f"volume:after-{since}:{batch}", {
                 "retrain/new_rows": str(rows),
                 "retrain/min_new_rows": str(retrain_policy.min_new_rows)})
-        return dg.SensorResult(cursor=str(cursor), run_requests=[request])
+        return dg.SensorResult(cursor=cursor, run_requests=[request])
 
     return drift_retrain_sensor
 
