@@ -48,11 +48,20 @@ class RetrainPolicy(dg.ConfigurableResource):
         default=200_000, description="Retrain once this many new feature rows arrived since "
                                      "the last training (0 turns the data-volume trigger off)")
 
+    training_config: str = Field(
+        default="{}", description="TrainingConfig values (JSON) for the retrains this policy "
+                                  "requests, e.g. {\"holdout_days\": 3}")
+
     @classmethod
     def from_env(cls) -> RetrainPolicy:
         return cls(min_interval_seconds=_env_int("RETRAIN_ASSETS_RETRAIN_MIN_INTERVAL_SECONDS",
                                                  6 * 3600),
-                   min_new_rows=_env_int("RETRAIN_ASSETS_RETRAIN_MIN_NEW_ROWS", 200_000))
+                   min_new_rows=_env_int("RETRAIN_ASSETS_RETRAIN_MIN_NEW_ROWS", 200_000),
+                   training_config=os.environ.get("RETRAIN_ASSETS_RETRAIN_TRAINING_CONFIG", "{}"))
+
+    def run_config(self) -> dict:
+        values = json.loads(self.training_config)
+        return {"ops": {"candidate_model": {"config": values}}} if values else {}
 
 
 # ---------------------------------------------------------------------------------------------
@@ -168,11 +177,18 @@ def rows_since_last_training(instance: dg.DagsterInstance) -> int:
     records = instance.fetch_materializations(
         dg.AssetRecordsFilter(asset_key=dg.AssetKey("features"), after_storage_id=after),
         limit=10_000).records
-    rows = 0
+    return rows_in(records)
+
+
+def rows_in(records) -> int:
+    """Rows of `features` materialization records. A multi-day (backfill) run puts the run's
+    total on each day's event, so each run counts once."""
+    per_run = {}
     for record in records:
         value = record.asset_materialization.metadata.get("rows")
-        rows += int(value.value) if value is not None else 0
-    return rows
+        per_run[record.event_log_entry.run_id or record.storage_id] = (
+            int(value.value) if value is not None else 0)
+    return sum(per_run.values())
 
 
 def debounce_reason(instance: dg.DagsterInstance, min_interval_seconds: int,
@@ -191,8 +207,10 @@ def debounce_reason(instance: dg.DagsterInstance, min_interval_seconds: int,
     return None
 
 
-def retrain_request(trigger: str, key: str, tags: dict[str, str]) -> dg.RunRequest:
-    return dg.RunRequest(run_key=f"retrain:{key}", tags={TRIGGER: trigger, **tags})
+def retrain_request(policy: RetrainPolicy, trigger: str, key: str,
+                    tags: dict[str, str]) -> dg.RunRequest:
+    return dg.RunRequest(run_key=f"retrain:{key}", tags={TRIGGER: trigger, **tags},
+                         run_config=policy.run_config())
 
 
 def build_drift_retrain_sensor(interval_seconds: int):
@@ -223,14 +241,16 @@ def build_drift_retrain_sensor(interval_seconds: int):
             # Absorbed: the retrain in flight or just done answers these failures; a later
             # failing day asks again.
             absorbed = ", ".join(f"{f.check}[{f.partition}]" for f in failures) or "volume"
-            context.log.info(f"not retraining for {absorbed}: {blocked}")
+            if failures:
+                context.log.info(f"not retraining for {absorbed}: {blocked}")
             return dg.SensorResult(cursor=cursor, skip_reason=dg.SkipReason(
                 f"debounced ({absorbed}): {blocked}"))
         if failures:
             # Feature drift before decay, then the worst score: the tags name one clear cause.
             worst = max(failures, key=lambda f: (f.check == NO_FEATURE_DRIFT, f.score or 0.0))
             trigger = "drift" if worst.check == NO_FEATURE_DRIFT else "performance_decay"
-            request = retrain_request(trigger, f"{worst.check}:{worst.execution_id}", {
+            key = f"{worst.check}:{worst.execution_id}"
+            request = retrain_request(retrain_policy, trigger, key, {
                 "retrain/check": f"drift_report:{worst.check}",
                 "retrain/partition": worst.partition,
                 "retrain/score": f"{worst.score:.4f}" if worst.score is not None else "",
@@ -239,7 +259,8 @@ def build_drift_retrain_sensor(interval_seconds: int):
         else:
             since = last_training_storage_id(instance) or 0
             batch = rows // retrain_policy.min_new_rows
-            request = retrain_request("data_volume", f"volume:after-{since}:{batch}", {
+            key = f"volume:after-{since}:{batch}"
+            request = retrain_request(retrain_policy, "data_volume", key, {
                 "retrain/new_rows": str(rows),
                 "retrain/min_new_rows": str(retrain_policy.min_new_rows)})
         return dg.SensorResult(cursor=cursor, run_requests=[request])
