@@ -171,9 +171,9 @@ class Watcher:
     def runs(self, **filters) -> list[dg.DagsterRun]:
         return list(self.instance.get_runs(filters=dg.RunsFilter(**filters)))
 
-    def finished(self, run: dg.DagsterRun) -> dg.DagsterRun | None:
-        run = self.instance.get_run_by_id(run.run_id)
-        return run if run.status in DONE else None
+    def finished(self, run: dg.DagsterRun) -> dg.RunRecord | None:
+        record = self.instance.get_run_record_by_id(run.run_id)
+        return record if record.dagster_run.status in DONE else None
 
     def backfill_done(self, backfill_id: str) -> BulkActionStatus | None:
         status = self.instance.get_backfill(backfill_id).status
@@ -243,7 +243,8 @@ def play(scenario: Scenario, home: Path, out=print) -> Story:
         out(f"backfill done in {story.backfill_runs} run(s); waiting for the first champion")
         bootstrap = watch.until("the data-volume retrain", lambda: watch.runs(
             job_name="training_job"))[0]
-        watch.until("the first training run", lambda: watch.finished(bootstrap))
+        bootstrap = watch.until("the first training run",
+                                lambda: watch.finished(bootstrap)).dagster_run
         story.first_champion = story.champion = registry.version_for("champion")
         story.rows.append(Row(
             day=f"{history[0]}..{history[-1]}", rows=str(rows_of(instance, history)),
@@ -260,14 +261,15 @@ def play(scenario: Scenario, home: Path, out=print) -> Story:
             landed_at = time.time()
             run = watch.until(f"the landing run for {key}",
                               lambda k=key: watch.runs(tags={"landing/day": k}))[0]
-            run = watch.until(f"the landing run for {key} to finish",
-                              lambda r=run: watch.finished(r))
-            checked = max(landed_at, run.end_time or 0)
+            record = watch.until(f"the landing run for {key} to finish",
+                                 lambda r=run: watch.finished(r))
+            run, checked = record.dagster_run, max(landed_at, record.end_time or 0)
             watch.until("drift_retrain_sensor to look at the checks", lambda t=checked: (
                 watch.sensor_ticked_after("drift_retrain_sensor", t)))
-            retrains = watch.runs(job_name="training_job", tags={"retrain/partition": key})
-            for retrain in retrains:
-                watch.until(f"the retrain for {key}", lambda r=retrain: watch.finished(r))
+            retrains = [watch.until(f"the retrain for {key}",
+                                    lambda r=retrain: watch.finished(r)).dagster_run
+                        for retrain in watch.runs(job_name="training_job",
+                                                  tags={"retrain/partition": key})]
             story.rows.append(day_row(instance, registry, key, run, retrains, story))
             out(format_row(story.rows[-1]))
             if story.champion != story.first_champion:

@@ -58,10 +58,9 @@ def test_daemon_restart_between_ticks_neither_duplicates_nor_misses_a_day(home, 
             watch = Watcher(instance, daemon, scenario_env.timeout_seconds)
             run = watch.until("the run for day 2",
                               lambda: watch.runs(tags={"landing/day": second.isoformat()}))[0]
-            watch.until("day 2 to finish", lambda: watch.finished(run))
-            restarted_at = run.end_time or 0
+            done = watch.until("day 2 to finish", lambda: watch.finished(run)).end_time
             watch.until("a few more ticks", lambda: watch.sensor_ticked_after(
-                "landing_zone_sensor", restarted_at + 2 * scenario_env.sensor_interval_seconds))
+                "landing_zone_sensor", done + 2 * scenario_env.sensor_interval_seconds))
         for day in (first, second):
             runs = watch.runs(tags={"landing/day": day.isoformat()})
             assert len(runs) == 1, f"{day}: {len(runs)} runs"
