@@ -254,3 +254,43 @@ def test_slack_message_names_run_step_and_trigger_without_leaking_the_token(monk
     assert "run abc123 of `training_job` failed (triggered by drift)" in text
     assert "step `candidate_model`: features partitions missing" in text
     assert "trace" not in text and "xoxb" not in text
+
+
+class FakeGCS:
+    """Just enough of google.cloud.storage.Client: lexicographic listing with start_offset."""
+
+    def __init__(self):
+        self.blobs, self.listed = {}, []
+
+    def bucket(self, name):
+        return name
+
+    def land(self, name: str, generation: int = 1):
+        from types import SimpleNamespace
+
+        self.blobs[name] = SimpleNamespace(name=name, size=10, updated=None,
+                                           generation=generation)
+
+    def list_blobs(self, bucket, prefix="", start_offset=None):
+        found = [b for n, b in sorted(self.blobs.items())
+                 if n.startswith(prefix) and (start_offset is None or n >= start_offset)]
+        self.listed.append(len(found))
+        return found
+
+
+def test_gcs_look_lists_from_the_newest_day_seen_and_rescans_for_rewrites():
+    from retrain_assets.storage import GCSObjectStore
+
+    client = FakeGCS()
+    for i in range(1, 21):
+        client.land(f"zone/2025-01-{i:02d}/trips.parquet")
+    zone = LandingZone(GCSObjectStore(client, "gs://bucket/zone"))
+    state = look(zone, WatchState(), full_rescan_every=3).state
+    client.land("zone/2025-01-21/trips.parquet")
+    client.land("zone/2025-01-03/trips.parquet", generation=2)  # an old day rewritten
+    cheap = look(zone, state, full_rescan_every=3)
+    assert list(cheap.changed) == ["2025-01-21"]
+    assert client.listed[-1] == 2  # the newest day seen and the new one, not 21 objects
+    rescan = look(zone, look(zone, cheap.state, full_rescan_every=3).state,
+                  full_rescan_every=3)
+    assert list(rescan.changed) == ["2025-01-03"]
