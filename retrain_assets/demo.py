@@ -47,13 +47,13 @@ DONE = {dg.DagsterRunStatus.SUCCESS, dg.DagsterRunStatus.FAILURE, dg.DagsterRunS
 @dataclass
 class Scenario:
     history_days: int = 35
-    normal_days: int = 2
-    max_drift_days: int = 10
+    normal_days: int = 1
+    max_drift_days: int = 8
     days_after_promotion: int = 1
     rows: int = 1_000  # per day; far fewer makes zone shares too noisy for the drift checks
     seed: int = 7
     sensor_interval_seconds: int = 2
-    holdout_days: int = 3  # short, so a retrain can learn the new world within days
+    holdout_days: int = 2  # short, so a retrain can learn the new world within days
     timeout_seconds: float = 300.0  # per wait; generous for a loaded 2-core machine
 
     @property
@@ -203,6 +203,8 @@ def run_demo(*, scenario: Scenario | None = None, home: Path | None = None,
              out=print) -> int:
     for category in (dg.BetaWarning, dg.PreviewWarning):  # API maturity notes, not news
         warnings.filterwarnings("ignore", category=category)
+    # a plain `kill` (or a CI timeout) still stops the daemon: Daemon.__exit__ runs on exit
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(128 + signal.SIGTERM))
     story = play(scenario or Scenario(), home or project_home() / "demo", out)
     print_timeline(story, out)
     if not story.happened:
