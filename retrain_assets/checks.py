@@ -7,6 +7,7 @@ data is, and a blocking failure stops that run's downstream assets before they r
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass
 
 import dagster as dg
 import pandas as pd
@@ -77,47 +78,69 @@ def report_metadata(report: ContractReport, *, sample: pd.DataFrame | None = Non
 def contract_results(context: dg.AssetExecutionContext, asset: str,
                      results: Sequence[tuple[ContractReport, dict[str, dg.MetadataValue]]]
                      ) -> Iterator[dg.AssetCheckResult]:
+    """One `contract` check result per partition (see `partition_check_results`)."""
+    yield from partition_check_results(context, asset, CONTRACT, [
+        PartitionOutcome(report.day, report.passed,
+                         report.problem or f"{report.day}: contract holds", metadata)
+        for report, metadata in results], what="break the contract", blocking=True)
+
+
+@dataclass(frozen=True)
+class PartitionOutcome:
+    """One partition's result for one check."""
+
+    partition: str
+    passed: bool
+    description: str
+    metadata: Mapping[str, dg.MetadataValue]
+
+
+def partition_check_results(context: dg.AssetExecutionContext, asset: str, check_name: str,
+                            outcomes: Sequence[PartitionOutcome], *, what: str,
+                            blocking: bool = False) -> Iterator[dg.AssetCheckResult]:
     """One check result per partition.
 
     A single-day run records it directly. A backfill run covering many days logs one evaluation
     per day, then a summary result for the run, because Dagster ties a step's own check output
-    to the whole range.
+    to the whole range. `what` says what a failing day did, e.g. "break the contract".
     """
     if context.has_partition_key:
-        (report, metadata), = results
-        yield dg.AssetCheckResult(check_name=CONTRACT, passed=report.passed, metadata=metadata,
-                                  description=report.problem or f"{report.day}: contract holds")
+        (outcome,) = outcomes
+        yield dg.AssetCheckResult(check_name=check_name, passed=outcome.passed,
+                                  metadata=dict(outcome.metadata),
+                                  description=outcome.description)
         return
-    for report, metadata in results:
+    for outcome in outcomes:
         context.log_event(dg.AssetCheckEvaluation(
-            asset_key=dg.AssetKey(asset), check_name=CONTRACT, passed=report.passed,
-            metadata=metadata, partition=report.day, blocking=True,
-            description=report.problem or f"{report.day}: contract holds"))
-    failed = [report for report, _ in results if not report.passed]
-    passed = [report.day for report, _ in results if report.passed]
-    summary = pd.DataFrame({"partition": [r.day for r, _ in results],
-                            "passed": [r.passed for r, _ in results],
-                            "problem": [r.problem or "" for r, _ in results]})
+            asset_key=dg.AssetKey(asset), check_name=check_name, passed=outcome.passed,
+            metadata=dict(outcome.metadata), partition=outcome.partition, blocking=blocking,
+            description=outcome.description))
+    failed = [o for o in outcomes if not o.passed]
+    summary = pd.DataFrame({"partition": [o.partition for o in outcomes],
+                            "passed": [o.passed for o in outcomes],
+                            "problem": [o.description if not o.passed else ""
+                                        for o in outcomes]})
     yield dg.AssetCheckResult(
-        check_name=CONTRACT, passed=not failed,
-        metadata={"partitions_checked": len(results), "partitions_failed": len(failed),
+        check_name=check_name, passed=not failed,
+        metadata={"partitions_checked": len(outcomes), "partitions_failed": len(failed),
                   "by_partition": table(summary, max_rows=400)},
-        description=_range_failure(asset, failed, passed, len(results)) if failed
-        else f"all {len(results)} days satisfy the contract")
+        description=_range_failure(asset, what, failed,
+                                   [o.partition for o in outcomes if o.passed])
+        if failed else f"all {len(outcomes)} days pass {check_name}")
 
 
-def _range_failure(asset: str, failed: list[ContractReport], passed: list[str],
-                   total: int) -> str:
-    """Why a range run stopped at `asset`, and how to carry on with the days that were fine.
+def _range_failure(asset: str, what: str, failed: Sequence[PartitionOutcome],
+                   passed: Sequence[str]) -> str:
+    """Why a range run's check failed, and how to carry on with the days that were fine.
 
-    A blocking check fails the whole step, so nothing downstream is materialized for any day
-    of the range: Dagster records a step's materializations for every day it covers, and
-    recording them for a rejected day would claim data that does not exist.
+    A failing blocking check fails the whole step, so nothing downstream is materialized for
+    any day of the range: Dagster records a step's materializations for every day it covers,
+    and recording them for a rejected day would claim data that does not exist.
     """
+    total = len(failed) + len(passed)
     carry_on = (f" The other {len(passed)} day(s) ({', '.join(passed)}) passed and were "
                 f"stored, but nothing downstream of {asset} ran in this run: materialize them "
                 "on their own, or fix the rejected days and re-run the range." if passed else "")
-    return (f"{len(failed)} of {total} days break the contract "
-            f"({', '.join(r.day for r in failed)}).{carry_on} "
-            + " | ".join(r.problem for r in failed[:5])
+    return (f"{len(failed)} of {total} days {what} ({', '.join(o.partition for o in failed)})."
+            f"{carry_on} " + " | ".join(o.description for o in failed[:5])
             + (f" | … and {len(failed) - 5} more (see by_partition)" if len(failed) > 5 else ""))

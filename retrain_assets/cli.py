@@ -33,9 +33,9 @@ def _simulate(args: argparse.Namespace) -> int:
 
 
 def _demo(args: argparse.Namespace) -> int:
-    from retrain_assets.demo import run_demo
+    from retrain_assets.demo import Scenario, run_demo
 
-    return run_demo(days=args.days, rows=args.rows, seed=args.seed)
+    return run_demo(scenario=Scenario(history_days=args.days, rows=args.rows, seed=args.seed))
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -54,9 +54,11 @@ def build_parser() -> argparse.ArgumentParser:
     simulate.add_argument("--landing", help="landing zone (default: $RETRAIN_ASSETS_HOME/landing)")
     simulate.set_defaults(run=_simulate)
 
-    demo = commands.add_parser("demo", help="generate data, materialize, train, evaluate, promote")
-    demo.add_argument("--days", type=int, default=42, help="days of history before drift")
-    demo.add_argument("--rows", type=int, default=1_500, help="mean rows per day")
+    demo = commands.add_parser("demo", help="the automated loop under the real Dagster daemon: "
+                                            "backfill, first champion, days landing, drift, "
+                                            "retrain, promotion")
+    demo.add_argument("--days", type=int, default=35, help="days of history before new days")
+    demo.add_argument("--rows", type=int, default=1_000, help="mean rows per day")
     demo.add_argument("--seed", type=int, default=7)
     demo.set_defaults(run=_demo)
     return parser

@@ -9,6 +9,7 @@ from dagster_gcp import GCSResource
 
 from retrain_assets.assets.deployment import production_model, rollback_job
 from retrain_assets.assets.ingest import build_ingest_assets
+from retrain_assets.assets.monitoring import build_monitoring_assets
 from retrain_assets.assets.scoring import build_scoring_assets
 from retrain_assets.assets.training import build_training_assets
 from retrain_assets.project import Project
@@ -18,6 +19,8 @@ from retrain_assets.resources import (
     ParquetIOManager,
     project_home,
 )
+from retrain_assets.schedules import weekly_retrain_schedule
+from retrain_assets.sensors import FailureAlerts, RetrainPolicy, build_sensors
 
 GCP_PROJECT_ENV = "RETRAIN_ASSETS_GCP_PROJECT"
 
@@ -54,6 +57,8 @@ def default_resources(project: Project) -> dict:
                 else str(home / "mlflow" / "artifacts")),
             model_name=os.environ.get("RETRAIN_ASSETS_MODEL_NAME", project.spec.name),
             ui_url=os.environ.get("RETRAIN_ASSETS_MLFLOW_UI_URL")),
+        "retrain_policy": RetrainPolicy.from_env(),
+        "alerts": FailureAlerts.from_env(),
     }
 
 
@@ -79,8 +84,14 @@ def build_definitions(project: Project | None = None,
     project = project or Project.from_env()
     return dg.Definitions(
         assets=[*build_ingest_assets(project), *build_training_assets(project),
-                production_model, *build_scoring_assets(project)],
+                production_model, *build_scoring_assets(project),
+                *build_monitoring_assets(project)],
         jobs=build_jobs(project),
+        sensors=build_sensors(),
+        schedules=[weekly_retrain_schedule],
+        # One process per run, steps in it: on a small machine, a subprocess per step would
+        # spend more time importing libraries than computing.
+        executor=dg.in_process_executor,
         resources=resources or default_resources(project),
     )
 

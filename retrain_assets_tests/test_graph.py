@@ -135,7 +135,8 @@ def test_definitions_are_described_grouped_and_backfill_in_few_runs(defs, projec
         groups[key.to_user_string()] = node.group_name
     assert groups == {"raw_data": "ingestion", "features": "ingestion",
                       "candidate_model": "training", "evaluation_report": "training",
-                      "production_model": "deployment", "predictions": "monitoring"}
+                      "production_model": "deployment", "predictions": "monitoring",
+                      "drift_report": "monitoring"}
     for name in ("raw_data", "features", "predictions"):
         policy = graph.get(dg.AssetKey(name)).backfill_policy
         assert policy == dg.BackfillPolicy.single_run(), name

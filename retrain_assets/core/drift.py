@@ -15,6 +15,8 @@ import pandas as pd
 from scipy import stats
 from scipy.spatial.distance import jensenshannon
 
+from retrain_assets.core.metrics import relative_improvement
+
 OTHER = "__other__"
 """Bucket for categories outside the reference's top ones, and for categories never seen."""
 
@@ -69,6 +71,15 @@ class DatasetReference:
         """Plain JSON-serializable form, for storing as an MLflow artifact."""
         return asdict(self)
 
+    def restricted_to(self, features) -> DatasetReference:
+        """The same reference over only `features` (others are not compared)."""
+        keep = set(features)
+        return DatasetReference(
+            numeric={n: r for n, r in self.numeric.items() if n in keep},
+            categorical={n: r for n, r in self.categorical.items() if n in keep},
+            label_mean=self.label_mean, prediction_mean=self.prediction_mean,
+            row_count=self.row_count)
+
     @classmethod
     def from_dict(cls, d: dict) -> DatasetReference:
         """Inverse of :meth:`to_dict` (also accepts the result of ``json.loads``)."""
@@ -96,6 +107,8 @@ class DriftThresholds:
     ks_statistic: float = 0.15
     js_distance: float = 0.1
     prediction_shift: float = 0.25
+    metric_decay: float = 0.25
+    """Live metric worse than the champion's holdout metric by more than this fraction."""
 
 
 @dataclass(frozen=True)
@@ -282,6 +295,25 @@ def compare_to_reference(
         ),
         row_count=len(frame),
     )
+
+
+@dataclass(frozen=True)
+class PerformanceDecay:
+    """The live metric of a labelled day against the champion's holdout metric."""
+
+    metric: str
+    live: float
+    holdout: float
+    decay: float  # relative, positive = the live metric is worse than on the holdout
+    decayed: bool
+
+
+def performance_decay(metric: str, live: float, holdout: float,
+                      thresholds: DriftThresholds = DriftThresholds()) -> PerformanceDecay:
+    """Has the model got worse in production than it was when it was blessed?"""
+    decay = -relative_improvement(metric, live, holdout)
+    return PerformanceDecay(metric=metric, live=live, holdout=holdout, decay=decay,
+                            decayed=decay > thresholds.metric_decay)
 
 
 def _is_drifted(

@@ -325,3 +325,27 @@ def test_without_predictions_there_is_no_prediction_drift(reference, training_fr
 def test_missing_feature_column_names_the_column(reference, training_frame):
     with pytest.raises(ValueError, match="income"):
         compare_to_reference(reference, training_frame.drop(columns=["income"]))
+
+
+def test_performance_decay_is_relative_to_the_holdout_metric_and_its_direction():
+    from retrain_assets.core.drift import performance_decay
+
+    worse_rmse = performance_decay("rmse", live=6.5, holdout=5.0)
+    assert worse_rmse.decay == pytest.approx(0.3)
+    assert worse_rmse.decayed
+    assert not performance_decay("rmse", live=5.5, holdout=5.0).decayed
+    assert not performance_decay("rmse", live=3.0, holdout=5.0).decayed  # better is no decay
+    lower_auc = performance_decay("roc_auc", live=0.6, holdout=0.9)
+    assert lower_auc.decayed and lower_auc.decay == pytest.approx(1 / 3)
+    assert not performance_decay("rmse", live=6.5, holdout=5.0,
+                                 thresholds=DriftThresholds(metric_decay=0.5)).decayed
+
+
+def test_restricted_reference_compares_only_the_named_features():
+    frame = pd.DataFrame({"x": _normal(1, size=500), "weekday": np.repeat([0.0, 6.0], 250),
+                          "c": ["a", "b"] * 250})
+    ref = build_reference(frame, ["x", "weekday"], ["c"]).restricted_to(["x", "c"])
+    one_day = frame.assign(weekday=3.0)  # a single day has one weekday: not drift
+    summary = compare_to_reference(ref, one_day)
+    assert [f.feature for f in summary.features] == ["x", "c"]
+    assert summary.drifted_features == []

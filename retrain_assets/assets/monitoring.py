@@ -1,0 +1,242 @@
+"""drift_report: each scored day against the reference stored with the model that scored it."""
+
+
+import dagster as dg
+import pandas as pd
+
+from retrain_assets.checks import PartitionOutcome, partition_check_results
+from retrain_assets.core.drift import (
+    DatasetReference,
+    DriftSummary,
+    DriftThresholds,
+    PerformanceDecay,
+    compare_to_reference,
+    performance_decay,
+)
+from retrain_assets.core.metrics import compute_metrics
+from retrain_assets.metadata import figure, table
+from retrain_assets.plots import metric_over_time
+from retrain_assets.project import Project
+from retrain_assets.registry import ModelRegistry
+from retrain_assets.resources import MlflowResource, PartitionFrames
+
+NO_FEATURE_DRIFT = "no_feature_drift"
+NO_PERFORMANCE_DECAY = "no_performance_decay"
+DRIFT_CHECKS = (NO_FEATURE_DRIFT, NO_PERFORMANCE_DECAY)
+# A day has one weekday by construction (core.features), so comparing these calendar features
+# with a multi-week training reference would flag every single day.
+CALENDAR_FEATURES = frozenset({"day_of_week", "is_weekend"})
+
+
+class DriftReportConfig(dg.Config):
+    """Drift thresholds (defaults: `core.drift.DriftThresholds`), editable in the launchpad."""
+
+    psi: float = DriftThresholds.psi
+    ks_statistic: float = DriftThresholds.ks_statistic
+    js_distance: float = DriftThresholds.js_distance
+    prediction_shift: float = DriftThresholds.prediction_shift
+    metric_decay: float = DriftThresholds.metric_decay
+    plot_days: int = 60
+
+    def thresholds(self) -> DriftThresholds:
+        return DriftThresholds(psi=self.psi, ks_statistic=self.ks_statistic,
+                               js_distance=self.js_distance,
+                               prediction_shift=self.prediction_shift,
+                               metric_decay=self.metric_decay)
+
+
+class ChampionBaseline:
+    """What a model version was judged by when it was trained: its training reference and
+    its holdout metric, both read from its MLflow run (cached per version within a step)."""
+
+    def __init__(self, registry: ModelRegistry, features: list[str], metric: str):
+        self._registry, self._features, self._metric = registry, features, metric
+        self._cache: dict[str, tuple[DatasetReference, float | None]] = {}
+
+    def __call__(self, version: str) -> tuple[DatasetReference, float | None]:
+        if version not in self._cache:
+            stored = self._registry.load_reference(version)
+            if stored is None:
+                raise dg.Failure(
+                    f"model version {version} of {self._registry.model_name!r} has no training "
+                    "reference artifact, so drift cannot be measured against it. Retrain "
+                    "(training_job) to get a champion that stores one.")
+            run_id = self._registry.client.get_model_version(self._registry.model_name,
+                                                             version).run_id
+            holdout = self._registry.client.get_run(run_id).data.metrics.get(
+                f"holdout_{self._metric}")
+            self._cache[version] = (DatasetReference.from_dict(stored).restricted_to(
+                self._features), holdout)
+        return self._cache[version]
+
+
+def build_monitoring_assets(project: Project) -> list[dg.AssetsDefinition]:
+    spec = project.spec
+    metric = spec.primary_metric
+    monitored = [f for f in spec.model_features if f not in CALENDAR_FEATURES]
+
+    @dg.asset(
+        partitions_def=project.partitions, backfill_policy=project.backfill_policy,
+        group_name="monitoring",
+        kinds={"pandas", "scipy", "mlflow"}, tags={"stage": "monitor"},
+        owners=["team:ml-platform"],
+        check_specs=[
+            dg.AssetCheckSpec(
+                NO_FEATURE_DRIFT, asset="drift_report", partitions_def=project.partitions,
+                description="No feature drifted past its PSI / KS / Jensen–Shannon threshold "
+                            "and the mean prediction stayed near the training label mean. "
+                            "A failure asks drift_retrain_sensor for a retrain."),
+            dg.AssetCheckSpec(
+                NO_PERFORMANCE_DECAY, asset="drift_report", partitions_def=project.partitions,
+                description=f"On labelled days, live {metric} is not worse than the champion's "
+                            "holdout metric by more than the allowed fraction. A failure asks "
+                            "drift_retrain_sensor for a retrain."),
+        ],
+        description="Each scored day against the training reference stored with the model "
+                    "that scored it (per-feature PSI and KS / Jensen–Shannon, prediction drift "
+                    f"vs the training label mean) and, where labels exist, live {metric} vs "
+                    "that model's holdout metric. Stored: one row per feature.",
+    )
+    def drift_report(context: dg.AssetExecutionContext, config: DriftReportConfig,
+                     features: PartitionFrames, predictions: PartitionFrames,
+                     mlflow: MlflowResource):
+        thresholds = config.thresholds()
+        baseline = ChampionBaseline(mlflow.registry(), monitored, metric)
+        frames, days = {}, []
+        for day in context.partition_keys:
+            if day not in predictions:
+                context.log.warning(f"drift_report[{day}]: no predictions stored for the day; "
+                                    "materialize predictions for it first. Skipped.")
+                frames[day] = None
+                continue
+            scored = predictions[day]
+            version = str(scored["model_version"].iloc[0])
+            reference, holdout = baseline(version)
+            summary = compare_to_reference(reference, features[day],
+                                           predictions=scored["prediction"],
+                                           thresholds=thresholds)
+            decay = _decay(scored, holdout, spec.task, metric, thresholds)
+            frames[day] = summary.to_frame()
+            days.append(DayDrift(day, version, summary, decay))
+        yield dg.Output(frames, metadata=_report_metadata(context, days, config))
+        yield from partition_check_results(
+            context, "drift_report", NO_FEATURE_DRIFT,
+            [d.feature_outcome() for d in days], what="drifted")
+        yield from partition_check_results(
+            context, "drift_report", NO_PERFORMANCE_DECAY,
+            [d.decay_outcome() for d in days], what="decayed")
+
+    return [drift_report]
+
+
+def _decay(scored: pd.DataFrame, holdout: float | None, task: str, metric: str,
+           thresholds: DriftThresholds) -> PerformanceDecay | None:
+    labelled = scored.dropna(subset=["actual"])
+    if labelled.empty or holdout is None:
+        return None
+    live = compute_metrics(task, labelled["actual"], labelled["prediction"])[metric]
+    return performance_decay(metric, live, holdout, thresholds)
+
+
+class DayDrift:
+    """One day's drift and decay, turned into check outcomes and metadata."""
+
+    def __init__(self, day: str, version: str, summary: DriftSummary,
+                 decay: PerformanceDecay | None):
+        self.day, self.version, self.summary, self.decay = day, version, summary, decay
+
+    @property
+    def drifted(self) -> bool:
+        return bool(self.summary.drifted_features) or self.summary.prediction_drifted
+
+    def feature_outcome(self) -> PartitionOutcome:
+        s = self.summary
+        offenders = s.to_frame().query("drifted")
+        problems = [f"{r.feature} (PSI {r.psi:.2f}" + (f", KS {r.ks_statistic:.2f}"
+                    if pd.notna(r.ks_statistic) else f", JS {r.js_distance:.2f}") + ")"
+                    for r in offenders.itertuples()]
+        if s.prediction_drifted:
+            problems.append(f"mean prediction {s.prediction_mean:.3g} is "
+                            f"{s.prediction_shift:.0%} away from the training label mean "
+                            f"{s.reference_label_mean:.3g}")
+        metadata = {
+            "partition": dg.MetadataValue.text(self.day),
+            "model_version": dg.MetadataValue.text(self.version),
+            "score": dg.MetadataValue.float(round(s.max_psi, 4)),
+            "max_psi": dg.MetadataValue.float(round(s.max_psi, 4)),
+            "prediction_shift": dg.MetadataValue.float(round(s.prediction_shift or 0.0, 4)),
+            "drifted_features": dg.MetadataValue.json(s.drifted_features),
+        }
+        if not offenders.empty:
+            metadata["offending_features"] = table(offenders.round(4))
+        description = (f"{self.day}: drift against model version {self.version}'s training "
+                       f"data: {'; '.join(problems)}. Retraining on recent days is requested "
+                       "by drift_retrain_sensor." if self.drifted else
+                       f"{self.day}: no drift (max PSI {s.max_psi:.3f})")
+        return PartitionOutcome(self.day, not self.drifted, description, metadata)
+
+    def decay_outcome(self) -> PartitionOutcome:
+        metadata = {"partition": dg.MetadataValue.text(self.day),
+                    "model_version": dg.MetadataValue.text(self.version)}
+        d = self.decay
+        if d is None:
+            return PartitionOutcome(self.day, True, f"{self.day}: no labels or no holdout "
+                                    f"metric for version {self.version}; not evaluated",
+                                    metadata)
+        metadata.update({
+            "score": dg.MetadataValue.float(round(d.decay, 4)),
+            f"live_{d.metric}": dg.MetadataValue.float(round(d.live, 4)),
+            f"holdout_{d.metric}": dg.MetadataValue.float(round(d.holdout, 4)),
+        })
+        description = (f"{self.day}: live {d.metric} {d.live:.3f} is {d.decay:.0%} worse than "
+                       f"model version {self.version}'s holdout {d.metric} {d.holdout:.3f}"
+                       if d.decayed else
+                       f"{self.day}: live {d.metric} {d.live:.3f} vs holdout {d.holdout:.3f}")
+        return PartitionOutcome(self.day, not d.decayed, description, metadata)
+
+    def row(self) -> dict:
+        return {"day": self.day, "model_version": self.version,
+                "max_psi": round(self.summary.max_psi, 4),
+                "prediction_shift": round(self.summary.prediction_shift or 0.0, 4),
+                "metric_decay": round(self.decay.decay, 4) if self.decay else None,
+                "drifted_features": ", ".join(self.summary.drifted_features)}
+
+
+def _report_metadata(context: dg.AssetExecutionContext, days: list[DayDrift],
+                     config: DriftReportConfig) -> dict[str, dg.MetadataValue]:
+    metadata: dict[str, dg.MetadataValue] = {"days": table(pd.DataFrame([d.row() for d in days]))}
+    if len(days) == 1:
+        (day,) = days
+        metadata.update({
+            "model_version": dg.MetadataValue.text(day.version),
+            "max_psi": dg.MetadataValue.float(round(day.summary.max_psi, 4)),
+            "metric_decay": dg.MetadataValue.float(round(day.decay.decay, 4) if day.decay
+                                                   else 0.0),
+            "feature_drift": table(day.summary.to_frame().round(4)),
+        })
+    history = _drift_history(context.instance, days, config.plot_days)
+    if not history.empty:
+        metadata["drift_over_time"] = figure(metric_over_time(
+            history, "day", ["max_psi", "metric_decay"],
+            "Drift over time (max feature PSI, live metric decay)", threshold=config.psi))
+    return metadata
+
+
+def _drift_history(instance: dg.DagsterInstance, days: list[DayDrift],
+                   plot_days: int) -> pd.DataFrame:
+    """Scores of recent drift_report partitions (latest materialization each) plus this run's."""
+    records = instance.fetch_materializations(dg.AssetKey("drift_report"),
+                                              limit=4 * plot_days).records
+    latest: dict[str, dict] = {}
+    for record in records:  # newest first
+        event = record.asset_materialization
+        if event is None or event.partition is None or event.partition in latest:
+            continue
+        values = {k: event.metadata[k].value for k in ("max_psi", "metric_decay")
+                  if k in event.metadata}
+        if len(values) == 2:
+            latest[event.partition] = values
+    latest.update({d.day: {"max_psi": d.summary.max_psi,
+                           "metric_decay": d.decay.decay if d.decay else 0.0} for d in days})
+    frame = pd.DataFrame([{"day": day, **values} for day, values in latest.items()])
+    return frame.sort_values("day").tail(plot_days) if not frame.empty else frame

@@ -1,0 +1,134 @@
+"""Noticing what changed in the landing zone since the last look, without re-listing it all.
+
+A landing zone grows by a day at a time for years, so the landing-zone sensor must not list every
+file on every tick. What is cheap depends on where the files live:
+
+- **Local disk**: landing a file creates or renames a directory entry, which updates the mtime of
+  the folder it lands in. One `scandir` of the zone's root (one entry per day, no file reads)
+  shows which day folders changed; only those are listed. This holds for anything that writes by
+  create/rename (our simulator, `rsync`, `mv`, most copy tools). An in-place overwrite of an
+  existing file (`cp` onto it) changes the file but not its folder, so it is caught by the full
+  rescan every `full_rescan_every` looks.
+- **GCS**: there are no folders, but object names are listed in lexicographic order and days are
+  ISO dates, so listing from the newest day already seen (`start_offset`) returns only the new
+  days plus that last one. Rewritten older days (a new object generation) are caught by the full
+  rescan.
+- Any other store: a full listing each time (correct, just not cheap).
+
+Each day is summarised by a fingerprint of its files' keys and versions (mtime+size locally,
+generation on GCS): a new fingerprint means the day is new or was rewritten.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from collections import defaultdict
+from dataclasses import asdict, dataclass, field
+
+from retrain_assets.landing import QUARANTINE, LandingZone, day_of, is_landing_file
+from retrain_assets.storage import GCSObjectStore, LocalObjectStore, StoredObject
+
+
+@dataclass
+class WatchState:
+    """What the last look saw; stored as the sensor cursor (JSON)."""
+
+    days: dict[str, str] = field(default_factory=dict)  # day -> fingerprint of its files
+    folders: dict[str, int] = field(default_factory=dict)  # local: root entry -> mtime_ns
+    reported: list[str] = field(default_factory=list)  # malformed names already reported
+    looks: int = 0
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict) -> WatchState:
+        return cls(**data)
+
+
+@dataclass
+class Changes:
+    changed: dict[str, str]  # day -> new fingerprint (the day is new or rewritten)
+    malformed: list[str]  # names newly found that carry no valid day (or unsupported files)
+    state: WatchState
+    listed_days: int  # how many days had their files listed this look (the cost)
+
+
+def fingerprint(objects: list[StoredObject]) -> str:
+    lines = sorted(f"{o.key}\t{o.version}" for o in objects)
+    return hashlib.sha256("\n".join(lines).encode()).hexdigest()[:16]
+
+
+def _ignored(name: str) -> bool:
+    return name == QUARANTINE or name.startswith(".")
+
+
+def look(zone: LandingZone, state: WatchState, *, full_rescan_every: int = 120) -> Changes:
+    """The days that are new or were rewritten since `state`, and the new state."""
+    full = state.looks % max(1, full_rescan_every) == 0
+    store = zone.store
+    if isinstance(store, LocalObjectStore):
+        candidates, folders, malformed = _local_candidates(store, state, full)
+    else:
+        candidates, malformed = _listed_candidates(store, state, full)
+        folders = {}
+    changed, listed = {}, 0
+    for day, objects in candidates.items():
+        listed += 1
+        landed = [o for o in objects if is_landing_file(o.key)]
+        malformed += [o.key for o in objects if not is_landing_file(o.key)
+                      and not o.key.rsplit("/", 1)[-1].startswith(".")]
+        if landed and fingerprint(landed) != state.days.get(day):
+            changed[day] = fingerprint(landed)
+    new = [name for name in dict.fromkeys(malformed) if name not in state.reported]
+    return Changes(changed=changed, malformed=new, listed_days=listed, state=WatchState(
+        days={**state.days, **changed}, folders=folders, reported=[*state.reported, *new],
+        looks=state.looks + 1))
+
+
+def _local_candidates(store: LocalObjectStore, state: WatchState, full: bool):
+    """Days whose root entry (folder or flat file) changed mtime; one scandir of the root."""
+    if not store.root.is_dir():
+        return {}, {}, []
+    folders, candidates, malformed = {}, {}, []
+    for entry in os.scandir(store.root):
+        if _ignored(entry.name) or entry.name.startswith(".tmp-"):
+            continue
+        mtime = entry.stat(follow_symlinks=False).st_mtime_ns
+        folders[entry.name] = mtime
+        if not full and state.folders.get(entry.name) == mtime:
+            continue
+        day = day_of(f"{entry.name}/" if entry.is_dir() else entry.name)
+        if day is None:
+            malformed.append(entry.name + ("/" if entry.is_dir() else ""))
+        elif day not in candidates:
+            candidates[day] = store.list(day)
+    return ({day: [o for o in objects if day_of(o.key) == day]
+             for day, objects in candidates.items()}, folders, malformed)
+
+
+def _listed_candidates(store, state: WatchState, full: bool):
+    """GCS: objects from the newest day already seen on; other stores: everything."""
+    if isinstance(store, GCSObjectStore) and state.days and not full:
+        objects = _gcs_list_from(store, max(state.days))
+    else:
+        objects = store.list()
+    by_day, malformed = defaultdict(list), []
+    for obj in objects:
+        if _ignored(obj.key.split("/", 1)[0]):
+            continue
+        day = day_of(obj.key)
+        if day is None:
+            malformed.append(obj.key)
+        else:
+            by_day[day].append(obj)
+    return dict(by_day), malformed
+
+
+def _gcs_list_from(store: GCSObjectStore, start: str) -> list[StoredObject]:
+    blobs = store.client.list_blobs(store.bucket, prefix=store.prefix,
+                                    start_offset=f"{store.prefix}{start}")
+    return [StoredObject(key=b.name[len(store.prefix):], size=b.size or 0,
+                         updated=b.updated.timestamp() if b.updated else 0.0,
+                         version=str(b.generation)) for b in blobs]

@@ -1,0 +1,328 @@
+"""The automated loop: new data is scored and monitored, drift asks for a retrain, failures alert.
+
+- `landing_zone_sensor`: a day that appears (or is rewritten) in the landing zone gets one run
+  of raw_data → features → predictions → drift_report for exactly that partition.
+- `drift_retrain_sensor`: a newly failed drift/decay check, or enough new rows since the last
+  training, asks for one `training_job` run (debounced), tagged with why.
+- `run_failure_alert`: every failed run is reported with its failed steps, to the log and, when
+  `SLACK_BOT_TOKEN` is set, to Slack.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import time
+from dataclasses import dataclass
+
+import dagster as dg
+from dagster._core.storage.asset_check_execution_record import AssetCheckExecutionRecordStatus
+from pydantic import Field
+
+from retrain_assets.assets.monitoring import DRIFT_CHECKS, NO_FEATURE_DRIFT
+from retrain_assets.landing_watch import WatchState, look
+from retrain_assets.registry import CHAMPION
+from retrain_assets.resources import LandingZoneResource, MlflowResource
+
+log = logging.getLogger(__name__)
+
+TRIGGER = "retrain/trigger"  # dagster.yaml limits runs carrying this tag to one at a time
+TRAINING_JOB = "training_job"
+INGEST_ASSETS = ("raw_data", "features")
+SCORING_ASSETS = ("predictions", "drift_report")
+IN_FLIGHT = [dg.DagsterRunStatus.QUEUED, dg.DagsterRunStatus.NOT_STARTED,
+             dg.DagsterRunStatus.STARTING, dg.DagsterRunStatus.STARTED]
+
+
+def _env_int(name: str, default: int) -> int:
+    return int(os.environ.get(name, default))
+
+
+class RetrainPolicy(dg.ConfigurableResource):
+    """When drift_retrain_sensor may ask for a retrain (env: RETRAIN_ASSETS_RETRAIN_*)."""
+
+    min_interval_seconds: int = Field(
+        default=6 * 3600, description="No retrain sooner than this after the previous one")
+    min_new_rows: int = Field(
+        default=200_000, description="Retrain once this many new feature rows arrived since "
+                                     "the last training (0 turns the data-volume trigger off)")
+
+    training_config: str = Field(
+        default="{}", description="TrainingConfig values (JSON) for the retrains this policy "
+                                  "requests, e.g. {\"holdout_days\": 3}")
+
+    @classmethod
+    def from_env(cls) -> RetrainPolicy:
+        return cls(min_interval_seconds=_env_int("RETRAIN_ASSETS_RETRAIN_MIN_INTERVAL_SECONDS",
+                                                 6 * 3600),
+                   min_new_rows=_env_int("RETRAIN_ASSETS_RETRAIN_MIN_NEW_ROWS", 200_000),
+                   training_config=os.environ.get("RETRAIN_ASSETS_RETRAIN_TRAINING_CONFIG", "{}"))
+
+    def run_config(self) -> dict:
+        values = json.loads(self.training_config)
+        return {"ops": {"candidate_model": {"config": values}}} if values else {}
+
+
+# ---------------------------------------------------------------------------------------------
+# landing_zone_sensor
+
+
+def landing_run_request(day: str, fingerprint: str, *, with_scoring: bool) -> dg.RunRequest:
+    """One run for one landed day. The run key is the day plus its files' fingerprint, so a
+    re-evaluated tick (daemon restarted before the cursor was saved) asks for the same run and
+    Dagster drops the duplicate, while a rewritten day gets a new key."""
+    assets = INGEST_ASSETS + (SCORING_ASSETS if with_scoring else ())
+    return dg.RunRequest(run_key=f"{day}@{fingerprint}", partition_key=day,
+                         asset_selection=[dg.AssetKey(a) for a in assets],
+                         tags={"landing/fingerprint": fingerprint, "landing/day": day})
+
+
+def build_landing_zone_sensor(interval_seconds: int, full_rescan_every: int):
+    @dg.sensor(
+        name="landing_zone_sensor", minimum_interval_seconds=interval_seconds,
+        target=dg.AssetSelection.assets(*INGEST_ASSETS, *SCORING_ASSETS),
+        default_status=dg.DefaultSensorStatus.RUNNING,
+        description="A new or rewritten day in the landing zone → one run of raw_data → "
+                    "features (→ predictions → drift_report once a champion exists) for that "
+                    "partition. Days already landed when the sensor first looks are history: "
+                    "backfill them. Malformed names are reported once and skipped.",
+    )
+    def landing_zone_sensor(context: dg.SensorEvaluationContext,
+                            landing_zone: LandingZoneResource, mlflow: MlflowResource):
+        zone = landing_zone.zone()
+        first_look = context.cursor is None
+        state = WatchState() if first_look else WatchState.from_dict(json.loads(context.cursor))
+        changes = look(zone, state, full_rescan_every=full_rescan_every)
+        cursor = json.dumps(changes.state.to_dict())
+        for name in changes.malformed:
+            context.log.warning(
+                f"landing zone {zone.url}: skipped {name!r}: a landed file must be "
+                "<YYYY-MM-DD>/<name>.csv|.parquet or <YYYY-MM-DD>.csv|.parquet. Rename or "
+                "move it; it is reported only once.")
+        skipped = (f"; skipped malformed name(s): {', '.join(changes.malformed)}"
+                   if changes.malformed else "")
+        if first_look:
+            days = sorted(changes.changed)
+            history = (f"{len(days)} day(s) already landed ({days[0]}..{days[-1]}) are "
+                       "history: backfill them (`dagster asset materialize --select "
+                       "raw_data,features --partition-range FIRST...LAST`, or the UI)"
+                       if days else "the landing zone is empty")
+            return dg.SensorResult(cursor=cursor, skip_reason=dg.SkipReason(
+                f"first look at {zone.url}: {history}; from now on each new or rewritten "
+                f"day gets a run{skipped}"))
+        if not changes.changed:
+            return dg.SensorResult(cursor=cursor, skip_reason=dg.SkipReason(
+                f"no new or rewritten day in {zone.url}{skipped}"))
+        with_scoring = mlflow.registry().version_for(CHAMPION) is not None
+        if not with_scoring:
+            context.log.info("no champion yet: new days are ingested only; predictions and "
+                             "drift_report start once production_model has a champion.")
+        return dg.SensorResult(cursor=cursor, run_requests=[
+            landing_run_request(day, fp, with_scoring=with_scoring)
+            for day, fp in sorted(changes.changed.items())])
+
+    return landing_zone_sensor
+
+
+# ---------------------------------------------------------------------------------------------
+# drift_retrain_sensor
+
+
+@dataclass(frozen=True)
+class CheckFailure:
+    check: str
+    partition: str
+    score: float | None
+    description: str
+    execution_id: int
+
+
+RECENT_FAILURES = 50  # per check and tick; more new failures than this in one tick are moot
+SEEN_LIMIT = 1_000
+
+
+def new_check_failures(instance: dg.DagsterInstance, seen: set[int]) -> list[CheckFailure]:
+    """Failed drift_report check executions not in `seen`, newest first.
+
+    Reads only the latest few failed executions of each check (an indexed query, on SQLite and
+    PostgreSQL alike). Remembering ids rather than a high-water mark matters: a check planned
+    earlier by a slower run can be evaluated after a later one.
+    """
+    failures = []
+    for check_name in DRIFT_CHECKS:
+        records = instance.event_log_storage.get_asset_check_execution_history(
+            dg.AssetCheckKey(dg.AssetKey("drift_report"), check_name), limit=RECENT_FAILURES,
+            status={AssetCheckExecutionRecordStatus.FAILED})
+        for record in records:
+            if record.id in seen or record.event is None:
+                continue
+            evaluation = record.event.dagster_event.event_specific_data
+            score = evaluation.metadata.get("score")
+            failures.append(CheckFailure(
+                check=check_name, partition=record.partition or "",
+                score=None if score is None else float(score.value),
+                description=evaluation.description or "", execution_id=record.id))
+    return failures
+
+
+def last_training_storage_id(instance: dg.DagsterInstance) -> int | None:
+    records = instance.fetch_materializations(dg.AssetKey("candidate_model"), limit=1).records
+    return records[0].storage_id if records else None
+
+
+def rows_since_last_training(instance: dg.DagsterInstance) -> int:
+    """Feature rows materialized after the latest candidate_model materialization."""
+    after = last_training_storage_id(instance)
+    records = instance.fetch_materializations(
+        dg.AssetRecordsFilter(asset_key=dg.AssetKey("features"), after_storage_id=after),
+        limit=10_000).records
+    return rows_in(records)
+
+
+def rows_in(records) -> int:
+    """Rows of `features` materialization records. A multi-day (backfill) run puts the run's
+    total on each day's event, so each run counts once."""
+    per_run = {}
+    for record in records:
+        value = record.asset_materialization.metadata.get("rows")
+        per_run[record.event_log_entry.run_id or record.storage_id] = (
+            int(value.value) if value is not None else 0)
+    return sum(per_run.values())
+
+
+def debounce_reason(instance: dg.DagsterInstance, min_interval_seconds: int,
+                    now: float) -> str | None:
+    """Why a retrain may not start now, or None when it may."""
+    in_flight = instance.get_run_records(
+        dg.RunsFilter(job_name=TRAINING_JOB, statuses=IN_FLIGHT), limit=1)
+    if in_flight:
+        return f"training run {in_flight[0].dagster_run.run_id} is still queued or running"
+    last = instance.get_run_records(dg.RunsFilter(job_name=TRAINING_JOB), limit=1)
+    if last:
+        waited = now - last[0].create_timestamp.timestamp()
+        if waited < min_interval_seconds:
+            return (f"the last training run started {waited:.0f}s ago; the minimum interval "
+                    f"is {min_interval_seconds}s")
+    return None
+
+
+def retrain_request(policy: RetrainPolicy, trigger: str, key: str,
+                    tags: dict[str, str]) -> dg.RunRequest:
+    return dg.RunRequest(run_key=f"retrain:{key}", tags={TRIGGER: trigger, **tags},
+                         run_config=policy.run_config())
+
+
+def build_drift_retrain_sensor(interval_seconds: int):
+    @dg.sensor(
+        name="drift_retrain_sensor", job_name=TRAINING_JOB,
+        minimum_interval_seconds=interval_seconds,
+        default_status=dg.DefaultSensorStatus.RUNNING,
+        description="A newly failed drift or performance check on drift_report, or enough new "
+                    "rows since the last training, → one training_job run (candidate → "
+                    "evaluation → promotion if blessed). Debounced: never while a training run "
+                    "is queued or running, nor within the policy's minimum interval. Run tags "
+                    "say why (retrain/trigger, check, partition, score).",
+    )
+    def drift_retrain_sensor(context: dg.SensorEvaluationContext,
+                             retrain_policy: RetrainPolicy):
+        instance = context.instance
+        seen = json.loads(context.cursor) if context.cursor else []
+        failures = new_check_failures(instance, set(seen))
+        cursor = json.dumps(sorted({*seen, *(f.execution_id for f in failures)})[-SEEN_LIMIT:])
+        rows = (rows_since_last_training(instance) if retrain_policy.min_new_rows > 0
+                else 0)
+        volume = retrain_policy.min_new_rows > 0 and rows >= retrain_policy.min_new_rows
+        if not failures and not volume:
+            return dg.SensorResult(cursor=cursor, skip_reason=dg.SkipReason(
+                f"no new failed drift check; {rows} new rows since the last training"))
+        blocked = debounce_reason(instance, retrain_policy.min_interval_seconds, time.time())
+        if blocked:
+            # Absorbed: the retrain in flight or just done answers these failures; a later
+            # failing day asks again.
+            absorbed = ", ".join(f"{f.check}[{f.partition}]" for f in failures) or "volume"
+            if failures:
+                context.log.info(f"not retraining for {absorbed}: {blocked}")
+            return dg.SensorResult(cursor=cursor, skip_reason=dg.SkipReason(
+                f"debounced ({absorbed}): {blocked}"))
+        if failures:
+            # Feature drift before decay, then the worst score: the tags name one clear cause.
+            worst = max(failures, key=lambda f: (f.check == NO_FEATURE_DRIFT, f.score or 0.0))
+            trigger = "drift" if worst.check == NO_FEATURE_DRIFT else "performance_decay"
+            key = f"{worst.check}:{worst.execution_id}"
+            request = retrain_request(retrain_policy, trigger, key, {
+                "retrain/check": f"drift_report:{worst.check}",
+                "retrain/partition": worst.partition,
+                "retrain/score": f"{worst.score:.4f}" if worst.score is not None else "",
+                "retrain/failed_checks": str(len(failures))})
+            context.log.info(f"retrain requested: {worst.description}")
+        else:
+            since = last_training_storage_id(instance) or 0
+            batch = rows // retrain_policy.min_new_rows
+            key = f"volume:after-{since}:{batch}"
+            request = retrain_request(retrain_policy, "data_volume", key, {
+                "retrain/new_rows": str(rows),
+                "retrain/min_new_rows": str(retrain_policy.min_new_rows)})
+        return dg.SensorResult(cursor=cursor, run_requests=[request])
+
+    return drift_retrain_sensor
+
+
+# ---------------------------------------------------------------------------------------------
+# failure alerting
+
+
+class FailureAlerts(dg.ConfigurableResource):
+    """Where failed runs are reported: always the log; Slack too when a token is configured
+    (`SLACK_BOT_TOKEN`, read through dg.EnvVar, never logged)."""
+
+    slack_token: str | None = None
+    slack_channel: str = "#ml-alerts"
+
+    @classmethod
+    def from_env(cls) -> FailureAlerts:
+        if not os.environ.get("SLACK_BOT_TOKEN"):
+            return cls()
+        return cls(slack_token=dg.EnvVar("SLACK_BOT_TOKEN"),
+                   slack_channel=os.environ.get("RETRAIN_ASSETS_SLACK_CHANNEL", "#ml-alerts"))
+
+    def send(self, text: str, logger: logging.Logger | dg.DagsterLogManager = log) -> None:
+        logger.error(text)
+        if self.slack_token:
+            from dagster_slack import SlackResource
+
+            SlackResource(token=self.slack_token).get_client().chat_postMessage(
+                channel=self.slack_channel, text=text)
+
+
+def failure_text(run: dg.DagsterRun, step_errors: dict[str, str], run_url: str | None) -> str:
+    """The alert: which run, which job, which steps failed and why (first line of each)."""
+    steps = "\n".join(f"• step `{step}`: {error.strip().splitlines()[0] if error else '?'}"
+                      for step, error in step_errors.items()) or "• no step failed (the run " \
+                                                                  "itself failed to start)"
+    trigger = run.tags.get(TRIGGER)
+    why = f" (triggered by {trigger})" if trigger else ""
+    where = f"\n{run_url}" if run_url else ""
+    return f":red_circle: run {run.run_id} of `{run.job_name}` failed{why}\n{steps}{where}"
+
+
+@dg.run_failure_sensor(name="run_failure_alert", default_status=dg.DefaultSensorStatus.RUNNING,
+                       description="Reports every failed run and its failed steps: to the log, "
+                                   "and to Slack when SLACK_BOT_TOKEN is set.")
+def run_failure_alert(context: dg.RunFailureSensorContext, alerts: FailureAlerts) -> None:
+    errors = {event.step_key: event.event_specific_data.error.message
+              for event in context.get_step_failure_events()
+              if event.step_key and event.event_specific_data.error}
+    base = os.environ.get("RETRAIN_ASSETS_DAGSTER_UI_URL")
+    url = f"{base.rstrip('/')}/runs/{context.dagster_run.run_id}" if base else None
+    alerts.send(failure_text(context.dagster_run, errors, url), context.log)
+
+
+def build_sensors() -> list:
+    """Sensors with their tick intervals from the environment (the demo uses seconds)."""
+    interval = _env_int("RETRAIN_ASSETS_SENSOR_INTERVAL_SECONDS", 30)
+    return [
+        build_landing_zone_sensor(interval, _env_int("RETRAIN_ASSETS_LANDING_FULL_RESCAN", 120)),
+        build_drift_retrain_sensor(interval),
+        run_failure_alert,
+    ]

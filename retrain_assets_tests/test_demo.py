@@ -1,0 +1,78 @@
+"""The automated loop through the real Dagster daemon (slow: a daemon, a code server and a few
+dozen runs, each a fresh process)."""
+
+from datetime import timedelta
+
+import dagster as dg
+import pytest
+
+from retrain_assets.demo import DEMO_START, Daemon, Scenario, Watcher, land, play, run_demo
+
+
+@pytest.fixture
+def scenario_env(home, monkeypatch):
+    """The demo sets these for its daemon; monkeypatch restores them after the test."""
+    scenario = Scenario()
+    for name, value in scenario.environment().items():
+        monkeypatch.setenv(name, value)
+    return scenario
+
+
+@pytest.mark.slow
+def test_drift_retrains_and_moves_the_champion_without_a_hand_on_the_wheel(home, scenario_env):
+    lines: list[str] = []
+    story = play(scenario_env, home / "demo", out=lines.append)
+
+    assert story.backfill_runs == 1  # 35 days, BackfillPolicy.single_run()
+    assert story.first_champion is not None
+    assert story.champion != story.first_champion, "the champion alias did not move"
+    assert story.drift_failures > 0
+    # the promoted version was trained by a run the drift sensor requested, and says why
+    assert story.promoted_by["retrain/trigger"] in ("drift", "performance_decay")
+    assert story.promoted_by["retrain/check"].startswith("drift_report:")
+    assert story.promoted_by["retrain/partition"] >= scenario_env.drift_from.isoformat()
+    with dg.DagsterInstance.get() as instance:
+        promoting = [r for r in instance.get_runs(dg.RunsFilter(job_name="training_job"))
+                     if r.tags.get("retrain/partition") == story.promoted_by[
+                         "retrain/partition"]]
+        assert promoting and promoting[0].tags["dagster/sensor_name"] == "drift_retrain_sensor"
+    assert story.happened
+
+
+@pytest.mark.slow
+def test_daemon_restart_between_ticks_neither_duplicates_nor_misses_a_day(home, landing,
+                                                                          scenario_env):
+    """Issue 5: stop the daemon after a day was picked up, land another while it is down,
+    start it again: each day has exactly one landing run."""
+    first, second = (DEMO_START + timedelta(days=i) for i in (0, 1))
+    with dg.DagsterInstance.get() as instance:
+        with Daemon(home, scenario_env.environment()) as daemon:
+            watch = Watcher(instance, daemon, scenario_env.timeout_seconds)
+            watch.until("the first look", lambda: watch.sensor_cursor("landing_zone_sensor"))
+            land(landing, first, scenario_env)
+            run = watch.until("the run for day 1",
+                              lambda: watch.runs(tags={"landing/day": first.isoformat()}))[0]
+            watch.until("day 1 to finish", lambda: watch.finished(run))
+        land(landing, second, scenario_env)  # lands while no daemon is running
+        with Daemon(home, scenario_env.environment()) as daemon:
+            watch = Watcher(instance, daemon, scenario_env.timeout_seconds)
+            run = watch.until("the run for day 2",
+                              lambda: watch.runs(tags={"landing/day": second.isoformat()}))[0]
+            done = watch.until("day 2 to finish", lambda: watch.finished(run)).end_time
+            watch.until("a few more ticks", lambda: watch.sensor_ticked_after(
+                "landing_zone_sensor", done + 2 * scenario_env.sensor_interval_seconds))
+        for day in (first, second):
+            runs = watch.runs(tags={"landing/day": day.isoformat()})
+            assert len(runs) == 1, f"{day}: {len(runs)} runs"
+            assert runs[0].status == dg.DagsterRunStatus.SUCCESS
+
+
+def test_demo_exits_non_zero_when_the_story_does_not_happen(home, scenario_env, monkeypatch):
+    import retrain_assets.demo as demo
+    from retrain_assets.demo import Story
+
+    monkeypatch.setattr(demo, "play", lambda *a, **k: Story(home=home, first_champion="1",
+                                                            champion="1"))
+    lines: list[str] = []
+    assert run_demo(home=home / "demo", out=lines.append) == 1
+    assert any("the story did not happen" in line for line in lines)

@@ -1,0 +1,296 @@
+"""Sensors evaluated against real instance state (a SQLite instance and a landing folder)."""
+
+import os
+
+import dagster as dg
+import pytest
+from dagster._core.utils import make_new_run_id
+
+from retrain_assets.landing import LandingZone
+from retrain_assets.landing_watch import WatchState, look
+from retrain_assets.sensors import FailureAlerts, RetrainPolicy, failure_text
+from retrain_assets_tests.conftest import START, good_day, land, land_frame
+
+
+def tick(defs, instance, name: str, cursor: str | None, **resources) -> dg.SensorResult:
+    context = dg.build_sensor_context(instance=instance, cursor=cursor, definitions=defs,
+                                      resources={**defs.resources, **resources})
+    return defs.resolve_sensor_def(name)(context)
+
+
+# --- landing_zone_sensor ---------------------------------------------------------------------
+
+
+def landing_tick(defs, instance, cursor):
+    return tick(defs, instance, "landing_zone_sensor", cursor)
+
+
+def test_first_look_records_history_and_asks_for_a_backfill(defs, instance, landing):
+    land(landing, START, 3)
+    result = landing_tick(defs, instance, None)
+    assert result.run_requests == []
+    assert "3 day(s) already landed (2025-01-01..2025-01-03)" in result.skip_reason.skip_message
+    assert "backfill" in result.skip_reason.skip_message
+    assert landing_tick(defs, instance, result.cursor).run_requests == []
+
+
+def test_each_new_day_gets_exactly_one_run_for_its_partition(defs, instance, landing):
+    cursor = landing_tick(defs, instance, None).cursor
+    days = land(landing, START, 2)
+    result = landing_tick(defs, instance, cursor)
+    assert [r.partition_key for r in result.run_requests] == days
+    assert len({r.run_key for r in result.run_requests}) == 2
+    # no champion yet: ingestion only
+    assert result.run_requests[0].asset_selection == [dg.AssetKey("raw_data"),
+                                                      dg.AssetKey("features")]
+    # the same files again: nothing
+    again = landing_tick(defs, instance, result.cursor)
+    assert again.run_requests == []
+    assert "no new or rewritten day" in again.skip_reason.skip_message
+
+
+def test_rewritten_day_gets_one_new_run(defs, instance, landing):
+    cursor = landing_tick(defs, instance, None).cursor
+    (day,) = land(landing, START, 1)
+    first = landing_tick(defs, instance, cursor)
+    land_frame(landing, day, good_day(day, rows=50), name="trips.parquet")  # rewrite
+    second = landing_tick(defs, instance, first.cursor)
+    assert [r.partition_key for r in second.run_requests] == [day]
+    assert second.run_requests[0].run_key != first.run_requests[0].run_key
+
+
+def test_malformed_names_are_reported_once_and_skipped(defs, instance, landing, capfd):
+    cursor = landing_tick(defs, instance, None).cursor
+    land_frame(landing, "2025-13-45", good_day("2025-01-01", rows=5))  # no such date
+    land_frame(landing, "2025-01-02", good_day("2025-01-02", rows=5), name="notes.txt")
+    (landing.root / "trips_final.csv").write_text("a,b\n1,2\n")
+    (day,) = land(landing, START, 1)
+    capfd.readouterr()
+    result = landing_tick(defs, instance, cursor)
+    assert [r.partition_key for r in result.run_requests] == [day]
+    logged = capfd.readouterr().err
+    for name in ("'2025-13-45/'", "'trips_final.csv'", "'2025-01-02/notes.txt'"):
+        assert f"skipped {name}: a landed file must be <YYYY-MM-DD>/" in logged
+    quiet = landing_tick(defs, instance, result.cursor)
+    assert quiet.run_requests == []
+    assert "skipped" not in capfd.readouterr().err  # reported once
+
+
+def test_quarantine_is_ignored(defs, instance, landing):
+    cursor = landing_tick(defs, instance, None).cursor
+    land_frame(landing, "_quarantine/2025-01-01/20250101T000000Z", good_day("2025-01-01"))
+    assert landing_tick(defs, instance, cursor).run_requests == []
+
+
+def test_restart_replays_the_same_run_keys_and_misses_nothing(defs, instance, landing):
+    """The daemon died after requesting runs but before saving the cursor, and a day landed
+    while it was down: the replayed tick asks for the same run keys (Dagster drops duplicates
+    by run key), and the day that landed meanwhile is requested too."""
+    saved = landing_tick(defs, instance, None).cursor
+    (first,) = land(landing, START, 1)
+    before_crash = landing_tick(defs, instance, saved)  # its cursor is never saved
+    (second,) = land(landing, START.replace(day=2), 1)
+    after_restart = landing_tick(defs, instance, saved)
+    keys = {r.partition_key: r.run_key for r in after_restart.run_requests}
+    assert keys == {first: before_crash.run_requests[0].run_key, second: keys[second]}
+
+
+def test_a_look_lists_only_changed_days(landing):
+    zone = LandingZone(landing)
+    land(landing, START, 20, rows=5)
+    state = look(zone, WatchState()).state
+    land(landing, START.replace(day=21), 1, rows=5)
+    changes = look(zone, state)
+    assert list(changes.changed) == ["2025-01-21"]
+    assert changes.listed_days == 1  # one folder listed, not twenty-one
+
+
+def test_in_place_overwrite_is_caught_by_the_periodic_full_rescan(landing):
+    zone = LandingZone(landing)
+    (day,) = land(landing, START, 1, rows=5)
+    state = look(zone, WatchState(), full_rescan_every=2).state
+    folder = landing.root / day
+    folder_mtime = folder.stat().st_mtime_ns
+    path = folder / "trips.parquet"
+    path.write_bytes(path.read_bytes() + b"")  # rewrite in place: file changes, folder not
+    os.utime(path, ns=(path.stat().st_atime_ns, path.stat().st_mtime_ns + 10**9))
+    os.utime(folder, ns=(folder_mtime, folder_mtime))
+    state = look(zone, state, full_rescan_every=2)
+    assert state.changed == {}  # cheap look: folder unchanged
+    rescan = look(zone, state.state, full_rescan_every=2)
+    assert list(rescan.changed) == [day]
+
+
+# --- drift_retrain_sensor --------------------------------------------------------------------
+
+
+def fail_check(instance, day: str, check: str = "no_feature_drift", score: float = 0.9):
+    instance.report_runless_asset_event(dg.AssetCheckEvaluation(
+        asset_key=dg.AssetKey("drift_report"), check_name=check, passed=False, partition=day,
+        metadata={"score": dg.MetadataValue.float(score)},
+        description=f"{day}: trip_distance_km drifted"))
+
+
+def retrain_tick(defs, instance, cursor, **policy):
+    return tick(defs, instance, "drift_retrain_sensor", cursor,
+                retrain_policy=RetrainPolicy(**{"min_interval_seconds": 0, "min_new_rows": 0,
+                                                **policy}))
+
+
+def start_training_run(defs, instance, status: dg.DagsterRunStatus) -> dg.DagsterRun:
+    return instance.add_run(dg.DagsterRun(job_name="training_job", run_id=make_new_run_id(),
+                                          status=status, tags={"retrain/trigger": "drift"}))
+
+
+def test_failed_drift_check_asks_for_one_tagged_retrain(defs, instance):
+    fail_check(instance, "2025-02-10", score=1.5)
+    fail_check(instance, "2025-02-10", check="no_performance_decay", score=0.6)
+    result = retrain_tick(defs, instance, None)
+    (request,) = result.run_requests
+    assert request.tags["retrain/trigger"] == "drift"
+    assert request.tags["retrain/check"] == "drift_report:no_feature_drift"
+    assert request.tags["retrain/partition"] == "2025-02-10"
+    assert request.tags["retrain/score"] == "1.5000"
+    assert request.tags["retrain/failed_checks"] == "2"
+    assert retrain_tick(defs, instance, result.cursor).run_requests == []  # not new any more
+
+
+def test_performance_decay_alone_is_its_own_trigger(defs, instance):
+    fail_check(instance, "2025-02-11", check="no_performance_decay", score=0.4)
+    (request,) = retrain_tick(defs, instance, None).run_requests
+    assert request.tags["retrain/trigger"] == "performance_decay"
+
+
+def test_passing_checks_ask_for_nothing(defs, instance):
+    instance.report_runless_asset_event(dg.AssetCheckEvaluation(
+        asset_key=dg.AssetKey("drift_report"), check_name="no_feature_drift", passed=True,
+        partition="2025-02-10"))
+    assert retrain_tick(defs, instance, None).run_requests == []
+
+
+@pytest.mark.parametrize("status", [dg.DagsterRunStatus.NOT_STARTED,
+                                    dg.DagsterRunStatus.STARTED])
+def test_no_second_retrain_while_one_is_in_flight(defs, instance, status):
+    run = start_training_run(defs, instance, status)
+    fail_check(instance, "2025-02-12")
+    result = retrain_tick(defs, instance, None)
+    assert result.run_requests == []
+    assert run.run_id in result.skip_reason.skip_message
+    instance.report_run_failed(run)  # the retrain ended; a later failing day asks again
+    fail_check(instance, "2025-02-13")
+    (request,) = retrain_tick(defs, instance, result.cursor).run_requests
+    assert request.tags["retrain/partition"] == "2025-02-13"
+
+
+def test_minimum_interval_between_retrains(defs, instance):
+    start_training_run(defs, instance, dg.DagsterRunStatus.SUCCESS)
+    fail_check(instance, "2025-02-12")
+    blocked = retrain_tick(defs, instance, None, min_interval_seconds=3600)
+    assert blocked.run_requests == []
+    assert "minimum interval is 3600s" in blocked.skip_reason.skip_message
+    fail_check(instance, "2025-02-13")
+    assert len(retrain_tick(defs, instance, blocked.cursor).run_requests) == 1
+
+
+def report_rows(instance, asset: str, rows: int):
+    instance.report_runless_asset_event(dg.AssetMaterialization(
+        asset_key=asset, metadata={"rows": dg.MetadataValue.int(rows)}))
+
+
+def test_data_volume_trigger_counts_rows_since_the_last_training(defs, instance):
+    report_rows(instance, "features", 600)
+    assert retrain_tick(defs, instance, None, min_new_rows=1_000).run_requests == []
+    report_rows(instance, "features", 500)
+    (request,) = retrain_tick(defs, instance, None, min_new_rows=1_000).run_requests
+    assert request.tags["retrain/trigger"] == "data_volume"
+    assert request.tags["retrain/new_rows"] == "1100"
+    report_rows(instance, "candidate_model", 0)  # a training happened: the count restarts
+    report_rows(instance, "features", 700)
+    assert retrain_tick(defs, instance, None, min_new_rows=1_000).run_requests == []
+
+
+# --- failure alerting ------------------------------------------------------------------------
+
+
+def test_failed_run_is_reported_with_its_step_to_the_log(defs, instance, capfd):
+    # predictions of a day never ingested fails its step: a real failed run in the instance
+    result = dg.materialize(defs.assets, selection=["predictions"], partition_key="2025-01-01",
+                            instance=instance, resources=defs.resources, raise_on_error=False)
+    assert not result.success
+    run = instance.get_run_by_id(result.run_id)
+    failure = instance.get_records_for_run(
+        result.run_id, of_type=dg.DagsterEventType.RUN_FAILURE).records
+    assert failure, "the run should have a RUN_FAILURE event"
+    context = dg.build_run_status_sensor_context(
+        sensor_name="run_failure_alert", dagster_event=failure[0].event_log_entry.dagster_event,
+        dagster_instance=instance, dagster_run=run,
+        resources={"alerts": FailureAlerts()}).for_run_failure()
+    capfd.readouterr()
+    defs.resolve_sensor_def("run_failure_alert")(context)
+    message = capfd.readouterr().err
+    assert f"run {result.run_id} of `__ephemeral_asset_job__` failed" in message
+    assert "step `predictions`" in message
+    assert "features[2025-01-01] has no stored data" in message
+
+
+def test_slack_message_names_run_step_and_trigger_without_leaking_the_token(monkeypatch):
+    sent = []
+
+    class FakeClient:
+        def chat_postMessage(self, **kwargs):
+            sent.append(kwargs)
+
+    import dagster_slack
+
+    monkeypatch.setattr(dagster_slack.SlackResource, "get_client", lambda self: FakeClient())
+    monkeypatch.setenv("SLACK_BOT_TOKEN", "xoxb-secret-token")
+    monkeypatch.setenv("RETRAIN_ASSETS_SLACK_CHANNEL", "#retrain")
+    run = dg.DagsterRun(job_name="training_job", run_id="abc123",
+                        tags={"retrain/trigger": "drift"})
+    text = failure_text(run, {"candidate_model": "features partitions missing\ntrace"}, None)
+    alerts = FailureAlerts.from_env()
+    alerts.send(text)
+    assert sent == [{"channel": "#retrain", "text": text}]
+    assert "run abc123 of `training_job` failed (triggered by drift)" in text
+    assert "step `candidate_model`: features partitions missing" in text
+    assert "trace" not in text and "xoxb" not in text
+
+
+class FakeGCS:
+    """Just enough of google.cloud.storage.Client: lexicographic listing with start_offset."""
+
+    def __init__(self):
+        self.blobs, self.listed = {}, []
+
+    def bucket(self, name):
+        return name
+
+    def land(self, name: str, generation: int = 1):
+        from types import SimpleNamespace
+
+        self.blobs[name] = SimpleNamespace(name=name, size=10, updated=None,
+                                           generation=generation)
+
+    def list_blobs(self, bucket, prefix="", start_offset=None):
+        found = [b for n, b in sorted(self.blobs.items())
+                 if n.startswith(prefix) and (start_offset is None or n >= start_offset)]
+        self.listed.append(len(found))
+        return found
+
+
+def test_gcs_look_lists_from_the_newest_day_seen_and_rescans_for_rewrites():
+    from retrain_assets.storage import GCSObjectStore
+
+    client = FakeGCS()
+    for i in range(1, 21):
+        client.land(f"zone/2025-01-{i:02d}/trips.parquet")
+    zone = LandingZone(GCSObjectStore(client, "gs://bucket/zone"))
+    state = look(zone, WatchState(), full_rescan_every=3).state
+    client.land("zone/2025-01-21/trips.parquet")
+    client.land("zone/2025-01-03/trips.parquet", generation=2)  # an old day rewritten
+    cheap = look(zone, state, full_rescan_every=3)
+    assert list(cheap.changed) == ["2025-01-21"]
+    assert client.listed[-1] == 2  # the newest day seen and the new one, not 21 objects
+    rescan = look(zone, look(zone, cheap.state, full_rescan_every=3).state,
+                  full_rescan_every=3)
+    assert list(rescan.changed) == ["2025-01-03"]
