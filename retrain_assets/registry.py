@@ -20,11 +20,9 @@ from pathlib import Path
 
 import mlflow
 import pandas as pd
-import skops.io
 from mlflow import MlflowClient
 from mlflow.exceptions import MlflowException
 from mlflow.models import Model, infer_signature
-from skops.io.exceptions import UntrustedTypesFoundException
 
 CHAMPION = "champion"
 PREVIOUS = "previous"
@@ -162,6 +160,9 @@ class ModelRegistry:
         unpickle pickle-format models), so a crafted version could run code; here only the
         registry's `models:/name/version` is read and only `SKOPS_TRUSTED_TYPES` are allowed.
         """
+        import skops.io  # imported here: it enumerates all of scikit-learn (seconds) on import
+        from skops.io.exceptions import UntrustedTypesFoundException
+
         self._activate()
         with tempfile.TemporaryDirectory() as tmp:
             local = Path(mlflow.artifacts.download_artifacts(
