@@ -20,7 +20,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     repeats = args.repeats or (3 if args.quick else 2)
     outcomes = []
-    for name in args.only or BENCHMARKS:
+    for name in args.only or sorted(BENCHMARKS, key=lambda n: BENCHMARKS[n].item):
         print(f"running {name}: {BENCHMARKS[name].title} ...", flush=True)
         outcomes.append(execute(BENCHMARKS[name], quick=args.quick, repeats=repeats))
     print()

@@ -74,7 +74,7 @@ def bare_loop(files: list[Path], out: Path) -> float:
     return time.perf_counter() - started
 
 
-@benchmark("backfill", "daily partitions through raw_data → features as one backfill")
+@benchmark(2, "backfill", "daily partitions through raw_data → features as one backfill")
 def backfill(run: Run) -> list[Figure]:
     count, rows, sample = (30, 2_000, 4) if run.quick else (365, 20_000, 12)
     home = run.folder("home")

@@ -3,7 +3,7 @@ the report (a printed table and RESULTS.md).
 
 Adding a benchmark is one function:
 
-    @benchmark("name", "what it measures")
+    @benchmark(3, "name", "what it measures")  # 3: its item number in issue 6
     def name(run: Run) -> list[Figure]:
         ours = run.measure(product_task, arg, ...)      # module-level functions returning the
         floor = run.measure(baseline_task, arg, ...)    # seconds of their timed region
@@ -137,6 +137,7 @@ class Run:
 
 @dataclass(frozen=True)
 class Benchmark:
+    item: int  # the benchmark's number in the issue; the report's order
     name: str
     title: str
     run: Callable[[Run], list[Figure]]
@@ -145,10 +146,10 @@ class Benchmark:
 BENCHMARKS: dict[str, Benchmark] = {}
 
 
-def benchmark(name: str, title: str):
+def benchmark(item: int, name: str, title: str):
     """Register a benchmark: a function of a `Run` returning its figures."""
     def register(fn: Callable[[Run], list[Figure]]) -> Callable[[Run], list[Figure]]:
-        BENCHMARKS[name] = Benchmark(name, title, fn)
+        BENCHMARKS[name] = Benchmark(item, name, title, fn)
         return fn
     return register
 
@@ -165,7 +166,9 @@ class Outcome:
 
 def execute(bench: Benchmark, *, quick: bool, repeats: int) -> Outcome:
     started = time.perf_counter()
-    with tempfile.TemporaryDirectory(prefix=f"bench-{bench.name}-") as scratch:
+    # a code server a benchmark started may still be closing its files when we clean up
+    with tempfile.TemporaryDirectory(prefix=f"bench-{bench.name}-",
+                                     ignore_cleanup_errors=True) as scratch:
         run = Run(quick=quick, scratch=Path(scratch), repeats=repeats)
         try:
             figures, error = bench.run(run), None
@@ -234,7 +237,8 @@ def markdown(outcomes: list[Outcome], info: dict[str, str], *, quick: bool) -> s
            "| " + " | ".join(HEADER) + " |", "|" + "---|" * len(HEADER),
            *("| " + " | ".join(map(esc, r)) + " |" for r in rows(outcomes)), ""]
     for outcome in outcomes:
-        out += [f"## {outcome.benchmark.name}: {outcome.benchmark.title}", "",
+        out += [f"## {outcome.benchmark.item}. {outcome.benchmark.name}: "
+                f"{outcome.benchmark.title}", "",
                 *(f"- size: {s}" for s in outcome.sizes),
                 *(f"- {n}" for n in outcome.notes),
                 f"- benchmark wall time (setup and all repeats): {outcome.seconds:.0f} s", ""]

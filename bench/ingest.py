@@ -31,7 +31,7 @@ def bare_ingest(landed: Path, out: Path) -> float:
     return time.perf_counter() - started
 
 
-@benchmark("ingest", "raw_data + features for one day, Pandera validation and Parquet write "
+@benchmark(1, "ingest", "raw_data + features for one day, Pandera validation and Parquet write "
                      "included")
 def ingest(run: Run) -> list[Figure]:
     rows = 100_000 if run.quick else 1_000_000

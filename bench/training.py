@@ -53,7 +53,7 @@ def bare_fit(storage: Path, train_days: list[str]) -> float:
     return time.perf_counter() - started
 
 
-@benchmark("training", "candidate_model on a large training window")
+@benchmark(5, "training", "candidate_model on a large training window")
 def training(run: Run) -> list[Figure]:
     train_rows = 100_000 if run.quick else 5_000_000
     per_day = -(-train_rows // WINDOW_DAYS)
