@@ -93,6 +93,10 @@ def build_definitions(project: Project | None = None,
         # spend more time importing libraries than computing.
         executor=dg.in_process_executor,
         resources=resources or default_resources(project),
+        # Steps run one after another in the run's own process: our graphs are chains, and a
+        # process per step (the multiprocess default) re-imports the code location each time,
+        # which cost more than the work itself in backfills (see bench/RESULTS.md).
+        executor=dg.in_process_executor,
     )
 
 

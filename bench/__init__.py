@@ -1,0 +1,1 @@
+"""Benchmarks of retrain_assets against same-run pandas / scikit-learn baselines (README.md)."""

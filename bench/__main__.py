@@ -1,0 +1,34 @@
+"""`./tasks bench [--quick]`: run the benchmarks, print the table, write RESULTS.md."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from bench import backfill, ingest, training  # noqa: F401  (each registers its benchmark)
+from bench.harness import BENCHMARKS, execute, machine, markdown, rows, text_table
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
+    parser.add_argument("--quick", action="store_true",
+                        help="reduced sizes, a few minutes (what CI runs)")
+    parser.add_argument("--out", type=Path, default=Path(__file__).parent / "RESULTS.md")
+    parser.add_argument("--only", nargs="+", choices=sorted(BENCHMARKS), default=None)
+    parser.add_argument("--repeats", type=int, default=None,
+                        help="repeats per measurement (default 3 quick, 2 full)")
+    args = parser.parse_args(argv)
+    repeats = args.repeats or (3 if args.quick else 2)
+    outcomes = []
+    for name in args.only or sorted(BENCHMARKS, key=lambda n: BENCHMARKS[n].item):
+        print(f"running {name}: {BENCHMARKS[name].title} ...", flush=True)
+        outcomes.append(execute(BENCHMARKS[name], quick=args.quick, repeats=repeats))
+    print()
+    print(text_table(rows(outcomes)))
+    args.out.write_text(markdown(outcomes, machine(), quick=args.quick))
+    print(f"\nwritten to {args.out}")
+    return 1 if any(o.error for o in outcomes) else 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,245 @@
+"""The benchmark harness: a registry of benchmarks, measurement in fresh child processes, and
+the report (a printed table and RESULTS.md).
+
+Adding a benchmark is one function:
+
+    @benchmark(3, "name", "what it measures")  # 3: its item number in issue 6
+    def name(run: Run) -> list[Figure]:
+        ours = run.measure(product_task, arg, ...)      # module-level functions returning the
+        floor = run.measure(baseline_task, arg, ...)    # seconds of their timed region
+        return [Figure("...", ours.best, floor.best, "plain pandas ...", "s", ratio_at_most(1.5))]
+
+Every measurement runs in a fresh process (spawn), as a Dagster run would, so imports, caches and
+memory of one measurement never leak into the next; its peak RSS comes with it. Noise on a shared
+machine is tamed by repeats (best of N for times) and by comparing ratios taken in the same run.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+import platform
+import resource
+import statistics
+import tempfile
+import time
+import warnings
+from collections.abc import Callable
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from importlib.metadata import version
+from pathlib import Path
+
+GIB = 1024 ** 3
+VERSIONED = ("dagster", "pandas", "scikit-learn", "mlflow", "pandera", "pyarrow")
+
+
+@dataclass(frozen=True)
+class Target:
+    text: str
+    met: Callable[[float, float], bool]  # (value, baseline) -> met?
+
+
+def ratio_at_most(limit: float) -> Target:
+    return Target(f"ratio ≤ {limit:g}", lambda value, baseline: value / baseline <= limit)
+
+
+def times_faster_than_baseline(factor: float) -> Target:
+    return Target(f"≥ {factor:g}× faster (ratio ≤ {1 / factor:.2g})",
+                  lambda value, baseline: value * factor <= baseline)
+
+
+def value_below(limit: float, unit: str) -> Target:
+    return Target(f"< {limit:g} {unit}", lambda value, baseline: value < limit)
+
+
+@dataclass(frozen=True)
+class Figure:
+    """One row of the results: our figure, its same-run baseline, and the target."""
+
+    what: str
+    value: float
+    baseline: float
+    baseline_what: str
+    unit: str
+    target: Target
+
+    @property
+    def ratio(self) -> float:
+        return self.value / self.baseline
+
+    @property
+    def met(self) -> bool:
+        return self.target.met(self.value, self.baseline)
+
+
+@dataclass(frozen=True)
+class Measurement:
+    seconds: list[float]
+    peak_rss: list[int]  # bytes, per repeat
+
+    @property
+    def best(self) -> float:
+        return min(self.seconds)
+
+    @property
+    def median(self) -> float:
+        return statistics.median(self.seconds)
+
+    @property
+    def peak_gib(self) -> float:
+        return max(self.peak_rss) / GIB
+
+
+def _timed_in_child(task: Callable[..., float], args: tuple, log: str) -> tuple[float, int]:
+    with open(log, "ab") as out:  # the child's logs and warnings go to the log, not the table
+        os.dup2(out.fileno(), 1)
+        os.dup2(out.fileno(), 2)
+    warnings.simplefilter("ignore")
+    seconds = task(*args)
+    return seconds, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024  # KiB on Linux
+
+
+def in_child(task: Callable[..., float], *args, log: Path) -> tuple[float, int]:
+    """Run `task(*args)` in a fresh process; returns (its timed seconds, the process's peak RSS)."""
+    with ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn")) as pool:
+        return pool.submit(_timed_in_child, task, args, str(log)).result()
+
+
+@dataclass
+class Run:
+    """What a benchmark gets: the mode, a scratch folder, and the means to measure."""
+
+    quick: bool
+    scratch: Path
+    repeats: int
+    sizes: list[str] = field(default_factory=list)  # what was measured, for the report
+    notes: list[str] = field(default_factory=list)  # how (route taken, extrapolations)
+
+    def measure(self, task: Callable[..., float], *args, repeats: int | None = None
+                ) -> Measurement:
+        results = [in_child(task, *args, log=self.log) for _ in range(repeats or self.repeats)]
+        measured = Measurement([s for s, _ in results], [rss for _, rss in results])
+        print(f"  {task.__name__}: {', '.join(f'{s:.2f}' for s in measured.seconds)} s, "
+              f"peak {measured.peak_gib:.2f} GiB", flush=True)
+        return measured
+
+    @property
+    def log(self) -> Path:
+        return self.scratch / "children.log"
+
+    def folder(self, name: str) -> Path:
+        path = self.scratch / name
+        path.mkdir(parents=True, exist_ok=True)
+        return path
+
+
+@dataclass(frozen=True)
+class Benchmark:
+    item: int  # the benchmark's number in the issue; the report's order
+    name: str
+    title: str
+    run: Callable[[Run], list[Figure]]
+
+
+BENCHMARKS: dict[str, Benchmark] = {}
+
+
+def benchmark(item: int, name: str, title: str):
+    """Register a benchmark: a function of a `Run` returning its figures."""
+    def register(fn: Callable[[Run], list[Figure]]) -> Callable[[Run], list[Figure]]:
+        BENCHMARKS[name] = Benchmark(item, name, title, fn)
+        return fn
+    return register
+
+
+@dataclass
+class Outcome:
+    benchmark: Benchmark
+    figures: list[Figure]
+    sizes: list[str]
+    notes: list[str]
+    seconds: float
+    error: str | None = None
+
+
+def execute(bench: Benchmark, *, quick: bool, repeats: int) -> Outcome:
+    started = time.perf_counter()
+    # a code server a benchmark started may still be closing its files when we clean up
+    with tempfile.TemporaryDirectory(prefix=f"bench-{bench.name}-",
+                                     ignore_cleanup_errors=True) as scratch:
+        run = Run(quick=quick, scratch=Path(scratch), repeats=repeats)
+        try:
+            figures, error = bench.run(run), None
+        except Exception as exc:  # one broken benchmark must not hide the others' results
+            tail = run.log.read_text()[-3000:] if run.log.exists() else ""
+            figures, error = [], f"{type(exc).__name__}: {exc}"
+            print(f"{bench.name} failed: {error}\n--- last child output ---\n{tail}")
+    return Outcome(bench, figures, run.sizes, run.notes, time.perf_counter() - started, error)
+
+
+def machine() -> dict[str, str]:
+    cpu = next((line.split(":", 1)[1].strip() for line in _lines("/proc/cpuinfo")
+                if line.startswith("model name")), platform.processor() or "unknown")
+    mem_kib = next((int(line.split()[1]) for line in _lines("/proc/meminfo")
+                    if line.startswith("MemTotal")), 0)
+    return {
+        "date": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
+        "cores": str(os.cpu_count()),
+        "memory": f"{mem_kib / 1024 ** 2:.1f} GiB",
+        "cpu": cpu,
+        "load average (1, 5, 15 min)": ", ".join(f"{v:.2f}" for v in os.getloadavg()),
+        "python": platform.python_version(),
+        **{name: version(name) for name in VERSIONED},
+    }
+
+
+def _lines(path: str) -> list[str]:
+    try:
+        return Path(path).read_text().splitlines()
+    except OSError:
+        return []
+
+
+def _number(value: float, unit: str) -> str:
+    return f"{value:.3g} {unit}" if value < 100 else f"{value:.0f} {unit}"
+
+
+def rows(outcomes: list[Outcome]) -> list[list[str]]:
+    table = []
+    for outcome in outcomes:
+        if outcome.error:
+            table.append([outcome.benchmark.name, "FAILED: " + outcome.error, "", "", "", "", ""])
+        for f in outcome.figures:
+            table.append([outcome.benchmark.name, f.what, _number(f.value, f.unit),
+                          f"{_number(f.baseline, f.unit)} ({f.baseline_what})",
+                          f"{f.ratio:.2f}", f.target.text, "yes" if f.met else "NO"])
+    return table
+
+
+HEADER = ["benchmark", "figure", "value", "baseline", "ratio", "target", "met"]
+
+
+def text_table(table: list[list[str]]) -> str:
+    widths = [max(len(r[i]) for r in [HEADER, *table]) for i in range(len(HEADER))]
+    line = lambda r: "  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True))  # noqa: E731
+    return "\n".join([line(HEADER), line(["-" * w for w in widths]), *map(line, table)])
+
+
+def markdown(outcomes: list[Outcome], info: dict[str, str], *, quick: bool) -> str:
+    esc = lambda cell: cell.replace("|", "\\|")  # noqa: E731
+    mode = "quick (reduced sizes; the targets are set for full sizes)" if quick else "full"
+    out = ["# Benchmark results", "",
+           f"Mode: **{mode}** — written by `./tasks bench{' --quick' if quick else ''}`; "
+           "see README.md.",
+           "", "| | |", "|---|---|", *(f"| {k} | {esc(v)} |" for k, v in info.items()), "",
+           "| " + " | ".join(HEADER) + " |", "|" + "---|" * len(HEADER),
+           *("| " + " | ".join(map(esc, r)) + " |" for r in rows(outcomes)), ""]
+    for outcome in outcomes:
+        out += [f"## {outcome.benchmark.item}. {outcome.benchmark.name}: "
+                f"{outcome.benchmark.title}", "",
+                *(f"- size: {s}" for s in outcome.sizes),
+                *(f"- {n}" for n in outcome.notes),
+                f"- benchmark wall time (setup and all repeats): {outcome.seconds:.0f} s", ""]
+    return "\n".join(out)

@@ -1,0 +1,38 @@
+"""The quick benchmark runs end to end, so bench/ cannot rot (no timing is asserted)."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from bench.__main__ import BENCHMARKS
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(1800)
+def test_quick_benchmark_reports_every_benchmark_with_a_ratio(tmp_path):
+    out = tmp_path / "RESULTS.md"
+    done = subprocess.run([sys.executable, "-m", "bench", "--quick", "--repeats", "1",
+                           "--out", str(out)], cwd=REPO, capture_output=True, text=True)
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+
+    text = out.read_text()
+    assert "Mode: **quick" in text
+    for field in ("cores", "memory", "cpu", "python", "dagster", "pandas", "scikit-learn",
+                  "mlflow", "pandera"):
+        assert re.search(rf"^\| {re.escape(field)} \| \S", text, re.MULTILINE), field
+    rows = [line.split(" | ") for line in text.splitlines()
+            if line.startswith("| ") and line.count(" | ") == 6
+            and not line.startswith("| benchmark")]
+    by_benchmark: dict[str, list[float]] = {}
+    for row in rows:
+        by_benchmark.setdefault(row[0].removeprefix("| "), []).append(float(row[4]))
+    assert {"ingest", "backfill", "training"} <= set(BENCHMARKS)
+    assert set(by_benchmark) == set(BENCHMARKS)
+    assert all(ratio > 0 for ratios in by_benchmark.values() for ratio in ratios)
