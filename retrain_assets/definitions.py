@@ -89,9 +89,6 @@ def build_definitions(project: Project | None = None,
         jobs=build_jobs(project),
         sensors=build_sensors(),
         schedules=[weekly_retrain_schedule],
-        # One process per run, steps in it: on a small machine, a subprocess per step would
-        # spend more time importing libraries than computing.
-        executor=dg.in_process_executor,
         resources=resources or default_resources(project),
         # Steps run one after another in the run's own process: our graphs are chains, and a
         # process per step (the multiprocess default) re-imports the code location each time,
