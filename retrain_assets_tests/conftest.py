@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import socket
 from datetime import date
 
 import dagster as dg
@@ -75,3 +76,10 @@ def land_frame(store, day: str, frame: pd.DataFrame, name: str = "trips.csv") ->
 
 def good_day(day: str, rows: int = 200) -> pd.DataFrame:
     return simulate_day(date.fromisoformat(day), rows)
+
+
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that nothing listens on right now (for services tests start)."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
