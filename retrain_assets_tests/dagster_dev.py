@@ -59,10 +59,8 @@ def dagster_dev(log_path: Path, *, startup_deadline_s: float = 300) -> Iterator[
 def _stop_group(process: subprocess.Popen) -> None:
     with suppress(ProcessLookupError):
         os.killpg(process.pid, signal.SIGTERM)
-    try:
+    with suppress(subprocess.TimeoutExpired):
         process.wait(timeout=60)
-    except subprocess.TimeoutExpired:
-        pass
     # the daemon's and webserver's code servers share the group: none may survive
     with suppress(ProcessLookupError):
         os.killpg(process.pid, signal.SIGKILL)

@@ -40,3 +40,9 @@ def launched_run_id(data: dict) -> str:
     result = data["launchRun"]
     assert result["__typename"] == "LaunchRunSuccess", f"launchRun failed: {result}"
     return result["run"]["runId"]
+
+CODE_LOCATIONS = """
+query CodeLocations {
+  workspaceOrError { ... on Workspace { locationEntries { name } } }
+}
+"""
