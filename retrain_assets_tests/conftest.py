@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import socket
 from datetime import date
 
 import dagster as dg
@@ -96,3 +97,10 @@ def champion_from(defs, instance, store, start: date = START, days: int = 8) -> 
     version = defs.resources["mlflow"].registry().version_for(CHAMPION)
     assert version is not None
     return version
+
+
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that nothing listens on right now (for services tests start)."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]

@@ -1,0 +1,138 @@
+"""What a user sees in the Dagster UI, in a real headless Chromium against `dagster dev`."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from retrain_assets.instance import run_job
+from retrain_assets_tests.conftest import START, land
+from retrain_assets_tests.dagster_dev import REPO, dagster_dev
+from retrain_assets_tests.graphql import (
+    CODE_LOCATIONS,
+    FINISHED,
+    LAUNCH_RUN,
+    RUN_STATUS,
+    execution_params,
+    launched_run_id,
+)
+
+pytestmark = [pytest.mark.browser, pytest.mark.slow]
+
+ARTIFACTS = REPO / "test-artifacts"
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic",
+                 "--no-first-run", "--disable-background-networking",
+                 "--disable-component-update", "--disable-sync"]
+GROUPS = {"ingestion": ["raw_data", "features"],
+          "training": ["candidate_model", "evaluation_report"],
+          "deployment": ["production_model"],
+          "monitoring": ["predictions"]}
+WAIT_MS = 180_000  # generous: the UI loads the code location on a busy 2-core machine
+
+
+@pytest.fixture
+def page() -> Iterator:
+    if not CHROMIUM.is_file():
+        pytest.fail("Chromium not found at /usr/bin/chromium — install it with "
+                    "`apt-get install -y chromium`", pytrace=False)
+    from playwright.sync_api import expect, sync_playwright
+
+    expect.set_options(timeout=WAIT_MS)
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        try:
+            page = browser.new_page(viewport={"width": 1920, "height": 1080})
+            page.set_default_timeout(WAIT_MS)
+            yield page
+            shoot(page, "last-page")  # where the test ended, pass or fail
+        finally:
+            browser.close()
+
+
+def graphql(page, url: str, query: str, variables: dict | None = None) -> dict:
+    response = page.request.post(f"{url}/graphql",
+                                 data={"query": query, "variables": variables or {}})
+    assert response.ok, f"POST /graphql answered {response.status}: {response.text()}"
+    body = response.json()
+    assert not body.get("errors"), body["errors"]
+    return body["data"]
+
+
+def open_page(page, url: str) -> None:
+    page.goto(url)
+    page.wait_for_load_state("networkidle")
+
+
+def shoot(page, name: str) -> None:
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=True)
+
+
+def wait_for_run(page, url: str, run_id: str, deadline_s: float = 600) -> str:
+    """Poll the run's status over GraphQL as the UI does; the deadline only stops a hang."""
+    deadline = time.monotonic() + deadline_s
+    while True:
+        status = graphql(page, url, RUN_STATUS, {"runId": run_id})["runOrError"]["status"]
+        if status in FINISHED:
+            return status
+        assert time.monotonic() < deadline, f"run {run_id} still {status}"
+        time.sleep(2)
+
+
+def test_the_ui_shows_graph_partitions_checks_and_runs_what_it_launches(home, defs, instance,
+                                                                        landing, page):
+    from playwright.sync_api import expect
+
+    days = land(landing, START, 3, rows=150)
+    assert run_job(defs, "ingest_job", instance, days=days[:2]).success
+
+    with dagster_dev(ARTIFACTS / "dagster-dev.log") as url:
+        # what the "Join the Dagster community" dialog's Skip does, so it never covers the page
+        graphql(page, url, "mutation { setNuxSeen }")
+        # the asset graph: every group, expanded, with the core assets inside
+        open_page(page, f"{url}/asset-groups")
+        for group in GROUPS:
+            expect(page.get_by_text(group, exact=True).first).to_be_visible()
+        expand = page.get_by_role("img", name="unfold_more")
+        expect(expand).to_have_count(len(GROUPS))
+        for _ in GROUPS:
+            # expanding a group pushes the others out of the drawn area; the UI remembers
+            # expanded groups and fits the whole graph into view when it is opened again
+            expand.first.click()
+            open_page(page, f"{url}/asset-groups")
+            for group in GROUPS:  # sidebar label (+ its hidden width probe) and the graph node
+                expect(page.get_by_text(group, exact=True)).to_have_count(3)
+            if not expand.count():
+                break
+        assets = [page.get_by_text(asset, exact=True).first
+                  for names in GROUPS.values() for asset in names]
+        for asset in assets:
+            expect(asset).to_be_visible()
+        shoot(page, "asset-graph")
+
+        # a materialization launched through the UI's GraphQL API, for the third day
+        location, = (entry["name"] for entry in graphql(page, url, CODE_LOCATIONS)
+                     ["workspaceOrError"]["locationEntries"])
+        run_id = launched_run_id(graphql(page, url, LAUNCH_RUN, {
+            "executionParams": execution_params(location, "ingest_job", partition=days[2])}))
+        assert wait_for_run(page, url, run_id) == "SUCCESS"
+        open_page(page, f"{url}/runs/{run_id}")
+        expect(page.get_by_text("Success", exact=True).first).to_be_visible()
+        shoot(page, "launched-run")
+
+        # raw_data's partitions: the two days materialized in-process plus the launched one
+        open_page(page, f"{url}/assets/raw_data?view=partitions")
+        expect(page.get_by_text("Materialized (3)")).to_be_visible()
+        expect(page.get_by_text("Failed (0)")).to_be_visible()
+        shoot(page, "raw-data-partitions")
+
+        # the contract check and its latest result
+        open_page(page, f"{url}/assets/raw_data?view=checks")
+        expect(page.get_by_text("contract", exact=True).first).to_be_visible()
+        expect(page.get_by_text("Passed", exact=True).first).to_be_visible()
+        expect(page.get_by_text(f"{days[2]}: contract holds").first).to_be_visible()
+        shoot(page, "raw-data-checks")
