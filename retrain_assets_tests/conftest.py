@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import socket
 from datetime import date
 
 import dagster as dg
@@ -99,8 +98,3 @@ def champion_from(defs, instance, store, start: date = START, days: int = 8) -> 
     return version
 
 
-def free_port() -> int:
-    """A TCP port on 127.0.0.1 that nothing listens on right now (for services tests start)."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]

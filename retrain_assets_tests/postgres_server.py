@@ -15,7 +15,7 @@ from pathlib import Path
 import psycopg2
 import pytest
 
-from retrain_assets_tests.conftest import free_port
+from retrain_assets_tests.services import free_port
 
 PG_BIN = Path(os.environ.get("PG_BIN", "/usr/lib/postgresql/15/bin"))
 INSTALL_HINT = ("PostgreSQL 15 server binaries not found in {bin} — install them with "

@@ -22,13 +22,15 @@ from pathlib import Path
 
 import pytest
 
-STARTUP_TIMEOUT_S = 300  # a limit on waiting for readiness (busy CI), not a speed assertion
-
 
 def free_port() -> int:
+    """A TCP port on 127.0.0.1 that nothing listens on right now (for services tests start)."""
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
         sock.bind(("127.0.0.1", 0))
         return sock.getsockname()[1]
+
+
+STARTUP_TIMEOUT_S = 300  # a limit on waiting for readiness (busy CI), not a speed assertion
 
 
 def _log_tail(log: Path, lines: int = 40) -> str:
