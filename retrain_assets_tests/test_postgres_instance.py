@@ -155,3 +155,28 @@ def test_run_queue_starts_one_retraining_run_at_a_time(pg_instance, pg, defs, la
     (second_start,), = pg.query("SELECT start_time FROM runs WHERE run_id = %s", second)
     assert second_start >= first_end
     assert instance.get_materialized_partitions(dg.AssetKey("raw_data")) == set(days)
+
+
+@pytest.mark.service
+def test_landing_sensor_runs_against_postgres_state(pg_instance, defs, landing):
+    """The landing-zone sensor reads run state from PostgreSQL: a new day → one request, and once
+    that run is recorded there, the same files ask for nothing more."""
+    sensor = defs.resolve_sensor_def("landing_zone_sensor")
+
+    needed = {key: defs.resources[key] for key in ("landing_zone", "mlflow")}
+
+    def tick(cursor):
+        with dg.build_sensor_context(instance=pg_instance, cursor=cursor, definitions=defs,
+                                     resources=needed) as context:
+            return sensor(context)
+
+    cursor = tick(None).cursor
+    (day,) = land(landing, START, 1, rows=150)
+    result = tick(cursor)
+    assert [r.partition_key for r in result.run_requests] == [day]
+    request = result.run_requests[0]
+    run = run_job(defs, "ingest_job", pg_instance, days=[day],
+                  tags={**request.tags, "dagster/run_key": request.run_key})
+    assert run.success
+    assert pg_instance.get_run_by_id(run.run_id).tags["landing/day"] == day
+    assert tick(result.cursor).run_requests == []
