@@ -38,15 +38,19 @@ def default_resources(project: Project) -> dict:
     """Embedded defaults under RETRAIN_ASSETS_HOME; each location can be overridden by env
     (a gs://bucket/prefix URL puts it on Google Cloud Storage)."""
     home = project_home()
-    gcs = gcs_resource()
+    landing_url = os.environ.get("RETRAIN_ASSETS_LANDING_URL", str(home / "landing"))
+    storage_url = os.environ.get("RETRAIN_ASSETS_STORAGE_URL", str(home / "storage"))
+    # Only a gs:// location (or a GCP project setting) brings in the GCS client: building it
+    # needs Google credentials, which a local setup does not have.
+    uses_gcs = any(url.startswith("gs://") for url in (landing_url, storage_url)) \
+        or bool(os.environ.get(GCP_PROJECT_ENV))
+    gcs = gcs_resource() if uses_gcs else None
     tracking_uri = os.environ.get("MLFLOW_TRACKING_URI",
                                   f"sqlite:///{home / 'mlflow' / 'mlflow.db'}")
     return {
-        "gcs": gcs,
-        "landing_zone": LandingZoneResource(
-            url=os.environ.get("RETRAIN_ASSETS_LANDING_URL", str(home / "landing")), gcs=gcs),
-        "io_manager": ParquetIOManager(
-            url=os.environ.get("RETRAIN_ASSETS_STORAGE_URL", str(home / "storage")), gcs=gcs),
+        **({"gcs": gcs} if gcs is not None else {}),
+        "landing_zone": LandingZoneResource(url=landing_url, gcs=gcs),
+        "io_manager": ParquetIOManager(url=storage_url, gcs=gcs),
         "mlflow": MlflowResource(
             tracking_uri=tracking_uri,
             # A tracking server chooses (and serves) its own artifact store; only the embedded

@@ -13,9 +13,9 @@ from retrain_assets_tests.conftest import START, good_day, land, land_frame
 
 
 def tick(defs, instance, name: str, cursor: str | None, **resources) -> dg.SensorResult:
-    context = dg.build_sensor_context(instance=instance, cursor=cursor, definitions=defs,
-                                      resources={**defs.resources, **resources})
-    return defs.resolve_sensor_def(name)(context)
+    with dg.build_sensor_context(instance=instance, cursor=cursor, definitions=defs,
+                                 resources={**defs.resources, **resources}) as context:
+        return defs.resolve_sensor_def(name)(context)
 
 
 # --- landing_zone_sensor ---------------------------------------------------------------------
