@@ -26,7 +26,6 @@ POSTGRES_YAML = REPO / "dagster-postgres.yaml"
 # small data: 3 training days + 2 holdout days, a quick model
 TRAINING_CONFIG = {"ops": {"candidate_model": {"config": {
     "holdout_days": 2, "min_train_days": 3, "max_iter": 30}}}}
-IN_PROCESS = {"execution": {"config": {"in_process": {}}}}  # one process per launched run
 
 
 def test_postgres_yaml_reads_the_connection_from_env_and_queues_like_the_embedded_one():
@@ -128,11 +127,10 @@ def test_run_queue_starts_one_retraining_run_at_a_time(pg_instance, pg, defs, la
                 "executionParams": execution_params(location, job, **kwargs)})
             return launched_run_id(result.data)
 
-        training = {**TRAINING_CONFIG, **IN_PROCESS}
-        drift = launch("training_job", tags={"retrain/trigger": "drift"}, run_config=training)
+        drift = launch("training_job", tags={"retrain/trigger": "drift"}, run_config=TRAINING_CONFIG)
         schedule = launch("training_job", tags={"retrain/trigger": "schedule"},
-                          run_config=training)
-        ingest = launch("ingest_job", partition=days[5], run_config=IN_PROCESS)
+                          run_config=TRAINING_CONFIG)
+        ingest = launch("ingest_job", partition=days[5], run_config={})
         assert dict(pg.query("SELECT run_id, status FROM runs WHERE run_id IN (%s, %s, %s)",
                              drift, schedule, ingest)) == {
             drift: "QUEUED", schedule: "QUEUED", ingest: "QUEUED"}
