@@ -127,7 +127,8 @@ def test_run_queue_starts_one_retraining_run_at_a_time(pg_instance, pg, defs, la
                 "executionParams": execution_params(location, job, **kwargs)})
             return launched_run_id(result.data)
 
-        drift = launch("training_job", tags={"retrain/trigger": "drift"}, run_config=TRAINING_CONFIG)
+        drift = launch("training_job", tags={"retrain/trigger": "drift"},
+                       run_config=TRAINING_CONFIG)
         schedule = launch("training_job", tags={"retrain/trigger": "schedule"},
                           run_config=TRAINING_CONFIG)
         ingest = launch("ingest_job", partition=days[5], run_config={})
