@@ -30,8 +30,10 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from importlib.metadata import version
 from pathlib import Path
+from typing import TypeVar
 
 GIB = 1024 ** 3
+T = TypeVar("T")
 VERSIONED = ("dagster", "pandas", "scikit-learn", "mlflow", "pandera", "pyarrow")
 
 
@@ -92,7 +94,7 @@ class Measurement:
         return max(self.peak_rss) / GIB
 
 
-def _timed_in_child(task: Callable[..., float], args: tuple, log: str) -> tuple[float, int]:
+def _timed_in_child(task: Callable[..., T], args: tuple, log: str) -> tuple[T, int]:
     with open(log, "ab") as out:  # the child's logs and warnings go to the log, not the table
         os.dup2(out.fileno(), 1)
         os.dup2(out.fileno(), 2)
@@ -101,8 +103,9 @@ def _timed_in_child(task: Callable[..., float], args: tuple, log: str) -> tuple[
     return seconds, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024  # KiB on Linux
 
 
-def in_child(task: Callable[..., float], *args, log: Path) -> tuple[float, int]:
-    """Run `task(*args)` in a fresh process; returns (its timed seconds, the process's peak RSS)."""
+def in_child(task: Callable[..., T], *args, log: Path) -> tuple[T, int]:
+    """Run `task(*args)` in a fresh process; returns (what it returned, normally its timed
+    seconds, and the process's peak RSS)."""
     with ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn")) as pool:
         return pool.submit(_timed_in_child, task, args, str(log)).result()
 

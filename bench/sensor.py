@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+import statistics
 import time
 from datetime import date, timedelta
 from pathlib import Path
 
 import dagster as dg
 
-from bench.harness import Figure, Run, benchmark, value_below
+from bench.harness import Figure, Run, benchmark, in_child, value_below
 
 FIRST_DAY = date(1990, 1, 1)
+REPO = Path(__file__).resolve().parents[1]
+WARM_TICKS = 5
 
 
 def _land_tiny_days(landing: Path, first: int, count: int) -> None:
@@ -20,30 +23,43 @@ def _land_tiny_days(landing: Path, first: int, count: int) -> None:
         (folder / "trips.csv").write_text("trip_id\n1\n")
 
 
-def _tick(defs: dg.Definitions, cursor: str | None):
-    """Evaluate the real sensor once; returns (seconds, result)."""
-    sensor = defs.resolve_sensor_def("landing_zone_sensor")
-    needed = {key: defs.resources[key] for key in ("landing_zone", "mlflow")}
-    with dg.build_sensor_context(instance=dg.DagsterInstance.get(), cursor=cursor,
-                                 resources=needed, definitions=defs) as context:
-        started = time.perf_counter()
-        result = sensor(context)
-        return time.perf_counter() - started, result
+def daemon_ticks(home: Path, existing: int) -> tuple[float, float]:
+    """Ticks of the real sensor as the sensor daemon asks for them: a gRPC call to the code
+    location's server, cursor in, run requests and cursor out. Returns (first tick with a new
+    day after the server started, median of the warm ticks after it), each with one new day
+    landed among `existing` known ones."""
+    import os
 
+    from dagster._core.test_utils import create_test_daemon_workspace_context
+    from dagster._core.workspace.load_target import ModuleTarget
 
-def sensor_tick(home: Path, existing: int) -> float:
-    """One tick of the real sensor after one new day lands among `existing` known days."""
     from bench.workload import open_definitions
 
-    defs = open_definitions(home, start_date=FIRST_DAY.isoformat())
+    os.environ["RETRAIN_ASSETS_START_DATE"] = FIRST_DAY.isoformat()  # for the code server
+    open_definitions(home)  # sets the homes in the environment the code server inherits
     _land_tiny_days(home / "landing", 0, existing)
-    _, first = _tick(defs, None)  # the first look records the history
-    _land_tiny_days(home / "landing", existing, 1)
-    seconds, result = _tick(defs, first.cursor)
-    requests = list(getattr(result, "run_requests", None) or [])
-    if len(requests) != 1:
-        raise RuntimeError(f"expected one run request for the new day, got {len(requests)}")
-    return seconds
+    target = ModuleTarget("retrain_assets.definitions", "defs", str(REPO), "retrain_assets")
+    with dg.DagsterInstance.get() as instance, \
+            create_test_daemon_workspace_context(target, instance) as workspace:
+        location = workspace.create_request_context().get_code_location("retrain_assets")
+        repository = next(iter(location.get_repositories().values())).handle
+
+        def tick(cursor: str | None):
+            started = time.perf_counter()
+            data = location.get_sensor_execution_data(
+                instance, repository, "landing_zone_sensor", None, None, cursor, None, None)
+            return time.perf_counter() - started, data
+
+        _, data = tick(None)  # the first look records the history
+        seconds = []
+        for new_day in range(existing, existing + 1 + WARM_TICKS):
+            _land_tiny_days(home / "landing", new_day, 1)
+            elapsed, data = tick(data.cursor)
+            if len(data.run_requests or []) != 1:
+                raise RuntimeError(f"expected one run request for the new day, got "
+                                   f"{len(data.run_requests or [])}: {data.skip_message}")
+            seconds.append(elapsed)
+    return seconds[0], statistics.median(seconds[1:])
 
 
 def full_listing(home: Path, existing: int) -> float:
@@ -61,19 +77,26 @@ def full_listing(home: Path, existing: int) -> float:
 @benchmark(3, "sensor", "landing_zone_sensor tick with N existing days and 1 new one")
 def sensor(run: Run) -> list[Figure]:
     counts = (100, 1_000) if run.quick else (100, 1_000, 10_000)
-    figures = []
+    figures, first_ticks = [], []
     for existing in counts:
-        ours = run.measure(sensor_tick, run.folder(f"tick-{existing}"), existing)
+        (cold, warm), _ = in_child(daemon_ticks, run.folder(f"tick-{existing}"), existing,
+                                   log=run.log)
+        print(f"  daemon_ticks: first {cold:.2f} s, warm median {warm:.3f} s", flush=True)
         naive = run.measure(full_listing, run.folder(f"list-{existing}"), existing)
-        figures.append(Figure(f"tick, {existing:,} existing days + 1 new", ours.best,
+        first_ticks.append(f"{existing:,} days: {cold:.2f} s")
+        figures.append(Figure(f"tick, {existing:,} existing days + 1 new", warm,
                               naive.best, "full listing of the zone", "s",
                               value_below(0.5, "s")))
     run.sizes.append(f"{', '.join(f'{c:,}' for c in counts)} existing day folders, one tiny "
-                     "file each, plus one new day")
+                     "file each, plus one new day per tick")
     run.notes += [
-        "ours: one evaluation of the real landing_zone_sensor (build_sensor_context with the "
-        "code location's resources, cursor from the previous tick), including its champion "
-        "look-up in MLflow; the baseline lists every file of the zone",
+        "ours: the real landing_zone_sensor evaluated as the sensor daemon does it, a gRPC call "
+        "to the code location's server (cursor in; run requests and cursor out), including its "
+        f"champion look-up in MLflow; the figure is the median of {WARM_TICKS} ticks, each with "
+        "one new day, in a code server that has ticked before (the daemon's steady state)",
+        "the first tick with a new day after a code server starts also opens the MLflow store "
+        "(imports and schema check, once per server process): " + "; ".join(first_ticks),
+        "baseline: listing every file of the zone (what a cursor-less sensor does each tick)",
         "flatness: compare the tick rows across sizes; the tick lists only changed day folders",
     ]
     return figures

@@ -18,6 +18,7 @@ import pandas as pd
 from dagster_gcp import GCSResource
 from pydantic import Field
 
+from retrain_assets.core.frames import read_parquet
 from retrain_assets.landing import LandingZone
 from retrain_assets.registry import ModelRegistry
 from retrain_assets.storage import GCSObjectStore, LocalObjectStore, ObjectStore, join_url
@@ -87,8 +88,10 @@ class PartitionFrames(Mapping[str, pd.DataFrame]):
     def __getitem__(self, key: str) -> pd.DataFrame:
         if key not in self._keys:
             raise KeyError(key)
-        return pd.read_parquet(io.BytesIO(
-            self._store.read_bytes(f"{self._asset_path}/{key}.parquet")))
+        return read_parquet(self._store.read_bytes(f"{self._asset_path}/{key}.parquet"))
+
+    def __contains__(self, key: object) -> bool:  # without loading the frame, as Mapping's would
+        return key in self._keys
 
     def __iter__(self) -> Iterator[str]:
         return iter(self._keys)

@@ -10,13 +10,14 @@ import pandas as pd
 import pandera.pandas as pa
 
 from retrain_assets.core.dataset import DatasetSpec
+from retrain_assets.core.frames import TEXT
 
 
 def build_features(raw: pd.DataFrame, spec: DatasetSpec) -> pd.DataFrame:
     """Model inputs plus id, time and target columns, in the order of `features_schema(spec)`."""
     timestamps = pd.to_datetime(raw[spec.time_column])
     columns: dict[str, pd.Series] = {
-        spec.id_column: raw[spec.id_column].astype(str),
+        spec.id_column: raw[spec.id_column].astype(TEXT),
         spec.time_column: timestamps,
     }
     for name in spec.numeric_features:
@@ -26,7 +27,7 @@ def build_features(raw: pd.DataFrame, spec: DatasetSpec) -> pd.DataFrame:
         columns["day_of_week"] = timestamps.dt.dayofweek.astype("float64")
         columns["is_weekend"] = (timestamps.dt.dayofweek >= 5).astype("float64")
     for name in spec.categorical_features:
-        columns[name] = raw[name].astype(str)
+        columns[name] = raw[name].astype(TEXT)
     columns[spec.target] = target_values(raw[spec.target], spec)
     return pd.DataFrame(columns, index=raw.index).reset_index(drop=True)
 

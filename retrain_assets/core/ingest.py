@@ -16,6 +16,8 @@ import pandas as pd
 import pandera.errors as pa_errors
 import pandera.pandas as pa
 
+from retrain_assets.core.frames import read_parquet, with_arrow_text
+
 READERS = {".csv": "csv", ".parquet": "parquet", ".pq": "parquet"}
 SAMPLE_ROWS = 10
 PARQUET_MAGIC = b"PAR1"
@@ -80,7 +82,7 @@ def read_landed_file(name: str, data: bytes) -> pd.DataFrame:
     try:
         if fmt == "csv":
             return pd.read_csv(io.StringIO(_decode_text(name, data)), low_memory=False)
-        return pd.read_parquet(io.BytesIO(data))
+        return read_parquet(data)
     except UnreadableFile:
         raise
     except pd.errors.ParserError as exc:
@@ -229,7 +231,7 @@ def _parse_values(frame: pd.DataFrame, schema: pa.DataFrameSchema
     So one unparsable value fails its own row (and can be dropped) instead of the column, and a
     fractional count is an error rather than silently truncated by integer coercion.
     """
-    parsed, cases = frame.copy(), []
+    parsed, cases = frame.copy(deep=False), []  # columns are replaced, never changed in place
     for name, column in schema.columns.items():
         if name not in frame.columns:
             continue
@@ -250,7 +252,8 @@ def _parse_values(frame: pd.DataFrame, schema: pa.DataFrameSchema
             cases.append(pd.DataFrame({"schema_context": "Column", "column": name,
                                        "check": expected, "failure_case": raw[bad].astype(str),
                                        "index": raw.index[bad]}))
-        parsed[name] = values.where(~bad)
+            values = values.where(~bad)
+        parsed[name] = values
     return parsed, (pd.concat(cases, ignore_index=True) if cases else pd.DataFrame())
 
 
@@ -268,7 +271,7 @@ def _failures(schema: pa.DataFrameSchema, frame: pd.DataFrame
               ) -> tuple[pd.DataFrame | None, pd.DataFrame]:
     """Validate lazily (every problem at once): the valid frame, or the failure cases."""
     try:
-        return schema.validate(frame, lazy=True), pd.DataFrame()
+        return with_arrow_text(schema).validate(frame, lazy=True), pd.DataFrame()
     except pa_errors.SchemaErrors as exc:
         return None, exc.failure_cases
 
@@ -299,8 +302,9 @@ def apply_contract(frames: dict[str, pd.DataFrame], schema: pa.DataFrameSchema, 
         return report
     day_schema = _with_day_check(schema, time_column, day)
     parsed, parse_failures = _parse_values(combined, schema)
-    unparsable = pd.Index(parse_failures["index"]) if not parse_failures.empty else pd.Index([])
-    report.frame, failures = _failures(day_schema, parsed.drop(index=unparsable))
+    checkable = (parsed if parse_failures.empty  # dropping nothing would still copy the frame
+                 else parsed.drop(index=pd.Index(parse_failures["index"])))
+    report.frame, failures = _failures(day_schema, checkable)
     if report.frame is not None and parse_failures.empty:
         return report
     failures = pd.concat([parse_failures, failures], ignore_index=True)
@@ -313,7 +317,8 @@ def apply_contract(frames: dict[str, pd.DataFrame], schema: pa.DataFrameSchema, 
     fraction = len(bad_rows) / len(combined)
     if policy.mode == "drop_bad_rows" and not table_level \
             and fraction <= policy.max_bad_row_fraction:
-        report.frame = day_schema.validate(parsed.drop(index=bad_rows), lazy=True)
+        report.frame = with_arrow_text(day_schema).validate(parsed.drop(index=bad_rows),
+                                                            lazy=True)
         report.rows_dropped = len(bad_rows)
         report.dropped_rows = _annotate(combined.loc[bad_rows], origin, report.failure_cases)
         return report

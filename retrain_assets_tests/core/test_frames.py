@@ -1,0 +1,52 @@
+"""Text held as Arrow strings: same contract, checked by dtype instead of value by value."""
+
+import io
+
+import pandas as pd
+import pandera.errors as pa_errors
+import pandera.pandas as pa
+import pytest
+
+from retrain_assets.core.features import build_features
+from retrain_assets.core.frames import TEXT, read_parquet, with_arrow_text
+from retrain_assets.core.ingest import read_landed_file
+from retrain_assets.core.simulator import simulate_day
+from retrain_assets.datasets.taxi import TAXI_TRIPS
+
+
+def _parquet(frame: pd.DataFrame) -> bytes:
+    buffer = io.BytesIO()
+    frame.to_parquet(buffer, index=False)
+    return buffer.getvalue()
+
+
+def test_parquet_text_is_read_as_arrow_strings_and_the_rest_as_pandas_reads_it():
+    frame = pd.DataFrame({"zone": ["a", None, "c"], "fare": [1.0, 2.0, 3.0], "n": [1, 2, 3]})
+    read = read_parquet(_parquet(frame))
+    assert read.dtypes.to_dict() == {"zone": TEXT, "fare": "float64", "n": "int64"}
+    assert read["zone"].isna().tolist() == [False, True, False]
+    assert read_landed_file("day.parquet", _parquet(frame))["zone"].dtype == TEXT
+
+
+def test_str_columns_are_declared_as_arrow_text_and_nothing_else_changes():
+    schema = pa.DataFrameSchema({"id": pa.Column(str, unique=True), "x": pa.Column(int, pa.Check.ge(0))},
+                                strict=True)
+    arrow = with_arrow_text(schema)
+    assert arrow.columns["id"].dtype.type == TEXT
+    assert arrow.columns["id"].unique and arrow.columns["x"].checks == schema.columns["x"].checks
+    assert arrow.strict and str(arrow.columns["x"].dtype) == "int64"
+
+
+def test_the_text_rule_is_unchanged_object_text_passes_and_numbers_fail():
+    schema = with_arrow_text(pa.DataFrameSchema({"id": pa.Column(str)}))
+    schema.validate(pd.DataFrame({"id": ["a", "b"]}))  # object text still passes
+    with pytest.raises(pa_errors.SchemaError, match="string"):
+        schema.validate(pd.DataFrame({"id": [1, 2]}))
+    coercing = with_arrow_text(pa.DataFrameSchema({"id": pa.Column(str)}, coerce=True))
+    assert coercing.validate(pd.DataFrame({"id": [1, 2]}))["id"].tolist() == ["1", "2"]
+
+
+def test_features_hold_text_as_arrow_strings():
+    features = build_features(simulate_day(pd.Timestamp("2025-03-08").date(), 50), TAXI_TRIPS)
+    text = [TAXI_TRIPS.id_column, *TAXI_TRIPS.categorical_features]
+    assert all(features[column].dtype == TEXT for column in text)
