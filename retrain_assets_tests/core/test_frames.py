@@ -29,8 +29,8 @@ def test_parquet_text_is_read_as_arrow_strings_and_the_rest_as_pandas_reads_it()
 
 
 def test_str_columns_are_declared_as_arrow_text_and_nothing_else_changes():
-    schema = pa.DataFrameSchema({"id": pa.Column(str, unique=True), "x": pa.Column(int, pa.Check.ge(0))},
-                                strict=True)
+    schema = pa.DataFrameSchema({"id": pa.Column(str, unique=True),
+                                 "x": pa.Column(int, pa.Check.ge(0))}, strict=True)
     arrow = with_arrow_text(schema)
     assert arrow.columns["id"].dtype.type == TEXT
     assert arrow.columns["id"].unique and arrow.columns["x"].checks == schema.columns["x"].checks
