@@ -1,19 +1,29 @@
-"""Plots for asset metadata. Matplotlib with the Agg backend: no display needed."""
+"""Plots for asset metadata. Matplotlib with the Agg backend: no display needed.
+
+Matplotlib is imported when a plot is drawn, not with the code location: it takes seconds, and
+most runs (ingest, backfills) draw nothing.
+"""
 
 from __future__ import annotations
 
-import matplotlib
-
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-import pandas as pd  # noqa: E402
+import numpy as np
+import pandas as pd
 
 MAX_POINTS = 3_000
 
 
+def _pyplot():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
 def predicted_vs_actual(actual: pd.Series, scores: dict[str, pd.Series], task: str):
     """Regression: scatter per model against the diagonal. Classification: score histograms."""
+    plt = _pyplot()
     fig, ax = plt.subplots(figsize=(5.5, 4.5))
     sample = actual.sample(min(MAX_POINTS, len(actual)), random_state=0).index
     if task == "regression":
@@ -39,6 +49,7 @@ def predicted_vs_actual(actual: pd.Series, scores: dict[str, pd.Series], task: s
 def metric_over_time(frame: pd.DataFrame, x: str, columns: list[str], title: str,
                      threshold: float | None = None):
     """One line per column over days (drift scores, live metrics)."""
+    plt = _pyplot()
     fig, ax = plt.subplots(figsize=(7, 3.5))
     for column in columns:
         ax.plot(frame[x], frame[column], marker="o", markersize=3, label=column)

@@ -4,6 +4,9 @@ Every training run is an MLflow run (params, metrics, the model with signature a
 tags tracing it to the Dagster run and partitions), registered as a new version. The champion is
 whatever the alias `champion` points at; `previous` remembers the one before, so rollback is just
 re-pointing an alias. Models are loaded only by name/version from this registry.
+
+MLflow is imported in the methods that use it: it takes seconds to import, and every Dagster run
+imports this module with the code location, including ingest runs that never touch the registry.
 """
 
 from __future__ import annotations
@@ -18,11 +21,7 @@ from dataclasses import asdict, dataclass, field
 from importlib.metadata import version
 from pathlib import Path
 
-import mlflow
 import pandas as pd
-from mlflow import MlflowClient
-from mlflow.exceptions import MlflowException
-from mlflow.models import Model, infer_signature
 
 CHAMPION = "champion"
 PREVIOUS = "previous"
@@ -97,10 +96,15 @@ class ModelRegistry:
         self.ui_url = _without_credentials(
             ui_url or (tracking_uri if tracking_uri.startswith("http")
                        else "http://127.0.0.1:5000")).rstrip("/")
+        from mlflow import MlflowClient
+
         self.client = MlflowClient(tracking_uri=tracking_uri, registry_uri=tracking_uri)
 
     def _activate(self) -> str:
         """Point the fluent API at this store; returns the experiment id."""
+        import mlflow
+        from mlflow.exceptions import MlflowException
+
         mlflow.set_tracking_uri(self.tracking_uri)
         mlflow.set_registry_uri(self.tracking_uri)
         existing = self.client.get_experiment_by_name(self.experiment)
@@ -121,6 +125,9 @@ class ModelRegistry:
                       train_days: tuple[str, ...], holdout_days: tuple[str, ...],
                       reference: Mapping | None = None) -> ModelRef:
         """Log one training run and register its model as a new version."""
+        import mlflow
+        from mlflow.models import infer_signature
+
         experiment_id = self._activate()
         example = inputs.head(5)
         signature = infer_signature(example, model.predict(example))
@@ -148,6 +155,8 @@ class ModelRegistry:
                         holdout_days=holdout_days, train_rows=len(inputs), params=dict(params))
 
     def version_for(self, alias: str) -> str | None:
+        from mlflow.exceptions import MlflowException
+
         try:
             return str(self.client.get_model_version_by_alias(self.model_name, alias).version)
         except MlflowException:
@@ -160,7 +169,9 @@ class ModelRegistry:
         unpickle pickle-format models), so a crafted version could run code; here only the
         registry's `models:/name/version` is read and only `SKOPS_TRUSTED_TYPES` are allowed.
         """
-        import skops.io  # imported here: it enumerates all of scikit-learn (seconds) on import
+        import mlflow
+        import skops.io  # it enumerates all of scikit-learn (seconds) on import
+        from mlflow.models import Model
         from skops.io.exceptions import UntrustedTypesFoundException
 
         self._activate()
@@ -183,6 +194,8 @@ class ModelRegistry:
                     "review the types and add them to registry.SKOPS_TRUSTED_TYPES.") from exc
 
     def load_reference(self, version: str) -> dict | None:
+        from mlflow.exceptions import MlflowException
+
         run_id = self.client.get_model_version(self.model_name, version).run_id
         with tempfile.TemporaryDirectory() as tmp:
             try:

@@ -6,7 +6,6 @@ from dataclasses import fields
 
 import dagster as dg
 import pandas as pd
-from mlflow.entities import Metric
 
 from retrain_assets.checks import CANDIDATE_BLESSED
 from retrain_assets.core.drift import build_reference
@@ -151,7 +150,9 @@ def build_training_assets(project: Project) -> list[dg.AssetsDefinition]:
     return [candidate_model, evaluation_report]
 
 
-def _metric(key: str, value: float) -> Metric:
+def _metric(key: str, value: float):
+    from mlflow.entities import Metric  # MLflow is imported where used (see registry.py)
+
     return Metric(key, value, int(time.time() * 1000), 0)
 
 

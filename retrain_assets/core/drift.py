@@ -4,6 +4,8 @@ The reference is a compact, JSON-serializable summary of the training data (bin 
 quantiles, category shares) rather than the raw rows, because it is stored next to the champion
 model as an MLflow artifact and re-loaded whenever a new day arrives. Everything here is pure
 numpy/pandas/scipy and vectorised, so a day of a million rows is compared in well under a second.
+SciPy is imported by the two statistics that need it: it takes seconds to import, and every run
+imports this module with the code location.
 """
 
 from __future__ import annotations
@@ -12,8 +14,6 @@ from dataclasses import asdict, dataclass
 
 import numpy as np
 import pandas as pd
-from scipy import stats
-from scipy.spatial.distance import jensenshannon
 
 from retrain_assets.core.metrics import relative_improvement
 
@@ -210,6 +210,8 @@ def numeric_drift(
     if x.size:
         ks_statistic = _approximate_ks(np.asarray(ref.quantiles), x)
         effective_n = max(1, round(ref.count * x.size / (ref.count + x.size)))
+        from scipy import stats
+
         ks_pvalue = float(stats.kstwo.sf(ks_statistic, effective_n))
     return FeatureDrift(
         feature=str(values.name),
@@ -247,6 +249,8 @@ def categorical_drift(
     drift_psi = psi(expected, actual)
     js_distance = None
     if total:
+        from scipy.spatial.distance import jensenshannon
+
         # Rounding can push the divergence a hair below zero, making scipy's sqrt return NaN.
         with np.errstate(invalid="ignore"):
             js_distance = float(np.nan_to_num(jensenshannon(expected, actual, base=2)))

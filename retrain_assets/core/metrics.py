@@ -1,16 +1,21 @@
-"""Metrics per task, and which direction is better for each."""
+"""Metrics per task, and which direction is better for each.
+
+scikit-learn is imported when metrics are computed: it takes seconds, and every run imports this
+module with the code location.
+"""
 
 from __future__ import annotations
 
 import numpy as np
 import pandas as pd
-from sklearn import metrics as skm
 
 LOWER_IS_BETTER = frozenset({"rmse", "mae"})
 
 
 def compute_metrics(task: str, actual: pd.Series, predicted: pd.Series) -> dict[str, float]:
     """Regression: RMSE, MAE, R². Classification (predicted = P(1)): accuracy, F1, ROC AUC."""
+    from sklearn import metrics as skm
+
     y_true = np.asarray(actual, dtype="float64")
     y_pred = np.asarray(predicted, dtype="float64")
     if len(y_true) == 0:
@@ -29,10 +34,6 @@ def compute_metrics(task: str, actual: pd.Series, predicted: pd.Series) -> dict[
         "f1": float(skm.f1_score(y_true, labels, zero_division=0)),
         "roc_auc": auc,
     }
-
-
-def is_better(metric: str, value: float, than: float) -> bool:
-    return value < than if metric in LOWER_IS_BETTER else value > than
 
 
 def relative_improvement(metric: str, candidate: float, baseline: float) -> float:

@@ -1,20 +1,21 @@
 """Model training: a scikit-learn Pipeline with preprocessing inside it.
 
 Preprocessing lives in the pipeline, so the logged MLflow model takes raw feature columns and
-serving cannot apply a different encoding than training did.
+serving cannot apply a different encoding than training did. scikit-learn is imported when a
+pipeline is built: it takes seconds, and runs that never train should not pay for it.
 """
 
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
+from typing import TYPE_CHECKING
 
 import pandas as pd
-from sklearn.compose import ColumnTransformer
-from sklearn.ensemble import HistGradientBoostingClassifier, HistGradientBoostingRegressor
-from sklearn.pipeline import Pipeline
-from sklearn.preprocessing import OrdinalEncoder
 
 from retrain_assets.core.dataset import DatasetSpec
+
+if TYPE_CHECKING:
+    from sklearn.pipeline import Pipeline
 
 
 @dataclass(frozen=True)
@@ -32,6 +33,11 @@ class Hyperparameters:
 
 def build_pipeline(spec: DatasetSpec, hyperparameters: Hyperparameters) -> Pipeline:
     """Gradient-boosted trees over ordinal-encoded categories: fast on millions of rows."""
+    from sklearn.compose import ColumnTransformer
+    from sklearn.ensemble import HistGradientBoostingClassifier, HistGradientBoostingRegressor
+    from sklearn.pipeline import Pipeline
+    from sklearn.preprocessing import OrdinalEncoder
+
     categorical = list(spec.categorical_features)
     preprocess = ColumnTransformer(
         [("categorical",
