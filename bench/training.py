@@ -9,7 +9,7 @@ from pathlib import Path
 import dagster as dg
 import pandas as pd
 
-from bench.harness import Figure, Run, benchmark, ratio_at_most, value_below
+from bench.harness import Figure, Run, benchmark, in_child, ratio_at_most, value_below
 from bench.workload import SPEC, days, open_definitions
 
 WINDOW_DAYS, HOLDOUT_DAYS = 28, 7  # TrainingConfig's defaults: 28 training days, 7 holdout
@@ -25,6 +25,13 @@ def store_features(storage: Path, day_keys: list[str], rows: int) -> None:
     for day in day_keys:
         frame = build_features(simulate_day(date.fromisoformat(day), rows), SPEC)
         frame.to_parquet(folder / f"{day}.parquet", index=False)
+
+
+def create_tracking_store(home: Path) -> float:
+    """Setup, untimed: a user's MLflow store exists before training (creating one runs its
+    schema migrations, seconds that only the very first training would pay)."""
+    open_definitions(home).resources["mlflow"].registry().client.search_experiments()
+    return 0.0
 
 
 def dagster_training(home: Path) -> float:
@@ -60,16 +67,18 @@ def training(run: Run) -> list[Figure]:
     home = run.folder("home")
     all_days = days(WINDOW_DAYS + HOLDOUT_DAYS)
     store_features(home / "storage", all_days, per_day)
+    in_child(create_tracking_store, home, log=run.log)
     ours = run.measure(dagster_training, home)
     floor = run.measure(bare_fit, home / "storage", all_days[:WINDOW_DAYS])
     run.sizes.append(f"{WINDOW_DAYS} training days × {per_day:,} rows = "
                      f"{WINDOW_DAYS * per_day:,} rows (+ {HOLDOUT_DAYS} holdout days)")
     run.notes += [
         "ours: candidate_model alone, in-process (execute_in_process) on a temporary instance "
-        "and MLflow sqlite store; includes loading the partitions, the fit, the drift reference "
-        "and MLflow logging + registration",
+        "and an existing MLflow sqlite store; includes importing MLflow and scikit-learn, "
+        "loading the partitions, the fit, the drift reference and MLflow logging + "
+        "registration of the skops model",
         "baseline: pandas read + concat of the same days and core.training.build_pipeline().fit "
-        "(same Pipeline, same hyperparameters)",
+        "(same Pipeline, same hyperparameters; importing scikit-learn included)",
         "peak memory: the peak RSS of the process doing the work (getrusage of the child)",
         f"best of {len(ours.seconds)}; all times (s): ours "
         f"{', '.join(f'{s:.1f}' for s in ours.seconds)}; bare "

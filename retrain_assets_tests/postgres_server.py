@@ -45,9 +45,11 @@ class PostgresServer:
 
 
 @contextmanager
-def postgres_server(db_name: str = "dagster") -> Iterator[PostgresServer]:
+def postgres_server(db_name: str = "dagster", *, durable: bool = False
+                    ) -> Iterator[PostgresServer]:
     """initdb + pg_ctl start with password auth on 127.0.0.1:<free port>; stopped and removed
-    on exit. PostgreSQL refuses to run as root, so as root it runs as the `postgres` user."""
+    on exit. PostgreSQL refuses to run as root, so as root it runs as the `postgres` user.
+    Tests run it with fsync off; `durable` keeps PostgreSQL's defaults (for benchmarks)."""
     if not (PG_BIN / "initdb").is_file():
         pytest.fail(INSTALL_HINT.format(bin=PG_BIN), pytrace=False)
     as_user: list[str] = []
@@ -80,7 +82,7 @@ def postgres_server(db_name: str = "dagster") -> Iterator[PostgresServer]:
         pg(str(PG_BIN / "initdb"), "-D", str(data), "-U", server.username,
            f"--pwfile={pwfile}", "--auth=scram-sha-256", "-E", "UTF8", "--no-sync")
         options = (f"-c listen_addresses={server.host} -p {server.port} "
-                   f"-c unix_socket_directories={base} -c fsync=off")
+                   f"-c unix_socket_directories={base}" + ("" if durable else " -c fsync=off"))
         pg(*ctl, "-l", str(log), "-o", options, "-w", "start")
         conn = psycopg2.connect(host=server.host, port=server.port, dbname="postgres",
                                 user=server.username, password=server.password)

@@ -10,12 +10,12 @@ import pandas as pd
 import pandera.pandas as pa
 
 from retrain_assets.core.dataset import DatasetSpec
-from retrain_assets.core.frames import TEXT
+from retrain_assets.core.frames import TEXT, as_timestamps
 
 
 def build_features(raw: pd.DataFrame, spec: DatasetSpec) -> pd.DataFrame:
     """Model inputs plus id, time and target columns, in the order of `features_schema(spec)`."""
-    timestamps = pd.to_datetime(raw[spec.time_column])
+    timestamps = as_timestamps(raw[spec.time_column])
     columns: dict[str, pd.Series] = {
         spec.id_column: raw[spec.id_column].astype(TEXT),
         spec.time_column: timestamps,

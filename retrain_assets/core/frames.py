@@ -8,12 +8,14 @@ ingest several times faster (bench/, item 1). Everything that reads a frame goes
 
 from __future__ import annotations
 
+import dataclasses
 import io
 
 import pandas as pd
 import pandera.pandas as pa
 import pyarrow as arrow
 import pyarrow.parquet as pq
+from pandera.engines import pandas_engine
 
 TEXT = pd.StringDtype("pyarrow")  # the string dtype Pandera checks natively; missing is pd.NA
 _AS_TEXT = {arrow.string(): TEXT, arrow.large_string(): TEXT}.get
@@ -25,12 +27,36 @@ def read_parquet(data: bytes) -> pd.DataFrame:
     return pq.read_table(io.BytesIO(data)).to_pandas(types_mapper=_AS_TEXT)
 
 
-def with_arrow_text(schema: pa.DataFrameSchema) -> pa.DataFrameSchema:
-    """The schema with its `str` columns declared as `TEXT`: the same rule (the value is text),
-    checked by dtype instead of value by value when the frame holds Arrow strings. A coercing
-    column now coerces to `TEXT`; object text still passes a non-coercing one (checked value by
-    value, as before), and a column of numbers still fails it."""
-    text = [name for name, column in schema.columns.items() if str(column.dtype) == "str"]
-    if not text:
-        return schema
-    return schema.update_columns({name: {"dtype": TEXT} for name in text})
+_VECTORISED: dict[int, tuple[pa.DataFrameSchema, pa.DataFrameSchema]] = {}
+
+
+def vectorised(schema: pa.DataFrameSchema) -> pa.DataFrameSchema:
+    """The same contract, checked without per-value Python work (made once per schema: pandera
+    deep-copies a schema to change it, which would cost more per day than the checks save):
+
+    - `str` columns are declared as `TEXT`: the same rule (the value is text), checked by dtype
+      when the frame holds Arrow strings. A coercing column now coerces to `TEXT`; object text
+      still passes a non-coercing one (value by value, as before); numbers still fail it.
+    - timestamp columns are parsed with `to_datetime(cache=False)`: pandas' cache first boxes
+      thousands of values to decide whether to cache, ~20 ms per call, on every day.
+    """
+    known = _VECTORISED.get(id(schema))
+    if known is not None and known[0] is schema:
+        return known[1]
+    changes = {}
+    for name, column in schema.columns.items():
+        if str(column.dtype) == "str":
+            changes[name] = {"dtype": TEXT}
+        elif isinstance(column.dtype, pandas_engine.DateTime):
+            changes[name] = {"dtype": dataclasses.replace(column.dtype, to_datetime_kwargs={
+                **column.dtype.to_datetime_kwargs, "cache": False})}
+    result = schema.update_columns(changes) if changes else schema
+    _VECTORISED[id(schema)] = (schema, result)  # holds the schema, so its id stays its own
+    return result
+
+
+def as_timestamps(values: pd.Series) -> pd.Series:
+    """`pd.to_datetime`, skipped when the values already are timestamps (see `vectorised`)."""
+    if pd.api.types.is_datetime64_any_dtype(values):
+        return values
+    return pd.to_datetime(values, cache=False)

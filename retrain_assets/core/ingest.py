@@ -16,7 +16,7 @@ import pandas as pd
 import pandera.errors as pa_errors
 import pandera.pandas as pa
 
-from retrain_assets.core.frames import read_parquet, with_arrow_text
+from retrain_assets.core.frames import read_parquet, vectorised
 
 READERS = {".csv": "csv", ".parquet": "parquet", ".pq": "parquet"}
 SAMPLE_ROWS = 10
@@ -243,7 +243,8 @@ def _parse_values(frame: pd.DataFrame, schema: pa.DataFrameSchema
                 bad |= values.notna() & (values % 1 != 0)
             expected = f"parse as {column.dtype} ({'whole ' if kind in 'iu' else ''}number)"
         elif kind == "M":
-            values = pd.to_datetime(raw, errors="coerce")
+            values = (raw if pd.api.types.is_datetime64_any_dtype(raw)
+                      else pd.to_datetime(raw, errors="coerce", cache=False))
             bad = raw.notna() & values.isna()
             expected = f"parse as {column.dtype} (timestamp)"
         else:
@@ -271,7 +272,7 @@ def _failures(schema: pa.DataFrameSchema, frame: pd.DataFrame
               ) -> tuple[pd.DataFrame | None, pd.DataFrame]:
     """Validate lazily (every problem at once): the valid frame, or the failure cases."""
     try:
-        return with_arrow_text(schema).validate(frame, lazy=True), pd.DataFrame()
+        return schema.validate(frame, lazy=True), pd.DataFrame()
     except pa_errors.SchemaErrors as exc:
         return None, exc.failure_cases
 
@@ -300,7 +301,7 @@ def apply_contract(frames: dict[str, pd.DataFrame], schema: pa.DataFrameSchema, 
                           "no trips is almost always a broken export. Re-export the day and land "
                           "it again.")
         return report
-    day_schema = _with_day_check(schema, time_column, day)
+    day_schema = _with_day_check(vectorised(schema), time_column, day)
     parsed, parse_failures = _parse_values(combined, schema)
     checkable = (parsed if parse_failures.empty  # dropping nothing would still copy the frame
                  else parsed.drop(index=pd.Index(parse_failures["index"])))
@@ -317,7 +318,7 @@ def apply_contract(frames: dict[str, pd.DataFrame], schema: pa.DataFrameSchema, 
     fraction = len(bad_rows) / len(combined)
     if policy.mode == "drop_bad_rows" and not table_level \
             and fraction <= policy.max_bad_row_fraction:
-        report.frame = with_arrow_text(day_schema).validate(parsed.drop(index=bad_rows),
+        report.frame = vectorised(day_schema).validate(parsed.drop(index=bad_rows),
                                                             lazy=True)
         report.rows_dropped = len(bad_rows)
         report.dropped_rows = _annotate(combined.loc[bad_rows], origin, report.failure_cases)
@@ -338,7 +339,7 @@ def apply_contract(frames: dict[str, pd.DataFrame], schema: pa.DataFrameSchema, 
 def validate_frame(frame: pd.DataFrame, schema: pa.DataFrameSchema, *, day: str) -> ContractReport:
     """Hold a frame we produced (features, predictions) to its schema; same report as raw data."""
     report = ContractReport(day=day, files=[], rows_in=len(frame), frame=None)
-    report.frame, failures = _failures(schema, frame)
+    report.frame, failures = _failures(vectorised(schema), frame)
     if report.frame is None:
         report.failure_cases = failures.reset_index(drop=True)
         report.problem = (f"day {day}: {schema.name or 'schema'} violated: "
