@@ -18,10 +18,17 @@ import time
 from dataclasses import asdict, dataclass
 from datetime import timedelta
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import dagster as dg
 
 from bench.harness import Figure, Run, benchmark, value_below
+
+if TYPE_CHECKING:
+    from datetime import date
+
+    from retrain_assets.demo import Scenario
+    from retrain_assets.storage import ObjectStore
 
 # Drifted days already ingested when the measured one lands: the retrain it triggers then trains
 # on 3 days of the new world and is judged on the 2 latest (the scenario's holdout), where it
@@ -142,13 +149,36 @@ def tick_time(instance: dg.DagsterInstance, sensor: str, run_id: str, after: flo
 # the measurement
 
 
-def reaction_time(parent: Path, scenario) -> float:
-    """Bootstrap a stale champion in a fresh home, start the daemon, land one drifted day and
+def stale_champion(defs: dg.Definitions, instance: dg.DagsterInstance, landing: ObjectStore,
+                   scenario: Scenario) -> date:
+    """Untimed set-up: history landed and ingested, a champion trained on it (in-process), then
+    DRIFTED_DAYS_BEFORE drifted days landed and ingested with features only (no scoring, so no
+    check fails before the measured day). Returns the measured day, not landed yet."""
+    from retrain_assets.demo import DEMO_START, land
+    from retrain_assets.instance import run_job
+
+    days = [DEMO_START + timedelta(days=i)
+            for i in range(scenario.history_days + DRIFTED_DAYS_BEFORE + 1)]
+    history = [land(landing, day, scenario) for day in days[:scenario.history_days]]
+    drifted = [land(landing, day, scenario, drift_from=scenario.drift_from)
+               for day in days[scenario.history_days:-1]]
+    for job, keys, config in (
+            ("ingest_job", history, None),
+            ("training_job", None, defs.resources["retrain_policy"].run_config()),
+            ("ingest_job", drifted, None)):
+        if not run_job(defs, job, instance, days=keys, run_config=config).success:
+            raise RuntimeError(f"set-up: {job} failed"
+                               + (f" for {keys[0]}..{keys[-1]}" if keys else ""))
+    return days[-1]
+
+
+def reaction_time(parent: Path, scenario: Scenario) -> float:
+    """In a fresh home: bootstrap a stale champion, start the daemon, land one drifted day and
     time until the champion alias moves; checks the promotion was drift-triggered and writes
     the phases to `<home>/reaction.json`. Returns the seconds."""
     from retrain_assets.definitions import build_definitions
-    from retrain_assets.demo import DEMO_START, Daemon, Watcher, land, mlflow_tags
-    from retrain_assets.instance import run_job, use_home
+    from retrain_assets.demo import Daemon, Watcher, land, mlflow_tags
+    from retrain_assets.instance import use_home
     from retrain_assets.registry import CHAMPION
     from retrain_assets.resources import open_store
 
@@ -158,19 +188,11 @@ def reaction_time(parent: Path, scenario) -> float:
     defs = build_definitions()  # reads the environment just set, as the daemon's will
     registry = defs.resources["mlflow"].registry()
     landing = open_store(str(home / "landing"))
-    day = lambda i: DEMO_START + timedelta(days=i)  # noqa: E731
-    history = [land(landing, day(i), scenario) for i in range(scenario.history_days)]
-    drifted = [land(landing, day(scenario.history_days + i), scenario,
-                    drift_from=scenario.drift_from) for i in range(DRIFTED_DAYS_BEFORE)]
-    measured = day(scenario.history_days + DRIFTED_DAYS_BEFORE)
-    retrain_config = defs.resources["retrain_policy"].run_config()
     with dg.DagsterInstance.get() as instance:
-        for job, days in (("ingest_job", history), ("training_job", None),
-                          ("ingest_job", drifted)):  # drifted days: features only, no checks
-            if not run_job(defs, job, instance, days=days, run_config=(
-                    retrain_config if job == "training_job" else None)).success:
-                raise RuntimeError(f"set-up: {job} failed for {days or 'training'}")
+        measured = stale_champion(defs, instance, landing, scenario)
         stale = registry.version_for(CHAMPION)
+        if stale is None:
+            raise RuntimeError("set-up: the first training_job promoted no champion")
         with Daemon(home, scenario.environment()) as daemon:
             watch = Watcher(instance, daemon, scenario.timeout_seconds, poll_seconds=0.25)
             try:
