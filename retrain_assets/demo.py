@@ -52,7 +52,7 @@ class Scenario:
     days_after_promotion: int = 1
     rows: int = 1_000  # per day; far fewer makes zone shares too noisy for the drift checks
     seed: int = 7
-    sensor_interval_seconds: int = 2
+    sensor_interval_seconds: int | None = 2  # None: the code location's default
     holdout_days: int = 2  # short, so a retrain can learn the new world within days
     timeout_seconds: float = 300.0  # per wait; generous for a loaded 2-core machine
 
@@ -61,10 +61,13 @@ class Scenario:
         return DEMO_START + timedelta(days=self.history_days + self.normal_days)
 
     def environment(self) -> dict[str, str]:
-        """What the daemon's code location reads: fast ticks, no minimum retrain interval, and
-        a data-volume threshold the history crosses (bootstrapping the first champion)."""
+        """What the daemon's code location reads: fast ticks (unless the interval is None), no
+        minimum retrain interval, and a data-volume threshold the history crosses
+        (bootstrapping the first champion)."""
+        interval = ({} if self.sensor_interval_seconds is None else
+                    {"RETRAIN_ASSETS_SENSOR_INTERVAL_SECONDS": str(self.sensor_interval_seconds)})
         return {
-            "RETRAIN_ASSETS_SENSOR_INTERVAL_SECONDS": str(self.sensor_interval_seconds),
+            **interval,
             "RETRAIN_ASSETS_RETRAIN_MIN_INTERVAL_SECONDS": "0",
             "RETRAIN_ASSETS_RETRAIN_MIN_NEW_ROWS": str(self.rows * (self.history_days - 5)),
             "RETRAIN_ASSETS_RETRAIN_TRAINING_CONFIG": json.dumps(
@@ -142,8 +145,10 @@ class Daemon:
 class Watcher:
     """Waits on the instance for what the daemon does."""
 
-    def __init__(self, instance: dg.DagsterInstance, daemon: Daemon, timeout: float):
+    def __init__(self, instance: dg.DagsterInstance, daemon: Daemon, timeout: float,
+                 poll_seconds: float = 1.0):
         self.instance, self.daemon, self.timeout = instance, daemon, timeout
+        self.poll_seconds = poll_seconds
 
     def until(self, what: str, condition: Callable[[], object]):
         deadline = time.monotonic() + self.timeout
@@ -152,7 +157,7 @@ class Watcher:
             value = condition()
             if value:
                 return value
-            time.sleep(1)
+            time.sleep(self.poll_seconds)
         raise TimeoutError(f"timed out after {self.timeout:.0f}s waiting for {what}; "
                            f"see {self.daemon.log_path}")
 
