@@ -320,9 +320,12 @@ def run_failure_alert(context: dg.RunFailureSensorContext, alerts: FailureAlerts
 
 def build_sensors() -> list:
     """Sensors with their tick intervals from the environment (the demo uses seconds)."""
-    interval = _env_int("RETRAIN_ASSETS_SENSOR_INTERVAL_SECONDS", 30)
+    interval = _env_int("RETRAIN_ASSETS_SENSOR_INTERVAL_SECONDS", 15)
+    # its tick is a few indexed queries, so it can look soon after a landing run's checks
+    retrain_interval = _env_int("RETRAIN_ASSETS_RETRAIN_SENSOR_INTERVAL_SECONDS",
+                                min(interval, 5))
     return [
         build_landing_zone_sensor(interval, _env_int("RETRAIN_ASSETS_LANDING_FULL_RESCAN", 120)),
-        build_drift_retrain_sensor(interval),
+        build_drift_retrain_sensor(retrain_interval),
         run_failure_alert,
     ]
