@@ -83,7 +83,7 @@ def bare_loop(files: list[Path], out: Path) -> float:
 
 @benchmark(2, "backfill", "daily partitions through raw_data → features as one backfill")
 def backfill(run: Run) -> list[Figure]:
-    count, rows, sample = (30, 2_000, 4) if run.quick else (365, 20_000, 12)
+    count, rows, sample = (30, 2_000, 2) if run.quick else (365, 20_000, 12)
     home = run.folder("home")
     day_keys = days(count)
     files = land(home / "landing", day_keys, rows)

@@ -88,10 +88,11 @@ def look(zone: LandingZone, state: WatchState, *, full_rescan_every: int = 120) 
 
 
 def _local_candidates(store: LocalObjectStore, state: WatchState, full: bool):
-    """Days whose root entry (folder or flat file) changed mtime; one scandir of the root."""
+    """Days whose root entry (folder or flat file) changed mtime; one scandir of the root, then
+    only those days are listed (on a full rescan, every day folder once)."""
     if not store.root.is_dir():
         return {}, {}, []
-    folders, candidates, malformed = {}, {}, []
+    folders, candidates, changed_days, malformed = {}, {}, set(), []
     for entry in os.scandir(store.root):
         if _ignored(entry.name) or entry.name.startswith(".tmp-"):
             continue
@@ -99,13 +100,18 @@ def _local_candidates(store: LocalObjectStore, state: WatchState, full: bool):
         folders[entry.name] = mtime
         if not full and state.folders.get(entry.name) == mtime:
             continue
-        day = day_of(f"{entry.name}/" if entry.is_dir() else entry.name)
+        is_dir = entry.is_dir(follow_symlinks=False)
+        day = day_of(f"{entry.name}/" if is_dir else entry.name)
         if day is None:
-            malformed.append(entry.name + ("/" if entry.is_dir() else ""))
-        elif day not in candidates:
-            candidates[day] = store.list(day)
-    return ({day: [o for o in objects if day_of(o.key) == day]
-             for day, objects in candidates.items()}, folders, malformed)
+            malformed.append(entry.name + ("/" if is_dir else ""))
+        elif full:  # a day is its folder plus any flat <day>.csv|.parquet: all are visited
+            objects = store.list(f"{entry.name}/") if is_dir else [store.stored(entry)]
+            candidates.setdefault(day, []).extend(o for o in objects if day_of(o.key) == day)
+        else:  # the day's unchanged entries belong to its fingerprint too: list the day
+            changed_days.add(day)
+    for day in changed_days:
+        candidates[day] = [o for o in store.list(day) if day_of(o.key) == day]
+    return candidates, folders, malformed
 
 
 def _listed_candidates(store, state: WatchState, full: bool):

@@ -45,6 +45,7 @@ class LocalObjectStore:
     def __init__(self, root: str | os.PathLike[str]):
         self.root = Path(root).expanduser().resolve()
         self.url = str(self.root)
+        self._root_prefix = len(os.path.join(self.url, ""))  # "/data/zone/" (or "/")
 
     def _path(self, key: str) -> Path:
         path = (self.root / key).resolve()
@@ -52,10 +53,15 @@ class LocalObjectStore:
             raise ValueError(f"key {key!r} escapes the store root {self.root}")
         return path
 
+    def _key(self, entry: os.DirEntry) -> str:
+        """The entry's path relative to the root, with `/` (string slicing: this runs for every
+        entry of a zone's root on each sensor tick)."""
+        return entry.path[self._root_prefix:].replace(os.sep, "/")
+
     def _walk(self, directory: Path, prefix: str) -> Iterator[os.DirEntry]:
         """Files under `directory` whose key starts with `prefix`, pruning other subtrees."""
         for entry in os.scandir(directory):
-            key = Path(entry.path).relative_to(self.root).as_posix()
+            key = self._key(entry)
             if entry.is_dir(follow_symlinks=False):
                 if (key + "/").startswith(prefix) or prefix.startswith(key + "/"):
                     yield from self._walk(Path(entry.path), prefix)
@@ -64,15 +70,20 @@ class LocalObjectStore:
                 yield entry
 
     def list(self, prefix: str = "") -> list[StoredObject]:
-        if not self.root.is_dir():
+        """Walks only the folder the prefix names (`2025-01-01/` lists that day's folder, not
+        the whole zone: a zone holds a folder per day for years)."""
+        folder = prefix.rpartition("/")[0]
+        start = self._path(folder) if folder else self.root
+        if not start.is_dir():
             return []
-        objects = []
-        for entry in self._walk(self.root, prefix):
-            stat = entry.stat()
-            objects.append(StoredObject(
-                key=Path(entry.path).relative_to(self.root).as_posix(), size=stat.st_size,
-                updated=stat.st_mtime, version=f"{stat.st_mtime_ns}-{stat.st_size}"))
-        return sorted(objects, key=lambda o: o.key)
+        return sorted((self.stored(entry) for entry in self._walk(start, prefix)),
+                      key=lambda o: o.key)
+
+    def stored(self, entry: os.DirEntry) -> StoredObject:
+        """The object a file under the root is; its version changes with every rewrite."""
+        stat = entry.stat()
+        return StoredObject(key=self._key(entry), size=stat.st_size, updated=stat.st_mtime,
+                            version=f"{stat.st_mtime_ns}-{stat.st_size}")
 
     def read_bytes(self, key: str) -> bytes:
         return self._path(key).read_bytes()

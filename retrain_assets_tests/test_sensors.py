@@ -105,6 +105,35 @@ def test_a_look_lists_only_changed_days(landing):
     assert changes.listed_days == 1  # one folder listed, not twenty-one
 
 
+def test_a_look_reads_each_folder_once_however_many_days_there_are(landing, monkeypatch):
+    """Listing a day must not scan the whole zone: with a folder per day for years that made the
+    first look quadratic (over a minute at 10,000 days, past the sensor's 60 s limit)."""
+    zone = LandingZone(landing)
+    land(landing, START, 20, rows=5)
+    (landing.root / "2025-01-10.csv").write_text("flat file beside the day's folder\n")
+    scanned: list[str] = []
+    real_scandir = os.scandir
+    monkeypatch.setattr(os, "scandir", lambda path: scanned.append(str(path)) or
+                        real_scandir(path))
+    first = look(zone, WatchState())
+    assert len(first.changed) == 20
+    assert len(scanned) == 21 and len(set(scanned)) == 21  # the root, then each folder once
+    scanned.clear()
+    land(landing, START.replace(day=21), 1, rows=5)
+    assert list(look(zone, first.state).changed) == ["2025-01-21"]
+    assert len(scanned) <= 3  # the root, and the new day (its folder and any flat file)
+
+
+def test_a_flat_file_beside_a_day_folder_is_part_of_that_day(landing):
+    zone = LandingZone(landing)
+    (day,) = land(landing, START, 1, rows=5)
+    state = look(zone, WatchState()).state
+    (landing.root / f"{day}.csv").write_text("trip_id\n1\n")
+    changes = look(zone, state)
+    assert list(changes.changed) == [day]
+    assert changes.changed[day] != state.days[day]
+
+
 def test_in_place_overwrite_is_caught_by_the_periodic_full_rescan(landing):
     zone = LandingZone(landing)
     (day,) = land(landing, START, 1, rows=5)
