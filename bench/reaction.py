@@ -150,10 +150,14 @@ def tick_time(instance: dg.DagsterInstance, sensor: str, run_id: str, after: flo
 
 
 def stale_champion(defs: dg.Definitions, instance: dg.DagsterInstance, landing: ObjectStore,
-                   scenario: Scenario) -> date:
+                   scenario: Scenario, retried: list[str]) -> date:
     """Untimed set-up: history landed and ingested, a champion trained on it (in-process), then
     DRIFTED_DAYS_BEFORE drifted days landed and ingested with features only (no scoring, so no
-    check fails before the measured day). Returns the measured day, not landed yet."""
+    check fails before the measured day). Returns the measured day, not landed yet.
+
+    A set-up job that fails is run once more, and why it failed is added to `retried` for the
+    report: on a loaded CI machine the in-process training once failed here (the reason was not
+    kept then), and the set-up is not what this benchmark measures."""
     from retrain_assets.demo import DEMO_START, land
     from retrain_assets.instance import run_job
 
@@ -166,9 +170,17 @@ def stale_champion(defs: dg.Definitions, instance: dg.DagsterInstance, landing: 
             ("ingest_job", history, None),
             ("training_job", None, defs.resources["retrain_policy"].run_config()),
             ("ingest_job", drifted, None)):
-        if not run_job(defs, job, instance, days=keys, run_config=config).success:
-            raise RuntimeError(f"set-up: {job} failed"
-                               + (f" for {keys[0]}..{keys[-1]}" if keys else ""))
+        for attempt in (1, 2):
+            result = run_job(defs, job, instance, days=keys, run_config=config)
+            if result.success:
+                break
+            why = (f"set-up: {job} failed" + (f" for {keys[0]}..{keys[-1]}" if keys else "")
+                   + ": " + ("; ".join(
+                       f"{e.step_key}: {e.event_specific_data.error.message.strip()}"
+                       for e in result.all_events if e.is_step_failure) or "see the run log"))
+            if attempt == 2:
+                raise RuntimeError(why)
+            retried.append(why)
     return days[-1]
 
 
@@ -189,7 +201,8 @@ def reaction_time(parent: Path, scenario: Scenario) -> float:
     registry = defs.resources["mlflow"].registry()
     landing = open_store(str(home / "landing"))
     with dg.DagsterInstance.get() as instance:
-        measured = stale_champion(defs, instance, landing, scenario)
+        retried: list[str] = []
+        measured = stale_champion(defs, instance, landing, scenario, retried)
         stale = registry.version_for(CHAMPION)
         if stale is None:
             raise RuntimeError("set-up: the first training_job promoted no champion")
@@ -231,6 +244,7 @@ def reaction_time(parent: Path, scenario: Scenario) -> float:
     (home / RESULT_FILE).write_text(json.dumps({
         "seconds": alias_seen - landed, "sensor_interval_seconds": interval,
         "trigger": training.tags["retrain/trigger"], "versions": [stale, champion],
+        "setup_retried": retried,
         "phases": [asdict(p) for p in result]}))
     return alias_seen - landed
 
@@ -288,6 +302,7 @@ def reaction(run: Run) -> list[Figure]:
         f"({kinds['work'] / total:.0%}); the phases, from sensor ticks, run records, run and "
         "step events:" + "".join(f"\n  - {p.name}: {p.seconds:.1f} s ({p.seconds / total:.0%}, "
                                  f"{p.kind})" for p in breakdown),
+        *(f"set-up retried after: {why}" for r in results for why in r["setup_retried"]),
         f"best of {len(ours.seconds)}; all times (s): "
         f"{', '.join(f'{s:.1f}' for s in ours.seconds)}"
         + ("; quick: one repeat (each is a fresh instance, bootstrap and daemon)"

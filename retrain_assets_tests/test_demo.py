@@ -1,12 +1,19 @@
-"""The automated loop through the real Dagster daemon (slow: a daemon, a code server and a few
-dozen runs, each a fresh process)."""
+"""The automated loop through the real Dagster daemon (slow: a daemon, a code server and runs,
+each a fresh process).
+
+The whole story (backfill, data-volume bootstrap, drift, a blessed retrain moving the alias) is
+what `./tasks demo` plays and checks (it exits 1 when the story did not happen; CI runs it), and
+the drifted day → drift check → retrain → new champion chain through the daemon is checked by the
+reaction benchmark that `test_bench.py` runs (it fails unless the alias moved to the version the
+drift-triggered run trained). Here: what those do not cover.
+"""
 
 from datetime import timedelta
 
 import dagster as dg
 import pytest
 
-from retrain_assets.demo import DEMO_START, Daemon, Scenario, Watcher, land, play, run_demo
+from retrain_assets.demo import DEMO_START, Daemon, Scenario, Watcher, land, run_demo
 
 
 @pytest.fixture
@@ -16,27 +23,6 @@ def scenario_env(home, monkeypatch):
     for name, value in scenario.environment().items():
         monkeypatch.setenv(name, value)
     return scenario
-
-
-@pytest.mark.slow
-def test_drift_retrains_and_moves_the_champion_without_a_hand_on_the_wheel(home, scenario_env):
-    lines: list[str] = []
-    story = play(scenario_env, home / "demo", out=lines.append)
-
-    assert story.backfill_runs == 1  # 35 days, BackfillPolicy.single_run()
-    assert story.first_champion is not None
-    assert story.champion != story.first_champion, "the champion alias did not move"
-    assert story.drift_failures > 0
-    # the promoted version was trained by a run the drift sensor requested, and says why
-    assert story.promoted_by["retrain/trigger"] in ("drift", "performance_decay")
-    assert story.promoted_by["retrain/check"].startswith("drift_report:")
-    assert story.promoted_by["retrain/partition"] >= scenario_env.drift_from.isoformat()
-    with dg.DagsterInstance.get() as instance:
-        promoting = [r for r in instance.get_runs(dg.RunsFilter(job_name="training_job"))
-                     if r.tags.get("retrain/partition") == story.promoted_by[
-                         "retrain/partition"]]
-        assert promoting and promoting[0].tags["dagster/sensor_name"] == "drift_retrain_sensor"
-    assert story.happened
 
 
 @pytest.mark.slow
