@@ -10,6 +10,7 @@ import pandas as pd
 from retrain_assets.checks import CANDIDATE_BLESSED
 from retrain_assets.core.drift import build_reference
 from retrain_assets.core.evaluation import decide_promotion, split_window
+from retrain_assets.core.frames import as_timestamps
 from retrain_assets.core.metrics import compute_metrics
 from retrain_assets.core.training import Hyperparameters, model_inputs, predict, train_model
 from retrain_assets.metadata import figure, table
@@ -157,7 +158,7 @@ def _metric(key: str, value: float):
 
 
 def _per_day_metrics(holdout: pd.DataFrame, scores: dict[str, pd.Series], spec) -> pd.DataFrame:
-    days = pd.to_datetime(holdout[spec.time_column]).dt.strftime("%Y-%m-%d")
+    days = as_timestamps(holdout[spec.time_column]).dt.strftime("%Y-%m-%d")
     rows = []
     for day, index in holdout.groupby(days).groups.items():
         row = {"day": day, "rows": len(index)}

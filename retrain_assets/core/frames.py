@@ -31,8 +31,9 @@ _VECTORISED: dict[int, tuple[pa.DataFrameSchema, pa.DataFrameSchema]] = {}
 
 
 def vectorised(schema: pa.DataFrameSchema) -> pa.DataFrameSchema:
-    """The same contract, checked without per-value Python work (made once per schema: pandera
-    deep-copies a schema to change it, which would cost more per day than the checks save):
+    """The same contract, checked without per-value Python work (made once per schema object,
+    so pass long-lived schemas such as a spec's, not one built per day: pandera deep-copies a
+    schema to change it, which would cost more per day than the checks save):
 
     - `str` columns are declared as `TEXT`: the same rule (the value is text), checked by dtype
       when the frame holds Arrow strings. A coercing column now coerces to `TEXT`; object text
@@ -55,8 +56,8 @@ def vectorised(schema: pa.DataFrameSchema) -> pa.DataFrameSchema:
     return result
 
 
-def as_timestamps(values: pd.Series) -> pd.Series:
+def as_timestamps(values: pd.Series, errors: str = "raise") -> pd.Series:
     """`pd.to_datetime`, skipped when the values already are timestamps (see `vectorised`)."""
     if pd.api.types.is_datetime64_any_dtype(values):
         return values
-    return pd.to_datetime(values, cache=False)
+    return pd.to_datetime(values, errors=errors, cache=False)

@@ -16,7 +16,7 @@ import pandas as pd
 import pandera.errors as pa_errors
 import pandera.pandas as pa
 
-from retrain_assets.core.frames import read_parquet, vectorised
+from retrain_assets.core.frames import as_timestamps, read_parquet, vectorised
 
 READERS = {".csv": "csv", ".parquet": "parquet", ".pq": "parquet"}
 SAMPLE_ROWS = 10
@@ -243,8 +243,7 @@ def _parse_values(frame: pd.DataFrame, schema: pa.DataFrameSchema
                 bad |= values.notna() & (values % 1 != 0)
             expected = f"parse as {column.dtype} ({'whole ' if kind in 'iu' else ''}number)"
         elif kind == "M":
-            values = (raw if pd.api.types.is_datetime64_any_dtype(raw)
-                      else pd.to_datetime(raw, errors="coerce", cache=False))
+            values = as_timestamps(raw, errors="coerce")
             bad = raw.notna() & values.isna()
             expected = f"parse as {column.dtype} (timestamp)"
         else:
@@ -318,8 +317,7 @@ def apply_contract(frames: dict[str, pd.DataFrame], schema: pa.DataFrameSchema, 
     fraction = len(bad_rows) / len(combined)
     if policy.mode == "drop_bad_rows" and not table_level \
             and fraction <= policy.max_bad_row_fraction:
-        report.frame = vectorised(day_schema).validate(parsed.drop(index=bad_rows),
-                                                            lazy=True)
+        report.frame = day_schema.validate(parsed.drop(index=bad_rows), lazy=True)
         report.rows_dropped = len(bad_rows)
         report.dropped_rows = _annotate(combined.loc[bad_rows], origin, report.failure_cases)
         return report
