@@ -209,10 +209,16 @@ class ModelRegistry:
         """Make `version` the champion, keeping the old one as `previous`.
 
         `expected_champion` is the champion the verdict was measured against; if someone else
-        moved the alias since, promotion refuses rather than overwrite a newer decision.
+        moved the alias since, promotion refuses rather than overwrite a newer decision. If the
+        alias already points at `version` (a retried step whose first attempt moved it, then
+        failed), the promotion has happened: it is completed, not refused.
         """
         with self._champion_lock():
             current = self.version_for(CHAMPION)
+            if current == version != expected_champion:
+                self.client.set_model_version_tag(self.model_name, version, "promotion_reason",
+                                                  reason)
+                return [AliasMove(CHAMPION, expected_champion, version)]
             if current != expected_champion:
                 self.client.set_model_version_tag(
                     self.model_name, version, "promotion_refused",

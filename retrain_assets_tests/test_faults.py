@@ -231,3 +231,26 @@ def test_two_racing_promotions_leave_one_champion_and_say_why(home):
     assert tags[loser]["promotion_refused"].startswith(
         f"champion was version {winner}, not {first} as evaluated")
     assert f"now version {winner}" in str(outcomes[loser])
+
+
+def test_a_retried_promotion_whose_first_attempt_moved_the_alias_completes(home):
+    """production_model retries transient failures; if the failure came after the alias moved,
+    the retry must finish the promotion, not refuse it as if someone else had moved it."""
+    registry = ModelRegistry(tracking_uri=f"sqlite:///{home / 'mlflow.db'}",
+                             experiment="retry", model_name="retried")
+    client: MlflowClient = registry.client
+    client.create_registered_model("retried")
+    old, new = (client.create_model_version("retried", source=str(home / f"m{i}")).version
+                for i in range(2))
+    registry.promote(str(old), expected_champion=None, reason="bootstrap")
+    registry.promote(str(new), expected_champion=str(old), reason="first attempt")
+
+    moves = registry.promote(str(new), expected_champion=str(old), reason="retried attempt")
+
+    assert [(m.alias, m.from_version, m.to_version) for m in moves] == \
+        [(CHAMPION, str(old), str(new))]
+    assert registry.version_for(CHAMPION) == str(new)
+    assert registry.version_for("previous") == str(old)
+    tags = client.get_model_version("retried", str(new)).tags
+    assert tags["promotion_reason"] == "retried attempt"
+    assert "promotion_refused" not in tags
