@@ -124,4 +124,5 @@ def test_a_failed_set_up_run_is_summarised_with_its_retries_causes_and_check_rea
     assert "flaky up for retry" in summary and "store busy" in summary
     assert "check good_enough failed: r2 0.1 misses min 0.5" in summary
     assert "judged failed" in summary  # the blocking check stops the step
-    assert "broken failed" in summary and "RuntimeError: promotion failed <- KeyError: 'alias'" in summary
+    assert "broken failed" in summary
+    assert "RuntimeError: promotion failed <- KeyError: 'alias'" in summary
