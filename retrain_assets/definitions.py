@@ -5,7 +5,6 @@ from __future__ import annotations
 import os
 
 import dagster as dg
-from dagster_gcp import GCSResource
 
 from retrain_assets.assets.deployment import production_model, rollback_job
 from retrain_assets.assets.ingest import build_ingest_assets
@@ -25,10 +24,13 @@ from retrain_assets.sensors import FailureAlerts, RetrainPolicy, build_sensors
 GCP_PROJECT_ENV = "RETRAIN_ASSETS_GCP_PROJECT"
 
 
-def gcs_resource() -> GCSResource:
-    """The GCS client settings shared by every gs:// location. The project is read from
-    RETRAIN_ASSETS_GCP_PROJECT at run time (an EnvVar, so its value never lands in the code
-    location's snapshot); credentials come from the environment, never from config."""
+def gcs_resource() -> dg.ConfigurableResource:
+    """The GCS client settings shared by every gs:// location: a dagster-gcp GCSResource. The
+    project is read from RETRAIN_ASSETS_GCP_PROJECT at run time (an EnvVar, so its value never
+    lands in the code location's snapshot); credentials come from the environment, never from
+    config."""
+    from dagster_gcp import GCSResource  # only setups with a gs:// location import it
+
     if os.environ.get(GCP_PROJECT_ENV):
         return GCSResource(project=dg.EnvVar(GCP_PROJECT_ENV))
     return GCSResource()

@@ -15,7 +15,6 @@ from pathlib import Path
 
 import dagster as dg
 import pandas as pd
-from dagster_gcp import GCSResource
 from pydantic import Field
 
 from retrain_assets.core.frames import read_parquet
@@ -33,6 +32,9 @@ def project_home() -> Path:
     return Path(os.environ.get("RETRAIN_ASSETS_HOME", ".retrain_home")).expanduser().resolve()
 
 
+# The `gcs` fields hold a dagster-gcp GCSResource. They are typed as any resource so that
+# dagster-gcp (which imports BigQuery and Dataproc clients: seconds) is imported only by setups
+# that use gs:// locations, not by every run process of a local one.
 GCS_FIELD = Field(
     default=None,
     description="dagster-gcp GCSResource used for gs:// URLs (share the one under the `gcs` "
@@ -41,18 +43,22 @@ GCS_FIELD = Field(
                 "server); without it a default GCSResource() is used.")
 
 
-def open_store(url: str, gcs: GCSResource | None = None) -> ObjectStore:
+def open_store(url: str, gcs: dg.ConfigurableResource | None = None) -> ObjectStore:
     """A local folder, or a GCS bucket prefix through dagster-gcp's `GCSResource`."""
-    if url.startswith("gs://"):
-        return GCSObjectStore((gcs or GCSResource()).get_client(), url)
-    return LocalObjectStore(url)
+    if not url.startswith("gs://"):
+        return LocalObjectStore(url)
+    if gcs is None:
+        from dagster_gcp import GCSResource
+
+        gcs = GCSResource()
+    return GCSObjectStore(gcs.get_client(), url)
 
 
 class LandingZoneResource(dg.ConfigurableResource):
     """Where each day's files arrive: a local folder or `gs://bucket/prefix`."""
 
     url: str = Field(description="Local folder or gs://bucket/prefix holding one folder per day")
-    gcs: GCSResource | None = GCS_FIELD
+    gcs: dg.ConfigurableResource | None = GCS_FIELD
 
     def zone(self) -> LandingZone:
         return LandingZone(open_store(self.url, self.gcs))
@@ -105,7 +111,7 @@ class ParquetIOManager(dg.ConfigurableIOManager):
     as JSON. Never pickles: what is stored can be read by any tool, and nothing is executed."""
 
     url: str = Field(description="Local folder or gs://bucket/prefix for asset storage")
-    gcs: GCSResource | None = GCS_FIELD
+    gcs: dg.ConfigurableResource | None = GCS_FIELD
 
     def _store(self) -> ObjectStore:
         return open_store(self.url, self.gcs)

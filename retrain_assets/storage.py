@@ -14,8 +14,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
-from google.api_core.exceptions import NotFound
-
 
 @dataclass(frozen=True)
 class StoredObject:
@@ -119,6 +117,9 @@ class GCSObjectStore:
     """
 
     def __init__(self, client, url: str):
+        from google.api_core.exceptions import NotFound  # the Google libraries only for gs://
+
+        self._not_found = NotFound
         if not url.startswith("gs://") or not url[len("gs://"):].split("/", 1)[0]:
             raise ValueError(f"not a GCS URL: {url!r} (expected gs://bucket/prefix)")
         bucket, _, prefix = url[len("gs://"):].partition("/")
@@ -143,7 +144,7 @@ class GCSObjectStore:
     def read_bytes(self, key: str) -> bytes:
         try:
             return self.bucket.blob(self._blob_name(key)).download_as_bytes()
-        except NotFound as exc:
+        except self._not_found as exc:
             raise FileNotFoundError(f"no object at {join_url(self.url, key)}") from exc
 
     def write_bytes(self, key: str, data: bytes) -> None:
@@ -155,7 +156,7 @@ class GCSObjectStore:
         blob = self.bucket.blob(self._blob_name(src))
         try:
             self.bucket.copy_blob(blob, self.bucket, self._blob_name(dst))
-        except NotFound as exc:
+        except self._not_found as exc:
             raise FileNotFoundError(f"no object at {join_url(self.url, src)}") from exc
         blob.delete()
 
