@@ -51,6 +51,9 @@ def open_store(url: str, gcs: dg.ConfigurableResource | None = None) -> ObjectSt
         from dagster_gcp import GCSResource
 
         gcs = GCSResource()
+    if not callable(getattr(gcs, "get_client", None)):
+        raise TypeError(f"{url}: the `gcs` setting must be a dagster-gcp GCSResource (it has "
+                        f"get_client()), not {type(gcs).__name__}")
     return GCSObjectStore(gcs.get_client(), url)
 
 

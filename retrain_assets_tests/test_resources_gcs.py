@@ -10,7 +10,13 @@ import yaml
 from dagster_gcp import GCSResource
 
 from retrain_assets.definitions import GCP_PROJECT_ENV, build_definitions
-from retrain_assets.resources import LandingZoneResource, ParquetIOManager, PartitionFrames
+from retrain_assets.resources import (
+    LandingZoneResource,
+    MlflowResource,
+    ParquetIOManager,
+    PartitionFrames,
+    open_store,
+)
 
 DAYS = dg.StaticPartitionsDefinition(["2025-01-01", "2025-01-02", "2025-01-03"])
 
@@ -69,6 +75,14 @@ def test_a_gs_url_in_the_environment_configures_gcs_through_the_shared_gcs_resou
     assert isinstance(storage, ParquetIOManager) and storage.url == "gs://acme-assets/retrain"
     assert landing.gcs is gcs and storage.gcs is gcs
 
+
+
+def test_a_gcs_setting_that_is_not_a_gcs_resource_is_refused_with_what_it_was():
+    not_gcs = MlflowResource(tracking_uri="sqlite:///x.db", model_name="m")
+
+    with pytest.raises(TypeError, match="gs://acme/x: the `gcs` setting must be a dagster-gcp "
+                                        "GCSResource .* not MlflowResource"):
+        open_store("gs://acme/x", gcs=not_gcs)
 
 
 @dg.op
