@@ -21,6 +21,29 @@ TEXT = pd.StringDtype("pyarrow")  # the string dtype Pandera checks natively; mi
 _AS_TEXT = {arrow.string(): TEXT, arrow.large_string(): TEXT}.get
 
 
+@dataclasses.dataclass(frozen=True)
+class ArrowText(pandas_engine.STRING):
+    """Pandera's `string[pyarrow]` dtype, answering its dtype check with one bool.
+
+    Pandera 0.35 answers a matching string column with one `True` per value, and then builds
+    and formats an empty failure-case table for it: ~3 ms per text column per frame, 8 text
+    columns per day (a tenth of a year's backfill). The answer is the same, just not per value.
+    """
+
+    storage: str | None = "pyarrow"
+
+    def check(self, pandera_dtype, data_container=None):
+        try:
+            if pandas_engine.Engine.dtype(pandera_dtype).type == self.type:
+                return True
+        except TypeError:
+            pass
+        return super().check(pandera_dtype, data_container)
+
+
+TEXT_CONTRACT = ArrowText()
+
+
 def read_parquet(data: bytes) -> pd.DataFrame:
     """A Parquet file as a frame whose text columns are `TEXT` (Arrow buffers kept, no
     Python objects made); other columns as pandas would read them."""
@@ -35,9 +58,10 @@ def vectorised(schema: pa.DataFrameSchema) -> pa.DataFrameSchema:
     so pass long-lived schemas such as a spec's, not one built per day: pandera deep-copies a
     schema to change it, which would cost more per day than the checks save):
 
-    - `str` columns are declared as `TEXT`: the same rule (the value is text), checked by dtype
-      when the frame holds Arrow strings. A coercing column now coerces to `TEXT`; object text
-      still passes a non-coercing one (value by value, as before); numbers still fail it.
+    - `str` columns are declared as `TEXT` (`TEXT_CONTRACT`): the same rule (the value is
+      text), checked by dtype when the frame holds Arrow strings. A coercing column now coerces
+      to `TEXT`; object text still passes a non-coercing one (value by value, as before);
+      numbers still fail it.
     - timestamp columns are parsed with `to_datetime(cache=False)`: pandas' cache first boxes
       thousands of values to decide whether to cache, ~20 ms per call, on every day.
     """
@@ -47,7 +71,7 @@ def vectorised(schema: pa.DataFrameSchema) -> pa.DataFrameSchema:
     changes = {}
     for name, column in schema.columns.items():
         if str(column.dtype) == "str":
-            changes[name] = {"dtype": TEXT}
+            changes[name] = {"dtype": TEXT_CONTRACT}
         elif isinstance(column.dtype, pandas_engine.DateTime):
             changes[name] = {"dtype": dataclasses.replace(column.dtype, to_datetime_kwargs={
                 **column.dtype.to_datetime_kwargs, "cache": False})}

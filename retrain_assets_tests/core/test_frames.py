@@ -47,6 +47,15 @@ def test_the_text_rule_is_unchanged_object_text_passes_and_numbers_fail():
     assert coercing.validate(pd.DataFrame({"id": [1, 2]}))["id"].tolist() == ["1", "2"]
 
 
+def test_an_arrow_text_column_passes_the_dtype_check_as_one_answer_not_one_per_value():
+    """Pandera answers per value and then formats an empty failure table, per column per day."""
+    text = vectorised(pa.DataFrameSchema({"id": pa.Column(str)})).columns["id"].dtype
+    arrow_column = pd.Series(["a", "b", None], dtype=TEXT)
+    assert text.check(pandas_engine.Engine.dtype(arrow_column.dtype), arrow_column) is True
+    objects = pd.Series(["a", 1], dtype=object)  # other dtypes keep pandera's per-value answer
+    assert list(text.check(pandas_engine.Engine.dtype(objects.dtype), objects)) == [True, False]
+
+
 def test_features_hold_text_as_arrow_strings():
     features = build_features(simulate_day(pd.Timestamp("2025-03-08").date(), 50), TAXI_TRIPS)
     text = [TAXI_TRIPS.id_column, *TAXI_TRIPS.categorical_features]
