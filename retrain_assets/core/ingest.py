@@ -6,6 +6,7 @@ Files are parsed as CSV or Parquet only: nothing that lands is ever unpickled or
 
 from __future__ import annotations
 
+import copy
 import io
 import re
 from dataclasses import dataclass, field
@@ -219,9 +220,16 @@ def _concat_files(frames: dict[str, pd.DataFrame], day: str) -> tuple[pd.DataFra
                     f"the Parquet files landed for {day} disagree on column types (types differ: "
                     f"{'; '.join(differ)}). Re-export the day with one schema and land it again.")
     combined = pd.concat(frames.values(), ignore_index=True)
-    origin = pd.Series([name for name, frame in frames.items() for _ in range(len(frame))],
-                       dtype="string")
+    # categorical: a million file names as Python strings cost ~0.1 s on every day
+    origin = pd.Series(pd.Categorical.from_codes(
+        np.repeat(np.arange(len(frames)), [len(frame) for frame in frames.values()]),
+        categories=list(frames)))
     return combined, origin
+
+
+def _row_in_file(origin: pd.Series) -> pd.Series:
+    """Each row's 1-based data row within the file it came from."""
+    return origin.groupby(origin, sort=False, observed=True).cumcount() + 1
 
 
 def _parse_values(frame: pd.DataFrame, schema: pa.DataFrameSchema
@@ -264,7 +272,12 @@ def _with_day_check(schema: pa.DataFrameSchema, time_column: str,
     within_day = pa.Check(lambda times: (times >= start) & (times < start + pd.Timedelta(days=1)),
                           name=f"within_partition_day({day})", ignore_na=True)
     column = schema.columns[time_column]
-    return schema.update_column(time_column, checks=[*column.checks, within_day])
+    # a shallow copy with one column replaced: `update_column` deep-copies the whole schema,
+    # which cost more per day (~5 ms) than the day's checks; no schema is changed in place
+    day_schema = copy.copy(schema)
+    day_schema.columns = {**schema.columns,
+                          time_column: column.update_checks([*column.checks, within_day])}
+    return day_schema
 
 
 def _failures(schema: pa.DataFrameSchema, frame: pd.DataFrame
@@ -283,9 +296,8 @@ def _annotate(rows: pd.DataFrame, origin: pd.Series, cases: pd.DataFrame) -> pd.
         lambda c: "; ".join(f"{col}: {chk}" for col, chk in zip(c["column"], c["check"],
                                                                  strict=True)),
         include_groups=False)
-    offsets = origin.groupby(origin, sort=False).cumcount() + 1
     return rows.assign(_file=origin.loc[rows.index].to_numpy(),
-                       _row=offsets.loc[rows.index].to_numpy(),
+                       _row=_row_in_file(origin).loc[rows.index].to_numpy(),
                        _failed=failed.reindex(rows.index).to_numpy())
 
 
@@ -309,9 +321,8 @@ def apply_contract(frames: dict[str, pd.DataFrame], schema: pa.DataFrameSchema, 
         return report
     failures = pd.concat([parse_failures, failures], ignore_index=True)
     rows = failures["index"]
-    offsets = origin.groupby(origin, sort=False).cumcount() + 1
     report.failure_cases = failures.assign(
-        file=origin.reindex(rows).to_numpy(), row=offsets.reindex(rows).to_numpy())
+        file=origin.reindex(rows).to_numpy(), row=_row_in_file(origin).reindex(rows).to_numpy())
     bad_rows = pd.Index(rows.dropna().astype(int).unique())
     table_level = rows.isna().any()
     fraction = len(bad_rows) / len(combined)

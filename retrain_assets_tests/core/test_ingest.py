@@ -44,6 +44,16 @@ def test_negative_fares_reject_the_day_naming_file_column_and_remedy():
     assert list(sample["_row"]) == [4, 8] and set(sample["fare_amount"]) == {-5.0}
 
 
+def test_a_bad_row_is_located_in_the_file_it_came_from_when_a_day_has_several():
+    morning, evening = good_day(DAY).iloc[:120], good_day(DAY).iloc[120:].copy()
+    evening.iloc[2, evening.columns.get_loc("fare_amount")] = -1.0
+    frames = {f"{DAY}/morning.csv": morning, f"{DAY}/evening.csv": evening}
+    report = _check(frames)
+    assert f"{DAY}/evening.csv row 3 (fare_amount)" in report.problem
+    sample = bad_row_sample(report, frames)
+    assert sample[["_file", "_row"]].values.tolist() == [[f"{DAY}/evening.csv", 3]]
+
+
 def test_drop_policy_keeps_good_rows_below_the_threshold_and_counts_the_rest():
     raw = good_day(DAY)
     raw.loc[5, "passenger_count"] = 40
@@ -59,6 +69,16 @@ def test_rows_from_another_day_break_the_contract():
     raw.loc[0, "pickup_at"] = pd.Timestamp("2025-02-04 00:30")
     report = _check({"f.csv": raw})
     assert not report.passed and "within_partition_day(2025-02-03)" in report.problem
+
+
+def test_each_day_is_checked_against_its_own_day_and_the_schema_is_left_as_it_was():
+    checks_before = list(SCHEMA.columns["pickup_at"].checks)
+    assert _check({"f.csv": good_day(DAY)}).passed
+    next_day = "2025-02-04"
+    report = apply_contract({"f.csv": good_day(next_day)}, SCHEMA, day=next_day,
+                            time_column="pickup_at")
+    assert report.passed, report.problem  # not held to 2025-02-03 as well
+    assert SCHEMA.columns["pickup_at"].checks == checks_before
 
 
 def test_unreadable_bytes_are_reported_without_being_parsed_as_anything_else():
