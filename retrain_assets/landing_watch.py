@@ -24,7 +24,7 @@ from __future__ import annotations
 import hashlib
 import os
 from collections import defaultdict
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field, fields
 
 from retrain_assets.landing import QUARANTINE, LandingZone, day_of, is_landing_file
 from retrain_assets.storage import GCSObjectStore, LocalObjectStore, StoredObject
@@ -40,7 +40,8 @@ class WatchState:
     looks: int = 0
 
     def to_dict(self) -> dict:
-        return asdict(self)
+        # not dataclasses.asdict: it deep-copies every entry, ~0.1 s a tick at 10,000 days
+        return {f.name: getattr(self, f.name) for f in fields(self)}
 
     @classmethod
     def from_dict(cls, data: dict) -> WatchState:
