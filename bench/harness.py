@@ -20,12 +20,14 @@ import multiprocessing
 import os
 import platform
 import resource
+import sqlite3
 import statistics
 import tempfile
 import time
 import warnings
 from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
+from contextlib import closing
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from importlib.metadata import version
@@ -193,9 +195,30 @@ def machine() -> dict[str, str]:
         "memory": f"{mem_kib / 1024 ** 2:.1f} GiB",
         "cpu": cpu,
         "load average (1, 5, 15 min)": ", ".join(f"{v:.2f}" for v in os.getloadavg()),
+        "SQLite: connect, insert, commit, close (median of 50; see sqlite_write_seconds)":
+            f"{sqlite_write_seconds() * 1000:.2f} ms",
         "python": platform.python_version(),
         **{name: version(name) for name in VERSIONED},
     }
+
+
+def sqlite_write_seconds(samples: int = 50) -> float:
+    """One small write as the embedded Dagster instance makes it: a new SQLite connection (WAL
+    journal), one insert, a durable commit, close. It writes several per event, so on a disk that
+    is slow to sync the runs' bookkeeping costs more while the bare baselines (no commits) do
+    not: read the ratios with it."""
+    with tempfile.TemporaryDirectory(prefix="bench-sqlite-") as folder:
+        path = Path(folder) / "probe.db"
+        with closing(sqlite3.connect(path)) as setup:
+            setup.execute("PRAGMA journal_mode=WAL")
+            setup.execute("CREATE TABLE probe (value INTEGER)")
+        seconds = []
+        for value in range(samples):
+            started = time.perf_counter()
+            with closing(sqlite3.connect(path)) as connection, connection:
+                connection.execute("INSERT INTO probe VALUES (?)", (value,))
+            seconds.append(time.perf_counter() - started)
+    return statistics.median(seconds)
 
 
 def _lines(path: str) -> list[str]:

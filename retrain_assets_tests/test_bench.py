@@ -27,6 +27,8 @@ def test_quick_benchmark_reports_every_benchmark_with_a_ratio(tmp_path):
     for field in ("cores", "memory", "cpu", "python", "dagster", "pandas", "scikit-learn",
                   "mlflow", "pandera"):
         assert re.search(rf"^\| {re.escape(field)} \| \S", text, re.MULTILINE), field
+    assert re.search(r"^\| SQLite: connect, insert, commit, close .* \| \d+\.\d+ ms \|$", text,
+                     re.MULTILINE)
     rows = [line.split(" | ") for line in text.splitlines()
             if line.startswith("| ") and line.count(" | ") == 6
             and not line.startswith("| benchmark")]
