@@ -90,29 +90,34 @@ def look(zone: LandingZone, state: WatchState, *, full_rescan_every: int = 120) 
 
 def _local_candidates(store: LocalObjectStore, state: WatchState, full: bool):
     """Days whose root entry (folder or flat file) changed mtime; one scandir of the root, then
-    only those days are listed (on a full rescan, every day folder once)."""
+    only those days' entries are listed (on a full rescan, every day's)."""
     if not store.root.is_dir():
         return {}, {}, []
-    folders, candidates, changed_days, malformed = {}, {}, set(), []
+    folders, changed_days, malformed = {}, set(), []
+    by_stem = defaultdict(list)  # "<day>" and "<day>.csv" -> the root entries a day is made of
     for entry in os.scandir(store.root):
         if _ignored(entry.name) or entry.name.startswith(".tmp-"):
             continue
         mtime = entry.stat(follow_symlinks=False).st_mtime_ns
         folders[entry.name] = mtime
+        is_dir = entry.is_dir(follow_symlinks=False)
+        by_stem[entry.name if is_dir else entry.name.rsplit(".", 1)[0]].append(entry)
         if not full and state.folders.get(entry.name) == mtime:
             continue
-        is_dir = entry.is_dir(follow_symlinks=False)
         day = day_of(f"{entry.name}/" if is_dir else entry.name)
         if day is None:
             malformed.append(entry.name + ("/" if is_dir else ""))
-        elif full:  # a day is its folder plus any flat <day>.csv|.parquet: all are visited
-            objects = store.list(f"{entry.name}/") if is_dir else [store.stored(entry)]
-            candidates.setdefault(day, []).extend(o for o in objects if day_of(o.key) == day)
-        else:  # the day's unchanged entries belong to its fingerprint too: list the day
+        else:  # its unchanged entries belong to the day's fingerprint too: all are listed
             changed_days.add(day)
-    for day in changed_days:
-        candidates[day] = [o for o in store.list(day) if day_of(o.key) == day]
+    candidates = {day: [obj for entry in by_stem[day] for obj in _objects(store, entry)
+                        if day_of(obj.key) == day] for day in changed_days}
     return candidates, folders, malformed
+
+
+def _objects(store: LocalObjectStore, entry: os.DirEntry) -> list[StoredObject]:
+    """A root entry's files: a day folder's contents, or the flat file itself."""
+    return store.list(f"{entry.name}/") if entry.is_dir(follow_symlinks=False) \
+        else [store.stored(entry)]
 
 
 def _listed_candidates(store, state: WatchState, full: bool):
