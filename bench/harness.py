@@ -32,7 +32,10 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from importlib.metadata import version
 from pathlib import Path
-from typing import TypeVar
+from typing import TYPE_CHECKING, TypeVar
+
+if TYPE_CHECKING:
+    import dagster as dg
 
 GIB = 1024 ** 3
 T = TypeVar("T")
@@ -182,6 +185,28 @@ def execute(bench: Benchmark, *, quick: bool, repeats: int) -> Outcome:
             figures, error = [], f"{type(exc).__name__}: {exc}"
             print(f"{bench.name} failed: {error}\n--- last child output ---\n{tail}")
     return Outcome(bench, figures, run.sizes, run.notes, time.perf_counter() - started, error)
+
+
+def failure_summary(result: dg.ExecuteInProcessResult) -> str:
+    """Why an in-process run failed: every step failure and retry with its error chain, and
+    every failed check with its reasons (the check error alone does not say them)."""
+    import dagster as dg  # here: the harness itself runs without Dagster imported
+
+    def chain(error) -> str:
+        parts = []
+        while error is not None:
+            parts.append(" ".join(error.message.split()))
+            error = error.cause or error.context
+        return " <- ".join(parts)
+
+    events = result.all_events
+    lines = [f"{e.step_key} {'up for retry' if e.is_step_up_for_retry else 'failed'}: "
+             f"{chain(e.event_specific_data.error)}"
+             for e in events if e.is_step_failure or e.is_step_up_for_retry]
+    lines += [f"check {check.check_name} failed: {check.description}"
+              for e in events if e.event_type == dg.DagsterEventType.ASSET_CHECK_EVALUATION
+              and not (check := e.asset_check_evaluation_data).passed]
+    return "; ".join(lines) or "see the run log"
 
 
 def machine() -> dict[str, str]:

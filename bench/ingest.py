@@ -7,7 +7,7 @@ from pathlib import Path
 
 import dagster as dg
 
-from bench.harness import Figure, Run, benchmark, ratio_at_most
+from bench.harness import Figure, Run, benchmark, failure_summary, ratio_at_most
 from bench.workload import bare_features, days, land, open_definitions
 
 
@@ -21,7 +21,7 @@ def dagster_ingest(home: Path, day: str) -> float:
         result = run_job(defs, "ingest_job", instance, days=[day])
         seconds = time.perf_counter() - started
     if not result.success:
-        raise RuntimeError(f"ingest_job failed for {day}: {result.all_events[-1].message}")
+        raise RuntimeError(f"ingest_job failed for {day}: {failure_summary(result)}")
     return seconds
 
 

@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING
 
 import dagster as dg
 
-from bench.harness import Figure, Run, benchmark, value_below
+from bench.harness import Figure, Run, benchmark, failure_summary, value_below
 
 if TYPE_CHECKING:
     from datetime import date
@@ -147,26 +147,6 @@ def tick_time(instance: dg.DagsterInstance, sensor: str, run_id: str, after: flo
 
 # ---------------------------------------------------------------------------------------------
 # the measurement
-
-
-def failure_summary(result: dg.ExecuteInProcessResult) -> str:
-    """Why an in-process run failed: every step failure and retry with its error chain, and
-    every failed check with its reasons (the check error alone does not say them)."""
-    def chain(error) -> str:
-        parts = []
-        while error is not None:
-            parts.append(" ".join(error.message.split()))
-            error = error.cause or error.context
-        return " <- ".join(parts)
-
-    events = result.all_events
-    lines = [f"{e.step_key} {'up for retry' if e.is_step_up_for_retry else 'failed'}: "
-             f"{chain(e.event_specific_data.error)}"
-             for e in events if e.is_step_failure or e.is_step_up_for_retry]
-    lines += [f"check {check.check_name} failed: {check.description}"
-              for e in events if e.event_type == dg.DagsterEventType.ASSET_CHECK_EVALUATION
-              and not (check := e.asset_check_evaluation_data).passed]
-    return "; ".join(lines) or "see the run log"
 
 
 def stale_champion(defs: dg.Definitions, instance: dg.DagsterInstance, landing: ObjectStore,

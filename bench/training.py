@@ -9,7 +9,15 @@ from pathlib import Path
 import dagster as dg
 import pandas as pd
 
-from bench.harness import Figure, Run, benchmark, in_child, ratio_at_most, value_below
+from bench.harness import (
+    Figure,
+    Run,
+    benchmark,
+    failure_summary,
+    in_child,
+    ratio_at_most,
+    value_below,
+)
 from bench.workload import SPEC, days, open_definitions
 
 WINDOW_DAYS, HOLDOUT_DAYS = 28, 7  # TrainingConfig's defaults: 28 training days, 7 holdout
@@ -45,7 +53,7 @@ def dagster_training(home: Path) -> float:
         result = job.execute_in_process(instance=instance, raise_on_error=False)
         seconds = time.perf_counter() - started
     if not result.success:
-        raise RuntimeError("candidate_model failed; see the child log")
+        raise RuntimeError(f"candidate_model failed: {failure_summary(result)}")
     return seconds
 
 

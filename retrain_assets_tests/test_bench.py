@@ -7,9 +7,11 @@ import subprocess
 import sys
 from pathlib import Path
 
+import dagster as dg
 import pytest
 
 from bench.__main__ import BENCHMARKS
+from bench.harness import failure_summary
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -38,3 +40,37 @@ def test_quick_benchmark_reports_every_benchmark_with_a_ratio(tmp_path):
     assert {"ingest", "backfill", "training"} <= set(BENCHMARKS)
     assert set(by_benchmark) == set(BENCHMARKS)
     assert all(ratio > 0 for ratios in by_benchmark.values() for ratio in ratios)
+
+
+def test_a_failed_run_is_summarised_with_its_retries_causes_and_check_reasons():
+    attempts = []
+
+    @dg.asset(retry_policy=dg.RetryPolicy(max_retries=1))
+    def flaky() -> int:
+        attempts.append(1)
+        if len(attempts) == 1:
+            raise ConnectionError("store busy")
+        return 1
+
+    @dg.asset(check_specs=[dg.AssetCheckSpec("good_enough", asset="judged", blocking=True)])
+    def judged(flaky: int):
+        yield dg.Output(flaky)
+        yield dg.AssetCheckResult(passed=False, description="r2 0.1 misses min 0.5")
+
+    @dg.asset
+    def broken(flaky: int) -> int:
+        try:
+            raise KeyError("alias")
+        except KeyError as exc:
+            raise RuntimeError("promotion failed") from exc
+
+    with dg.DagsterInstance.ephemeral() as instance:
+        result = dg.materialize([flaky, judged, broken], instance=instance,
+                                raise_on_error=False)
+    summary = failure_summary(result)
+
+    assert "flaky up for retry" in summary and "store busy" in summary
+    assert "check good_enough failed: r2 0.1 misses min 0.5" in summary
+    assert "judged failed" in summary  # the blocking check stops the step
+    assert "broken failed" in summary
+    assert "RuntimeError: promotion failed <- KeyError: 'alias'" in summary

@@ -6,7 +6,7 @@ from __future__ import annotations
 import dagster as dg
 import pytest
 
-from bench.reaction import RunTimes, failure_summary, phases, reaction_phases, run_times
+from bench.reaction import RunTimes, phases, reaction_phases, run_times
 
 LANDED = 1_000.0
 LANDING = RunTimes(created=1_032.0, launched=1_034.0, process=1_040.0, started=1_050.0,
@@ -92,37 +92,3 @@ def test_run_times_reads_the_steps_of_a_run_from_its_event_log():
     assert times.created <= times.started <= times.steps[0][1]
     assert all(start <= end for _, start, end in times.steps)
     assert times.launched is None and times.process is None  # in-process: no launcher
-
-
-def test_a_failed_set_up_run_is_summarised_with_its_retries_causes_and_check_reasons():
-    attempts = []
-
-    @dg.asset(retry_policy=dg.RetryPolicy(max_retries=1))
-    def flaky() -> int:
-        attempts.append(1)
-        if len(attempts) == 1:
-            raise ConnectionError("store busy")
-        return 1
-
-    @dg.asset(check_specs=[dg.AssetCheckSpec("good_enough", asset="judged", blocking=True)])
-    def judged(flaky: int):
-        yield dg.Output(flaky)
-        yield dg.AssetCheckResult(passed=False, description="r2 0.1 misses min 0.5")
-
-    @dg.asset
-    def broken(flaky: int) -> int:
-        try:
-            raise KeyError("alias")
-        except KeyError as exc:
-            raise RuntimeError("promotion failed") from exc
-
-    with dg.DagsterInstance.ephemeral() as instance:
-        result = dg.materialize([flaky, judged, broken], instance=instance,
-                                raise_on_error=False)
-    summary = failure_summary(result)
-
-    assert "flaky up for retry" in summary and "store busy" in summary
-    assert "check good_enough failed: r2 0.1 misses min 0.5" in summary
-    assert "judged failed" in summary  # the blocking check stops the step
-    assert "broken failed" in summary
-    assert "RuntimeError: promotion failed <- KeyError: 'alias'" in summary
