@@ -244,9 +244,9 @@ def _parse_values(frame: pd.DataFrame, schema: pa.DataFrameSchema
         if name not in frame.columns:
             continue
         raw, kind = frame[name], np.dtype(column.dtype.type).kind
-        if raw.dtype.kind in ("iu" if kind in "iu" else "iuf") and kind in "iuf":
-            continue  # already whole numbers / numbers (a typed Parquet file): nothing to parse
         if kind in "iuf":
+            if raw.dtype.kind in ("iu" if kind in "iu" else "iuf"):
+                continue  # already numbers of the declared kind (typed Parquet): nothing to parse
             values = pd.to_numeric(raw, errors="coerce")
             bad = raw.notna() & values.isna()
             if kind in "iu":
