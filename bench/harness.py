@@ -32,10 +32,9 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from importlib.metadata import version
 from pathlib import Path
-from typing import TYPE_CHECKING, TypeVar
+from typing import TypeVar
 
-if TYPE_CHECKING:
-    import dagster as dg
+import dagster as dg
 
 GIB = 1024 ** 3
 T = TypeVar("T")
@@ -190,8 +189,6 @@ def execute(bench: Benchmark, *, quick: bool, repeats: int) -> Outcome:
 def failure_summary(result: dg.ExecuteInProcessResult) -> str:
     """Why an in-process run failed: every step failure and retry with its error chain, and
     every failed check with its reasons (the check error alone does not say them)."""
-    import dagster as dg  # here: the harness itself runs without Dagster imported
-
     def chain(error) -> str:
         parts = []
         while error is not None:
