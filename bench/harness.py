@@ -62,22 +62,23 @@ def value_below(limit: float, unit: str) -> Target:
 
 @dataclass(frozen=True)
 class Figure:
-    """One row of the results: our figure, its same-run baseline, and the target."""
+    """One row of the results: our figure, its same-run baseline, and the target (None: a
+    figure that explains another, such as Dagster's own share of it)."""
 
     what: str
     value: float
     baseline: float
     baseline_what: str
     unit: str
-    target: Target
+    target: Target | None
 
     @property
     def ratio(self) -> float:
         return self.value / self.baseline
 
     @property
-    def met(self) -> bool:
-        return self.target.met(self.value, self.baseline)
+    def met(self) -> bool | None:
+        return None if self.target is None else self.target.met(self.value, self.baseline)
 
 
 @dataclass(frozen=True)
@@ -262,7 +263,8 @@ def rows(outcomes: list[Outcome]) -> list[list[str]]:
         for f in outcome.figures:
             table.append([outcome.benchmark.name, f.what, _number(f.value, f.unit),
                           f"{_number(f.baseline, f.unit)} ({f.baseline_what})",
-                          f"{f.ratio:.2f}", f.target.text, "yes" if f.met else "NO"])
+                          f"{f.ratio:.2f}", f.target.text if f.target else "—",
+                          {None: "—", True: "yes", False: "NO"}[f.met]])
     return table
 
 
