@@ -36,11 +36,14 @@ def bare_features(landed: Path, out: Path) -> None:
     build_features(pd.read_parquet(landed), SPEC).to_parquet(out, index=False)
 
 
-def open_definitions(home: Path, **project_settings):
-    """Point the environment at `home` (as `./tasks` does) and load the code location."""
+def open_definitions(home: Path, *, floor: bool = False, **project_settings):
+    """Point the environment at `home` (as `./tasks` does) and load the code location; `floor`
+    loads bench/floor.py's instead (the same assets with no data work)."""
+    from bench.floor import build_floor_definitions
     from retrain_assets.definitions import build_definitions
     from retrain_assets.instance import use_home
     from retrain_assets.project import Project
 
     use_home(home)
-    return build_definitions(Project(spec=SPEC, **project_settings))
+    build = build_floor_definitions if floor else build_definitions
+    return build(Project(spec=SPEC, **project_settings))

@@ -5,13 +5,17 @@ from __future__ import annotations
 import re
 import subprocess
 import sys
+from collections import Counter
 from pathlib import Path
 
 import dagster as dg
 import pytest
 
 from bench.__main__ import BENCHMARKS
+from bench.floor import build_floor_definitions
 from bench.harness import failure_summary
+from retrain_assets.instance import run_job
+from retrain_assets_tests.conftest import START, land
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -74,3 +78,24 @@ def test_a_failed_run_is_summarised_with_its_retries_causes_and_check_reasons():
     assert "judged failed" in summary  # the blocking check stops the step
     assert "broken failed" in summary
     assert "RuntimeError: promotion failed <- KeyError: 'alias'" in summary
+
+
+def test_the_dagster_floor_records_what_the_product_records(defs, project, instance, landing):
+    """bench/floor.py stands for Dagster's own share of the ingest figures only while its runs
+    record the same events as the product's: a range run (a backfill) and a one-day run."""
+    days = land(landing, START, 3, rows=50)
+    floor = build_floor_definitions(project)
+
+    def events(definitions: dg.Definitions, keys: list[str]) -> Counter:
+        result = run_job(definitions, "ingest_job", instance, days=keys)
+        assert result.success
+        return Counter(record.event_log_entry.dagster_event_type
+                       for record in instance.get_records_for_run(result.run_id).records)
+
+    for keys in (days, days[:1]):
+        recorded = events(defs, keys)
+        assert events(floor, keys) == recorded
+        per_asset_day = 2 * len(keys)
+        assert recorded[dg.DagsterEventType.ASSET_MATERIALIZATION] == per_asset_day
+        assert recorded[dg.DagsterEventType.ASSET_MATERIALIZATION_PLANNED] == per_asset_day
+        assert recorded[dg.DagsterEventType.ASSET_CHECK_EVALUATION] >= per_asset_day
