@@ -67,6 +67,7 @@ def daemon_backfill(home: Path, day_keys: list[str], days_per_run: int | None = 
                 break
             time.sleep(0.2)
         seconds = time.perf_counter() - started
+        wait_until_runs_reaped(workspace.create_request_context().get_code_location(module))
     failed = [r.run_id for r in runs if not r.is_success]
     if status != BulkActionStatus.COMPLETED_SUCCESS or failed:
         raise RuntimeError(f"backfill ended {status}; failed runs {failed}")
@@ -74,6 +75,21 @@ def daemon_backfill(home: Path, day_keys: list[str], days_per_run: int | None = 
         raise RuntimeError(f"expected {'a run per day' if days_per_run else 'one run'}, "
                            f"got {len(runs)} runs")
     return seconds
+
+
+def wait_until_runs_reaped(location, timeout: float = 60) -> None:
+    """Leave only once the code server has reaped its finished run processes. It does so on a
+    cleanup tick that opens the instance; if PostgreSQL stops first, that thread dies and the
+    server waits for its runs forever instead of shutting down (seen as orphaned code servers
+    after the PostgreSQL backfill)."""
+    from dagster._grpc.types import GetCurrentRunsResult
+    from dagster_shared.serdes import deserialize_value
+
+    deadline = time.monotonic() + timeout
+    while deserialize_value(location.client.get_current_runs(), GetCurrentRunsResult).current_runs:
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"the code server still holds runs after {timeout:.0f} s")
+        time.sleep(0.2)
 
 
 def bare_loop(files: list[Path], out: Path) -> float:
