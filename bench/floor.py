@@ -4,7 +4,7 @@ The same two assets as the product (raw_data → features) with its daily partit
 policy, per-day blocking `contract` check and in-process executor, run through the same routes
 as the product's runs. Each step reads, validates and stores nothing: it reports its days as
 passing. So its run records the same events as the product's (run, step, and per day a planned
-materialization, a materialization and a check evaluation for each asset; the benchmarks check
+materialization, a materialization and a check evaluation for each asset; test_bench.py checks
 the counts match), and its time is what Dagster charges for that shape on this instance. Taken
 from our figure, the rest is what the product adds on top of the orchestrator.
 """
@@ -43,7 +43,8 @@ def build_floor_definitions(project: Project | None = None) -> dg.Definitions:
     def shaped_like(name: str, **kwargs):
         return dg.asset(name=name, partitions_def=project.partitions,
                         backfill_policy=project.backfill_policy, io_manager_key="nothing_stored",
-                        check_specs=[contract_spec(name, project.partitions, "nothing")],
+                        check_specs=[contract_spec(name, project.partitions,
+                                                   "no rule (a bench floor)")],
                         **kwargs)
 
     @shaped_like("raw_data")
