@@ -83,12 +83,18 @@ def wait_for_run(page, url: str, run_id: str, deadline_s: float = 600) -> str:
         time.sleep(2)
 
 
-def test_the_ui_shows_graph_partitions_checks_and_runs_what_it_launches(home, defs, instance,
-                                                                        landing, page):
-    from playwright.sync_api import expect
-
+@pytest.fixture
+def days(defs, instance, landing) -> list[str]:
+    """Three landed days, the first two ingested in-process. Requested before `page`: an
+    in-process run inside Playwright's running event loop leaves Dagster's event-loop clean-up
+    un-awaited (a RuntimeWarning)."""
     days = land(landing, START, 3, rows=150)
     assert run_job(defs, "ingest_job", instance, days=days[:2]).success
+    return days
+
+
+def test_the_ui_shows_graph_partitions_checks_and_runs_what_it_launches(home, days, page):
+    from playwright.sync_api import expect
 
     with dagster_dev(ARTIFACTS / "dagster-dev.log") as url:
         # what the "Join the Dagster community" dialog's Skip does, so it never covers the page
