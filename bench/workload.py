@@ -39,11 +39,12 @@ def bare_features(landed: Path, out: Path) -> None:
 def open_definitions(home: Path, *, floor: bool = False, **project_settings):
     """Point the environment at `home` (as `./tasks` does) and load the code location; `floor`
     loads bench/floor.py's instead (the same assets with no data work)."""
-    from bench.floor import build_floor_definitions
-    from retrain_assets.definitions import build_definitions
     from retrain_assets.instance import use_home
     from retrain_assets.project import Project
 
     use_home(home)
-    build = build_floor_definitions if floor else build_definitions
+    if floor:
+        from bench.floor import build_floor_definitions as build
+    else:
+        from retrain_assets.definitions import build_definitions as build
     return build(Project(spec=SPEC, **project_settings))
