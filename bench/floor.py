@@ -11,6 +11,7 @@ from our figure, the rest is what the product adds on top of the orchestrator.
 
 import dagster as dg
 
+from retrain_assets.assets.ingest import build_ingest_job
 from retrain_assets.checks import (
     CONTRACT,
     PartitionOutcome,
@@ -18,8 +19,6 @@ from retrain_assets.checks import (
     partition_check_results,
 )
 from retrain_assets.project import Project
-
-SHAPE = ("raw_data", "features")
 
 
 class NothingStored(dg.IOManager):
@@ -57,8 +56,7 @@ def build_floor_definitions(project: Project | None = None) -> dg.Definitions:
 
     return dg.Definitions(
         assets=[raw_data, features],
-        jobs=[dg.define_asset_job("ingest_job", selection=list(SHAPE),
-                                  partitions_def=project.partitions)],
+        jobs=[build_ingest_job(project)],
         resources={"nothing_stored": NothingStored()},
         executor=dg.in_process_executor)
 

@@ -7,7 +7,7 @@ import os
 import dagster as dg
 
 from retrain_assets.assets.deployment import production_model, rollback_job
-from retrain_assets.assets.ingest import build_ingest_assets
+from retrain_assets.assets.ingest import build_ingest_assets, build_ingest_job
 from retrain_assets.assets.monitoring import build_monitoring_assets
 from retrain_assets.assets.scoring import build_scoring_assets
 from retrain_assets.assets.training import build_training_assets
@@ -70,9 +70,7 @@ def default_resources(project: Project) -> dict:
 
 def build_jobs(project: Project) -> list:
     return [
-        dg.define_asset_job("ingest_job", selection=["raw_data", "features"],
-                            partitions_def=project.partitions,
-                            description="Land → validate → features for the selected days."),
+        build_ingest_job(project),
         dg.define_asset_job("training_job",
                             selection=["candidate_model", "evaluation_report",
                                        "production_model"],

@@ -79,6 +79,13 @@ def build_ingest_assets(project: Project) -> list[dg.AssetsDefinition]:
     return [raw_data, features]
 
 
+def build_ingest_job(project: Project):
+    """The one ingest job definition; bench/floor.py runs it too, so both runs are alike."""
+    return dg.define_asset_job("ingest_job", selection=["raw_data", "features"],
+                               partitions_def=project.partitions,
+                               description="Land → validate → features for the selected days.")
+
+
 def _output_metadata(frames: dict[str, pd.DataFrame | None],
                      source: str | None = None) -> dict[str, dg.MetadataValue]:
     """Shape of what was stored; for one day, its schema and null rates too."""
