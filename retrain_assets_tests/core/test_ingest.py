@@ -49,7 +49,7 @@ def test_a_bad_row_is_located_in_the_file_it_came_from_when_a_day_has_several():
     evening.iloc[2, evening.columns.get_loc("fare_amount")] = -1.0
     frames = {f"{DAY}/morning.csv": morning, f"{DAY}/evening.csv": evening}
     report = _check(frames)
-    assert f"{DAY}/evening.csv row 3 (fare_amount)" in report.problem
+    assert f"{DAY}/evening.csv line 4 (data row 3): fare_amount" in report.problem
     sample = bad_row_sample(report, frames)
     assert sample[["_file", "_row"]].values.tolist() == [[f"{DAY}/evening.csv", 3]]
 
