@@ -99,14 +99,15 @@ def _refuse_other_delimiter(name: str, text: str) -> None:
                 "it with commas between fields and points as the decimal mark, and land it again.")
 
 
-def _refuse_truncated(name: str, text: str, columns: int) -> None:
+def _refuse_truncated(name: str, text: str, frame: pd.DataFrame) -> None:
     """A last line without a line end and with fewer fields than the header was cut off:
-    pandas would fill the missing fields with nulls, blaming the data for a broken upload."""
-    if not text or text.endswith(("\n", "\r")):
+    pandas fills the missing fields with nulls, which would blame the data for a broken upload.
+    (A last row whose quoted field spans lines has its fields parsed, not null: not refused.)"""
+    if not text or text.endswith(("\n", "\r")) or frame.empty:
         return
     last = text.rsplit("\n", 1)[-1]
-    fields = len(next(csv.reader([last]), []))
-    if fields < columns:
+    fields, columns = len(next(csv.reader([last]), [])), len(frame.columns)
+    if fields < columns and frame.iloc[-1, fields:].isna().all():
         line = text.count("\n") + 1
         raise UnreadableFile(
             f"{name}: the file is truncated: its last line, {csv_line(line)}, has {fields} of "
@@ -142,7 +143,7 @@ def read_landed_file(name: str, data: bytes) -> pd.DataFrame:
         raise UnreadableFile(f"{name}: cannot be parsed as csv ({type(exc).__name__}: "
                              f"{str(exc).splitlines()[0] if str(exc) else 'no detail'}). "
                              "Re-export the file and land it again.") from exc
-    _refuse_truncated(name, text, len(frame.columns))
+    _refuse_truncated(name, text, frame)
     return frame
 
 

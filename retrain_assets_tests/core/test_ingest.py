@@ -247,6 +247,9 @@ def test_a_csv_cut_off_is_called_truncated(cut):
 def test_a_last_line_without_a_line_end_is_not_truncated_when_complete():
     data = good_day(DAY, rows=3).to_csv(index=False).rstrip("\n").encode()
     assert len(read_landed_file("d/trips.csv", data)) == 3
+    spans_lines = good_day(DAY, rows=2).assign(fare_amount=["1", "two\nlines"])  # last column
+    data = spans_lines.to_csv(index=False).rstrip("\n").encode()
+    assert read_landed_file("d/trips.csv", data).iloc[-1, -1] == "two\nlines"
 
 
 def test_long_landed_values_are_cut_short_in_the_message():
