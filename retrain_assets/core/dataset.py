@@ -26,6 +26,14 @@ DEFAULT_ABSOLUTE_THRESHOLDS: dict[TaskType, dict[str, float]] = {
     "classification": {"roc_auc": 0.55},
 }
 
+NOT_A_FEATURE = {  # why a column with another role must not be fed to the model
+    "target": "the answer it must predict (a leak: a perfect holdout score, then useless "
+              "predictions where the target is unknown)",
+    "id_column": "row identifiers, which it would memorise instead of learning",
+    "time_column": "raw timestamps; the derived time features (hour, day of week, weekend) "
+                   "carry time, see derive_time_features",
+}
+
 
 @dataclass(frozen=True)
 class DatasetSpec:
@@ -85,7 +93,7 @@ class DatasetSpec:
             if column in features:
                 raise ValueError(
                     f"dataset {self.name!r}: {column!r} is the {role} and is also listed as a "
-                    f"feature; the model would be fed {self._why_not_a_feature(role)}. Remove "
+                    f"feature; the model would be fed {NOT_A_FEATURE[role]}. Remove "
                     f"{column!r} from numeric_features/categorical_features.")
         repeated = sorted(name for name, count in Counter(self.model_features).items()
                           if count > 1)
@@ -96,14 +104,6 @@ class DatasetSpec:
                 + (f" ({derived} are also the derived time features; rename the column or set "
                    "derive_time_features=False)" if derived else "")
                 + ". List each feature once, in numeric_features or categorical_features.")
-
-    @staticmethod
-    def _why_not_a_feature(role: str) -> str:
-        return {"target": "the answer it must predict (a leak: a perfect holdout score, then "
-                          "useless predictions where the target is unknown)",
-                "id_column": "row identifiers, which it would memorise instead of learning",
-                "time_column": "raw timestamps; the derived time features (hour, day of week, "
-                               "weekend) carry time, see derive_time_features"}[role]
 
     def _check_thresholds(self) -> None:
         valid = METRICS_BY_TASK[self.task]
