@@ -129,9 +129,7 @@ def read_landed_file(name: str, data: bytes) -> pd.DataFrame:
         try:
             return read_parquet(data)
         except Exception as exc:  # pyarrow raises many types for corrupt input
-            raise UnreadableFile(f"{name}: cannot be parsed as parquet ({type(exc).__name__}: "
-                                 f"{str(exc).splitlines()[0] if str(exc) else 'no detail'}). "
-                                 "Re-export the file and land it again.") from exc
+            raise _cannot_parse(name, fmt, exc) from exc
     text = _decode_text(name, data)
     _refuse_other_delimiter(name, text)
     try:
@@ -140,11 +138,15 @@ def read_landed_file(name: str, data: bytes) -> pd.DataFrame:
     except pd.errors.ParserError as exc:
         raise UnreadableFile(f"{name}: cannot be parsed as csv: {_parser_problem(exc)}") from exc
     except Exception as exc:  # pandas raises many types for corrupt input
-        raise UnreadableFile(f"{name}: cannot be parsed as csv ({type(exc).__name__}: "
-                             f"{str(exc).splitlines()[0] if str(exc) else 'no detail'}). "
-                             "Re-export the file and land it again.") from exc
+        raise _cannot_parse(name, fmt, exc) from exc
     _refuse_truncated(name, text, frame)
     return frame
+
+
+def _cannot_parse(name: str, fmt: str, exc: Exception) -> UnreadableFile:
+    detail = str(exc).splitlines()[0] if str(exc) else "no detail"
+    return UnreadableFile(f"{name}: cannot be parsed as {fmt} ({type(exc).__name__}: {detail}). "
+                          "Re-export the file and land it again.")
 
 
 def _parser_problem(exc: pd.errors.ParserError) -> str:
