@@ -51,3 +51,12 @@ def test_long_landed_column_names_are_cut_short_in_the_sample():
     report, _ = _rejected_day("nope")
     table = report_metadata(report, sample=sample)["bad_rows_sample"].value
     assert [len(c.name) for c in table.schema.columns][0] < 100
+
+
+def test_a_long_unexpected_column_name_is_cut_short_everywhere():
+    raw = good_day(DAY, rows=2).assign(**{"x" * 100_000: 1})
+    report = apply_contract({"f.parquet": raw}, TaxiTripsRaw.to_schema(), day=DAY,
+                            time_column="pickup_at")
+    metadata = report_metadata(report)
+    assert "(100000 characters)" in report.problem and len(report.problem) < 1_000
+    assert max(map(len, metadata["failing_columns"].value)) < 100

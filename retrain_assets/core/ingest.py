@@ -211,7 +211,7 @@ class ContractReport:
             return []
         table = self.failure_cases["check"].isin(TABLE_CHECKS)
         return sorted({str(c) for c in self.failure_cases.loc[~table, "column"].dropna()}
-                      | {str(c) for c in self.failure_cases.loc[table, "failure_case"]})
+                      | {shorten(str(c)) for c in self.failure_cases.loc[table, "failure_case"]})
 
     def failure_summary(self) -> pd.DataFrame:
         """One row per (column, check): how many rows failed and a few offending values."""
