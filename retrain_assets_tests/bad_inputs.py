@@ -8,6 +8,7 @@ these through the real landing zone and assert on the user-visible outcome.
 from __future__ import annotations
 
 import io
+import os
 import pickle
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -216,3 +217,26 @@ CORPUS: dict[str, Callable[[str], BadInput]] = {f.__name__: f for f in (
     mixed_schemas_across_files, mixed_schemas_across_row_groups, very_wide, very_long,
 )}
 
+
+
+def deny_reading(monkeypatch, path: Path) -> None:
+    """Make a landed file unreadable, as `chmod 000` does for anyone but root. Root reads any
+    file, so under root (CI containers) the OS's answer to everyone else is played back: a file
+    with no read bit is not readable and reading it raises PermissionError, until it gets one."""
+    path.chmod(0)
+    if os.geteuid() != 0:
+        return
+
+    def no_read_bit(target) -> bool:
+        return Path(target) == path and not path.stat().st_mode & 0o444
+
+    real_access, real_read_bytes = os.access, Path.read_bytes
+    monkeypatch.setattr(os, "access", lambda target, mode, **kwargs: (
+        False if no_read_bit(target) else real_access(target, mode, **kwargs)))
+
+    def read_bytes(self: Path) -> bytes:
+        if no_read_bit(self):
+            raise PermissionError(13, "Permission denied", str(self))
+        return real_read_bytes(self)
+
+    monkeypatch.setattr(Path, "read_bytes", read_bytes)
