@@ -13,6 +13,8 @@ from typing import Literal
 
 import pandera.pandas as pa
 
+from retrain_assets.core.ingest import RowPolicy
+
 TaskType = Literal["regression", "classification"]
 
 DEFAULT_ABSOLUTE_THRESHOLDS: dict[TaskType, dict[str, float]] = {
@@ -43,6 +45,9 @@ class DatasetSpec:
     features_schema: type[pa.DataFrameModel] | None = None
     absolute_thresholds: dict[str, float] = field(default_factory=dict)
     description: str = ""
+    # what raw_data does with a day in which some rows break the contract, on every run
+    # (the sensor's too); a manual run may override it in its RawDataConfig
+    row_policy: RowPolicy = RowPolicy()
 
     def __post_init__(self) -> None:
         if self.task not in ("regression", "classification"):
