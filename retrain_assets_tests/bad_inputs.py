@@ -177,6 +177,19 @@ def mixed_schemas_across_row_groups(day):
     }, ("passenger_count", "types differ"), ("part-0.parquet", "part-1.parquet"))
 
 
+def same_name_in_two_folders(day):
+    """Two regions' exports, each named trips.csv in its own folder, both with a bad row: both
+    must reach quarantine intact (a flat quarantine folder let one replace the other)."""
+    def region(name: str, offset: int) -> bytes:
+        frame = good(day).iloc[offset:offset + 30].reset_index(drop=True)
+        frame.loc[1, "fare_amount"] = -7.0
+        return csv_bytes(frame)
+
+    return BadInput("same_name_in_two_folders", {
+        "north/trips.csv": region("north", 0), "south/trips.csv": region("south", 30),
+    }, ("fare_amount", "-7.0"), ("north/trips.csv", "south/trips.csv"))
+
+
 def very_wide(day):
     frame = good(day)
     wide = pd.concat([frame, pd.DataFrame(
@@ -215,6 +228,7 @@ CORPUS: dict[str, Callable[[str], BadInput]] = {f.__name__: f for f in (
     negative_target, absurd_target, null_flood, all_null_column, duplicate_rows,
     rows_outside_day, header_only, zero_bytes, truncated_parquet, binary_garbage_csv, non_utf8_text,
     mixed_schemas_across_files, mixed_schemas_across_row_groups, very_wide, very_long,
+    same_name_in_two_folders,
 )}
 
 
