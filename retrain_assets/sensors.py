@@ -80,16 +80,30 @@ def landing_run_request(day: str, fingerprint: str, *, with_scoring: bool) -> dg
                          tags={"landing/fingerprint": fingerprint, "landing/day": day})
 
 
-def hold_reason(day: str, first: str, last: str | None, today: str) -> str:
-    """Why a landed day is not a partition, and what happens or what to do about it."""
-    if day < first:
-        return (f"{day} is before the first partition {first}: to ingest it, set "
-                f"RETRAIN_ASSETS_START_DATE to {day} or earlier (or move it out of the zone)")
-    if day == today:
-        return (f"{day} is today (UTC): its partition exists from 00:00 UTC tomorrow, when it "
-                "is ingested")
-    return (f"{day} is after the last partition {last or '(none yet)'}: it is ingested once "
-            "its partition exists; if its date is wrong, rename it")
+def hold_reasons(days: list[str], first: str, last: str | None, today: str) -> list[str]:
+    """Why landed days are not partitions, and what happens or what to do: one sentence per
+    kind (too early, today, later), however many days a zone holds of each."""
+    early = [day for day in days if day < first]
+    later = [day for day in days if day >= first and day != today]
+    reasons = []
+    if early:
+        reasons.append(f"{_days(early)} before the first partition {first}: to ingest "
+                       f"{'it' if len(early) == 1 else 'them'}, set RETRAIN_ASSETS_START_DATE "
+                       f"to {early[0]} or earlier (or move {'it' if len(early) == 1 else 'them'}"
+                       " out of the zone)")
+    if today in days and first <= today:
+        reasons.append(f"{today} is today (UTC): its partition exists from 00:00 UTC tomorrow, "
+                       "when it is ingested")
+    if later:
+        reasons.append(f"{_days(later)} after the last partition {last or '(none yet)'}: "
+                       f"ingested once {'its' if len(later) == 1 else 'their'} partition exists; "
+                       "if a date is wrong, rename the folder")
+    return reasons
+
+
+def _days(days: list[str]) -> str:
+    return f"{days[0]} is" if len(days) == 1 else \
+        f"{len(days)} days ({days[0]}..{days[-1]}) are"
 
 
 def build_landing_zone_sensor(interval_seconds: int, full_rescan_every: int):
@@ -117,11 +131,10 @@ def build_landing_zone_sensor(interval_seconds: int, full_rescan_every: int):
                        is_partition=lambda day: last is not None and first <= day <= last)
         cursor = json.dumps(changes.state.to_dict())
         today = get_current_datetime().date().isoformat()
-        for day in changes.held:
-            context.log.warning(f"landing zone {zone.url}: held back "
-                                f"{hold_reason(day, first, last, today)}.")
-        held = (f"; held back (not partitions): {', '.join(changes.state.held)}"
-                if changes.state.held else "")
+        for reason in hold_reasons(changes.held, first, last, today):
+            context.log.warning(f"landing zone {zone.url}: held back {reason}.")
+        held_days = sorted(changes.state.held)
+        held = f"; held back: {_days(held_days)} not partitions yet" if held_days else ""
         for name in changes.malformed:
             context.log.warning(
                 f"landing zone {zone.url}: skipped {name!r}: a landed file must be "
@@ -135,8 +148,8 @@ def build_landing_zone_sensor(interval_seconds: int, full_rescan_every: int):
                        "history: backfill them (`dagster asset materialize --select "
                        f"raw_data,features --partition-range {days[0]}...{days[-1]}`, or the UI)"
                        if days else "no day that is a partition has landed yet")
-            not_yet = "".join(f"; held back {hold_reason(day, first, last, today)}"
-                              for day in changes.held)
+            not_yet = "".join(f"; held back {reason}"
+                              for reason in hold_reasons(changes.held, first, last, today))
             return dg.SensorResult(cursor=cursor, skip_reason=dg.SkipReason(
                 f"first look at {zone.url}: {history}{not_yet}; from now on each new or "
                 f"rewritten day gets a run{skipped}"))

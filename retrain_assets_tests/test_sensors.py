@@ -16,7 +16,7 @@ from retrain_assets.definitions import build_definitions
 from retrain_assets.landing import LandingZone
 from retrain_assets.landing_watch import WatchState, look
 from retrain_assets.project import Project
-from retrain_assets.sensors import FailureAlerts, RetrainPolicy, failure_text
+from retrain_assets.sensors import FailureAlerts, RetrainPolicy, failure_text, hold_reasons
 from retrain_assets_tests.bad_inputs import deny_reading
 from retrain_assets_tests.conftest import START, good_day, land, land_frame
 
@@ -131,8 +131,8 @@ def test_days_that_are_not_partitions_are_held_back_and_block_no_other_day(
         today.isoformat(): "is today (UTC): its partition exists from 00:00 UTC tomorrow, "
                            "when it is ingested",
         (today + timedelta(days=30)).isoformat():
-            f"is after the last partition {today - timedelta(days=1)}: it is ingested once "
-            "its partition exists; if its date is wrong, rename it",
+            f"is after the last partition {today - timedelta(days=1)}: ingested once its "
+            "partition exists; if a date is wrong, rename the folder",
     }
     cursor = evaluate_landing_tick(defs, instance, None).cursor
     for day in held:
@@ -157,6 +157,22 @@ def test_days_that_are_not_partitions_are_held_back_and_block_no_other_day(
     earlier = build_definitions(Project(spec=TAXI_TRIPS, start_date="2024-12-01"))
     moved = evaluate_landing_tick(earlier, instance, quiet.cursor)
     assert "2024-12-20" in [r.partition_key for r in moved.run_requests]
+
+
+def test_held_back_days_of_a_kind_are_explained_in_one_sentence():
+    early = [f"2024-12-{d:02d}" for d in range(1, 31)]
+
+    reasons = hold_reasons([*early, "2026-12-03", "2027-01-01"], first="2025-01-01",
+                           last="2026-12-02", today="2026-12-03")
+
+    assert reasons == [
+        "30 days (2024-12-01..2024-12-30) are before the first partition 2025-01-01: to ingest "
+        "them, set RETRAIN_ASSETS_START_DATE to 2024-12-01 or earlier (or move them out of the "
+        "zone)",
+        "2026-12-03 is today (UTC): its partition exists from 00:00 UTC tomorrow, when it is "
+        "ingested",
+        "2027-01-01 is after the last partition 2026-12-02: ingested once its partition "
+        "exists; if a date is wrong, rename the folder"]
 
 
 def test_first_look_names_only_days_that_are_partitions_for_the_backfill(defs, instance,
