@@ -117,3 +117,33 @@ def test_a_day_without_landing_files_says_what_is_there_instead(tmp_path):
         .problem
     assert "nothing is there (no folder or file named for the day)" in ingest(
         LandingZone(store), "2025-01-07").report.problem
+
+
+
+@pytest.mark.service
+def test_on_gcs_a_day_without_landing_files_names_what_is_there(gcs_bucket):
+    zone = LandingZone(open_store(gcs_bucket.url("feeds/taxi")))
+    zone.store.write_bytes("2025-01-05/trips.csv.gz", b"\x1f\x8b compressed")
+
+    assert "found only 2025-01-05/trips.csv.gz (a compressed or re-suffixed file, .gz: " \
+           "decompress it to trips.csv)" in ingest(zone).report.problem
+
+
+def test_on_gcs_an_empty_folder_placeholder_is_named():
+    """The Cloud Console's "create folder" makes a `<day>/` object; fake-gcs-server does not keep
+    such names, so a listing fake stands in for the bucket."""
+    from types import SimpleNamespace
+
+    from retrain_assets.storage import GCSObjectStore
+
+    class Client:
+        def bucket(self, name):
+            return name
+
+        def list_blobs(self, bucket, prefix=""):
+            names = ["zone/2025-01-06/", "zone/2025-01-07/", "zone/2025-01-07/trips.csv.gz"]
+            return [SimpleNamespace(name=n) for n in names if n.startswith(prefix)]
+
+    store = GCSObjectStore(Client(), "gs://feeds/zone")
+    assert store.unlisted("2025-01-06") == ["2025-01-06/ (an empty folder)"]
+    assert store.unlisted("2025-01-07") == []  # not empty: its object is named instead
