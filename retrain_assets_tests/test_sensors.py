@@ -461,3 +461,21 @@ def test_gcs_look_lists_from_the_newest_day_seen_and_rescans_for_rewrites():
     rescan = look(zone, look(zone, cheap.state, full_rescan_every=3).state,
                   full_rescan_every=3)
     assert list(rescan.changed) == ["2025-01-03"]
+
+
+def test_gcs_look_relists_a_held_day_older_than_the_newest_seen():
+    """A held-back day before the newest day seen is outside the cheap `start_offset` listing;
+    it is listed on its own each look, so it runs once it is a partition."""
+    from retrain_assets.storage import GCSObjectStore
+
+    client = FakeGCS()
+    for i in range(1, 6):
+        client.land(f"zone/2025-01-{i:02d}/trips.parquet")
+    zone = LandingZone(GCSObjectStore(client, "gs://bucket/zone"))
+    first = look(zone, WatchState(), is_partition=lambda day: day != "2025-01-02")
+    assert "2025-01-02" not in first.changed and first.held == ["2025-01-02"]
+    again = look(zone, first.state, is_partition=lambda day: day != "2025-01-02")
+    assert again.changed == {} and again.held == []  # still held, warned once
+    now_a_partition = look(zone, again.state)
+    assert list(now_a_partition.changed) == ["2025-01-02"]
+    assert now_a_partition.state.held == {}
