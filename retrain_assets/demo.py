@@ -41,6 +41,9 @@ from retrain_assets.simulate import SimulationPlan, land_day
 from retrain_assets.storage import ObjectStore
 
 DEMO_START = date(2025, 1, 1)
+# The code location's name, as workspace.yaml and pyproject's [tool.dagster] pin it: `./tasks dev`
+# on the demo's instance then finds the same sensor cursors, ticks and runs to re-execute.
+CODE_LOCATION = "retrain_assets"
 DONE = {dg.DagsterRunStatus.SUCCESS, dg.DagsterRunStatus.FAILURE, dg.DagsterRunStatus.CANCELED}
 
 
@@ -113,7 +116,7 @@ class Daemon:
         self.workspace = home / "workspace.yaml"
         self.workspace.write_text(
             "load_from:\n  - python_module:\n      module_name: retrain_assets.definitions\n"
-            "      attribute: defs\n      location_name: retrain_assets\n")
+            f"      attribute: defs\n      location_name: {CODE_LOCATION}\n")
         self.log_path = home / "daemon.log"
         self.env = {**os.environ, **env}
         self.process: subprocess.Popen | None = None

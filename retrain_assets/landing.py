@@ -1,13 +1,15 @@
 """The landing zone: where each day's files arrive, and where bad ones are quarantined.
 
 Layout: `<zone>/<YYYY-MM-DD>/<any name>.csv|.parquet` (one folder per day) or
-`<zone>/<YYYY-MM-DD>.csv|.parquet`. Quarantined files move to `<zone>/_quarantine/<day>/<stamp>/`
-with a `QUARANTINE_NOTE.json` of why (rows dropped under a drop_bad_rows policy are written there
-as `dropped_rows.csv`), so nothing a user gave us is ever deleted.
+`<zone>/<YYYY-MM-DD>.csv|.parquet`. Quarantined files move to
+`<zone>/_quarantine/<day>/<stamp>/<their path in the zone>` with a `QUARANTINE_NOTE.json` of why
+(rows dropped under a drop_bad_rows policy are written there as `dropped_rows.csv`), so nothing a
+user gave us is ever deleted or overwritten.
 """
 
 from __future__ import annotations
 
+import itertools
 import json
 import re
 from collections import defaultdict
@@ -52,6 +54,18 @@ def is_landing_file(key: str) -> bool:
         and file_format(name) is not None
 
 
+def why_not_read(key: str) -> str:
+    """Why a file under a day is not a landing file, said so the user can act on it."""
+    name = key.rsplit("/", 1)[-1]
+    if name.startswith("."):
+        return f"{key} (hidden: its name starts with '.')"
+    stem, _, suffix = name.rpartition(".")
+    if stem and file_format(stem) is not None:
+        return f"{key} (a compressed or re-suffixed file, .{suffix}: decompress it to " \
+               f"{stem.rsplit('/', 1)[-1]})"
+    return f"{key} (not a .csv or .parquet file)"
+
+
 @dataclass
 class DayIntake:
     """A day read from the landing zone: its contract report, the frames as parsed, and where
@@ -88,28 +102,51 @@ class LandingZone:
     def read(self, obj: StoredObject) -> bytes:
         return self.store.read_bytes(obj.key)
 
+    def nothing_to_read(self, day: str) -> str:
+        """The problem of a day with no landing file: what is there instead, and what to do."""
+        found = [why_not_read(o.key) for o in self.store.list(day) if day_of(o.key) == day
+                 and not is_landing_file(o.key)] + self.store.unlisted(day)
+        there = (f"found only {'; '.join(found)}" if found
+                 else "nothing is there (no folder or file named for the day)")
+        return (f"no .csv or .parquet files landed for {day} under {self.uri(day)}/: {there}. "
+                f"Land the day's data there as regular, uncompressed .csv or .parquet files "
+                f"(copy a linked file itself in), then re-run raw_data for {day} (or pick a day "
+                "that has data).")
+
     def quarantine(self, day: str, objects: list[StoredObject], reason: str, *,
                    run_id: str | None = None, kept: dict[str, bytes] | None = None,
                    what_to_do: str | None = None) -> list[str]:
-        """Move the day's files aside, and write any rows we removed (`kept`: name -> bytes),
-        with a note saying why; returns their new locations. Nothing is ever deleted."""
+        """Move the day's files aside, each under its own path in the zone (so `north/trips.csv`
+        and `south/trips.csv` cannot meet), and write any rows we removed (`kept`: name ->
+        bytes) beside a note saying why; returns their new locations. Nothing is ever deleted
+        or replaced: the folder is claimed by creating its note, and moves refuse taken names."""
         stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S%fZ")
-        folder = f"{QUARANTINE}/{day}/{stamp}"
-        moved = []
-        for obj in objects:
-            target = f"{folder}/{obj.key.rsplit('/', 1)[-1]}"
-            self.store.move(obj.key, target)
-            moved.append(self.uri(target))
-        for name, data in (kept or {}).items():
-            self.store.write_bytes(f"{folder}/{name}", data)
-            moved.append(self.uri(f"{folder}/{name}"))
         note = {"day": day, "reason": reason, "files": [o.key for o in objects],
                 "written": sorted(kept or {}), "quarantined_at": stamp, "dagster_run_id": run_id,
                 "what_to_do": what_to_do or (
                     f"Fix the files and land them again under {self.uri(day)}/ ; the "
                     "landing-zone sensor or a re-run of raw_data picks them up.")}
-        self.store.write_bytes(f"{folder}/{NOTE}", json.dumps(note, indent=2).encode())
+        folder = self._claim_folder(day, stamp, json.dumps(note, indent=2).encode())
+        moved = []
+        for obj in objects:
+            target = f"{folder}/{obj.key}"
+            self.store.move(obj.key, target)
+            moved.append(self.uri(target))
+        for name, data in (kept or {}).items():
+            self.store.create_bytes(f"{folder}/{name}", data)
+            moved.append(self.uri(f"{folder}/{name}"))
         return moved
+
+    def _claim_folder(self, day: str, stamp: str, note: bytes) -> str:
+        """A quarantine folder no other quarantine uses: its note is created only where none
+        exists, so a second quarantine of the day in the same microsecond gets `<stamp>-2`."""
+        base = f"{QUARANTINE}/{day}/{stamp}"
+        for folder in itertools.chain([base], (f"{base}-{n}" for n in itertools.count(2))):
+            try:
+                self.store.create_bytes(f"{folder}/{NOTE}", note)
+                return folder
+            except FileExistsError:
+                continue
 
 
 def ingest_day(zone: LandingZone, day: str, schema, *, time_column: str,
@@ -122,23 +159,30 @@ def ingest_day(zone: LandingZone, day: str, schema, *, time_column: str,
     """
     files = zone.files_for(day)
     if not files:
-        return DayIntake(ContractReport(
-            day=day, files=[], rows_in=0, frame=None,
-            problem=f"no .csv or .parquet files landed for {day} under {zone.uri(day)}/. Land "
-                    "the day's files there (or pick a day that has data)."), {}, [])
-    frames, unreadable = {}, []
+        return DayIntake(ContractReport(day=day, files=[], rows_in=0, frame=None,
+                                        problem=zone.nothing_to_read(day)), {}, [])
+    frames, unreadable, denied = {}, [], []
     for obj in files:
         try:
             frames[obj.key] = read_landed_file(obj.key, zone.read(obj))
         except UnreadableFile as exc:
             unreadable.append((obj, str(exc)))
-    if unreadable:
+        except PermissionError:
+            denied.append(obj.key)
+    if unreadable or denied:
         reason = " ".join(message for _, message in unreadable)
-        moved = zone.quarantine(day, [obj for obj, _ in unreadable], reason, run_id=run_id)
-        report = ContractReport(
-            day=day, files=[o.key for o in files], rows_in=0, frame=None,
-            problem=f"day {day}: unreadable file(s): {reason} Moved to quarantine: "
-                    f"{', '.join(moved)}.")
+        moved = zone.quarantine(day, [obj for obj, _ in unreadable], reason, run_id=run_id) \
+            if unreadable else []
+        problems = [f"unreadable file(s): {reason} Moved to quarantine: {', '.join(moved)}."
+                    ] if unreadable else []
+        if denied:
+            problems.append(
+                f"permission denied reading {', '.join(zone.uri(key) for key in denied)}: the "
+                "process running Dagster may not read it (left in place). Grant it read access "
+                "(e.g. `chmod a+r`, or a storage role on the bucket); the landing-zone sensor "
+                f"runs the day again once it can read the file, or re-run raw_data for {day}.")
+        report = ContractReport(day=day, files=[o.key for o in files], rows_in=0, frame=None,
+                                problem=f"day {day}: {' '.join(problems)}")
         return DayIntake(report, frames, moved)
     try:
         report = apply_contract(frames, schema, day=day, time_column=time_column,

@@ -16,7 +16,13 @@ file on every tick. What is cheap depends on where the files live:
 - Any other store: a full listing each time (correct, just not cheap).
 
 Each day is summarised by a fingerprint of its files' keys and versions (mtime+size locally,
-generation on GCS): a new fingerprint means the day is new or was rewritten.
+generation on GCS) and of any file this process may not read: a new fingerprint means the day is
+new, was rewritten, or became readable.
+
+Two kinds of day are listed on every look, because nothing in their folder changes when what held
+them back goes away: a day that is not a partition (yet) — held back, not recorded as seen, so it
+is requested once its partition exists — and a day with a file the process may not read (a
+`chmod` touches neither the file's version nor its folder).
 """
 
 from __future__ import annotations
@@ -24,6 +30,7 @@ from __future__ import annotations
 import hashlib
 import os
 from collections import defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass, field, fields
 
 from retrain_assets.landing import QUARANTINE, LandingZone, day_of, is_landing_file
@@ -38,6 +45,8 @@ class WatchState:
     folders: dict[str, int] = field(default_factory=dict)  # local: root entry -> mtime_ns
     reported: list[str] = field(default_factory=list)  # malformed names already reported
     looks: int = 0
+    held: dict[str, str] = field(default_factory=dict)  # day that is no partition -> fingerprint
+    unreadable: list[str] = field(default_factory=list)  # days with a file we may not read
 
     def to_dict(self) -> dict:
         # not dataclasses.asdict: it deep-copies every entry, ~0.1 s a tick at 10,000 days
@@ -54,10 +63,12 @@ class Changes:
     malformed: list[str]  # names newly found that carry no valid day (or unsupported files)
     state: WatchState
     listed_days: int  # how many days had their files listed this look (the cost)
+    held: list[str] = field(default_factory=list)  # days newly held back: not partitions
 
 
 def fingerprint(objects: list[StoredObject]) -> str:
-    lines = sorted(f"{o.key}\t{o.version}" for o in objects)
+    lines = sorted(f"{o.key}\t{o.version}" + ("" if o.readable else "\tunreadable")
+                   for o in objects)
     return hashlib.sha256("\n".join(lines).encode()).hexdigest()[:16]
 
 
@@ -65,32 +76,49 @@ def _ignored(name: str) -> bool:
     return name == QUARANTINE or name.startswith(".")
 
 
-def look(zone: LandingZone, state: WatchState, *, full_rescan_every: int = 120) -> Changes:
-    """The days that are new or were rewritten since `state`, and the new state."""
+def look(zone: LandingZone, state: WatchState, *, full_rescan_every: int = 120,
+         is_partition: Callable[[str], bool] = lambda day: True) -> Changes:
+    """The days that are new or were rewritten since `state`, and the new state. A new or
+    rewritten day that `is_partition` refuses is held back instead (see the module notes)."""
     full = state.looks % max(1, full_rescan_every) == 0
     store = zone.store
+    recheck = {*state.held, *state.unreadable}
     if isinstance(store, LocalObjectStore):
-        candidates, folders, malformed = _local_candidates(store, state, full)
+        candidates, folders, malformed = _local_candidates(store, state, full, recheck)
     else:
-        candidates, malformed = _listed_candidates(store, state, full)
+        candidates, malformed = _listed_candidates(store, state, full, recheck)
         folders = {}
-    changed, listed = {}, 0
+    changed, held, listed = {}, dict(state.held), 0
+    unreadable = set(state.unreadable)
     for day, objects in candidates.items():
         listed += 1
         landed = [o for o in objects if is_landing_file(o.key)]
         malformed += [o.key for o in objects if not is_landing_file(o.key)
                       and not o.key.rsplit("/", 1)[-1].startswith(".")]
-        if landed and fingerprint(landed) != state.days.get(day):
+        held.pop(day, None)
+        unreadable.discard(day)
+        if not all(o.readable for o in landed):
+            unreadable.add(day)
+        if not landed or fingerprint(landed) == state.days.get(day):
+            continue
+        if is_partition(day):
             changed[day] = fingerprint(landed)
+        else:
+            held[day] = fingerprint(landed)
     new = [name for name in dict.fromkeys(malformed) if name not in state.reported]
-    return Changes(changed=changed, malformed=new, listed_days=listed, state=WatchState(
-        days={**state.days, **changed}, folders=folders, reported=[*state.reported, *new],
-        looks=state.looks + 1))
+    return Changes(changed=changed, malformed=new, listed_days=listed,
+                   held=sorted(day for day in held if held[day] != state.held.get(day)),
+                   state=WatchState(
+                       days={**state.days, **changed}, folders=folders,
+                       reported=[*state.reported, *new], looks=state.looks + 1, held=held,
+                       unreadable=sorted(unreadable)))
 
 
-def _local_candidates(store: LocalObjectStore, state: WatchState, full: bool):
-    """Days whose root entry (folder or flat file) changed mtime; one scandir of the root, then
-    only those days' entries are listed (on a full rescan, every day's)."""
+def _local_candidates(store: LocalObjectStore, state: WatchState, full: bool,
+                      recheck: set[str]):
+    """Days whose root entry (folder or flat file) changed mtime, and the `recheck` days; one
+    scandir of the root, then only those days' entries are listed (on a full rescan, every
+    day's)."""
     if not store.root.is_dir():
         return {}, {}, []
     folders, changed_days, malformed = {}, set(), []
@@ -110,7 +138,7 @@ def _local_candidates(store: LocalObjectStore, state: WatchState, full: bool):
         else:  # its unchanged entries belong to the day's fingerprint too: all are listed
             changed_days.add(day)
     candidates = {day: [obj for entry in by_stem[day] for obj in _objects(store, entry)
-                        if day_of(obj.key) == day] for day in changed_days}
+                        if day_of(obj.key) == day] for day in changed_days | recheck}
     return candidates, folders, malformed
 
 
@@ -120,13 +148,17 @@ def _objects(store: LocalObjectStore, entry: os.DirEntry) -> list[StoredObject]:
         else [store.stored(entry)]
 
 
-def _listed_candidates(store, state: WatchState, full: bool):
-    """GCS: objects from the newest day already seen on; other stores: everything."""
+def _listed_candidates(store, state: WatchState, full: bool, recheck: set[str]):
+    """GCS: objects from the newest day already seen on, and the `recheck` days before it;
+    other stores: everything."""
     if isinstance(store, GCSObjectStore) and state.days and not full:
-        objects = _gcs_list_from(store, max(state.days))
+        newest = max(state.days)
+        objects = [*_gcs_list_from(store, newest),
+                   *(o for day in sorted(recheck) if day < newest for o in store.list(day))]
     else:
         objects = store.list()
-    by_day, malformed = defaultdict(list), []
+    by_day: dict[str, list[StoredObject]] = {day: [] for day in recheck}
+    malformed = []
     for obj in objects:
         if _ignored(obj.key.split("/", 1)[0]):
             continue
@@ -134,8 +166,8 @@ def _listed_candidates(store, state: WatchState, full: bool):
         if day is None:
             malformed.append(obj.key)
         else:
-            by_day[day].append(obj)
-    return dict(by_day), malformed
+            by_day.setdefault(day, []).append(obj)
+    return by_day, malformed
 
 
 def _gcs_list_from(store: GCSObjectStore, start: str) -> list[StoredObject]:

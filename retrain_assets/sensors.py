@@ -1,7 +1,8 @@
 """The automated loop: new data is scored and monitored, drift asks for a retrain, failures alert.
 
 - `landing_zone_sensor`: a day that appears (or is rewritten) in the landing zone gets one run
-  of raw_data → features → predictions → drift_report for exactly that partition.
+  of raw_data → features → predictions → drift_report for exactly that partition; a day that is
+  not a partition (yet) is held back with a warning and never blocks the others.
 - `drift_retrain_sensor`: a newly failed drift/decay check, or enough new rows since the last
   training, asks for one `training_job` run (debounced), tagged with why.
 - `run_failure_alert`: every failed run is reported with its failed steps, to the log and, when
@@ -18,6 +19,7 @@ from dataclasses import dataclass
 
 import dagster as dg
 from dagster._core.storage.asset_check_execution_record import AssetCheckExecutionRecordStatus
+from dagster._time import get_current_datetime  # the clock partitions are validated against
 from pydantic import Field
 
 from retrain_assets.assets.monitoring import DRIFT_CHECKS, NO_FEATURE_DRIFT
@@ -78,6 +80,32 @@ def landing_run_request(day: str, fingerprint: str, *, with_scoring: bool) -> dg
                          tags={"landing/fingerprint": fingerprint, "landing/day": day})
 
 
+def hold_reasons(days: list[str], first: str, last: str | None, today: str) -> list[str]:
+    """Why landed days are not partitions, and what happens or what to do: one sentence per
+    kind (too early, today, later), however many days a zone holds of each."""
+    early = [day for day in days if day < first]
+    later = [day for day in days if day >= first and day != today]
+    reasons = []
+    if early:
+        reasons.append(f"{_days(early)} before the first partition {first}: to ingest "
+                       f"{'it' if len(early) == 1 else 'them'}, set RETRAIN_ASSETS_START_DATE "
+                       f"to {early[0]} or earlier (or move {'it' if len(early) == 1 else 'them'}"
+                       " out of the zone)")
+    if today in days and first <= today:
+        reasons.append(f"{today} is today (UTC): its partition exists from 00:00 UTC tomorrow, "
+                       "when it is ingested")
+    if later:
+        reasons.append(f"{_days(later)} after the last partition {last or '(none yet)'}: "
+                       f"ingested once {'its' if len(later) == 1 else 'their'} partition exists; "
+                       "if a date is wrong, rename the folder")
+    return reasons
+
+
+def _days(days: list[str]) -> str:
+    return f"{days[0]} is" if len(days) == 1 else \
+        f"{len(days)} days ({days[0]}..{days[-1]}) are"
+
+
 def build_landing_zone_sensor(interval_seconds: int, full_rescan_every: int):
     @dg.sensor(
         name="landing_zone_sensor", minimum_interval_seconds=interval_seconds,
@@ -86,15 +114,27 @@ def build_landing_zone_sensor(interval_seconds: int, full_rescan_every: int):
         description="A new or rewritten day in the landing zone → one run of raw_data → "
                     "features (→ predictions → drift_report once a champion exists) for that "
                     "partition. Days already landed when the sensor first looks are history: "
-                    "backfill them. Malformed names are reported once and skipped.",
+                    "backfill them. Malformed names are reported once and skipped; a day that "
+                    "is not a partition yet (today's, a future or too early date) is held back "
+                    "with one warning until its partition exists.",
     )
     def landing_zone_sensor(context: dg.SensorEvaluationContext,
                             landing_zone: LandingZoneResource, mlflow: MlflowResource):
         zone = landing_zone.zone()
         first_look = context.cursor is None
         state = WatchState() if first_look else WatchState.from_dict(json.loads(context.cursor))
-        changes = look(zone, state, full_rescan_every=full_rescan_every)
+        partitions = context.repository_def.asset_graph.get(
+            dg.AssetKey(INGEST_ASSETS[0])).partitions_def
+        first = partitions.start.strftime(partitions.fmt)
+        last = partitions.get_last_partition_key()  # keys are ISO dates: they sort as strings
+        changes = look(zone, state, full_rescan_every=full_rescan_every,
+                       is_partition=lambda day: last is not None and first <= day <= last)
         cursor = json.dumps(changes.state.to_dict())
+        today = get_current_datetime().date().isoformat()
+        for reason in hold_reasons(changes.held, first, last, today):
+            context.log.warning(f"landing zone {zone.url}: held back {reason}.")
+        held_days = sorted(changes.state.held)
+        held = f"; held back: {_days(held_days)} not partitions yet" if held_days else ""
         for name in changes.malformed:
             context.log.warning(
                 f"landing zone {zone.url}: skipped {name!r}: a landed file must be "
@@ -106,14 +146,16 @@ def build_landing_zone_sensor(interval_seconds: int, full_rescan_every: int):
             days = sorted(changes.changed)
             history = (f"{len(days)} day(s) already landed ({days[0]}..{days[-1]}) are "
                        "history: backfill them (`dagster asset materialize --select "
-                       "raw_data,features --partition-range FIRST...LAST`, or the UI)"
-                       if days else "the landing zone is empty")
+                       f"raw_data,features --partition-range {days[0]}...{days[-1]}`, or the UI)"
+                       if days else "no day that is a partition has landed yet")
+            not_yet = "".join(f"; held back {reason}"
+                              for reason in hold_reasons(changes.held, first, last, today))
             return dg.SensorResult(cursor=cursor, skip_reason=dg.SkipReason(
-                f"first look at {zone.url}: {history}; from now on each new or rewritten "
-                f"day gets a run{skipped}"))
+                f"first look at {zone.url}: {history}{not_yet}; from now on each new or "
+                f"rewritten day gets a run{skipped}"))
         if not changes.changed:
             return dg.SensorResult(cursor=cursor, skip_reason=dg.SkipReason(
-                f"no new or rewritten day in {zone.url}{skipped}"))
+                f"no new or rewritten day in {zone.url}{held}{skipped}"))
         with_scoring = mlflow.registry().version_for(CHAMPION) is not None
         if not with_scoring:
             context.log.info("no champion yet: new days are ingested only; predictions and "

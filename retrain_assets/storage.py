@@ -1,8 +1,9 @@
 """Object storage behind the landing zone and the asset store: a local folder or GCS.
 
-Both backends expose the same five operations, so nothing above this module knows where bytes
+Both backends expose the same operations, so nothing above this module knows where bytes
 live. Writes are atomic on both (temp file + rename locally; GCS objects appear only once their
-upload completes), so a reader never sees a half-written partition.
+upload completes), so a reader never sees a half-written partition. Moves and `create_bytes`
+never replace an object that is already there: what a user gave us is never overwritten.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ class StoredObject:
     size: int
     updated: float  # seconds since the epoch
     version: str  # changes on every rewrite (mtime+size locally, generation on GCS)
+    readable: bool = True  # False: this process may not read it (local file mode; see stored())
 
 
 class ObjectStore(Protocol):
@@ -29,8 +31,10 @@ class ObjectStore(Protocol):
     def list(self, prefix: str = "") -> list[StoredObject]: ...
     def read_bytes(self, key: str) -> bytes: ...
     def write_bytes(self, key: str, data: bytes) -> None: ...
-    def move(self, src: str, dst: str) -> None: ...
+    def create_bytes(self, key: str, data: bytes) -> None: ...  # FileExistsError if taken
+    def move(self, src: str, dst: str) -> None: ...  # FileExistsError if dst is taken
     def exists(self, key: str) -> bool: ...
+    def unlisted(self, prefix: str = "") -> list[str]: ...
 
 
 def join_url(url: str, key: str) -> str:
@@ -78,15 +82,46 @@ class LocalObjectStore:
                       key=lambda o: o.key)
 
     def stored(self, entry: os.DirEntry) -> StoredObject:
-        """The object a file under the root is; its version changes with every rewrite."""
+        """The object a file under the root is; its version changes with every rewrite.
+        Readability is asked of the OS (one `access` call), because a `chmod` changes neither
+        the version nor the folder: the landing zone needs to see a file become readable."""
         stat = entry.stat()
         return StoredObject(key=self._key(entry), size=stat.st_size, updated=stat.st_mtime,
-                            version=f"{stat.st_mtime_ns}-{stat.st_size}")
+                            version=f"{stat.st_mtime_ns}-{stat.st_size}",
+                            readable=os.access(entry.path, os.R_OK))
+
+    def unlisted(self, prefix: str = "") -> list[str]:
+        """What `list` leaves out under the prefix's folder, as `key (why)`: symbolic links
+        (never followed: they can point outside the root) and empty folders."""
+        folder = prefix.rpartition("/")[0]
+        start = self._path(folder) if folder else self.root
+        return sorted(self._unlisted(start, prefix)) if start.is_dir() else []
+
+    def _unlisted(self, directory: Path, prefix: str) -> Iterator[str]:
+        for entry in os.scandir(directory):
+            key = self._key(entry)
+            if entry.is_symlink() and key.startswith(prefix):
+                yield f"{key} (a symbolic link, which is never followed)"
+            elif entry.is_dir(follow_symlinks=False) and (
+                    (key + "/").startswith(prefix) or prefix.startswith(key + "/")):
+                with os.scandir(entry.path) as inside:
+                    empty = next(inside, None) is None
+                if empty and (key + "/").startswith(prefix):
+                    yield f"{key}/ (an empty folder)"
+                else:
+                    yield from self._unlisted(Path(entry.path), prefix)
 
     def read_bytes(self, key: str) -> bytes:
         return self._path(key).read_bytes()
 
     def write_bytes(self, key: str, data: bytes) -> None:
+        self._write(key, data, replace=True)
+
+    def create_bytes(self, key: str, data: bytes) -> None:
+        """Write `key` only if nothing is there yet (FileExistsError otherwise), atomically."""
+        self._write(key, data, replace=False)
+
+    def _write(self, key: str, data: bytes, *, replace: bool) -> None:
         path = self._path(key)
         path.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-")
@@ -95,15 +130,19 @@ class LocalObjectStore:
                 handle.write(data)
                 handle.flush()
                 os.fsync(handle.fileno())
-            os.replace(tmp, path)
-        except BaseException:
+            if replace:
+                os.replace(tmp, path)
+            else:  # a hard link fails if the name is taken, where a rename would replace it
+                os.link(tmp, path)
+        finally:
             Path(tmp).unlink(missing_ok=True)
-            raise
 
     def move(self, src: str, dst: str) -> None:
-        target = self._path(dst)
+        """Link then unlink: unlike a rename, linking refuses (FileExistsError) a taken name."""
+        source, target = self._path(src), self._path(dst)
         target.parent.mkdir(parents=True, exist_ok=True)
-        os.replace(self._path(src), target)
+        os.link(source, target, follow_symlinks=False)
+        source.unlink()
 
     def exists(self, key: str) -> bool:
         return self._path(key).is_file()
@@ -117,9 +156,10 @@ class GCSObjectStore:
     """
 
     def __init__(self, client, url: str):
-        from google.api_core.exceptions import NotFound  # the Google libraries only for gs://
+        # the Google libraries only for gs://
+        from google.api_core.exceptions import Forbidden, NotFound, PreconditionFailed
 
-        self._not_found = NotFound
+        self._not_found, self._forbidden, self._taken = NotFound, Forbidden, PreconditionFailed
         if not url.startswith("gs://") or not url[len("gs://"):].split("/", 1)[0]:
             raise ValueError(f"not a GCS URL: {url!r} (expected gs://bucket/prefix)")
         bucket, _, prefix = url[len("gs://"):].partition("/")
@@ -141,23 +181,46 @@ class GCSObjectStore:
             key=lambda o: o.key,
         )
 
+    def unlisted(self, prefix: str = "") -> list[str]:
+        """Folder placeholders (as the Cloud Console creates them) with nothing in them."""
+        names = [b.name[len(self.prefix):] for b in
+                 self.client.list_blobs(self.bucket, prefix=self._blob_name(prefix))]
+        return [f"{name} (an empty folder)" for name in names if name.endswith("/")
+                and not any(other != name and other.startswith(name) for other in names)]
+
     def read_bytes(self, key: str) -> bytes:
         try:
             return self.bucket.blob(self._blob_name(key)).download_as_bytes()
         except self._not_found as exc:
             raise FileNotFoundError(f"no object at {join_url(self.url, key)}") from exc
+        except self._forbidden as exc:
+            raise PermissionError(f"permission denied reading {join_url(self.url, key)} "
+                                  f"({exc.message})") from exc
 
     def write_bytes(self, key: str, data: bytes) -> None:
         # One-request upload: the object becomes visible only once it is complete.
         self.bucket.blob(self._blob_name(key)).upload_from_string(data)
 
+    def create_bytes(self, key: str, data: bytes) -> None:
+        """Upload only if no object has the name (generation 0), else FileExistsError."""
+        try:
+            self.bucket.blob(self._blob_name(key)).upload_from_string(data,
+                                                                      if_generation_match=0)
+        except self._taken as exc:
+            raise FileExistsError(f"an object already exists at {join_url(self.url, key)}") \
+                from exc
+
     def move(self, src: str, dst: str) -> None:
-        """Copy, then delete the source: GCS has no rename, and this order never loses data."""
+        """Copy, then delete the source: GCS has no rename, and this order never loses data.
+        The copy asks for generation 0 at the destination, so it never replaces an object."""
         blob = self.bucket.blob(self._blob_name(src))
         try:
-            self.bucket.copy_blob(blob, self.bucket, self._blob_name(dst))
+            self.bucket.copy_blob(blob, self.bucket, self._blob_name(dst), if_generation_match=0)
         except self._not_found as exc:
             raise FileNotFoundError(f"no object at {join_url(self.url, src)}") from exc
+        except self._taken as exc:
+            raise FileExistsError(f"an object already exists at {join_url(self.url, dst)}") \
+                from exc
         blob.delete()
 
     def exists(self, key: str) -> bool:

@@ -8,6 +8,7 @@ these through the real landing zone and assert on the user-visible outcome.
 from __future__ import annotations
 
 import io
+import os
 import pickle
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -176,6 +177,19 @@ def mixed_schemas_across_row_groups(day):
     }, ("passenger_count", "types differ"), ("part-0.parquet", "part-1.parquet"))
 
 
+def same_name_in_two_folders(day):
+    """Two regions' exports, each named trips.csv in its own folder, both with a bad row: both
+    must reach quarantine intact (a flat quarantine folder let one replace the other)."""
+    def region(name: str, offset: int) -> bytes:
+        frame = good(day).iloc[offset:offset + 30].reset_index(drop=True)
+        frame.loc[1, "fare_amount"] = -7.0
+        return csv_bytes(frame)
+
+    return BadInput("same_name_in_two_folders", {
+        "north/trips.csv": region("north", 0), "south/trips.csv": region("south", 30),
+    }, ("fare_amount", "-7.0"), ("north/trips.csv", "south/trips.csv"))
+
+
 def very_wide(day):
     frame = good(day)
     wide = pd.concat([frame, pd.DataFrame(
@@ -277,5 +291,29 @@ CORPUS: dict[str, Callable[[str], BadInput]] = {f.__name__: f for f in (
     utc_offsets_in_csv, time_zone_aware_parquet, non_iso_timestamp_among_mixed_precision,
     boolean_distance_parquet, boolean_text_in_numeric_csv, every_row_bad, semicolon_delimited,
     truncated_csv,
+    same_name_in_two_folders,
 )}
 
+
+
+def deny_reading(monkeypatch, path: Path) -> None:
+    """Make a landed file unreadable, as `chmod 000` does for anyone but root. Root reads any
+    file, so under root (CI containers) the OS's answer to everyone else is played back: a file
+    with no read bit is not readable and reading it raises PermissionError, until it gets one."""
+    path.chmod(0)
+    if os.geteuid() != 0:
+        return
+
+    def no_read_bit(target) -> bool:
+        return Path(target) == path and not path.stat().st_mode & 0o444
+
+    real_access, real_read_bytes = os.access, Path.read_bytes
+    monkeypatch.setattr(os, "access", lambda target, mode, **kwargs: (
+        False if no_read_bit(target) else real_access(target, mode, **kwargs)))
+
+    def read_bytes(self: Path) -> bytes:
+        if no_read_bit(self):
+            raise PermissionError(13, "Permission denied", str(self))
+        return real_read_bytes(self)
+
+    monkeypatch.setattr(Path, "read_bytes", read_bytes)

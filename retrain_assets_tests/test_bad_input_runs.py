@@ -90,7 +90,9 @@ def test_bad_day_fails_its_check_and_nothing_downstream_runs(corpus, kind):
     assert not (corpus["home"] / "storage" / "raw_data" / f"{day}.parquet").exists()
     assert day not in materialized(corpus["result"], "features")
     quarantined = [o.key for o in corpus["store"].list(f"{QUARANTINE}/{day}/")]
-    assert {k.rsplit("/", 1)[-1] for k in quarantined} == {*bad.offending, NOTE}
+    # _quarantine/<day>/<stamp>/ + each file's path in the zone, and the note
+    assert {k.split("/", 3)[3] for k in quarantined} == {*(f"{day}/{name}" for name in
+                                                           bad.offending), NOTE}
     note_key = next(k for k in quarantined if k.endswith(NOTE))
     assert json.loads(corpus["store"].read_bytes(note_key))["dagster_run_id"] \
         == corpus["result"].run_id

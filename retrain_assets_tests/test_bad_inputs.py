@@ -57,9 +57,9 @@ def test_bad_day_is_rejected_explained_and_quarantined(store, kind):
     assert any(hint in problem.lower() for hint in WHAT_TO_DO), problem
     folder = quarantine_folder(store)
     for name in bad.offending:  # moved byte for byte, never deleted
-        assert store.read_bytes(f"{folder}/{name}") == bad.files[name]
+        assert store.read_bytes(f"{folder}/{DAY}/{name}") == bad.files[name]
         assert not store.exists(f"{DAY}/{name}")
-        assert f"{folder}/{name}" in " ".join(intake.quarantined)
+        assert f"{folder}/{DAY}/{name}" in " ".join(intake.quarantined)
     note = json.loads(store.read_bytes(f"{folder}/{NOTE}"))
     assert note["day"] == DAY and note["dagster_run_id"] == "run-1"
     assert sorted(note["files"]) == sorted(f"{DAY}/{n}" for n in bad.offending)
@@ -109,7 +109,7 @@ def test_drop_bad_rows_never_stores_a_day_whose_every_row_fails(store):
 
     assert not intake.report.passed and intake.report.rows_dropped == 0
     assert "would leave an empty day, which is never stored" in intake.report.problem
-    assert store.exists(f"{quarantine_folder(store)}/trips.parquet")
+    assert store.exists(f"{quarantine_folder(store)}/{DAY}/trips.parquet")
 
 
 def test_drop_bad_rows_rejects_the_day_above_the_threshold(store):
@@ -119,7 +119,7 @@ def test_drop_bad_rows_rejects_the_day_above_the_threshold(store):
 
     assert not intake.report.passed and intake.report.rows_dropped == 0
     assert "more than the 1.0% the drop_bad_rows policy allows" in intake.report.problem
-    assert store.exists(f"{quarantine_folder(store)}/trips.parquet")
+    assert store.exists(f"{quarantine_folder(store)}/{DAY}/trips.parquet")
 
 
 def test_drop_bad_rows_never_drops_a_broken_table(store):
@@ -138,7 +138,7 @@ def test_one_unreadable_part_quarantines_only_that_part(store):
 
     assert not intake.report.passed and "part-1.parquet" in intake.report.problem
     assert store.exists(f"{DAY}/part-0.csv"), "the readable part waits for its sibling"
-    assert store.exists(f"{quarantine_folder(store)}/part-1.parquet")
+    assert store.exists(f"{quarantine_folder(store)}/{DAY}/part-1.parquet")
 
 
 def test_landed_pickles_are_never_unpickled(store, tmp_path):

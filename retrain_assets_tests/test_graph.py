@@ -104,7 +104,7 @@ def test_schema_violating_day_is_blocked_with_its_reason(defs, instance, landing
     assert evaluation.metadata["bad_rows_sample"].value.records[0].data["fare_amount"] == -12.5
 
     notes = list((home / "landing" / "_quarantine" / bad_day).glob("*/QUARANTINE_NOTE.json"))
-    assert len(notes) == 1 and (notes[0].parent / "trips.csv").is_file()
+    assert len(notes) == 1 and (notes[0].parent / bad_day / "trips.csv").is_file()
     assert not (home / "landing" / bad_day / "trips.csv").exists()
 
     assert run_job(defs, "ingest_job", instance, days=[good]).success

@@ -69,7 +69,9 @@ def test_a_bad_file_on_gcs_is_quarantined_with_a_note_never_deleted(zone, gcs_bu
     key = moved[len(zone.url) + 1:]
     assert zone.store.read_bytes(key) == original  # moved intact, nothing deleted
     assert [o.key for o in zone.files_for(DAY)] == [f"{DAY}/morning.csv"]
-    note = json.loads(zone.store.read_bytes(key.rsplit("/", 1)[0] + "/QUARANTINE_NOTE.json"))
+    assert key.endswith(f"/{DAY}/evening.csv")  # under its path in the zone
+    folder = "/".join(key.split("/")[:3])  # _quarantine/<day>/<stamp>
+    note = json.loads(zone.store.read_bytes(f"{folder}/QUARANTINE_NOTE.json"))
     assert note["files"] == [f"{DAY}/evening.csv"]
     assert note["dagster_run_id"] == "run-123"
     assert "fare_amount" in note["reason"]

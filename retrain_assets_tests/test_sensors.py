@@ -1,14 +1,23 @@
 """Sensors evaluated against real instance state (a SQLite instance and a landing folder)."""
 
+import dataclasses
 import os
+from datetime import UTC, datetime, timedelta
 
 import dagster as dg
 import pytest
+from dagster._core.test_utils import freeze_time
 from dagster._core.utils import make_new_run_id
 
+from retrain_assets.checks import CONTRACT
+from retrain_assets.core.ingest import RowPolicy
+from retrain_assets.datasets.taxi import TAXI_TRIPS
+from retrain_assets.definitions import build_definitions
 from retrain_assets.landing import LandingZone
 from retrain_assets.landing_watch import WatchState, look
-from retrain_assets.sensors import FailureAlerts, RetrainPolicy, failure_text
+from retrain_assets.project import Project
+from retrain_assets.sensors import FailureAlerts, RetrainPolicy, failure_text, hold_reasons
+from retrain_assets_tests.bad_inputs import deny_reading
 from retrain_assets_tests.conftest import START, good_day, land, land_frame
 
 
@@ -93,6 +102,134 @@ def test_restart_replays_the_same_run_keys_and_misses_nothing(defs, instance, la
     after_restart = landing_tick(defs, instance, saved)
     keys = {r.partition_key: r.run_key for r in after_restart.run_requests}
     assert keys == {first: before_crash.run_requests[0].run_key, second: keys[second]}
+
+
+def evaluate_landing_tick(defs, instance, cursor):
+    """A tick as the daemon evaluates it: Dagster resolves each RunRequest against the target's
+    partitions and rejects the whole tick if one names a partition that does not exist."""
+    with dg.build_sensor_context(instance=instance, cursor=cursor, definitions=defs,
+                                 resources=defs.resources) as context:
+        return defs.resolve_sensor_def("landing_zone_sensor").evaluate_tick(context)
+
+
+def run_as_requested(defs, instance, request: dg.RunRequest) -> dg.ExecuteInProcessResult:
+    """Execute a sensor's RunRequest as the daemon would launch it: the asset job, with the
+    request's partition, assets, tags and run config (none), nothing else."""
+    assert request.job_name is None  # an asset selection: the code location's asset job
+    return defs.resolve_implicit_global_asset_job_def().execute_in_process(
+        instance=instance, partition_key=request.partition_key, tags=request.tags,
+        asset_selection=request.asset_selection, run_config=request.run_config,
+        raise_on_error=False)
+
+
+def test_days_that_are_not_partitions_are_held_back_and_block_no_other_day(
+        defs, instance, landing, capfd):
+    today = datetime.now(UTC).date()
+    held = {
+        "2024-12-20": "is before the first partition 2025-01-01: to ingest it, set "
+                      "RETRAIN_ASSETS_START_DATE to 2024-12-20 or earlier",
+        today.isoformat(): "is today (UTC): its partition exists from 00:00 UTC tomorrow, "
+                           "when it is ingested",
+        (today + timedelta(days=30)).isoformat():
+            f"is after the last partition {today - timedelta(days=1)}: ingested once its "
+            "partition exists; if a date is wrong, rename the folder",
+    }
+    cursor = evaluate_landing_tick(defs, instance, None).cursor
+    for day in held:
+        land_frame(landing, day, good_day(day, rows=20))
+    (in_range,) = land(landing, START.replace(day=5), 1, rows=20)
+    capfd.readouterr()
+
+    tick = evaluate_landing_tick(defs, instance, cursor)
+
+    assert [r.partition_key for r in tick.run_requests] == [in_range]
+    logged = capfd.readouterr().err
+    for day, reason in held.items():
+        assert logged.count(f"held back {day} {reason}") == 1, logged
+    quiet = evaluate_landing_tick(defs, instance, tick.cursor)
+    assert quiet.run_requests == []
+    assert "held back" in quiet.skip_message and "held back" not in capfd.readouterr().err
+    # today's partition appears at midnight: the day was never recorded as seen, so it runs
+    with freeze_time(datetime.combine(today + timedelta(days=1), datetime.min.time(), UTC)):
+        midnight = evaluate_landing_tick(defs, instance, quiet.cursor)
+    assert [r.partition_key for r in midnight.run_requests] == [today.isoformat()]
+    # the start date moves back (the setting the warning named): the early day runs too
+    earlier = build_definitions(Project(spec=TAXI_TRIPS, start_date="2024-12-01"))
+    moved = evaluate_landing_tick(earlier, instance, quiet.cursor)
+    assert "2024-12-20" in [r.partition_key for r in moved.run_requests]
+
+
+def test_held_back_days_of_a_kind_are_explained_in_one_sentence():
+    early = [f"2024-12-{d:02d}" for d in range(1, 31)]
+
+    reasons = hold_reasons([*early, "2026-12-03", "2027-01-01"], first="2025-01-01",
+                           last="2026-12-02", today="2026-12-03")
+
+    assert reasons == [
+        "30 days (2024-12-01..2024-12-30) are before the first partition 2025-01-01: to ingest "
+        "them, set RETRAIN_ASSETS_START_DATE to 2024-12-01 or earlier (or move them out of the "
+        "zone)",
+        "2026-12-03 is today (UTC): its partition exists from 00:00 UTC tomorrow, when it is "
+        "ingested",
+        "2027-01-01 is after the last partition 2026-12-02: ingested once its partition "
+        "exists; if a date is wrong, rename the folder"]
+
+
+def test_first_look_names_only_days_that_are_partitions_for_the_backfill(defs, instance,
+                                                                          landing):
+    land(landing, START, 3, rows=20)
+    land_frame(landing, "2024-12-31", good_day("2024-12-31", rows=20))
+
+    message = evaluate_landing_tick(defs, instance, None).skip_message
+
+    assert "3 day(s) already landed (2025-01-01..2025-01-03)" in message
+    assert "--partition-range 2025-01-01...2025-01-03" in message
+    assert "held back 2024-12-31 is before the first partition 2025-01-01: to ingest it, set " \
+           "RETRAIN_ASSETS_START_DATE" in message
+
+
+def test_a_day_with_an_unreadable_file_runs_again_once_it_can_be_read(defs, instance, landing,
+                                                                      monkeypatch):
+    cursor = evaluate_landing_tick(defs, instance, None).cursor
+    (day,) = land(landing, START, 1, rows=20)
+    path = landing.root / day / "trips.parquet"
+    deny_reading(monkeypatch, path)
+
+    (request,) = evaluate_landing_tick(defs, instance, cursor).run_requests
+    result = run_as_requested(defs, instance, request)
+
+    (check,) = [e for e in result.get_asset_check_evaluations()
+                if e.check_name == CONTRACT and e.partition == day]
+    assert not check.passed
+    assert f"permission denied reading {path}" in check.description
+    assert "Grant it read access" in check.description
+    assert [e for e in result.all_events if e.event_type_value == "STEP_RESTARTED"] == []
+    quiet = evaluate_landing_tick(defs, instance, evaluate_landing_tick(
+        defs, instance, cursor).cursor)
+    assert quiet.run_requests == []  # still unreadable: nothing new to run
+    path.chmod(0o644)  # the fix changes neither the file's version nor its folder
+    (again,) = evaluate_landing_tick(defs, instance, quiet.cursor).run_requests
+    assert again.partition_key == day and again.run_key != request.run_key
+    assert run_as_requested(defs, instance, again).success
+
+
+def test_a_sensor_requested_run_applies_the_datasets_row_policy(home, instance, landing):
+    spec = dataclasses.replace(TAXI_TRIPS, row_policy=RowPolicy("drop_bad_rows", 0.05))
+    defs = build_definitions(Project(spec=spec, start_date=START.isoformat()))
+    cursor = evaluate_landing_tick(defs, instance, None).cursor
+    day = START.isoformat()
+    frame = good_day(day, rows=100)
+    frame.loc[3, "fare_amount"] = -1.0
+    land_frame(landing, day, frame)
+
+    (request,) = evaluate_landing_tick(defs, instance, cursor).run_requests
+    result = run_as_requested(defs, instance, request)
+
+    assert result.success
+    stored = [m for m in result.get_asset_materialization_events()
+              if m.asset_key == dg.AssetKey("raw_data")]
+    assert stored[0].materialization.metadata["rows"].value == 99
+    assert (home / "storage" / "raw_data" / f"{day}.parquet").is_file()
 
 
 def test_a_look_lists_only_changed_days(landing):
@@ -324,3 +461,21 @@ def test_gcs_look_lists_from_the_newest_day_seen_and_rescans_for_rewrites():
     rescan = look(zone, look(zone, cheap.state, full_rescan_every=3).state,
                   full_rescan_every=3)
     assert list(rescan.changed) == ["2025-01-03"]
+
+
+def test_gcs_look_relists_a_held_day_older_than_the_newest_seen():
+    """A held-back day before the newest day seen is outside the cheap `start_offset` listing;
+    it is listed on its own each look, so it runs once it is a partition."""
+    from retrain_assets.storage import GCSObjectStore
+
+    client = FakeGCS()
+    for i in range(1, 6):
+        client.land(f"zone/2025-01-{i:02d}/trips.parquet")
+    zone = LandingZone(GCSObjectStore(client, "gs://bucket/zone"))
+    first = look(zone, WatchState(), is_partition=lambda day: day != "2025-01-02")
+    assert "2025-01-02" not in first.changed and first.held == ["2025-01-02"]
+    again = look(zone, first.state, is_partition=lambda day: day != "2025-01-02")
+    assert again.changed == {} and again.held == []  # still held, warned once
+    now_a_partition = look(zone, again.state)
+    assert list(now_a_partition.changed) == ["2025-01-02"]
+    assert now_a_partition.state.held == {}

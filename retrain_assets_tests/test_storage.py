@@ -101,3 +101,68 @@ def test_gcs_store_lives_under_its_prefix_and_reports_gs_urls(gcs_bucket):
 def test_gcs_store_rejects_a_url_without_a_bucket():
     with pytest.raises(ValueError, match="expected gs://bucket/prefix"):
         GCSObjectStore(client=None, url="gs:///prefix")
+
+
+def test_move_never_replaces_an_object_already_at_the_target(tmp_path):
+    store = LocalObjectStore(tmp_path / "store")
+    store.write_bytes("2025-01-01/north/trips.csv", b"north")
+    store.write_bytes("_quarantine/2025-01-01/t/trips.csv", b"south, quarantined earlier")
+
+    with pytest.raises(FileExistsError):
+        store.move("2025-01-01/north/trips.csv", "_quarantine/2025-01-01/t/trips.csv")
+
+    assert store.read_bytes("_quarantine/2025-01-01/t/trips.csv") == b"south, quarantined earlier"
+    assert store.read_bytes("2025-01-01/north/trips.csv") == b"north"
+
+
+def test_create_bytes_writes_only_where_nothing_is(store):
+    store.create_bytes("q/note.json", b"first")
+
+    with pytest.raises(FileExistsError):
+        store.create_bytes("q/note.json", b"second")
+
+    assert store.read_bytes("q/note.json") == b"first"
+    assert [o.key for o in store.list()] == ["q/note.json"]  # no temp file left behind
+
+
+def test_local_unlisted_names_symlinks_and_empty_folders(tmp_path):
+    store = LocalObjectStore(tmp_path / "store")
+    store.write_bytes("2025-01-01/trips.csv", b"x")
+    (tmp_path / "store" / "2025-01-02").mkdir()
+    (tmp_path / "store" / "2025-01-03").mkdir()
+    (tmp_path / "store" / "2025-01-03" / "trips.csv").symlink_to(tmp_path / "store" /
+                                                                 "2025-01-01" / "trips.csv")
+
+    assert store.unlisted("2025-01-01") == []
+    assert store.unlisted("2025-01-02") == ["2025-01-02/ (an empty folder)"]
+    assert store.unlisted("2025-01-03") == [
+        "2025-01-03/trips.csv (a symbolic link, which is never followed)"]
+    assert store.list("2025-01-03") == []
+
+
+def test_gcs_move_copies_only_onto_a_free_name_and_says_which_is_taken():
+    """The copy carries `if_generation_match=0`, which GCS refuses (412) when the name is taken.
+    fake-gcs-server ignores preconditions on copies, so this is held against a recording fake."""
+    from google.api_core.exceptions import PreconditionFailed
+
+    class Bucket:
+        def __init__(self):
+            self.copies = []
+
+        def blob(self, name):
+            return name
+
+        def copy_blob(self, blob, bucket, new_name, **preconditions):
+            self.copies.append((blob, new_name, preconditions))
+            raise PreconditionFailed("At least one of the pre-conditions you specified did not "
+                                     "hold.")
+
+    class Client:
+        def bucket(self, name):
+            return Bucket()
+
+    store = GCSObjectStore(Client(), "gs://feeds/zone")
+    with pytest.raises(FileExistsError, match="gs://feeds/zone/_quarantine/t/trips.csv"):
+        store.move("2025-01-01/trips.csv", "_quarantine/t/trips.csv")
+    assert store.bucket.copies == [("zone/2025-01-01/trips.csv", "zone/_quarantine/t/trips.csv",
+                                    {"if_generation_match": 0})]

@@ -1,10 +1,12 @@
 """raw_data and features: each landed day, held to its contract, turned into model inputs."""
 
 
-from typing import Literal
+import dataclasses
+import enum
 
 import dagster as dg
 import pandas as pd
+from pydantic import Field
 
 from retrain_assets.checks import contract_results, contract_spec, report_metadata
 from retrain_assets.core.features import build_features
@@ -15,9 +17,25 @@ from retrain_assets.project import Project
 from retrain_assets.resources import TRANSIENT_RETRY, LandingZoneResource, PartitionFrames
 
 
+class RowPolicyMode(enum.Enum):
+    reject_day = "reject_day"
+    drop_bad_rows = "drop_bad_rows"
+
+
 class RawDataConfig(dg.Config):
-    row_policy: Literal["reject_day", "drop_bad_rows"] = "reject_day"
-    max_bad_row_fraction: float = 0.01
+    """Overrides of the dataset spec's row policy for one (manual) run; unset: the spec's."""
+
+    row_policy: RowPolicyMode | None = Field(
+        default=None, description="reject_day or drop_bad_rows; unset: the dataset spec's")
+    max_bad_row_fraction: float | None = Field(
+        default=None, description="drop_bad_rows only: above this fraction of bad rows the day "
+                                  "is rejected; unset: the dataset spec's")
+
+    def policy(self, spec_policy: RowPolicy) -> RowPolicy:
+        overrides = {"mode": self.row_policy and self.row_policy.value,
+                     "max_bad_row_fraction": self.max_bad_row_fraction}
+        return dataclasses.replace(spec_policy, **{name: value for name, value in
+                                                   overrides.items() if value is not None})
 
 
 def build_ingest_assets(project: Project) -> list[dg.AssetsDefinition]:
@@ -37,7 +55,7 @@ def build_ingest_assets(project: Project) -> list[dg.AssetsDefinition]:
     def raw_data(context: dg.AssetExecutionContext, config: RawDataConfig,
                  landing_zone: LandingZoneResource):
         zone = landing_zone.zone()
-        policy = RowPolicy(config.row_policy, config.max_bad_row_fraction)
+        policy = config.policy(spec.row_policy)
         frames, results = {}, []
         for day in context.partition_keys:
             intake = ingest_day(zone, day, spec.raw_schema.to_schema(),

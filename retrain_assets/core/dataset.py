@@ -16,6 +16,7 @@ from typing import Literal
 
 import pandera.pandas as pa
 
+from retrain_assets.core.ingest import RowPolicy
 from retrain_assets.core.metrics import METRICS_BY_TASK
 
 TaskType = Literal["regression", "classification"]
@@ -63,6 +64,9 @@ class DatasetSpec:
     absolute_thresholds: dict[str, float] = field(default_factory=dict)
     description: str = ""
     time_zone: str | None = None
+    # what raw_data does with a day in which some rows break the contract, on every run
+    # (the sensor's too); a manual run may override it in its RawDataConfig
+    row_policy: RowPolicy = RowPolicy()
 
     def __post_init__(self) -> None:
         if self.task not in ("regression", "classification"):
