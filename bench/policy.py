@@ -13,6 +13,7 @@ cumulative figure and taken per day for recovery.
 
 from __future__ import annotations
 
+from collections import Counter
 from dataclasses import dataclass, field
 from datetime import date
 from typing import TYPE_CHECKING, Protocol
@@ -21,12 +22,12 @@ import numpy as np
 import pandas as pd
 
 from bench.harness import Figure, Run, Target, benchmark, in_child, ratio_at_most, value_at_most
-from bench.streams import CHURN, HISTORY_DAYS, KINDS, TAXI, Stream, World
+from bench.streams import CHURN, HISTORY_DAYS, KINDS, TAXI, Stream
 
 if TYPE_CHECKING:
     from sklearn.pipeline import Pipeline
 
-    from retrain_assets.core.evaluation import TrainingWindow
+    from retrain_assets.core.evaluation import TrainingWindow, Verdict
 
 RECOVERY_TOLERANCE = 0.10  # "recovered": daily error within 10 % of daily retraining's ...
 RECOVERY_SETTLE_DAYS = 3  # ... on this many days in a row (or until the segment ends)
@@ -57,17 +58,18 @@ class Lab:
     """One stream's labelled days, fits and predictions, shared by every policy replayed on it.
 
     The product's hyperparameters fix the random state, so the same training rows give the same
-    model: each is fitted once. Models fitted on normal days only are the same in every stream
-    of a dataset and volume, so they are kept in `shared` across streams; the rest go with the
-    lab.
+    model: each is fitted once, keyed by its days and their worlds. `models` is shared by the
+    streams of one dataset and volume, whose days are the same rows wherever their worlds agree
+    (before every change; a recurring change's first season and an abrupt one; after a spike
+    has left the window).
     """
 
-    def __init__(self, stream: Stream, shared: dict[tuple, Model]):
+    def __init__(self, stream: Stream, models: dict[tuple, Model]):
         from retrain_assets.assets.training import TrainingConfig
 
         self.stream, self.spec = stream, stream.dataset.spec
         self.hyperparameters = TrainingConfig().hyperparameters()
-        self._shared, self._own = shared, {}
+        self._models = models
         self._frames: dict[str, pd.DataFrame] = {}
         self._predictions: dict[tuple, np.ndarray] = {}
         self.fits = 0
@@ -81,14 +83,13 @@ class Lab:
     def fit(self, train_days) -> Model:
         from retrain_assets.core.training import train_model
 
-        worlds = tuple((day, self.stream.world_of(day)) for day in train_days)
-        key = (self.stream.dataset.name, self.stream.rows, worlds)
-        models = self._shared if all(w == World() for _, w in worlds) else self._own
-        if key not in models:
-            models[key] = Model(key, train_model(self.frame(train_days), self.spec,
-                                                 self.hyperparameters))
+        key = (self.stream.dataset.name, self.stream.rows,
+               tuple((day, self.stream.world_of(day)) for day in train_days))
+        if key not in self._models:
+            self._models[key] = Model(key, train_model(self.frame(train_days), self.spec,
+                                                       self.hyperparameters))
             self.fits += 1
-        return models[key]
+        return self._models[key]
 
     def predict(self, model: Model, days) -> pd.Series:
         from retrain_assets.core.training import predict
@@ -129,7 +130,8 @@ class ProductPolicy:
       (`split_window`, `train_model`, `predict` and `compute_metrics` on the holdout for the
       candidate and the champion, `decide_promotion`; a blessed candidate becomes the champion
       with its `build_reference`). Returns whether a training run was used.
-    - `champion`: the model that serves the next day; `verdicts`: one per training run.
+    - `champion`: the model that serves the next day; `runs`: why each scored day's training
+      run was asked for and what its verdict said (`summary()` for the notes).
     """
 
     name = "ours"
@@ -144,7 +146,7 @@ class ProductPolicy:
         self.thresholds = DriftReportConfig().thresholds()
         self.sensor = RetrainPolicy()
         self.monitored = [f for f in self.spec.model_features if f not in CALENDAR_FEATURES]
-        self.verdicts: list[bool] = []
+        self.runs: list[tuple[str, Verdict]] = []  # (trigger, verdict) per training run
         self.champion: Model | None = None
         self._reference = self._holdout_metric = self._last_training = None
         self._rows_since_training = 0
@@ -162,6 +164,7 @@ class ProductPolicy:
 
     def start(self, available: list[str]) -> None:
         self._train(available[-1], available)
+        self.runs.clear()  # the first champion is every policy's, not a run of the replay
         if self.champion is None:
             raise RuntimeError(f"{self.lab.stream.label}: the first candidate was not blessed "
                                "on the history days, so there is no champion to replay from")
@@ -184,10 +187,12 @@ class ProductPolicy:
         debounced = since * 86_400 < self.sensor.min_interval_seconds
         if not (drifted or decayed or volume) or debounced:
             return False
-        self._train(day, available)
+        verdict = self._train(day, available)
+        # the sensor names feature drift first, then decay, then volume
+        self.runs.append(("drift" if drifted else "decay" if decayed else "volume", verdict))
         return True
 
-    def _train(self, day: str, available: list[str]) -> None:
+    def _train(self, day: str, available: list[str]) -> Verdict:
         from retrain_assets.core.drift import build_reference
         from retrain_assets.core.evaluation import decide_promotion
         from retrain_assets.core.metrics import compute_metrics
@@ -205,7 +210,6 @@ class ProductPolicy:
             metrics["candidate"], metrics.get("champion"), primary_metric=spec.primary_metric,
             absolute_thresholds={**spec.thresholds, **self.evaluation.absolute_thresholds},
             min_relative_improvement=self.evaluation.min_relative_improvement)
-        self.verdicts.append(verdict.blessed)
         self._last_training, self._rows_since_training = day, 0
         if verdict.blessed:
             train = lab.frame(window.train_days)
@@ -214,6 +218,19 @@ class ProductPolicy:
             self._reference = build_reference(
                 train, list(spec.model_numeric_features), list(spec.categorical_features),
                 label=train[spec.target]).restricted_to(self.monitored)
+        return verdict
+
+    def summary(self) -> str:
+        """Why it trained and why candidates were not blessed, counted over the replay."""
+        triggers = Counter(trigger for trigger, _ in self.runs)
+        refused = Counter(
+            "under an absolute threshold" if any(r.startswith("FAIL") and "champion" not in r
+                                                 for r in verdict.reasons)
+            else "not better than the champion by the margin"
+            for _, verdict in self.runs if not verdict.blessed)
+        blessed = sum(verdict.blessed for _, verdict in self.runs)
+        return (f"asked by {dict(triggers) or 'nothing'}; {blessed} blessed"
+                + "".join(f", {n} {why}" for why, n in refused.items()))
 
 
 class Baseline:
@@ -290,7 +307,7 @@ class Replay:
     daily_error: list[float] = field(default_factory=list)
     cumulative_error: float = float("nan")
     retrain_days: list[int] = field(default_factory=list)  # scored-day indexes
-    blessed: int | None = None  # ours: training runs whose candidate became the champion
+    detail: str = ""  # what the policy says about its own runs
 
     @property
     def runs(self) -> int:
@@ -304,9 +321,9 @@ class StreamResult:
     fits: int
 
 
-def replay(stream: Stream, shared: dict[tuple, Model]) -> StreamResult:
+def replay(stream: Stream, models: dict[tuple, Model]) -> StreamResult:
     """Test then train, day by day, for every policy on the same stream."""
-    lab = Lab(stream, shared)
+    lab = Lab(stream, models)
     replayed = policies(lab)
     days = stream.days
     for policy in replayed:
@@ -333,16 +350,17 @@ def replay(stream: Stream, shared: dict[tuple, Model]) -> StreamResult:
         replays[policy.name].cumulative_error = live_error(
             task, pooled, pd.concat(predicted[policy.name], ignore_index=True))
     ours = next(p for p in replayed if isinstance(p, ProductPolicy))
-    replays[ours.name].blessed = sum(ours.verdicts[1:])  # the first one bootstrapped
+    replays[ours.name].detail = ours.summary()
     return StreamResult(stream, replays, lab.fits)
 
 
 def replay_all(streams: list[Stream]) -> list[StreamResult]:
-    """Every stream, in order (streams of a dataset and volume share their normal-day models)."""
-    shared: dict[tuple, Model] = {}
-    results = []
+    """Every stream, in order; consecutive streams of one dataset and volume share models."""
+    results, models, group = [], {}, None
     for stream in streams:
-        results.append(replay(stream, shared))
+        if (stream.dataset.name, stream.rows) != group:
+            models, group = {}, (stream.dataset.name, stream.rows)
+        results.append(replay(stream, models))
         print(f"{stream.label}: {results[-1].fits} fits", flush=True)
     return results
 
@@ -417,7 +435,7 @@ def stream_note(result: StreamResult) -> str:
         parts.append("days to recover: " + ", ".join(f"{n} {recovery(n)}" for n in names))
     ours = replays["ours"]
     parts.append(f"ours retrained after scored days {ours.retrain_days or 'none'}, "
-                 f"{ours.blessed} blessed")
+                 f"{ours.detail}")
     change = (f" (changes at scored days {list(stream.changes)})" if stream.changes else
               f" (spike on scored day {stream.change_at})" if stream.kind == "label-noise spike"
               else "")

@@ -2,9 +2,10 @@
 daily volume give every day's labelled features, the same for every policy replayed on them.
 
 Each stream is `HISTORY_DAYS` of history (the first champion's window and holdout) followed by
-the scored days. Every kind leaves the world normal before its change day, so streams of one
-dataset and volume share their history and pre-change days row for row (and the models fitted
-on them; see `bench.policy.Lab`).
+the scored days. A day's rows depend only on the dataset, the day, the volume and the day's
+`World`: every kind leaves the world normal before its change day, so streams of one dataset and
+volume share their history and pre-change days row for row (and the models fitted on them; see
+`bench.policy.Lab`).
 """
 
 from __future__ import annotations

@@ -61,8 +61,9 @@ def test_scrambled_labels_keep_the_days_labels_but_not_their_rows():
 
 
 def test_ours_retrains_when_the_products_drift_check_fails_and_baselines_on_their_rule():
-    stream = Stream(CHURN, "abrupt covariate", 300, scored_days=4, change_at=2)
-    result = replay(stream, shared={})
+    models = {}
+    quiet = replay(Stream(CHURN, "no drift", 300, scored_days=4, change_at=2), models)
+    result = replay(Stream(CHURN, "abrupt covariate", 300, scored_days=4, change_at=2), models)
     replays = result.replays
 
     first_day = {name: r.daily_error[0] for name, r in replays.items()}
@@ -72,8 +73,11 @@ def test_ours_retrains_when_the_products_drift_check_fails_and_baselines_on_thei
     assert replays["daily"].retrain_days == [0, 1, 2]  # not after the last day: never served
     assert replays["weekly"].runs == replays["never"].runs == 0
     assert all(len(r.daily_error) == 4 for r in replays.values())
-    # each window is fitted once for every policy: the first champion and daily's three
-    assert result.fits == 4
+    # each window is fitted once for every policy (the first champion and daily's three), and
+    # once for both streams: their windows all end before the change
+    assert (quiet.fits, result.fits) == (4, 0)
+    assert all(quiet.replays[name].daily_error[:2] == r.daily_error[:2]
+               for name, r in replays.items())
 
 
 def stream_result(kind: str, rows: int, errors: dict[str, list[float]],
