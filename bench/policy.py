@@ -163,11 +163,13 @@ class ProductPolicy:
                             min_train_days=config.min_train_days)
 
     def start(self, available: list[str]) -> None:
-        self._train(available[-1], available)
-        self.runs.clear()  # the first champion is every policy's, not a run of the replay
-        if self.champion is None:
-            raise RuntimeError(f"{self.lab.stream.label}: the first candidate was not blessed "
-                               "on the history days, so there is no champion to replay from")
+        verdict = self._train(available[-1], available)
+        if not verdict.blessed:
+            raise RuntimeError(
+                f"{self.lab.stream.label}: the first candidate, trained on the history days "
+                f"{available[0]}..{available[-1]}, was not blessed ({'; '.join(verdict.reasons)})"
+                ", so there is no champion to replay from. Lower the dataset spec's "
+                "absolute_thresholds or give the stream days a model can learn from.")
 
     def observe(self, day: str, available: list[str]) -> bool:
         from retrain_assets.core.drift import compare_to_reference, performance_decay
