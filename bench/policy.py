@@ -14,11 +14,11 @@ cumulative figure and taken per day for recovery.
 from __future__ import annotations
 
 from collections import Counter
-from dataclasses import dataclass, field
+from collections.abc import Callable
+from dataclasses import astuple, dataclass, field
 from datetime import date
 from typing import TYPE_CHECKING, Protocol
 
-import numpy as np
 import pandas as pd
 
 from bench.harness import Figure, Run, Target, benchmark, in_child, ratio_at_most, value_at_most
@@ -54,14 +54,28 @@ class Model:
     pipeline: Pipeline
 
 
+class StreamFrames(dict):
+    """The stream's labelled features by day (what the assets read as `features`
+    partitions), each built when first asked for."""
+
+    def __init__(self, stream: Stream):
+        super().__init__()
+        self.stream = stream
+
+    def __missing__(self, day: str) -> pd.DataFrame:
+        self[day] = frame = self.stream.features(day)
+        return frame
+
+
 class Lab:
-    """One stream's labelled days, fits and predictions, shared by every policy replayed on it.
+    """One stream's labelled days, fits and served predictions, shared by every policy
+    replayed on it.
 
     The product's hyperparameters fix the random state, so the same training rows give the same
-    model: each is fitted once, keyed by its days and their worlds. `models` is shared by the
-    streams of one dataset and volume, whose days are the same rows wherever their worlds agree
-    (before every change; a recurring change's first season and an abrupt one; after a spike
-    has left the window).
+    model: each is fitted once, keyed by its training window and the worlds of its training
+    days. `models` is shared by the streams of one dataset and volume, whose days are the same
+    rows wherever their worlds agree (before every change; a recurring change's first season
+    and an abrupt one; after a spike has left the window).
     """
 
     def __init__(self, stream: Stream, models: dict[tuple, Model]):
@@ -69,36 +83,35 @@ class Lab:
 
         self.stream, self.spec = stream, stream.dataset.spec
         self.hyperparameters = TrainingConfig().hyperparameters()
+        self.frames = StreamFrames(stream)
         self._models = models
-        self._frames: dict[str, pd.DataFrame] = {}
-        self._predictions: dict[tuple, np.ndarray] = {}
+        self._served: dict[tuple, pd.Series] = {}
         self.fits = 0
 
-    def frame(self, days) -> pd.DataFrame:
-        for day in days:
-            if day not in self._frames:
-                self._frames[day] = self.stream.features(day)
-        return pd.concat([self._frames[day] for day in days], ignore_index=True)
+    def rows(self, days) -> pd.DataFrame:
+        return pd.concat([self.frames[day] for day in days], ignore_index=True)
 
-    def fit(self, train_days) -> Model:
+    def fit(self, window: TrainingWindow,
+            training_rows: Callable[[dict[str, pd.DataFrame], TrainingWindow], pd.DataFrame]
+            ) -> Model:
+        """The model `train_model` fits on `training_rows(frames, window)`."""
         from retrain_assets.core.training import train_model
 
-        key = (self.stream.dataset.name, self.stream.rows,
-               tuple((day, self.stream.world_of(day)) for day in train_days))
+        key = (self.stream.dataset.name, self.stream.rows, astuple(window),
+               tuple(self.stream.world_of(day) for day in window.train_days))
         if key not in self._models:
-            self._models[key] = Model(key, train_model(self.frame(train_days), self.spec,
-                                                       self.hyperparameters))
+            rows = training_rows(self.frames, window)
+            self._models[key] = Model(key, train_model(rows, self.spec, self.hyperparameters))
             self.fits += 1
         return self._models[key]
 
-    def predict(self, model: Model, days) -> pd.Series:
+    def serve(self, model: Model, day: str) -> pd.Series:
+        """The model's predictions for one day, as the predictions asset stores them."""
         from retrain_assets.core.training import predict
 
-        for day in days:
-            if (model.key, day) not in self._predictions:
-                self._predictions[model.key, day] = predict(
-                    model.pipeline, self.frame([day]), self.spec).to_numpy()
-        return pd.Series(np.concatenate([self._predictions[model.key, d] for d in days]))
+        if (model.key, day) not in self._served:
+            self._served[model.key, day] = predict(model.pipeline, self.frames[day], self.spec)
+        return self._served[model.key, day]
 
 
 class Policy(Protocol):
@@ -162,6 +175,11 @@ class ProductPolicy:
                             holdout_days=config.holdout_days,
                             min_train_days=config.min_train_days)
 
+    @staticmethod
+    def training_rows(frames: dict[str, pd.DataFrame], window: TrainingWindow) -> pd.DataFrame:
+        """candidate_model's training rows for a window."""
+        return pd.concat([frames[day] for day in window.train_days], ignore_index=True)
+
     def start(self, available: list[str]) -> None:
         verdict = self._train(available[-1], available)
         if not verdict.blessed:
@@ -175,8 +193,8 @@ class ProductPolicy:
         from retrain_assets.core.drift import compare_to_reference, performance_decay
         from retrain_assets.core.metrics import compute_metrics
 
-        spec, frame = self.spec, self.lab.frame([day])
-        predictions = self.lab.predict(self.champion, [day])
+        spec, frame = self.spec, self.lab.frames[day]
+        predictions = self.lab.serve(self.champion, day)
         summary = compare_to_reference(self._reference, frame, predictions=predictions,
                                        thresholds=self.thresholds)
         drifted = bool(summary.drifted_features) or summary.prediction_drifted
@@ -198,23 +216,23 @@ class ProductPolicy:
         from retrain_assets.core.drift import build_reference
         from retrain_assets.core.evaluation import decide_promotion
         from retrain_assets.core.metrics import compute_metrics
+        from retrain_assets.core.training import predict
 
         spec, lab = self.spec, self.lab
         window = self.training_window(available)
-        candidate = lab.fit(window.train_days)
-        actual = lab.frame(window.holdout_days)[spec.target]
-        metrics = {"candidate": compute_metrics(
-            spec.task, actual, lab.predict(candidate, window.holdout_days))}
-        if self.champion is not None:
-            metrics["champion"] = compute_metrics(
-                spec.task, actual, lab.predict(self.champion, window.holdout_days))
+        candidate = lab.fit(window, self.training_rows)
+        holdout = lab.rows(window.holdout_days)
+        judged = {"candidate": candidate, "champion": self.champion}
+        metrics = {who: compute_metrics(spec.task, holdout[spec.target],
+                                        predict(model.pipeline, holdout, spec))
+                   for who, model in judged.items() if model is not None}
         verdict = decide_promotion(
             metrics["candidate"], metrics.get("champion"), primary_metric=spec.primary_metric,
             absolute_thresholds={**spec.thresholds, **self.evaluation.absolute_thresholds},
             min_relative_improvement=self.evaluation.min_relative_improvement)
         self._last_training, self._rows_since_training = day, 0
         if verdict.blessed:
-            train = lab.frame(window.train_days)
+            train = self.training_rows(lab.frames, window)
             self.champion = candidate
             self._holdout_metric = metrics["candidate"][spec.primary_metric]
             self._reference = build_reference(
@@ -249,7 +267,8 @@ class Baseline:
         self._retrain(available)
 
     def _retrain(self, available: list[str]) -> None:
-        self.champion = self.lab.fit(ProductPolicy.training_window(available).train_days)
+        self.champion = self.lab.fit(ProductPolicy.training_window(available),
+                                     ProductPolicy.training_rows)
 
 
 class NeverRetrain(Baseline):
@@ -288,8 +307,8 @@ class MeanLabelChecker(Baseline):
         self.threshold = DriftThresholds().prediction_shift
 
     def observe(self, day: str, available: list[str]) -> bool:
-        label = self.lab.frame([day])[self.lab.spec.target].mean()
-        prediction = self.lab.predict(self.champion, [day]).mean()
+        label = self.lab.frames[day][self.lab.spec.target].mean()
+        prediction = self.lab.serve(self.champion, day).mean()
         if abs(prediction - label) / max(abs(label), 1e-9) <= self.threshold:
             return False
         self._retrain(available)
@@ -336,10 +355,10 @@ def replay(stream: Stream, models: dict[tuple, Model]) -> StreamResult:
     task, target = stream.dataset.spec.task, stream.dataset.spec.target
     for index in range(stream.scored_days):
         day = days[HISTORY_DAYS + index]
-        truth = lab.frame([day])[target]
+        truth = lab.frames[day][target]
         actual.append(truth)
         for policy in replayed:
-            served = lab.predict(policy.champion, [day])
+            served = lab.serve(policy.champion, day)
             predicted[policy.name].append(served)
             replays[policy.name].daily_error.append(live_error(task, truth, served))
         if index == stream.scored_days - 1:
