@@ -249,7 +249,8 @@ class ProductPolicy:
             else "not better than the champion by the margin"
             for _, verdict in self.runs if not verdict.blessed)
         blessed = sum(verdict.blessed for _, verdict in self.runs)
-        return (f"asked by {dict(triggers) or 'nothing'}; {blessed} blessed"
+        asked = ", ".join(f"{trigger} {n}" for trigger, n in triggers.items()) or "nothing"
+        return (f"asked by {asked}; {blessed} blessed"
                 + "".join(f", {n} {why}" for why, n in refused.items()))
 
 
