@@ -6,6 +6,7 @@ data is, and a blocking failure stops that run's downstream assets before they r
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 
@@ -13,7 +14,7 @@ import dagster as dg
 import pandas as pd
 from dagster_pandera import pandera_schema_to_dagster_type
 
-from retrain_assets.core.ingest import ContractReport
+from retrain_assets.core.ingest import ContractReport, shorten
 from retrain_assets.metadata import table
 
 CONTRACT = "contract"
@@ -61,6 +62,23 @@ def contract_spec(asset: str, partitions_def: dg.PartitionsDefinition,
                                          "day blocks everything downstream of it in the run.")
 
 
+def markdown_literal(text: str) -> str:
+    """Text shown as written in Markdown: every ASCII punctuation mark backslash-escaped, so
+    `*`, `_`, `[link](…)` or `<img>` from a landed file renders as those characters."""
+    return re.sub(r"([!-/:-@\[-`{-~])", r"\\\1", text)
+
+
+def shown_cells(sample: pd.DataFrame) -> pd.DataFrame:
+    """Landed rows for the UI with long text values and column names cut short: the event log
+    keeps every metadata value, and one landed field can be megabytes."""
+    def cut(value):
+        return shorten(value) if isinstance(value, str) else value
+
+    text = [name for name, dtype in sample.dtypes.items() if dtype.kind not in "biufcmM"]
+    return sample.assign(**{name: sample[name].map(cut) for name in text}).rename(
+        columns=lambda name: shorten(str(name)))
+
+
 def report_metadata(report: ContractReport, *, sample: pd.DataFrame | None = None,
                     quarantined: Sequence[str] = ()) -> dict[str, dg.MetadataValue]:
     metadata: dict[str, dg.MetadataValue] = {
@@ -72,12 +90,12 @@ def report_metadata(report: ContractReport, *, sample: pd.DataFrame | None = Non
     if report.files:
         metadata["files"] = dg.MetadataValue.json(report.files)
     if not report.passed:
-        metadata["problem"] = dg.MetadataValue.md(report.problem)
+        metadata["problem"] = dg.MetadataValue.md(markdown_literal(report.problem))
         metadata["failing_columns"] = dg.MetadataValue.json(report.failing_columns)
     if not report.failure_cases.empty:
         metadata["failures_by_check"] = table(report.failure_summary())
     if sample is not None and not sample.empty:
-        metadata["bad_rows_sample"] = table(sample)
+        metadata["bad_rows_sample"] = table(shown_cells(sample))
     if quarantined:
         metadata["quarantined_to"] = dg.MetadataValue.json(list(quarantined))
     return metadata

@@ -113,7 +113,8 @@ class LandingZone:
 
 
 def ingest_day(zone: LandingZone, day: str, schema, *, time_column: str,
-               policy: RowPolicy = RowPolicy(), run_id: str | None = None) -> DayIntake:
+               time_zone: str | None = None, policy: RowPolicy = RowPolicy(),
+               run_id: str | None = None) -> DayIntake:
     """Read and validate everything landed for `day`; quarantine whatever made it fail.
 
     Unreadable files and files that break the contract are moved to quarantine (the day is
@@ -140,7 +141,8 @@ def ingest_day(zone: LandingZone, day: str, schema, *, time_column: str,
                     f"{', '.join(moved)}.")
         return DayIntake(report, frames, moved)
     try:
-        report = apply_contract(frames, schema, day=day, time_column=time_column, policy=policy)
+        report = apply_contract(frames, schema, day=day, time_column=time_column,
+                                time_zone=time_zone, policy=policy)
     except UnreadableFile as exc:  # the day's files disagree on their columns or types
         report = ContractReport(day=day, files=list(frames), rows_in=0, frame=None,
                                 problem=f"day {day}: {exc}")

@@ -86,7 +86,7 @@ def malformed_csv_row(day):
     lines = csv_bytes(good(day)).decode().splitlines()
     lines[4] += ",12,50"  # an unquoted decimal comma adds fields to line 5
     return _one("malformed_csv_row", "trips.csv", ("\n".join(lines) + "\n").encode(),
-                ["line 5 has 10 fields but the header has 8"], unreadable=True)
+                ["line 5 (data row 4) has 10 fields but the header has 8"], unreadable=True)
 
 
 def negative_target(day):
@@ -193,6 +193,66 @@ def very_long(day):
                 ["trip_distance_km", "row 29877"])
 
 
+def utc_offsets_in_csv(day):
+    """Times written with an offset: converting them would shift every hour feature, so a spec
+    without a time_zone refuses them, quoting them as written."""
+    frame = good(day).astype({"pickup_at": object})
+    frame["pickup_at"] = good(day)["pickup_at"].dt.strftime("%Y-%m-%dT%H:%M:%S+05:00")
+    first = frame.loc[0, "pickup_at"]
+    return _one("utc_offsets_in_csv", "trips.csv", csv_bytes(frame),
+                ["pickup_at", "UTC offset", "time_zone", first, f"all {ROWS} rows"])
+
+
+def time_zone_aware_parquet(day):
+    frame = good(day).assign(pickup_at=lambda f: f["pickup_at"].dt.tz_localize("UTC"))
+    return _one("time_zone_aware_parquet", "trips.parquet", parquet_bytes(frame),
+                ["pickup_at", "UTC offset", "time_zone", str(frame.loc[0, "pickup_at"])])
+
+
+def non_iso_timestamp_among_mixed_precision(day):
+    """Whole and fractional seconds side by side (what `isoformat()` writes) are valid ISO-8601;
+    only the one US-style date breaks the contract."""
+    frame = good(day).astype({"pickup_at": object})
+    frame["pickup_at"] = [t.isoformat() for t in good(day)["pickup_at"]
+                          + pd.to_timedelta(np.arange(ROWS) % 2 * 250, unit="ms")]
+    us_style = pd.Timestamp(f"{day} 10:00").strftime("%m/%d/%Y 10:00")
+    frame.loc[8, "pickup_at"] = us_style
+    return _one("non_iso_timestamp_among_mixed_precision", "trips.csv", csv_bytes(frame),
+                ["pickup_at", "ISO-8601", us_style, f"1 of {ROWS} rows", "data row 9"])
+
+
+def boolean_distance_parquet(day):
+    return _one("boolean_distance_parquet", "trips.parquet",
+                parquet_bytes(good(day).assign(trip_distance_km=True)),
+                ["trip_distance_km", "not true/false", "True"])
+
+
+def boolean_text_in_numeric_csv(day):
+    frame = good(day).astype({"fare_amount": object})
+    frame.loc[[2, 3], "fare_amount"] = ["True", "False"]
+    return _one("boolean_text_in_numeric_csv", "trips.csv", csv_bytes(frame),
+                ["fare_amount", "parse as float64", "True", "False", f"2 of {ROWS} rows"])
+
+
+def every_row_bad(day):
+    """Under drop_bad_rows, dropping every row would store an empty day: never."""
+    return _one("every_row_bad", "trips.parquet",
+                parquet_bytes(good(day).assign(passenger_count=0)),
+                ["passenger_count", f"all {ROWS} rows break"])
+
+
+def semicolon_delimited(day):
+    text = csv_bytes(good(day)).decode().replace(",", ";").replace(".", ",")
+    return _one("semicolon_delimited", "trips.csv", text.encode(),
+                ["semicolon-delimited", "commas"], unreadable=True)
+
+
+def truncated_csv(day):
+    data = csv_bytes(good(day))
+    return _one("truncated_csv", "trips.csv", data[:-20],
+                ["truncated", f"line {ROWS + 1} (data row {ROWS})"], unreadable=True)
+
+
 def pickle_payload(day, marker: Path):
     """A pickle that would create `marker` if anything ever unpickled it."""
     return BadInput("pickle_payload", {
@@ -214,5 +274,8 @@ CORPUS: dict[str, Callable[[str], BadInput]] = {f.__name__: f for f in (
     negative_target, absurd_target, null_flood, all_null_column, duplicate_rows,
     rows_outside_day, header_only, zero_bytes, truncated_parquet, binary_garbage_csv, non_utf8_text,
     mixed_schemas_across_files, mixed_schemas_across_row_groups, very_wide, very_long,
+    utc_offsets_in_csv, time_zone_aware_parquet, non_iso_timestamp_among_mixed_precision,
+    boolean_distance_parquet, boolean_text_in_numeric_csv, every_row_bad, semicolon_delimited,
+    truncated_csv,
 )}
 

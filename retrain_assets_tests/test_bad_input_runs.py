@@ -14,7 +14,7 @@ from datetime import timedelta
 import dagster as dg
 import pytest
 
-from retrain_assets.checks import CONTRACT
+from retrain_assets.checks import CONTRACT, markdown_literal
 from retrain_assets.datasets.taxi import TAXI_TRIPS
 from retrain_assets.definitions import build_definitions
 from retrain_assets.instance import run_job, use_home
@@ -85,7 +85,7 @@ def test_bad_day_fails_its_check_and_nothing_downstream_runs(corpus, kind):
     assert all(fragment in message for fragment in bad.problem), message
     assert "again" in message  # what to do
     metadata = evaluation.metadata
-    assert metadata["problem"].value == message
+    assert metadata["problem"].value == markdown_literal(message)
     assert metadata["rows_stored"].value == 0
     assert not (corpus["home"] / "storage" / "raw_data" / f"{day}.parquet").exists()
     assert day not in materialized(corpus["result"], "features")

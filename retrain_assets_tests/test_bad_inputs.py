@@ -88,6 +88,30 @@ def test_drop_bad_rows_stores_the_rest_and_keeps_the_dropped_rows(store):
     assert "2 of 60 rows" in note["reason"] and "drop_bad_rows" in note["reason"]
 
 
+@pytest.mark.parametrize("kind", sorted(CORPUS))
+def test_no_bad_day_is_stored_empty_under_the_most_lenient_row_policy(store, kind):
+    """Dropping up to 99% of rows stores what is left, never a day with nothing left."""
+    CORPUS[kind](DAY).land(store, DAY)
+
+    report = ingest(store, RowPolicy("drop_bad_rows", max_bad_row_fraction=0.99)).report
+
+    if report.passed:
+        assert 0 < report.rows_dropped < report.rows_in
+        assert len(report.frame) == report.rows_in - report.rows_dropped
+    else:
+        assert report.frame is None and report.problem
+
+
+def test_drop_bad_rows_never_stores_a_day_whose_every_row_fails(store):
+    CORPUS["every_row_bad"](DAY).land(store, DAY)
+
+    intake = ingest(store, RowPolicy("drop_bad_rows", max_bad_row_fraction=0.99))
+
+    assert not intake.report.passed and intake.report.rows_dropped == 0
+    assert "would leave an empty day, which is never stored" in intake.report.problem
+    assert store.exists(f"{quarantine_folder(store)}/trips.parquet")
+
+
 def test_drop_bad_rows_rejects_the_day_above_the_threshold(store):
     negative_target(DAY).land(store, DAY)
 
@@ -101,7 +125,7 @@ def test_drop_bad_rows_rejects_the_day_above_the_threshold(store):
 def test_drop_bad_rows_never_drops_a_broken_table(store):
     CORPUS["missing_column"](DAY).land(store, DAY)
 
-    intake = ingest(store, RowPolicy("drop_bad_rows", max_bad_row_fraction=1.0))
+    intake = ingest(store, RowPolicy("drop_bad_rows", max_bad_row_fraction=0.99))
 
     assert not intake.report.passed and "1 missing column: fare_amount" in intake.report.problem
 

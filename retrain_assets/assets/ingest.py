@@ -41,7 +41,8 @@ def build_ingest_assets(project: Project) -> list[dg.AssetsDefinition]:
         frames, results = {}, []
         for day in context.partition_keys:
             intake = ingest_day(zone, day, spec.raw_schema.to_schema(),
-                                time_column=spec.time_column, policy=policy, run_id=context.run_id)
+                                time_column=spec.time_column, time_zone=spec.time_zone,
+                                policy=policy, run_id=context.run_id)
             if not intake.report.passed:
                 context.log.error(intake.report.problem)
             frames[day] = intake.report.frame

@@ -8,10 +8,15 @@ is regression or classification. Asset code reads only the spec, never dataset-s
 from __future__ import annotations
 
 import importlib
+import zoneinfo
+from collections import Counter
 from dataclasses import dataclass, field
+from difflib import get_close_matches
 from typing import Literal
 
 import pandera.pandas as pa
+
+from retrain_assets.core.metrics import METRICS_BY_TASK
 
 TaskType = Literal["regression", "classification"]
 
@@ -19,6 +24,14 @@ DEFAULT_ABSOLUTE_THRESHOLDS: dict[TaskType, dict[str, float]] = {
     # A model worse than these is never promoted, even as the very first champion.
     "regression": {"r2": 0.0},
     "classification": {"roc_auc": 0.55},
+}
+
+NOT_A_FEATURE = {  # why a column with another role must not be fed to the model
+    "target": "the answer it must predict (a leak: a perfect holdout score, then useless "
+              "predictions where the target is unknown)",
+    "id_column": "row identifiers, which it would memorise instead of learning",
+    "time_column": "raw timestamps; the derived time features (hour, day of week, weekend) "
+                   "carry time, see derive_time_features",
 }
 
 
@@ -29,6 +42,12 @@ class DatasetSpec:
     raw_schema validates each day as it lands; it must declare every column listed here.
     Derived time features (hour, day of week, weekend flag) are computed from `time_column`
     by `core.features.build_features`, the one function training and scoring share.
+
+    `time_zone` says what the timestamps mean. None: naive local wall-clock time, and a value
+    with a UTC offset (or a time-zone-aware Parquet column) is refused, since converting it
+    would shift every hour feature. An IANA name such as "America/New_York": values with
+    offsets are converted to that zone's wall time, naive ones are taken as its wall time, and
+    each partition is a day in that zone.
     """
 
     name: str
@@ -43,6 +62,7 @@ class DatasetSpec:
     features_schema: type[pa.DataFrameModel] | None = None
     absolute_thresholds: dict[str, float] = field(default_factory=dict)
     description: str = ""
+    time_zone: str | None = None
 
     def __post_init__(self) -> None:
         if self.task not in ("regression", "classification"):
@@ -60,6 +80,51 @@ class DatasetSpec:
                 f"{self.raw_schema.__name__} does not declare: {missing}. "
                 "Add them to the schema or remove them from the spec."
             )
+        self._check_features()
+        self._check_thresholds()
+        self._check_time_zone()
+
+    def _check_features(self) -> None:
+        """A feature that is the target or the id leaks the answer (or memorises rows): the
+        model looks excellent on the holdout and is promoted. Caught here, before training."""
+        features = (*self.numeric_features, *self.categorical_features)
+        for role, column in (("target", self.target), ("id_column", self.id_column),
+                             ("time_column", self.time_column)):
+            if column in features:
+                raise ValueError(
+                    f"dataset {self.name!r}: {column!r} is the {role} and is also listed as a "
+                    f"feature; the model would be fed {NOT_A_FEATURE[role]}. Remove "
+                    f"{column!r} from numeric_features/categorical_features.")
+        repeated = sorted(name for name, count in Counter(self.model_features).items()
+                          if count > 1)
+        if repeated:
+            derived = [n for n in repeated if n in self.time_feature_names]
+            raise ValueError(
+                f"dataset {self.name!r}: feature(s) {repeated} are listed more than once"
+                + (f" ({derived} are also the derived time features; rename the column or set "
+                   "derive_time_features=False)" if derived else "")
+                + ". List each feature once, in numeric_features or categorical_features.")
+
+    def _check_thresholds(self) -> None:
+        valid = METRICS_BY_TASK[self.task]
+        unknown = sorted(set(self.absolute_thresholds) - set(valid))
+        if unknown:
+            raise ValueError(
+                f"dataset {self.name!r}: absolute_thresholds names metric(s) {unknown} that a "
+                f"{self.task} model does not report; valid keys are {list(valid)} "
+                "(lower case, as compute_metrics names them).")
+
+    def _check_time_zone(self) -> None:
+        if self.time_zone is None:
+            return
+        try:
+            zoneinfo.ZoneInfo(self.time_zone)
+        except (zoneinfo.ZoneInfoNotFoundError, ValueError, TypeError) as exc:
+            close = get_close_matches(str(self.time_zone), zoneinfo.available_timezones(), n=3)
+            raise ValueError(
+                f"dataset {self.name!r}: time_zone {self.time_zone!r} is not an IANA time zone "
+                f"name{f' (did you mean {close}?)' if close else ''}. Use a name such as "
+                "'America/New_York' or 'UTC', or None for naive local times.") from exc
 
     @property
     def time_feature_names(self) -> tuple[str, ...]:

@@ -80,8 +80,8 @@ def vectorised(schema: pa.DataFrameSchema) -> pa.DataFrameSchema:
     return result
 
 
-def as_timestamps(values: pd.Series, errors: str = "raise") -> pd.Series:
+def as_timestamps(values: pd.Series) -> pd.Series:
     """`pd.to_datetime`, skipped when the values already are timestamps (see `vectorised`)."""
     if pd.api.types.is_datetime64_any_dtype(values):
         return values
-    return pd.to_datetime(values, errors=errors, cache=False)
+    return pd.to_datetime(values, cache=False)

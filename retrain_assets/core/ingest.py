@@ -7,8 +7,10 @@ Files are parsed as CSV or Parquet only: nothing that lands is ever unpickled or
 from __future__ import annotations
 
 import copy
+import csv
 import io
 import re
+import warnings
 from dataclasses import dataclass, field
 from typing import Literal
 
@@ -17,12 +19,14 @@ import pandas as pd
 import pandera.errors as pa_errors
 import pandera.pandas as pa
 
-from retrain_assets.core.frames import as_timestamps, read_parquet, vectorised
+from retrain_assets.core.frames import TEXT, read_parquet, vectorised
 
 READERS = {".csv": "csv", ".parquet": "parquet", ".pq": "parquet"}
 SAMPLE_ROWS = 10
 PARQUET_MAGIC = b"PAR1"
 PICKLE_PROTOCOLS = range(2, 6)
+OTHER_DELIMITERS = {";": "semicolon", "\t": "tab", "|": "pipe"}
+SHOWN_CHARACTERS = 40  # of one landed value in a message: a field may be megabytes long
 
 
 class UnreadableFile(ValueError):
@@ -69,34 +73,93 @@ def _decode_text(name: str, data: bytes) -> str:
     except UnicodeDecodeError as exc:
         line = data[:exc.start].count(b"\n") + 1
         raise UnreadableFile(
-            f"{name}: not valid UTF-8 text: byte 0x{data[exc.start]:02x} on line {line} "
+            f"{name}: not valid UTF-8 text: byte 0x{data[exc.start]:02x} on {csv_line(line)} "
             "(probably Latin-1 or Windows-1252). Re-export the file as UTF-8 and land it again."
         ) from exc
 
 
+def csv_line(line: int) -> str:
+    """A CSV position the one way every message says it: the file's line (the header is line
+    1, as an editor counts) and the data row it holds (as `_row` and the contract count)."""
+    return f"line {line} (the header)" if line == 1 else f"line {line} (data row {line - 1})"
+
+
+def _refuse_other_delimiter(name: str, text: str) -> None:
+    """A header without commas but full of `;` (or tabs, `|`) is a file in another dialect:
+    read with commas it would be one column, or break on the first decimal comma."""
+    header = text.split("\n", 1)[0]
+    if "," in header:
+        return
+    for delimiter, called in OTHER_DELIMITERS.items():
+        if delimiter in header:
+            raise UnreadableFile(
+                f"{name}: the header line has no commas but {header.count(delimiter)} {called} "
+                f"characters ({_short(header)}): the file is {called}-delimited, not "
+                "comma-separated (a spreadsheet export in a locale with decimal commas?). Export "
+                "it with commas between fields and points as the decimal mark, and land it again.")
+
+
+def _refuse_truncated(name: str, text: str, frame: pd.DataFrame) -> None:
+    """A last line without a line end and with fewer fields than the header was cut off:
+    pandas fills the missing fields with nulls, which would blame the data for a broken upload.
+    (A last row whose quoted field spans lines has its fields parsed, not null: not refused.)"""
+    if not text or text.endswith(("\n", "\r")) or frame.empty:
+        return
+    last = text.rsplit("\n", 1)[-1]
+    fields, columns = len(next(csv.reader([last]), [])), len(frame.columns)
+    if fields < columns and frame.iloc[-1, fields:].isna().all():
+        line = text.count("\n") + 1
+        raise UnreadableFile(
+            f"{name}: the file is truncated: its last line, {csv_line(line)}, has {fields} of "
+            f"the header's {columns} fields and no line end, so the export or upload was cut "
+            "off mid-row. Land the complete file again.")
+
+
 def read_landed_file(name: str, data: bytes) -> pd.DataFrame:
-    """Parse one landed file into a frame of raw values, or raise `UnreadableFile` saying why."""
+    """Parse one landed file into a frame of raw values, or raise `UnreadableFile` saying why.
+
+    In a CSV only an empty field is missing: `n/a` or `NA` stay text as written, so a message
+    quotes them (see `MISSING_MARKERS` for how numeric and time columns read them).
+    """
     fmt = file_format(name)
     if fmt is None:
         raise UnreadableFile(f"{name}: unsupported file type; land .csv or .parquet files")
     _sniff(name, fmt, data)
+    if fmt == "parquet":
+        try:
+            return read_parquet(data)
+        except Exception as exc:  # pyarrow raises many types for corrupt input
+            raise _cannot_parse(name, fmt, exc) from exc
+    text = _decode_text(name, data)
+    _refuse_other_delimiter(name, text)
     try:
-        if fmt == "csv":
-            return pd.read_csv(io.StringIO(_decode_text(name, data)), low_memory=False)
-        return read_parquet(data)
-    except UnreadableFile:
-        raise
+        frame = pd.read_csv(io.StringIO(text), low_memory=False, keep_default_na=False,
+                            na_values=[""])
     except pd.errors.ParserError as exc:
-        match = re.search(r"Expected (\d+) fields in line (\d+), saw (\d+)", str(exc))
-        detail = (f"line {match[2]} has {match[3]} fields but the header has {match[1]} (an "
-                  "unquoted comma, such as a decimal comma?)" if match
-                  else str(exc).splitlines()[0])
-        raise UnreadableFile(f"{name}: cannot be parsed as csv: {detail}. Quote fields that "
-                             "contain commas and land the file again.") from exc
-    except Exception as exc:  # pandas/pyarrow raise many types for corrupt input
-        raise UnreadableFile(f"{name}: cannot be parsed as {fmt} ({type(exc).__name__}: "
-                             f"{str(exc).splitlines()[0] if str(exc) else 'no detail'}). "
-                             "Re-export the file and land it again.") from exc
+        raise UnreadableFile(f"{name}: cannot be parsed as csv: {_parser_problem(exc)}") from exc
+    except Exception as exc:  # pandas raises many types for corrupt input
+        raise _cannot_parse(name, fmt, exc) from exc
+    _refuse_truncated(name, text, frame)
+    return frame
+
+
+def _cannot_parse(name: str, fmt: str, exc: Exception) -> UnreadableFile:
+    detail = str(exc).splitlines()[0] if str(exc) else "no detail"
+    return UnreadableFile(f"{name}: cannot be parsed as {fmt} ({type(exc).__name__}: {detail}). "
+                          "Re-export the file and land it again.")
+
+
+def _parser_problem(exc: pd.errors.ParserError) -> str:
+    message = str(exc)
+    match = re.search(r"Expected (\d+) fields in line (\d+), saw (\d+)", message)
+    if match:
+        return (f"{csv_line(int(match[2]))} has {match[3]} fields but the header has {match[1]} "
+                "(an unquoted comma, such as a decimal comma?). Quote fields that contain commas "
+                "and land the file again.")
+    if "EOF inside string" in message:
+        return ("the file is truncated: it ends inside a quoted field, so the export or upload "
+                "was cut off. Land the complete file again.")
+    return f"{message.splitlines()[0]}. Re-export the file and land it again."
 
 
 @dataclass(frozen=True)
@@ -105,6 +168,16 @@ class RowPolicy:
 
     mode: Literal["reject_day", "drop_bad_rows"] = "reject_day"
     max_bad_row_fraction: float = 0.01  # drop_bad_rows only: above this the day is rejected
+
+    def __post_init__(self) -> None:
+        if self.mode not in ("reject_day", "drop_bad_rows"):
+            raise ValueError(f"row policy mode must be 'reject_day' or 'drop_bad_rows', got "
+                             f"{self.mode!r}")
+        if not 0 <= self.max_bad_row_fraction < 1:
+            raise ValueError(
+                f"max_bad_row_fraction must be at least 0 and below 1 (the share of a day's rows "
+                f"that may be dropped, e.g. 0.01 for 1%), got {self.max_bad_row_fraction!r}: a "
+                "day whose every row is dropped would be stored empty.")
 
 
 TABLE_CHECKS = {"column_in_dataframe": "missing column", "column_in_schema": "unexpected column"}
@@ -138,7 +211,7 @@ class ContractReport:
             return []
         table = self.failure_cases["check"].isin(TABLE_CHECKS)
         return sorted({str(c) for c in self.failure_cases.loc[~table, "column"].dropna()}
-                      | {str(c) for c in self.failure_cases.loc[table, "failure_case"]})
+                      | {shorten(str(c)) for c in self.failure_cases.loc[table, "failure_case"]})
 
     def failure_summary(self) -> pd.DataFrame:
         """One row per (column, check): how many rows failed and a few offending values."""
@@ -148,7 +221,7 @@ class ContractReport:
         return (cases.groupby(["column", "check"], sort=True)
                 .agg(failures=("failure_case", "size"),
                      examples=("failure_case", lambda s: ", ".join(
-                         _short(v) for v in s.head(3))))
+                         _short(v) for v in s.drop_duplicates().head(3))))
                 .reset_index())
 
     def describe_failures(self) -> str:
@@ -156,7 +229,7 @@ class ContractReport:
         parts = []
         cases = self.failure_cases
         for check, what in TABLE_CHECKS.items():
-            names = sorted(map(str, cases.loc[cases["check"] == check, "failure_case"]),
+            names = sorted(map(_short, cases.loc[cases["check"] == check, "failure_case"]),
                            key=_natural) if not cases.empty else []
             if names:
                 shown = ", ".join(names[:10]) + (", …" if len(names) > 10 else "")
@@ -179,14 +252,24 @@ class ContractReport:
                 .sort_values(["file", "row"]))
         if rows.empty:
             return ""
-        shown = ", ".join(f"{r.file} row {int(r.row)} ({r.column})"
+        shown = ", ".join(f"{position(r.file, int(r.row))}: {r.column}"
                           for r in rows.head(3).itertuples())
         return f" First bad rows: {shown}."
 
 
-def _short(value, limit: int = 40) -> str:
-    text = str(value)
-    return text if len(text) <= limit else text[:limit] + "…"
+def position(file: str, row: int) -> str:
+    """Where a data row (1-based, the header not counted) is: in a CSV also its line."""
+    return f"{file} {csv_line(row + 1)}" if file_format(file) == "csv" else f"{file} row {row}"
+
+
+def shorten(text: str, limit: int = SHOWN_CHARACTERS) -> str:
+    """Landed text cut short for a message or the UI: a field may be megabytes long."""
+    return text if len(text) <= limit else f"{text[:limit]}… ({len(text)} characters)"
+
+
+def _short(value) -> str:
+    """A landed value for a message, as written; an empty one says so."""
+    return "(empty)" if pd.api.types.is_scalar(value) and pd.isna(value) else shorten(str(value))
 
 
 def _natural(name: str) -> tuple:
@@ -232,39 +315,124 @@ def _row_in_file(origin: pd.Series) -> pd.Series:
     return origin.groupby(origin, sort=False, observed=True).cumcount() + 1
 
 
-def _parse_values(frame: pd.DataFrame, schema: pa.DataFrameSchema
+# What pandas reads as missing in a CSV. Read as text (so a message can quote them), they are
+# missing in a numeric or time column, which cannot hold them as values; a text column keeps them.
+MISSING_MARKERS = ("#N/A", "#N/A N/A", "#NA", "-1.#IND", "-1.#QNAN", "-NaN", "-nan", "1.#IND",
+                   "1.#QNAN", "<NA>", "N/A", "NA", "NULL", "NaN", "None", "n/a", "nan", "null")
+# an ISO-8601 UTC offset (Z, ±hh, ±hhmm, ±hh:mm) after a time of day
+UTC_OFFSET = r"[T ]\d{2}(?::?\d{2}){0,2}(?:[.,]\d+)?\s*(?:[zZ]|[+-]\d{2}(?::?\d{2})?)$"
+OFFSET_REFUSED = ("local time without a UTC offset (the dataset spec sets no time_zone: strip "
+                  "the offsets, or set time_zone to the zone to convert them to)")
+
+Failures = list[tuple[pd.Series, str]]  # (which values failed, the check they failed), disjoint
+
+
+def _parse_values(frame: pd.DataFrame, schema: pa.DataFrameSchema, time_zone: str | None
                   ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Numbers and timestamps parsed value by value, before the schema sees them.
 
-    So one unparsable value fails its own row (and can be dropped) instead of the column, and a
-    fractional count is an error rather than silently truncated by integer coercion.
+    So one bad value fails its own row, once, quoted as written (and can be dropped), instead of
+    failing the column or showing what coercion made of it: a fractional or out-of-range count
+    is an error rather than truncated or wrapped around, and an empty value in a column that
+    may not be empty is one `not_nullable` failure. Columns that arrive typed as declared
+    (Parquet) are not parsed.
     """
     parsed, cases = frame.copy(deep=False), []  # columns are replaced, never changed in place
     for name, column in schema.columns.items():
         if name not in frame.columns:
             continue
         raw, kind = frame[name], np.dtype(column.dtype.type).kind
-        if kind in "iuf":
-            if raw.dtype.kind in ("iu" if kind in "iu" else "iuf"):
-                continue  # already numbers of the declared kind (typed Parquet): nothing to parse
-            values = pd.to_numeric(raw, errors="coerce")
-            bad = raw.notna() & values.isna()
-            if kind in "iu":
-                bad |= values.notna() & (values % 1 != 0)
-            expected = f"parse as {column.dtype} ({'whole ' if kind in 'iu' else ''}number)"
-        elif kind == "M":
-            values = as_timestamps(raw, errors="coerce")
-            bad = raw.notna() & values.isna()
-            expected = f"parse as {column.dtype} (timestamp)"
-        else:
-            continue
-        if bad.any():
-            cases.append(pd.DataFrame({"schema_context": "Column", "column": name,
-                                       "check": expected, "failure_case": raw[bad].astype(str),
-                                       "index": raw.index[bad]}))
-            values = values.where(~bad)
+        if kind not in "iufM" or _typed_as_declared(raw, kind):
+            continue  # not parsed here, or already of the declared type: nothing to parse
+        missing = _missing(raw)
+        values, failures = (_parse_numbers(raw, missing, np.dtype(column.dtype.type))
+                            if kind in "iuf" else
+                            _parse_timestamps(raw, missing, column.dtype, time_zone))
+        if not column.nullable:
+            failures.insert(0, (missing, "not_nullable"))
+        for bad, check in failures:
+            if bad.any():
+                cases.append(pd.DataFrame({"schema_context": "Column", "column": name,
+                                           "check": check, "failure_case": raw[bad],
+                                           "index": raw.index[bad]}))
         parsed[name] = values
     return parsed, (pd.concat(cases, ignore_index=True) if cases else pd.DataFrame())
+
+
+def _typed_as_declared(raw: pd.Series, kind: str) -> bool:
+    if kind == "M":  # a time-zone-aware column still needs the time-zone rule
+        return raw.dtype.kind == "M" and not isinstance(raw.dtype, pd.DatetimeTZDtype)
+    return raw.dtype.kind in ("iu" if kind in "iu" else "iuf")
+
+
+def _missing(raw: pd.Series) -> pd.Series:
+    """Empty, or a marker that means empty (`MISSING_MARKERS`)."""
+    if raw.dtype.kind in "biufcmM":
+        return raw.isna()
+    return raw.isna() | raw.isin(MISSING_MARKERS)
+
+
+def _parse_numbers(raw: pd.Series, missing: pd.Series, dtype: np.dtype
+                   ) -> tuple[pd.Series, Failures]:
+    whole = dtype.kind in "iu"
+    number = f"{'whole ' if whole else ''}number"
+    if pd.api.types.is_bool_dtype(raw) or (
+            raw.dtype == object and pd.api.types.infer_dtype(raw, skipna=True) == "boolean"):
+        # a column of true/false is not a column of 1/0: the export wrote the wrong field
+        return (pd.Series(np.nan, index=raw.index),
+                [(~missing, f"parse as {dtype} ({number}, not true/false)")])
+    values = pd.to_numeric(raw.where(~missing), errors="coerce")
+    bad = ~missing & values.isna()
+    if whole:  # a float beyond the integer type would wrap around when coerced
+        info = np.iinfo(dtype)
+        bad |= values.notna() & ((values % 1 != 0) | (values < float(info.min))
+                                 | (values >= float(info.max)))
+        number += f" within {dtype}"
+    return values.where(~bad), [(bad, f"parse as {dtype} ({number})")]
+
+
+def _parse_timestamps(raw: pd.Series, missing: pd.Series, dtype, time_zone: str | None
+                      ) -> tuple[pd.Series, Failures]:
+    """ISO-8601 text (any precision, `T` or space) to naive wall-clock time, by the spec's
+    time-zone rule: without `time_zone` a value with a UTC offset is refused; with one, it is
+    converted to that zone's wall time, and naive values are taken as that zone's already."""
+    if isinstance(raw.dtype, pd.DatetimeTZDtype):  # a time-zone-aware Parquet column
+        if time_zone is None:
+            return pd.Series(pd.NaT, index=raw.index), [(~missing, OFFSET_REFUSED)]
+        return raw.dt.tz_convert(time_zone).dt.tz_localize(None), []
+    text = raw.where(~missing)
+    text_format = getattr(dtype, "to_datetime_kwargs", {}).get("format", "ISO8601")
+    values = _naive_timestamps(text, text_format)
+    refused = pd.Series(False, index=raw.index)
+    if values is None:  # some values carry a UTC offset
+        offset = text.astype(TEXT).str.contains(UTC_OFFSET).fillna(False).astype(bool)
+        values = _naive_timestamps(text.where(~offset), text_format)
+        if time_zone is None:
+            refused = offset
+        else:
+            aware = pd.to_datetime(text.where(offset), format=text_format, utc=True,
+                                   errors="coerce", cache=False)
+            values = values.where(~offset, aware.dt.tz_convert(time_zone).dt.tz_localize(None))
+    unparsable = text.notna() & ~refused & values.isna()
+    expected = ("ISO-8601 timestamp (such as 2025-01-31 14:05:00)" if text_format == "ISO8601"
+                else f"timestamp in the format {text_format}")
+    return values, [(refused, OFFSET_REFUSED), (unparsable, f"parse as {expected}")]
+
+
+def _naive_timestamps(text: pd.Series, text_format: str) -> pd.Series | None:
+    """The values as naive timestamps (unparsable ones NaT), or None if some carry an offset.
+
+    pandas parses offset values as time-zone-aware and, mixed with naive ones, warns (a future
+    version raises); either way this says "there are offsets", which the caller resolves.
+    """
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", FutureWarning)
+        try:
+            values = pd.to_datetime(text, format=text_format, errors="coerce", cache=False)
+        except ValueError:
+            return None
+    return values if pd.api.types.is_datetime64_dtype(values) and not isinstance(
+        values.dtype, pd.DatetimeTZDtype) else None
 
 
 def _with_day_check(schema: pa.DataFrameSchema, time_column: str,
@@ -291,6 +459,18 @@ def _failures(schema: pa.DataFrameSchema, frame: pd.DataFrame
         return None, exc.failure_cases
 
 
+def _as_written(cases: pd.DataFrame, raw: pd.DataFrame) -> pd.DataFrame:
+    """Pandera's failure cases with each value as it arrived: pandera reports it after parsing
+    (a timestamp re-formatted), but a person searches the file for what was written."""
+    if cases.empty:
+        return cases
+    located = cases["index"].notna() & cases["column"].isin(raw.columns)
+    written = cases["failure_case"].astype(object)
+    for column, group in cases[located].groupby("column"):
+        written.loc[group.index] = raw[column].reindex(group["index"].astype(int)).to_numpy()
+    return cases.assign(failure_case=written)
+
+
 def _annotate(rows: pd.DataFrame, origin: pd.Series, cases: pd.DataFrame) -> pd.DataFrame:
     """Rows as they arrived, with the file and 1-based row they came from and what failed."""
     checks = cases.dropna(subset=["index"]).assign(index=lambda c: c["index"].astype(int))
@@ -304,8 +484,13 @@ def _annotate(rows: pd.DataFrame, origin: pd.Series, cases: pd.DataFrame) -> pd.
 
 
 def apply_contract(frames: dict[str, pd.DataFrame], schema: pa.DataFrameSchema, *, day: str,
-                   time_column: str, policy: RowPolicy = RowPolicy()) -> ContractReport:
-    """Validate a day's files against the schema, reporting every problem at once."""
+                   time_column: str, time_zone: str | None = None,
+                   policy: RowPolicy = RowPolicy()) -> ContractReport:
+    """Validate a day's files against the schema, reporting every problem at once.
+
+    Timestamps become naive wall-clock times by the spec's `time_zone` rule (see
+    `_parse_timestamps`), so the day a row falls on is a day in that zone.
+    """
     files = list(frames)
     combined, origin = _concat_files(frames, day)
     report = ContractReport(day=day, files=files, rows_in=len(combined), frame=None)
@@ -315,20 +500,21 @@ def apply_contract(frames: dict[str, pd.DataFrame], schema: pa.DataFrameSchema, 
                           "it again.")
         return report
     day_schema = _with_day_check(vectorised(schema), time_column, day)
-    parsed, parse_failures = _parse_values(combined, schema)
+    parsed, parse_failures = _parse_values(combined, schema, time_zone)
     checkable = (parsed if parse_failures.empty  # dropping nothing would still copy the frame
                  else parsed.drop(index=pd.Index(parse_failures["index"])))
     report.frame, failures = _failures(day_schema, checkable)
     if report.frame is not None and parse_failures.empty:
         return report
-    failures = pd.concat([parse_failures, failures], ignore_index=True)
+    failures = pd.concat([parse_failures, _as_written(failures, combined)], ignore_index=True)
     rows = failures["index"]
     report.failure_cases = failures.assign(
         file=origin.reindex(rows).to_numpy(), row=_row_in_file(origin).reindex(rows).to_numpy())
     bad_rows = pd.Index(rows.dropna().astype(int).unique())
     table_level = rows.isna().any()
     fraction = len(bad_rows) / len(combined)
-    if policy.mode == "drop_bad_rows" and not table_level \
+    every_row = len(bad_rows) == len(combined)
+    if policy.mode == "drop_bad_rows" and not table_level and not every_row \
             and fraction <= policy.max_bad_row_fraction:
         report.frame = day_schema.validate(parsed.drop(index=bad_rows), lazy=True)
         report.rows_dropped = len(bad_rows)
@@ -338,9 +524,12 @@ def apply_contract(frames: dict[str, pd.DataFrame], schema: pa.DataFrameSchema, 
     report.frame = None
     where = ", ".join(sorted({str(f) for f in report.failure_cases["file"].dropna()}) or files)
     scope = ("the table itself (its columns) breaks" if table_level
+             else f"all {len(combined)} rows break" if every_row
              else f"{len(bad_rows)} of {len(combined)} rows ({fraction:.1%}) break")
-    allowed = (f" (more than the {policy.max_bad_row_fraction:.1%} the drop_bad_rows policy "
-               "allows)" if policy.mode == "drop_bad_rows" and not table_level else "")
+    allowed = ("" if policy.mode != "drop_bad_rows" or table_level
+               else " (dropping them would leave an empty day, which is never stored)"
+               if every_row else f" (more than the {policy.max_bad_row_fraction:.1%} the "
+               "drop_bad_rows policy allows)")
     report.problem = (f"day {day}: {scope} the contract in {where}{allowed}: "
                       f"{report.describe_failures()}.{report.locate_failures()} Fix the export "
                       "and land the day again.")

@@ -10,6 +10,10 @@ import numpy as np
 import pandas as pd
 
 LOWER_IS_BETTER = frozenset({"rmse", "mae"})
+METRICS_BY_TASK = {  # what compute_metrics reports, so a threshold on anything else is a typo
+    "regression": ("rmse", "mae", "r2"),
+    "classification": ("accuracy", "f1", "roc_auc"),
+}
 
 
 def compute_metrics(task: str, actual: pd.Series, predicted: pd.Series) -> dict[str, float]:
