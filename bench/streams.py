@@ -139,7 +139,7 @@ class Stream:
         return (self.change_at,)
 
     def world_of(self, day: str) -> World:
-        return self.world(self.days.index(day) - HISTORY_DAYS)
+        return self.world((date.fromisoformat(day) - START).days - HISTORY_DAYS)
 
     def features(self, day: str) -> pd.DataFrame:
         """The day's labelled features, as the features asset stores them."""
