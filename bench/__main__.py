@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from bench import backfill, ingest, reaction, sensor, training  # noqa: F401  (each registers one)
+from bench import backfill, ingest, policy, reaction, sensor, training  # noqa: F401  (each registers one)
 from bench.harness import BENCHMARKS, execute, machine, markdown, rows, text_table
 
 

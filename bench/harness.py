@@ -60,6 +60,10 @@ def value_below(limit: float, unit: str) -> Target:
     return Target(f"< {limit:g} {unit}", lambda value, baseline: value < limit)
 
 
+def value_at_most(limit: float, unit: str) -> Target:
+    return Target(f"≤ {limit:g} {unit}", lambda value, baseline: value <= limit)
+
+
 @dataclass(frozen=True)
 class Figure:
     """One row of the results: our figure, its same-run baseline, and the target (None: a

@@ -154,7 +154,8 @@ class DatasetSpec:
 
 def load_spec(reference: str) -> DatasetSpec:
     """Load a spec from `package.module:ATTRIBUTE`, or a built-in name such as `taxi`."""
-    builtin = {"taxi": "retrain_assets.datasets.taxi:TAXI_TRIPS"}
+    builtin = {"taxi": "retrain_assets.datasets.taxi:TAXI_TRIPS",
+               "churn": "retrain_assets.datasets.churn:CUSTOMER_CHURN"}
     module_name, _, attribute = builtin.get(reference, reference).partition(":")
     if not attribute:
         raise ValueError(

@@ -55,7 +55,8 @@ def conditions_for(day: date, *, covariate_drift_from: date | None = None,
     )
 
 
-def _day_rng(seed: int, day: date) -> np.random.Generator:
+def day_rng(seed: int, day: date) -> np.random.Generator:
+    """The random stream of one day: the same seed and day give the same rows, in any order."""
     digest = hashlib.sha256(f"{seed}:{day.isoformat()}".encode()).digest()
     return np.random.default_rng(int.from_bytes(digest[:8], "little"))
 
@@ -63,7 +64,7 @@ def _day_rng(seed: int, day: date) -> np.random.Generator:
 def simulate_day(day: date, rows: int, *, seed: int = 7,
                  conditions: DayConditions = DayConditions()) -> pd.DataFrame:
     """One day of trips; columns match `retrain_assets.schemas.TaxiTripsRaw`."""
-    rng = _day_rng(seed, day)
+    rng = day_rng(seed, day)
     seconds = np.sort(rng.integers(0, 24 * 3600, size=rows))
     pickup_at = pd.Timestamp(day) + pd.to_timedelta(seconds, unit="s")
     hour = pickup_at.hour.to_numpy()
@@ -99,5 +100,5 @@ def simulate_day(day: date, rows: int, *, seed: int = 7,
 def daily_row_count(day: date, mean_rows: int, *, seed: int = 7) -> int:
     """Weekday/weekend volume with a little noise, so row counts look like real traffic."""
     weekend = day.weekday() >= 5
-    jitter = _day_rng(seed + 1, day).uniform(0.9, 1.1)
+    jitter = day_rng(seed + 1, day).uniform(0.9, 1.1)
     return max(1, int(mean_rows * (0.75 if weekend else 1.0) * jitter))

@@ -1,0 +1,145 @@
+"""The retraining-policy benchmark: its streams, its replay of the product's policy and the
+baselines, its figures; the quick mode runs end to end (no ratio is asserted)."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from bench.policy import Replay, StreamResult, figures, recovery_days, replay, streams
+from bench.streams import CHURN, RAMP_DAYS, SEASON_DAYS, TAXI, Stream, World, scramble_labels
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def test_recovery_counts_the_days_until_the_error_stays_within_ten_percent_of_daily():
+    daily = [1.0] * 8
+    assert recovery_days([1.0, 1.09, 1.0, 1.1, 1.0, 1.0, 1.0, 1.0], daily, 0, 8) == 0
+    assert recovery_days([2.0, 2.0, 1.05, 1.0, 1.1, 1.0, 1.0, 1.0], daily, 0, 8) == 2
+    # one good day between bad ones is not a recovery
+    assert recovery_days([2.0, 1.0, 2.0, 1.0, 1.0, 1.0, 2.0, 2.0], daily, 0, 6) == 3
+    # counted from the change, within its segment; back on the segment's last day counts
+    assert recovery_days([9.0, 2.0, 2.0, 2.0, 1.0, 2.0, 2.0, 2.0], daily, 1, 5) == 3
+    assert recovery_days([1.0, 2.0, 2.0, 2.0, 2.0, 1.0, 1.0, 1.0], daily, 1, 5) is None
+
+
+def test_each_drift_kind_starts_on_its_change_day():
+    def worlds(kind: str, days: int = 80) -> list[World]:
+        return [Stream(TAXI, kind, 300, days, 10).world(i) for i in range(-3, days)]
+
+    assert set(worlds("no drift")) == {World()}
+    for kind in ("abrupt covariate", "abrupt concept", "gradual concept",
+                 "recurring concept", "label-noise spike"):
+        assert set(worlds(kind)[:13]) == {World()}, kind  # scored days 0..9 and history
+        assert worlds(kind)[13] != World(), kind
+    assert worlds("abrupt covariate")[-1] == World(covariate=True)
+    ramp = [w.concept for w in worlds("gradual concept")][13:13 + RAMP_DAYS + 1]
+    assert ramp[0] == 1 / RAMP_DAYS and ramp[-2:] == [1.0, 1.0]
+    assert (np.diff(ramp) >= 0).all()
+    season = [w.concept for w in worlds("recurring concept")][13:]
+    assert season[:SEASON_DAYS] == [1.0] * SEASON_DAYS
+    assert season[SEASON_DAYS:2 * SEASON_DAYS] == [0.0] * SEASON_DAYS
+    assert season[2 * SEASON_DAYS] == 1.0
+    spike = [w.label_noise for w in worlds("label-noise spike")]
+    assert spike[13] > 0 and spike[:13] + spike[14:] == [0.0] * (len(spike) - 1)
+    assert Stream(TAXI, "recurring concept", 300, 80, 10).changes == (10, 31, 52, 73)
+    assert Stream(TAXI, "label-noise spike", 300, 80, 10).changes == ()
+
+
+def test_scrambled_labels_keep_the_days_labels_but_not_their_rows():
+    frame = pd.DataFrame({"x": range(2_000), "y": np.arange(2_000, dtype=float)})
+    scramble_labels(frame, "y", 0.5, np.random.default_rng(0))
+    assert sorted(frame["y"]) == list(range(2_000))
+    moved = (frame["y"] != frame["x"]).mean()
+    assert 0.4 < moved < 0.55
+
+
+def test_ours_retrains_when_the_products_drift_check_fails_and_baselines_on_their_rule():
+    models = {}
+    quiet = replay(Stream(CHURN, "no drift", 300, scored_days=4, change_at=2), models)
+    result = replay(Stream(CHURN, "abrupt covariate", 300, scored_days=4, change_at=2), models)
+    replays = result.replays
+
+    first_day = {name: r.daily_error[0] for name, r in replays.items()}
+    assert len(set(first_day.values())) == 1, first_day  # one first champion for all
+    # usage halves on scored day 2: drift_report's check fails that day and not before
+    assert replays["ours"].retrain_days == [2]
+    assert replays["daily"].retrain_days == [0, 1, 2]  # not after the last day: never served
+    assert replays["weekly"].runs == replays["never"].runs == 0
+    assert all(len(r.daily_error) == 4 for r in replays.values())
+    # each window is fitted once for every policy (the first champion and daily's three), and
+    # once for both streams: their windows all end before the change
+    assert (quiet.fits, result.fits) == (4, 0)
+    assert all(quiet.replays[name].daily_error[:2] == r.daily_error[:2]
+               for name, r in replays.items())
+
+
+def stream_result(kind: str, rows: int, errors: dict[str, list[float]],
+                  runs: dict[str, int]) -> StreamResult:
+    stream = Stream(TAXI, kind, rows, scored_days=6, change_at=2)
+    return StreamResult(stream, {
+        name: Replay(daily_error=errors[name], cumulative_error=float(np.mean(errors[name])),
+                     retrain_days=list(range(runs[name])))
+        for name in errors}, fits=0)
+
+
+def test_figures_hold_ours_to_the_issues_targets():
+    daily = [1.0] * 6
+    errors = {"ours": [1.0, 1.0, 3.0, 1.0, 1.0, 1.0], "daily": daily,
+              "weekly": [1.0, 1.0, 3.0, 3.0, 3.0, 3.0], "never": [1.0, 1.0, 3.0, 3.0, 3.0, 3.0],
+              "mean-label": [1.0, 1.0, 3.0, 3.0, 1.0, 1.0]}
+    runs = {"ours": 1, "daily": 5, "weekly": 0, "never": 0, "mean-label": 1}
+    met = {f.what.split(": ", 1)[1]: (f.value, f.baseline, f.met)
+           for f in figures(stream_result("abrupt concept", 2_000, errors, runs))}
+    assert met == {
+        "ours, cumulative live RMSE": (4 / 3, 1.0, False),  # 1.33 > 1.05 × daily
+        "ours, training runs": (1, 5, True),
+        "ours vs weekly retraining, cumulative RMSE": (4 / 3, 7 / 3, True),
+        "ours vs mean-label checker, cumulative RMSE": (4 / 3, 5 / 3, True),
+        "ours, days to recover (slowest change)": (1, 4, True),
+    }
+    errors["ours"] = [1.0, 1.0, 3.0, 3.0, 3.0, 3.0]
+    (recovery,) = [f for f in figures(stream_result("abrupt concept", 300, errors, runs))
+                   if "recover" in f.what]
+    assert (recovery.value, recovery.baseline, recovery.met) == (4, 4, None)  # not recovered;
+    # the ≤ 3 days target is set for ≥ 1,000 rows a day
+
+    runs["ours"] = 2
+    quiet = figures(stream_result("no drift", 300, {n: daily for n in errors}, runs))
+    assert [(f.what, f.value, f.met) for f in quiet] == [
+        ("taxi 300/day, no drift: ours, cumulative live RMSE", 1.0, True),
+        ("taxi 300/day, no drift: ours, false retrains", 2, False)]
+
+
+def test_full_mode_covers_every_kind_for_both_tasks_at_both_volumes():
+    full = streams(quick=False)
+    assert len(full) == 24
+    assert {(s.dataset.spec.task, s.rows) for s in full} == {
+        (task, rows) for task in ("regression", "classification") for rows in (300, 2_000)}
+    assert all(s.scored_days >= 90 and s.change_at < s.scored_days - 30 for s in full)
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(900)
+def test_quick_policy_benchmark_reports_ours_against_the_baselines(tmp_path):
+    out = tmp_path / "RESULTS.md"
+    done = subprocess.run([sys.executable, "-m", "bench", "--quick", "--only", "policy",
+                           "--repeats", "1", "--out", str(out)],
+                          cwd=REPO, capture_output=True, text=True)
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+
+    text = out.read_text()
+    rows = [line.split(" | ") for line in text.splitlines() if line.startswith("| policy | ")]
+    for stream in streams(quick=True):
+        named = [row for row in rows if row[1].startswith(stream.label + ": ")]
+        assert named, stream.label
+        assert all(float(row[4]) >= 0 for row in named)
+        note = next(line for line in text.splitlines() if line.startswith(f"- {stream.label}"))
+        assert re.search(r"runs: ours \d+, never 0, weekly \d+, daily 20, mean-label \d+",
+                         note), note
