@@ -29,7 +29,9 @@ CALENDAR_FEATURES = frozenset({"day_of_week", "is_weekend"})
 
 
 class DriftReportConfig(dg.Config):
-    """Drift thresholds (defaults: `core.drift.DriftThresholds`), editable in the launchpad."""
+    """Fixed drift thresholds (defaults: `core.drift.DriftThresholds`), editable in the
+    launchpad. A champion whose reference is calibrated raises them for small days and for the
+    day-to-day movement of its training data (`core.drift.feature_thresholds`)."""
 
     psi: float = DriftThresholds.psi
     ks_statistic: float = DriftThresholds.ks_statistic
@@ -152,8 +154,10 @@ class DayDrift:
     def feature_outcome(self) -> PartitionOutcome:
         s = self.summary
         offenders = s.to_frame().query("drifted")
-        problems = [f"{r.feature} (PSI {r.psi:.2f}" + (f", KS {r.ks_statistic:.2f}"
-                    if pd.notna(r.ks_statistic) else f", JS {r.js_distance:.2f}") + ")"
+        problems = [f"{r.feature} (PSI {r.psi:.2f} vs {r.psi_threshold:.2f}"
+                    + (f", KS {r.ks_statistic:.2f} vs {r.ks_threshold:.2f}"
+                       if pd.notna(r.ks_statistic) else
+                       f", JS {r.js_distance:.2f} vs {r.js_threshold:.2f}") + ")"
                     for r in offenders.itertuples()]
         if s.prediction_drifted:
             problems.append(f"mean prediction {s.prediction_mean:.3g} is "

@@ -65,16 +65,23 @@ class WindowSettings:
     min_rows_after_change: int = 1_000
 
 
+def window_days(available_days: Sequence[str], days: int) -> list[str]:
+    """The available days among the `days` calendar days that end with the newest one."""
+    if not available_days:
+        return []
+    newest = max(available_days)
+    start = (date.fromisoformat(newest) - timedelta(days=days - 1)).isoformat()
+    return sorted(d for d in set(available_days) if d >= start)
+
+
 def split_window(day_rows: Mapping[str, int], settings: WindowSettings = WindowSettings(), *,
                  change_day: str | None = None) -> TrainingWindow:
     """Split the newest `window_days` calendar days (rows per day given) into training and
     holdout rows; see `WindowSettings` for the rule."""
-    days = sorted(d for d, n in day_rows.items() if n > 0)
-    if not days:
+    window = window_days([d for d, n in day_rows.items() if n > 0], settings.window_days)
+    if not window:
         raise ValueError("no materialized `features` rows to train on. Materialize `features` "
                          "partitions first (a backfill of the landed days).")
-    start = (date.fromisoformat(days[-1]) - timedelta(days=settings.window_days - 1)).isoformat()
-    window = [d for d in days if d >= start]
     total = sum(day_rows[d] for d in window)
     holdout = max(settings.min_holdout_rows, math.ceil(settings.holdout_fraction * total))
     after_change = sum(day_rows[d] for d in window if change_day and d >= change_day)
@@ -114,14 +121,16 @@ def in_row_order(frames: Mapping[str, pd.DataFrame], days: Sequence[str],
 
 def training_rows(frames: Mapping[str, pd.DataFrame], window: TrainingWindow,
                   time_column: str) -> pd.DataFrame:
+    """The rows `window` trains on, from the frames of its days."""
     rows = in_row_order(frames, sorted({*window.train_days, *window.holdout_days}), time_column)
     return rows.iloc[:len(rows) - window.holdout_rows].reset_index(drop=True)
 
 
-def holdout_rows(frames: Mapping[str, pd.DataFrame], window: TrainingWindow,
+def holdout_rows(frames: Mapping[str, pd.DataFrame], holdout_days: Sequence[str], count: int,
                  time_column: str) -> pd.DataFrame:
-    rows = in_row_order(frames, window.holdout_days, time_column)
-    return rows.iloc[len(rows) - window.holdout_rows:].reset_index(drop=True)
+    """The latest `count` rows of `holdout_days`: the rows a window holds out."""
+    rows = in_row_order(frames, holdout_days, time_column)
+    return rows.iloc[len(rows) - count:].reset_index(drop=True)
 
 
 @dataclass(frozen=True)
