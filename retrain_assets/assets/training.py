@@ -13,6 +13,7 @@ from retrain_assets.core.evaluation import (
     WindowSettings,
     decide_promotion,
     holdout_rows,
+    metric_noise,
     split_window,
     training_rows,
     window_days,
@@ -168,8 +169,11 @@ def build_training_assets(project: Project) -> list[dg.AssetsDefinition]:
             min_relative_improvement=config.min_relative_improvement,
             replace_failing_champion=config.replace_failing_champion)
         verdict = replace(verdict, reasons=(*verdict.reasons, *notes))
+        noise = metric_noise(spec.task, spec.primary_metric, actual, scores["candidate"])
         registry.client.log_batch(candidate.run_id, metrics=[
-            _metric(f"holdout_{name}", value) for name, value in metrics["candidate"].items()])
+            *(_metric(f"holdout_{name}", value) for name, value in metrics["candidate"].items()),
+            _metric("holdout_rows", len(holdout)),
+            *([_metric(f"holdout_{spec.primary_metric}_noise", noise)] if noise else [])])
         registry.client.set_tag(candidate.run_id, "verdict",
                                 "blessed" if verdict.blessed else "not blessed")
         per_day = _per_day_metrics(holdout, scores, spec)

@@ -316,11 +316,11 @@ def feature_thresholds(ref: NumericReference | CategoricalReference, rows: int,
         return 0.0 if moved is None else CALIBRATION_MARGIN * moved * scale
 
     return FeatureThresholds(
-        psi=max(fixed.psi, noise.psi, seen(calibration.psi, size)),
-        ks_statistic=max(fixed.ks_statistic, noise.ks_statistic,
-                         seen(calibration.ks_statistic, np.sqrt(size))),
-        js_distance=max(fixed.js_distance, noise.js_distance,
-                        seen(calibration.js_distance, np.sqrt(size))),
+        psi=float(max(fixed.psi, noise.psi, seen(calibration.psi, size))),
+        ks_statistic=float(max(fixed.ks_statistic, noise.ks_statistic,
+                               seen(calibration.ks_statistic, np.sqrt(size)))),
+        js_distance=float(max(fixed.js_distance, noise.js_distance,
+                              seen(calibration.js_distance, np.sqrt(size)))),
     )
 
 
@@ -455,14 +455,30 @@ class PerformanceDecay:
     holdout: float
     decay: float  # relative, positive = the live metric is worse than on the holdout
     decayed: bool
+    threshold: float = DriftThresholds.metric_decay
+
+
+DECAY_NOISE_SIGMAS = 5.0
+"""How many standard deviations of chance a decay must exceed on a small day."""
 
 
 def performance_decay(metric: str, live: float, holdout: float,
-                      thresholds: DriftThresholds = DriftThresholds()) -> PerformanceDecay:
-    """Has the model got worse in production than it was when it was blessed?"""
+                      thresholds: DriftThresholds = DriftThresholds(), *,
+                      noise: float | None = None, rows: int = 0,
+                      holdout_rows: int = 0) -> PerformanceDecay:
+    """Has the model got worse in production than it was when it was blessed?
+
+    With the metric's `noise` measured on the holdout (`core.evaluation.metric_noise`), the
+    threshold is raised to `DECAY_NOISE_SIGMAS` times the chance spread of the difference
+    between a day of `rows` and the holdout's `holdout_rows`; without it, the fixed one.
+    """
     decay = -relative_improvement(metric, live, holdout)
+    limit = thresholds.metric_decay
+    if noise is not None and rows > 0 and holdout_rows > 0:
+        spread = noise * np.sqrt(1 / rows + 1 / holdout_rows)
+        limit = max(limit, float(DECAY_NOISE_SIGMAS * spread))
     return PerformanceDecay(metric=metric, live=live, holdout=holdout, decay=decay,
-                            decayed=decay > thresholds.metric_decay)
+                            decayed=decay > limit, threshold=limit)
 
 
 def _is_drifted(

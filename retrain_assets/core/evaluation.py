@@ -16,9 +16,10 @@ from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass
 from datetime import date, timedelta
 
+import numpy as np
 import pandas as pd
 
-from retrain_assets.core.metrics import LOWER_IS_BETTER, relative_improvement
+from retrain_assets.core.metrics import LOWER_IS_BETTER, compute_metrics, relative_improvement
 
 
 @dataclass(frozen=True)
@@ -131,6 +132,25 @@ def holdout_rows(frames: Mapping[str, pd.DataFrame], holdout_days: Sequence[str]
     """The latest `count` rows of `holdout_days`: the rows a window holds out."""
     rows = in_row_order(frames, holdout_days, time_column)
     return rows.iloc[len(rows) - count:].reset_index(drop=True)
+
+
+def metric_noise(task: str, metric: str, actual: pd.Series, predicted: pd.Series, *,
+                 resamples: int = 200, seed: int = 0) -> float | None:
+    """How much `metric` moves by chance from one sample of rows to another.
+
+    The bootstrap standard deviation of the metric on these rows, relative to its value and
+    scaled to a single row (× √n): a sample of m rows then spreads by about `noise / √m`.
+    Stored with a blessed model, it lets monitoring tell a small day's bad luck from decay.
+    None when the rows cannot say (fewer than two, or a metric of zero).
+    """
+    y, p = np.asarray(actual, dtype="float64"), np.asarray(predicted, dtype="float64")
+    value = compute_metrics(task, y, p)[metric] if y.size >= 2 else 0.0
+    if y.size < 2 or not np.isfinite(value) or value == 0:
+        return None
+    picks = np.random.default_rng(seed).integers(0, y.size, size=(resamples, y.size))
+    draws = np.array([compute_metrics(task, y[i], p[i])[metric] for i in picks])
+    draws = draws[np.isfinite(draws)]
+    return float(draws.std() / abs(value) * np.sqrt(y.size)) if draws.size >= 2 else None
 
 
 @dataclass(frozen=True)

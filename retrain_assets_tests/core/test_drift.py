@@ -14,6 +14,7 @@ from retrain_assets.core.drift import (
     compare_to_reference,
     feature_thresholds,
     numeric_drift,
+    performance_decay,
     psi,
 )
 
@@ -332,8 +333,6 @@ def test_missing_feature_column_names_the_column(reference, training_frame):
 
 
 def test_performance_decay_is_relative_to_the_holdout_metric_and_its_direction():
-    from retrain_assets.core.drift import performance_decay
-
     worse_rmse = performance_decay("rmse", live=6.5, holdout=5.0)
     assert worse_rmse.decay == pytest.approx(0.3)
     assert worse_rmse.decayed
@@ -436,3 +435,17 @@ def test_a_feature_that_moves_between_training_days_gets_head_room():
     weekend_day = pd.Series(rng.normal(0.8, 1.0, 5_000), name="x")
     assert not numeric_drift(reference.numeric["x"], weekend_day).drifted
     assert numeric_drift(_numeric_ref(frame["x"]), weekend_day).drifted
+
+
+def test_performance_decay_allows_for_chance_on_small_days():
+    """A 30% worse RMSE on a 300-row day is within chance when the metric spreads that much
+    between samples; the same on a 20,000-row day is decay. Without a measured spread the
+    fixed threshold applies (runs blessed before it was measured)."""
+    small = performance_decay("rmse", live=6.5, holdout=5.0, noise=1.5, rows=300,
+                              holdout_rows=400)
+    assert not small.decayed and small.threshold == pytest.approx(5 * 1.5 * (1 / 300 + 1 / 400)
+                                                                  ** 0.5)
+    large = performance_decay("rmse", live=6.5, holdout=5.0, noise=1.5, rows=20_000,
+                              holdout_rows=20_000)
+    assert large.decayed and large.threshold == DriftThresholds.metric_decay
+    assert performance_decay("rmse", live=6.5, holdout=5.0).decayed

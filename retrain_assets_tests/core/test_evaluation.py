@@ -1,5 +1,6 @@
 from datetime import date, timedelta
 
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -7,6 +8,7 @@ from retrain_assets.core.evaluation import (
     WindowSettings,
     decide_promotion,
     holdout_rows,
+    metric_noise,
     split_window,
     training_rows,
 )
@@ -139,3 +141,13 @@ def test_higher_is_better_metrics_and_missing_values_fail_closed():
     verdict = _decide({"roc_auc": 0.8}, {"roc_auc": 0.7}, primary_metric="roc_auc",
                       absolute_thresholds={"roc_auc": 0.6, "f1": 0.5})
     assert not verdict.blessed and any("f1: candidate has no value" in r for r in verdict.reasons)
+
+
+def test_metric_noise_is_the_bootstrap_spread_scaled_to_one_row():
+    rng = np.random.default_rng(0)
+    actual = pd.Series(rng.normal(20, 5, 2_000))
+    predicted = actual + rng.normal(0, 2, 2_000)
+    noise = metric_noise("regression", "rmse", actual, predicted)
+    # for normal errors RMSE's relative standard error is 1 / sqrt(2n): noise ≈ 0.71
+    assert noise == pytest.approx(2 ** -0.5, rel=0.15)
+    assert metric_noise("regression", "rmse", actual[:1], predicted[:1]) is None
