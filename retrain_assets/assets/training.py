@@ -109,7 +109,7 @@ def build_training_assets(project: Project) -> list[dg.AssetsDefinition]:
                 **{k: v for k, v in context.run.tags.items() if k.startswith("retrain/")}}
         ref = mlflow.registry().log_candidate(
             model, inputs=model_inputs(train, spec),
-            params={**hyperparameters.as_params(), **asdict(config.window_settings()),
+            params={**hyperparameters.as_params(), **asdict(settings),
                     "task": spec.task, "holdout_rows": window.holdout_rows,
                     "change_day": window.change_day or "none",
                     "trains_from_change": window.trains_from_change},

@@ -55,8 +55,8 @@ class WindowSettings:
     The holdout is `holdout_fraction` of the window's rows, at least `min_holdout_rows`. With a
     known `change_day` it is at most half of the rows since the change (once there are
     `2 * min_holdout_rows` of them), and training starts at the change once the rest holds
-    `min_rows_after_change` rows: after an abrupt change the old world only teaches the
-    model the wrong prices.
+    `min_rows_after_change` rows: after an abrupt change, rows of the old world only teach
+    the model the relationship that no longer holds.
     """
 
     window_days: int = 28
@@ -79,6 +79,12 @@ def split_window(day_rows: Mapping[str, int], settings: WindowSettings = WindowS
                  change_day: str | None = None) -> TrainingWindow:
     """Split the newest `window_days` calendar days (rows per day given) into training and
     holdout rows; see `WindowSettings` for the rule."""
+    if change_day:
+        try:
+            change_day = date.fromisoformat(change_day).isoformat()
+        except ValueError as exc:
+            raise ValueError(f"change_day {change_day!r} is not a date; write it as YYYY-MM-DD "
+                             "(the first day of the new data) or leave it empty") from exc
     window = window_days([d for d, n in day_rows.items() if n > 0], settings.window_days)
     if not window:
         raise ValueError("no materialized `features` rows to train on. Materialize `features` "

@@ -57,6 +57,11 @@ def test_too_little_data_says_what_to_do():
         split_window(per_day(DAYS[:5]), WindowSettings())
 
 
+def test_a_change_day_that_is_not_a_date_says_how_to_write_it():
+    with pytest.raises(ValueError, match=r"change_day '2\.3\.2025' is not a date.*YYYY-MM-DD"):
+        split_window(per_day(DAYS), change_day="2.3.2025")
+
+
 def drifted_history(new_days: int, rows: int = 1_000) -> tuple[dict[str, int], str]:
     """60 days, then `new_days` days from the change on; returns rows per day and the change."""
     days = [(date(2025, 1, 1) + timedelta(days=i)).isoformat() for i in range(60 + new_days)]
