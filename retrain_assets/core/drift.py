@@ -45,6 +45,10 @@ MIN_CALIBRATION_CHUNKS = 3
 MIN_CHUNK_ROWS = 20
 """Smaller training days are left out of the calibration (a partial first or last day)."""
 
+MAX_CHUNK_ROWS = 10_000
+"""Larger training days are calibrated on a sample of this many rows: the movement between
+days shows as well, and a 5M-row window is calibrated in a fraction of a second."""
+
 
 @dataclass(frozen=True)
 class Calibration:
@@ -242,16 +246,15 @@ def build_reference(
     if bins < 1:
         raise ValueError(f"bins must be at least 1, got {bins}")
     _require_columns(frame, [*numeric, *categorical])
-    chunks = (None if days is None else
-              list(pd.Series(np.asarray(days)).groupby(np.asarray(days)).indices.values()))
+    chunks = None if days is None else _day_samples(np.asarray(days))
     numeric_refs = {name: _numeric_reference(frame[name], bins) for name in numeric}
     categorical_refs = {name: _categorical_reference(frame[name]) for name in categorical}
     if chunks is not None:
         numeric_refs = {name: replace(ref, calibration=_calibrate(
-                            ref, frame[name], chunks, numeric_drift))
+                            ref, frame[name], chunks, _numeric_chunk_statistics))
                         for name, ref in numeric_refs.items()}
         categorical_refs = {name: replace(ref, calibration=_calibrate(
-                                ref, frame[name], chunks, categorical_drift))
+                                ref, frame[name], chunks, _categorical_chunk_statistics))
                             for name, ref in categorical_refs.items()}
     return DatasetReference(
         numeric=numeric_refs,
@@ -262,7 +265,27 @@ def build_reference(
     )
 
 
-def _calibrate(ref, values: pd.Series, chunks: list[np.ndarray], drift) -> Calibration:
+def _day_samples(days: np.ndarray, seed: int = 0) -> list[np.ndarray]:
+    """Row positions of each day, at most `MAX_CHUNK_ROWS` of them (a seeded sample)."""
+    rng = np.random.default_rng(seed)
+    return [np.sort(rng.choice(rows, size=MAX_CHUNK_ROWS, replace=False))
+            if rows.size > MAX_CHUNK_ROWS else rows
+            for rows in pd.Series(days).groupby(days).indices.values()]
+
+
+def _numeric_chunk_statistics(ref: NumericReference,
+                              values: pd.Series) -> tuple[float, float | None, None]:
+    x, _ = _numeric_values(values)
+    return (*_numeric_statistics(ref, np.sort(x)), None)
+
+
+def _categorical_chunk_statistics(ref: CategoricalReference,
+                                  values: pd.Series) -> tuple[float, None, float | None]:
+    found = categorical_drift(ref, values)
+    return found.psi, None, found.js_distance
+
+
+def _calibrate(ref, values: pd.Series, chunks: list[np.ndarray], statistics) -> Calibration:
     """The largest movement of one feature between a training day and the rest of them.
 
     A day is a share ``w`` of the reference it is compared with, which pulls each statistic
@@ -273,16 +296,15 @@ def _calibrate(ref, values: pd.Series, chunks: list[np.ndarray], drift) -> Calib
                               chunk_rows=int(np.median([c.size for c in used])) if used else 0)
     if len(used) < MIN_CALIBRATION_CHUNKS:
         return calibration
-    lenient = DriftThresholds(psi=np.inf, ks_statistic=np.inf, js_distance=np.inf)
     psi_max, ks_max, js_max = 0.0, None, None
     for chunk in used:
-        found = drift(ref, values.iloc[chunk], lenient)
+        chunk_psi, ks, js = statistics(ref, values.iloc[chunk])
         kept = 1.0 - chunk.size / len(values)
-        psi_max = max(psi_max, found.psi / kept**2)
-        if found.ks_statistic is not None:
-            ks_max = max(ks_max or 0.0, found.ks_statistic / kept)
-        if found.js_distance is not None:
-            js_max = max(js_max or 0.0, found.js_distance / kept)
+        psi_max = max(psi_max, chunk_psi / kept**2)
+        if ks is not None:
+            ks_max = max(ks_max or 0.0, ks / kept)
+        if js is not None:
+            js_max = max(js_max or 0.0, js / kept)
     return replace(calibration, psi=psi_max, ks_statistic=ks_max, js_distance=js_max)
 
 
@@ -344,10 +366,9 @@ def numeric_drift(
     """
     x, null_fraction = _numeric_values(values)
     x = np.sort(x)
-    drift_psi = psi(ref.bin_fractions, _bin_fractions(np.asarray(ref.bin_edges), x))
-    ks_statistic = ks_pvalue = None
+    drift_psi, ks_statistic = _numeric_statistics(ref, x)
+    ks_pvalue = None
     if x.size:
-        ks_statistic = _approximate_ks(np.asarray(ref.quantiles), x)
         effective_n = max(1, round(ref.count * x.size / (ref.count + x.size)))
         from scipy import stats
 
@@ -366,6 +387,14 @@ def numeric_drift(
         psi_threshold=limits.psi,
         ks_threshold=limits.ks_statistic,
     )
+
+
+def _numeric_statistics(ref: NumericReference,
+                        sorted_x: np.ndarray) -> tuple[float, float | None]:
+    """PSI over the reference bins, and the approximate KS statistic (None without values)."""
+    drift_psi = psi(ref.bin_fractions, _bin_fractions(np.asarray(ref.bin_edges), sorted_x))
+    ks = _approximate_ks(np.asarray(ref.quantiles), sorted_x) if sorted_x.size else None
+    return drift_psi, ks
 
 
 def categorical_drift(

@@ -122,8 +122,14 @@ def split_window(day_rows: Mapping[str, int], settings: WindowSettings = WindowS
 def in_row_order(frames: Mapping[str, pd.DataFrame], days: Sequence[str],
                  time_column: str) -> pd.DataFrame:
     """The rows of `days`, by day and then by time within the day (the order the split uses)."""
-    return pd.concat([frames[d].sort_values(time_column, kind="stable") for d in sorted(days)],
-                     ignore_index=True)
+    return pd.concat([_by_time(frames[d], time_column) for d in sorted(days)], ignore_index=True)
+
+
+def _by_time(frame: pd.DataFrame, time_column: str) -> pd.DataFrame:
+    """Most days are stored in time order already; checking is cheaper than sorting."""
+    if frame[time_column].is_monotonic_increasing:
+        return frame
+    return frame.sort_values(time_column, kind="stable")
 
 
 def training_rows(frames: Mapping[str, pd.DataFrame], window: TrainingWindow,
@@ -141,22 +147,30 @@ def holdout_rows(frames: Mapping[str, pd.DataFrame], holdout_days: Sequence[str]
 
 
 def metric_noise(task: str, metric: str, actual: pd.Series, predicted: pd.Series, *,
-                 resamples: int = 200, seed: int = 0) -> float | None:
+                 resamples: int = 200, max_rows: int = 20_000,
+                 seed: int = 0) -> float | None:
     """How much `metric` moves by chance from one sample of rows to another.
 
-    The bootstrap standard deviation of the metric on these rows, relative to its value and
-    scaled to a single row (× √n): a sample of m rows then spreads by about `noise / √m`.
-    Stored with a blessed model, it lets monitoring tell a small day's bad luck from decay.
-    None when the rows cannot say (fewer than two, or a metric of zero).
+    The bootstrap standard deviation of the metric, relative to its value and scaled to a
+    single row (× √n): a sample of m rows then spreads by about `noise / √m`. Being per row, it
+    is estimated on at most `max_rows` of the rows. Stored with a blessed model, it lets
+    monitoring tell a small day's bad luck from decay. None when the rows cannot say (fewer
+    than two, or a metric of zero).
     """
+    rng = np.random.default_rng(seed)
     y, p = np.asarray(actual, dtype="float64"), np.asarray(predicted, dtype="float64")
+    if y.size > max_rows:
+        kept = rng.choice(y.size, size=max_rows, replace=False)
+        y, p = y[kept], p[kept]
     value = compute_metrics(task, y, p)[metric] if y.size >= 2 else 0.0
     if y.size < 2 or not np.isfinite(value) or value == 0:
         return None
-    picks = np.random.default_rng(seed).integers(0, y.size, size=(resamples, y.size))
-    draws = np.array([compute_metrics(task, y[i], p[i])[metric] for i in picks])
-    draws = draws[np.isfinite(draws)]
-    return float(draws.std() / abs(value) * np.sqrt(y.size)) if draws.size >= 2 else None
+    draws = []
+    for _ in range(resamples):
+        picked = rng.integers(0, y.size, size=y.size)
+        draws.append(compute_metrics(task, y[picked], p[picked])[metric])
+    spread = np.array(draws)[np.isfinite(draws)]
+    return float(spread.std() / abs(value) * np.sqrt(y.size)) if spread.size >= 2 else None
 
 
 @dataclass(frozen=True)
