@@ -168,7 +168,7 @@ def build_training_assets(project: Project) -> list[dg.AssetsDefinition]:
             absolute_thresholds={**spec.thresholds, **config.absolute_thresholds},
             min_relative_improvement=config.min_relative_improvement,
             replace_failing_champion=config.replace_failing_champion)
-        verdict = replace(verdict, reasons=(*verdict.reasons, *notes))
+        verdict = replace(verdict, reasons=(*notes, *verdict.reasons))
         noise = metric_noise(spec.task, spec.primary_metric, actual, scores["candidate"])
         registry.client.log_batch(candidate.run_id, metrics=[
             *(_metric(f"holdout_{name}", value) for name, value in metrics["candidate"].items()),
