@@ -271,7 +271,7 @@ def reaction(run: Run) -> list[Figure]:
     run.sizes.append(
         f"{scenario.history_days} days of history × ~{scenario.rows:,} rows a day, then "
         f"{DRIFTED_DAYS_BEFORE} drifted days ingested and 1 measured; a retrain trains on "
-        f"the 28 days (TrainingConfig.window_days) before a {scenario.holdout_days}-day holdout; "
+        f"the 28 days (TrainingConfig.window_days) less the latest rows it is judged on; "
         f"sensors every {interval} s"
         + (" (quick: the demo's interval, not the default)" if run.quick
            else " (the code location's default)"))

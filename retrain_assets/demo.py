@@ -3,7 +3,7 @@
 It plays out a model's life against a fresh project-local instance (`<home>/demo`):
 
 1. weeks of history land and are backfilled (one backfill; BackfillPolicy packs it into few runs);
-2. the data-volume trigger trains the first champion;
+2. the first champion is trained once enough days of features exist;
 3. new days land one at a time; `landing_zone_sensor` ingests, scores and monitors each;
 4. from some day on the world changes (longer trips, a new fare rule): the drift checks fail,
    `drift_retrain_sensor` asks for retrains, and a candidate that learned the new world is
@@ -15,7 +15,6 @@ instance. It prints a timeline and exits non-zero if the story did not happen.
 
 from __future__ import annotations
 
-import json
 import os
 import shutil
 import signal
@@ -56,7 +55,6 @@ class Scenario:
     rows: int = 1_000  # per day; far fewer makes zone shares too noisy for the drift checks
     seed: int = 7
     sensor_interval_seconds: int | None = 2  # None: the code location's default
-    holdout_days: int = 2  # short, so a retrain can learn the new world within days
     timeout_seconds: float = 300.0  # per wait; generous for a loaded 2-core machine
 
     @property
@@ -64,18 +62,11 @@ class Scenario:
         return DEMO_START + timedelta(days=self.history_days + self.normal_days)
 
     def environment(self) -> dict[str, str]:
-        """What the daemon's code location reads: fast ticks (unless the interval is None), no
-        minimum retrain interval, and a data-volume threshold the history crosses
-        (bootstrapping the first champion)."""
-        interval = ({} if self.sensor_interval_seconds is None else
-                    {"RETRAIN_ASSETS_SENSOR_INTERVAL_SECONDS": str(self.sensor_interval_seconds)})
-        return {
-            **interval,
-            "RETRAIN_ASSETS_RETRAIN_MIN_INTERVAL_SECONDS": "0",
-            "RETRAIN_ASSETS_RETRAIN_MIN_NEW_ROWS": str(self.rows * (self.history_days - 5)),
-            "RETRAIN_ASSETS_RETRAIN_TRAINING_CONFIG": json.dumps(
-                {"holdout_days": self.holdout_days}),
-        }
+        """What the daemon's code location reads: fast ticks (unless the interval is None).
+        The retraining policy is the one a user gets."""
+        if self.sensor_interval_seconds is None:
+            return {}
+        return {"RETRAIN_ASSETS_SENSOR_INTERVAL_SECONDS": str(self.sensor_interval_seconds)}
 
 
 @dataclass
@@ -251,7 +242,7 @@ def play(scenario: Scenario, home: Path, out=print) -> Story:
             raise RuntimeError(f"the history backfill ended {status.value}; see the runs of "
                                f"backfill {backfill_id} in the UI")
         out(f"backfill done in {story.backfill_runs} run(s); waiting for the first champion")
-        bootstrap = watch.until("the data-volume retrain", lambda: watch.runs(
+        bootstrap = watch.until("the first training", lambda: watch.runs(
             job_name="training_job"))[0]
         bootstrap = watch.until("the first training run",
                                 lambda: watch.finished(bootstrap)).dagster_run

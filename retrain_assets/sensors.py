@@ -3,8 +3,10 @@
 - `landing_zone_sensor`: a day that appears (or is rewritten) in the landing zone gets one run
   of raw_data → features → predictions → drift_report for exactly that partition; a day that is
   not a partition (yet) is held back with a warning and never blocks the others.
-- `drift_retrain_sensor`: a newly failed drift/decay check, or enough new rows since the last
-  training, asks for one `training_job` run (debounced), tagged with why.
+- `drift_retrain_sensor`: a failed drift/decay check, enough new rows since the last
+  training, or (before any champion) enough days of features asks for one `training_job` run,
+  tagged with why. A failure that arrives while a
+  retrain may not start is deferred, not dropped (`core.policy`).
 - `run_failure_alert`: every failed run is reported with its failed steps, to the log and, when
   `SLACK_BOT_TOKEN` is set, to Slack.
 """
@@ -15,14 +17,20 @@ import json
 import logging
 import os
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import dagster as dg
 from dagster._core.storage.asset_check_execution_record import AssetCheckExecutionRecordStatus
 from dagster._time import get_current_datetime  # the clock partitions are validated against
 from pydantic import Field
 
-from retrain_assets.assets.monitoring import DRIFT_CHECKS, NO_FEATURE_DRIFT
+from retrain_assets.assets.monitoring import DRIFT_CHECKS
+from retrain_assets.core.policy import (
+    CheckResult,
+    first_champion_due,
+    retrain_request,
+    standing_failures,
+)
 from retrain_assets.landing_watch import WatchState, look
 from retrain_assets.registry import CHAMPION
 from retrain_assets.resources import LandingZoneResource, MlflowResource
@@ -30,6 +38,7 @@ from retrain_assets.resources import LandingZoneResource, MlflowResource
 log = logging.getLogger(__name__)
 
 TRIGGER = "retrain/trigger"  # dagster.yaml limits runs carrying this tag to one at a time
+MONITORING_TRIGGERS = ("drift", "performance_decay")  # retrains asked for by failed checks
 TRAINING_JOB = "training_job"
 INGEST_ASSETS = ("raw_data", "features")
 SCORING_ASSETS = ("predictions", "drift_report")
@@ -41,28 +50,42 @@ def _env_int(name: str, default: int) -> int:
     return int(os.environ.get(name, default))
 
 
+DEFAULT_MIN_INTERVAL_SECONDS = 600
+DEFAULT_BOOTSTRAP_DAYS = 14
+
+
 class RetrainPolicy(dg.ConfigurableResource):
     """When drift_retrain_sensor may ask for a retrain (env: RETRAIN_ASSETS_RETRAIN_*)."""
 
     min_interval_seconds: int = Field(
-        default=6 * 3600, description="No retrain sooner than this after the previous one")
+        default=DEFAULT_MIN_INTERVAL_SECONDS,
+        description="No retrain for failed checks sooner than this after the previous one "
+                    "monitoring asked for; failures meanwhile are deferred to its end")
+    bootstrap_days: int = Field(
+        default=DEFAULT_BOOTSTRAP_DAYS,
+        description="With no champion yet, train the first one once this many days of "
+                    "features exist, and again each new day until one is blessed (0 = off)")
     min_new_rows: int = Field(
         default=200_000, description="Retrain once this many new feature rows arrived since "
                                      "the last training (0 turns the data-volume trigger off)")
 
     training_config: str = Field(
         default="{}", description="TrainingConfig values (JSON) for the retrains this policy "
-                                  "requests, e.g. {\"holdout_days\": 3}")
+                                  "requests, e.g. {\"window_days\": 56}")
 
     @classmethod
     def from_env(cls) -> RetrainPolicy:
         return cls(min_interval_seconds=_env_int("RETRAIN_ASSETS_RETRAIN_MIN_INTERVAL_SECONDS",
-                                                 6 * 3600),
+                                                 DEFAULT_MIN_INTERVAL_SECONDS),
+                   bootstrap_days=_env_int("RETRAIN_ASSETS_RETRAIN_BOOTSTRAP_DAYS",
+                                           DEFAULT_BOOTSTRAP_DAYS),
                    min_new_rows=_env_int("RETRAIN_ASSETS_RETRAIN_MIN_NEW_ROWS", 200_000),
                    training_config=os.environ.get("RETRAIN_ASSETS_RETRAIN_TRAINING_CONFIG", "{}"))
 
-    def run_config(self) -> dict:
-        values = json.loads(self.training_config)
+    def run_config(self, change_day: str | None = None) -> dict:
+        """Run config of a requested retrain; `change_day` lets its window follow the change."""
+        values = {**json.loads(self.training_config),
+                  **({"change_day": change_day} if change_day else {})}
         return {"ops": {"candidate_model": {"config": values}}} if values else {}
 
 
@@ -171,41 +194,35 @@ def build_landing_zone_sensor(interval_seconds: int, full_rescan_every: int):
 # drift_retrain_sensor
 
 
-@dataclass(frozen=True)
-class CheckFailure:
-    check: str
-    partition: str
-    score: float | None
-    description: str
-    execution_id: int
-
-
-RECENT_FAILURES = 50  # per check and tick; more new failures than this in one tick are moot
+RECENT_RESULTS = 100  # per check and tick: enough to see the days around the newest failures
 SEEN_LIMIT = 1_000
 
 
-def new_check_failures(instance: dg.DagsterInstance, seen: set[int]) -> list[CheckFailure]:
-    """Failed drift_report check executions not in `seen`, newest first.
+def recent_check_results(instance: dg.DagsterInstance) -> list[CheckResult]:
+    """The latest evaluations of drift_report's checks, passed and failed, newest first.
 
-    Reads only the latest few failed executions of each check (an indexed query, on SQLite and
-    PostgreSQL alike). Remembering ids rather than a high-water mark matters: a check planned
+    Reads only the latest few executions of each check (an indexed query, on SQLite and
+    PostgreSQL alike). Ids rather than a high-water mark tell new from seen: a check planned
     earlier by a slower run can be evaluated after a later one.
     """
-    failures = []
+    results = []
     for check_name in DRIFT_CHECKS:
         records = instance.event_log_storage.get_asset_check_execution_history(
-            dg.AssetCheckKey(dg.AssetKey("drift_report"), check_name), limit=RECENT_FAILURES,
-            status={AssetCheckExecutionRecordStatus.FAILED})
+            dg.AssetCheckKey(dg.AssetKey("drift_report"), check_name), limit=RECENT_RESULTS,
+            status={AssetCheckExecutionRecordStatus.SUCCEEDED,
+                    AssetCheckExecutionRecordStatus.FAILED})
         for record in records:
-            if record.id in seen or record.event is None:
+            if record.event is None:
                 continue
             evaluation = record.event.dagster_event.event_specific_data
-            score = evaluation.metadata.get("score")
-            failures.append(CheckFailure(
+            score, version = (evaluation.metadata.get(k) for k in ("score", "model_version"))
+            results.append(CheckResult(
                 check=check_name, partition=record.partition or "",
-                score=None if score is None else float(score.value),
-                description=evaluation.description or "", execution_id=record.id))
-    return failures
+                passed=record.status == AssetCheckExecutionRecordStatus.SUCCEEDED,
+                execution_id=record.id, score=None if score is None else float(score.value),
+                model_version=None if version is None else str(version.value),
+                description=evaluation.description or ""))
+    return results
 
 
 def last_training_storage_id(instance: dg.DagsterInstance) -> int | None:
@@ -235,24 +252,53 @@ def rows_in(records) -> int:
 
 def debounce_reason(instance: dg.DagsterInstance, min_interval_seconds: int,
                     now: float) -> str | None:
-    """Why a retrain may not start now, or None when it may."""
+    """Why a retrain for failed checks may not start now, or None when it may.
+
+    The interval counts from the last retrain monitoring asked for: a manual or data-volume
+    training does not hold failures back (if it replaced the champion, the failures it
+    answered are cleared instead; see `core.policy.standing_failures`).
+    """
     in_flight = instance.get_run_records(
         dg.RunsFilter(job_name=TRAINING_JOB, statuses=IN_FLIGHT), limit=1)
     if in_flight:
         return f"training run {in_flight[0].dagster_run.run_id} is still queued or running"
-    last = instance.get_run_records(dg.RunsFilter(job_name=TRAINING_JOB), limit=1)
+    last = instance.get_run_records(
+        dg.RunsFilter(job_name=TRAINING_JOB, tags={TRIGGER: list(MONITORING_TRIGGERS)}), limit=1)
     if last:
         waited = now - last[0].create_timestamp.timestamp()
         if waited < min_interval_seconds:
-            return (f"the last training run started {waited:.0f}s ago; the minimum interval "
-                    f"is {min_interval_seconds}s")
+            return (f"the last retrain for failed checks started {waited:.0f}s ago; the minimum "
+                    f"interval is {min_interval_seconds}s")
     return None
 
 
-def retrain_request(policy: RetrainPolicy, trigger: str, key: str,
-                    tags: dict[str, str]) -> dg.RunRequest:
+def retrain_run_request(policy: RetrainPolicy, trigger: str, key: str, tags: dict[str, str],
+                        change_day: str | None = None) -> dg.RunRequest:
     return dg.RunRequest(run_key=f"retrain:{key}", tags={TRIGGER: trigger, **tags},
-                         run_config=policy.run_config())
+                         run_config=policy.run_config(change_day))
+
+
+@dataclass(frozen=True)
+class RetrainCursor:
+    """What drift_retrain_sensor remembers between ticks: the check executions it has taken in,
+    and the failures still owed a retrain."""
+
+    seen: tuple[int, ...] = ()
+    pending: tuple[CheckResult, ...] = ()
+
+    def to_json(self) -> str:
+        return json.dumps({"seen": sorted(set(self.seen))[-SEEN_LIMIT:],
+                           "pending": [p.to_dict() for p in self.pending]})
+
+    @classmethod
+    def from_json(cls, text: str | None) -> RetrainCursor:
+        if not text:
+            return cls()
+        data = json.loads(text)
+        if isinstance(data, list):  # before deferral, the cursor was the seen ids alone
+            return cls(seen=tuple(data))
+        return cls(seen=tuple(data["seen"]),
+                   pending=tuple(CheckResult.from_dict(p) for p in data["pending"]))
 
 
 def build_drift_retrain_sensor(interval_seconds: int):
@@ -260,54 +306,95 @@ def build_drift_retrain_sensor(interval_seconds: int):
         name="drift_retrain_sensor", job_name=TRAINING_JOB,
         minimum_interval_seconds=interval_seconds,
         default_status=dg.DefaultSensorStatus.RUNNING,
-        description="A newly failed drift or performance check on drift_report, or enough new "
-                    "rows since the last training, → one training_job run (candidate → "
-                    "evaluation → promotion if blessed). Debounced: never while a training run "
-                    "is queued or running, nor within the policy's minimum interval. Run tags "
-                    "say why (retrain/trigger, check, partition, score).",
+        description="A failed drift or performance check on drift_report, enough new "
+                    "rows since the last training, or (no champion yet) enough days of "
+                    "features → one training_job run (candidate → "
+                    "evaluation → promotion if blessed) whose window follows the change. "
+                    "Debounced, not dropped: while a training run is queued or running, or "
+                    "within the policy's minimum interval after the last retrain for failed "
+                    "checks, failures wait in the cursor and ask once it may start, unless a "
+                    "later pass or a new champion answered them. Run tags say why "
+                    "(retrain/trigger, checks, partition, change_day, score).",
     )
     def drift_retrain_sensor(context: dg.SensorEvaluationContext,
-                             retrain_policy: RetrainPolicy):
+                             retrain_policy: RetrainPolicy, mlflow: MlflowResource):
         instance = context.instance
-        seen = json.loads(context.cursor) if context.cursor else []
-        failures = new_check_failures(instance, set(seen))
-        cursor = json.dumps(sorted({*seen, *(f.execution_id for f in failures)})[-SEEN_LIMIT:])
+        remembered = RetrainCursor.from_json(context.cursor)
+        recent = recent_check_results(instance)
+        taken = RetrainCursor(seen=(*remembered.seen, *(r.execution_id for r in recent)))
+        failing = bool(remembered.pending) or any(
+            not r.passed and r.execution_id not in remembered.seen for r in recent)
+        standing = standing_failures(
+            remembered.pending, recent, seen=set(remembered.seen),
+            champion=mlflow.registry().version_for(CHAMPION) if failing else None)
+        if standing:
+            return _answer_failures(context, retrain_policy, standing, recent, taken)
         rows = (rows_since_last_training(instance) if retrain_policy.min_new_rows > 0
                 else 0)
-        volume = retrain_policy.min_new_rows > 0 and rows >= retrain_policy.min_new_rows
-        if not failures and not volume:
-            return dg.SensorResult(cursor=cursor, skip_reason=dg.SkipReason(
-                f"no new failed drift check; {rows} new rows since the last training"))
-        blocked = debounce_reason(instance, retrain_policy.min_interval_seconds, time.time())
-        if blocked:
-            # Absorbed: the retrain in flight or just done answers these failures; a later
-            # failing day asks again.
-            absorbed = ", ".join(f"{f.check}[{f.partition}]" for f in failures) or "volume"
-            if failures:
-                context.log.info(f"not retraining for {absorbed}: {blocked}")
-            return dg.SensorResult(cursor=cursor, skip_reason=dg.SkipReason(
-                f"debounced ({absorbed}): {blocked}"))
-        if failures:
-            # Feature drift before decay, then the worst score: the tags name one clear cause.
-            worst = max(failures, key=lambda f: (f.check == NO_FEATURE_DRIFT, f.score or 0.0))
-            trigger = "drift" if worst.check == NO_FEATURE_DRIFT else "performance_decay"
-            key = f"{worst.check}:{worst.execution_id}"
-            request = retrain_request(retrain_policy, trigger, key, {
-                "retrain/check": f"drift_report:{worst.check}",
-                "retrain/partition": worst.partition,
-                "retrain/score": f"{worst.score:.4f}" if worst.score is not None else "",
-                "retrain/failed_checks": str(len(failures))})
-            context.log.info(f"retrain requested: {worst.description}")
-        else:
-            since = last_training_storage_id(instance) or 0
-            batch = rows // retrain_policy.min_new_rows
-            key = f"volume:after-{since}:{batch}"
-            request = retrain_request(retrain_policy, "data_volume", key, {
-                "retrain/new_rows": str(rows),
-                "retrain/min_new_rows": str(retrain_policy.min_new_rows)})
-        return dg.SensorResult(cursor=cursor, run_requests=[request])
+        if retrain_policy.min_new_rows > 0 and rows >= retrain_policy.min_new_rows:
+            return _data_volume(instance, retrain_policy, rows, taken)
+        days = _first_champion_due(instance, mlflow, retrain_policy)
+        if days is not None:
+            return _bootstrap(instance, retrain_policy, days, taken)
+        return dg.SensorResult(cursor=taken.to_json(), skip_reason=dg.SkipReason(
+            f"no failed drift check stands; {rows} new rows since the last training"))
 
     return drift_retrain_sensor
+
+
+def _answer_failures(context: dg.SensorEvaluationContext, policy: RetrainPolicy,
+                     standing: list[CheckResult], recent: list[CheckResult],
+                     taken: RetrainCursor) -> dg.SensorResult:
+    """One retrain for the standing failures, or, while one may not start, keep them pending."""
+    blocked = debounce_reason(context.instance, policy.min_interval_seconds, time.time())
+    if blocked:
+        deferred = ", ".join(f"{f.check}[{f.partition}]" for f in standing)
+        return dg.SensorResult(cursor=replace(taken, pending=tuple(standing)).to_json(),
+                               skip_reason=dg.SkipReason(
+            f"deferred ({deferred}): {blocked}; the retrain follows once it may start, if "
+            "these checks still fail"))
+    request = retrain_request(standing, recent)
+    tags = request.tags()
+    context.log.info(f"retrain requested for {tags['retrain/checks']} (change from "
+                     f"{request.change_day}): {standing[-1].description}")
+    key = f"{request.trigger}:{max(f.execution_id for f in standing)}"
+    return dg.SensorResult(cursor=taken.to_json(), run_requests=[retrain_run_request(
+        policy, request.trigger, key, tags, change_day=request.change_day)])
+
+
+def _data_volume(instance: dg.DagsterInstance, policy: RetrainPolicy, rows: int,
+                 taken: RetrainCursor) -> dg.SensorResult:
+    blocked = debounce_reason(instance, 0, time.time())
+    if blocked:
+        return dg.SensorResult(cursor=taken.to_json(),
+                               skip_reason=dg.SkipReason(f"data volume: {blocked}"))
+    since = last_training_storage_id(instance) or 0
+    batch = rows // policy.min_new_rows
+    return dg.SensorResult(cursor=taken.to_json(), run_requests=[retrain_run_request(
+        policy, "data_volume", f"volume:after-{since}:{batch}",
+        {"retrain/new_rows": str(rows), "retrain/min_new_rows": str(policy.min_new_rows)})])
+
+
+def _first_champion_due(instance: dg.DagsterInstance, mlflow: MlflowResource,
+                        policy: RetrainPolicy) -> int | None:
+    """The days of features there are when the first champion is due, else None."""
+    if policy.bootstrap_days <= 0:
+        return None
+    has_champion = mlflow.registry().version_for(CHAMPION) is not None
+    days = 0 if has_champion else len(
+        instance.get_materialized_partitions(dg.AssetKey("features")))
+    return days if first_champion_due(has_champion, days, policy.bootstrap_days) else None
+
+
+def _bootstrap(instance: dg.DagsterInstance, policy: RetrainPolicy, days: int,
+               cursor: RetrainCursor) -> dg.SensorResult:
+    blocked = debounce_reason(instance, 0, time.time())
+    if blocked:
+        return dg.SensorResult(cursor=cursor.to_json(),
+                               skip_reason=dg.SkipReason(f"first champion: {blocked}"))
+    run = retrain_run_request(policy, "bootstrap", f"bootstrap:{days}",
+                              {"retrain/days_with_features": str(days)})
+    return dg.SensorResult(cursor=cursor.to_json(), run_requests=[run])
 
 
 # ---------------------------------------------------------------------------------------------

@@ -74,12 +74,11 @@ def good_day(day: str, rows: int = 200) -> pd.DataFrame:
     return simulate_day(date.fromisoformat(day), rows)
 
 
-def training_config(*, window_days: int = 7, holdout_days: int = 3,
-                    min_train_days: int = 5, max_iter: int = 50) -> dict:
-    """Run config for training_job on a few days of data (the defaults want five weeks)."""
+def training_config(*, window_days: int = 7, min_train_days: int = 5,
+                    max_iter: int = 50) -> dict:
+    """Run config for training_job on a few days of data (the defaults want four weeks)."""
     return {"ops": {"candidate_model": {"config": {
-        "window_days": window_days, "holdout_days": holdout_days,
-        "min_train_days": min_train_days, "max_iter": max_iter}}}}
+        "window_days": window_days, "min_train_days": min_train_days, "max_iter": max_iter}}}}
 
 
 SMALL_TRAINING = training_config(min_train_days=3, max_iter=30)

@@ -67,7 +67,7 @@ def test_classification_dataset_trains_and_bootstraps_a_champion(home, instance,
     keys = [d.isoformat() for d in days]
     assert run_job(defs, "ingest_job", instance, days=keys).success
     trained = run_job(defs, "training_job", instance, run_config={"ops": {"candidate_model": {
-        "config": {"window_days": 9, "holdout_days": 7}}}})
+        "config": {"window_days": 16}}}})
     assert trained.success
     report = instance.get_latest_materialization_event(
         dg.AssetKey("evaluation_report")).asset_materialization.metadata

@@ -32,8 +32,7 @@ def test_ingest_then_training_read_and_write_only_gcs(gcs_defs, gcs_bucket, inst
 
     ingest = run_job(gcs_defs, "ingest_job", instance, days=days)
     training = run_job(gcs_defs, "training_job", instance,
-                       run_config=training_config(window_days=5, holdout_days=3,
-                                                  min_train_days=5))
+                       run_config=training_config(window_days=7, min_train_days=5))
 
     assert ingest.success and training.success
     blobs = {b.name for b in gcs_bucket.client.list_blobs(gcs_bucket.name, prefix="assets/")}

@@ -51,8 +51,9 @@ def test_champion_lifecycle_bootstrap_reject_promote_rollback(defs, instance, la
         registry.client.get_model_version(registry.model_name, "1").run_id)
     assert run.data.tags["dagster_run_id"] == first.run_id
     assert run.data.tags["trigger"] == "bootstrap"
-    assert run.data.tags["train_days"] == f"{history[0]}..{history[27]}"
-    assert run.data.tags["holdout_days"] == f"{history[28]}..{history[34]}"
+    # the 28-day window; the latest 5% of its rows (≥ 250) held out, from inside the 34th day
+    assert run.data.tags["train_days"] == f"{history[7]}..{history[33]}"
+    assert run.data.tags["holdout_days"] == f"{history[33]}..{history[34]}"
     assert run.data.params["window_days"] == "28" and "holdout_rmse" in run.data.metrics
     model_info = mlflow.models.get_model_info(f"models:/{registry.model_name}/1")
     assert model_info.signature is not None and model_info.saved_input_example_info is not None

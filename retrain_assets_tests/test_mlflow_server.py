@@ -22,7 +22,7 @@ from retrain_assets.registry import CHAMPION, PREVIOUS
 from retrain_assets_tests.conftest import START, land, training_config
 
 pytestmark = [pytest.mark.service, pytest.mark.slow]
-TRAINING = training_config(window_days=7, holdout_days=3, min_train_days=5)
+TRAINING = training_config(window_days=7, min_train_days=5)
 
 
 def _get_json(url: str) -> dict:

@@ -301,7 +301,7 @@ def fail_check(instance, day: str, check: str = "no_feature_drift", score: float
 def retrain_tick(defs, instance, cursor, **policy):
     return tick(defs, instance, "drift_retrain_sensor", cursor,
                 retrain_policy=RetrainPolicy(**{"min_interval_seconds": 0, "min_new_rows": 0,
-                                                **policy}))
+                                                "bootstrap_days": 0, **policy}))
 
 
 def start_training_run(defs, instance, status: dg.DagsterRunStatus) -> dg.DagsterRun:
@@ -357,6 +357,68 @@ def test_minimum_interval_between_retrains(defs, instance):
     assert "minimum interval is 3600s" in blocked.skip_reason.skip_message
     fail_check(instance, "2025-02-13")
     assert len(retrain_tick(defs, instance, blocked.cursor).run_requests) == 1
+
+
+def test_a_failure_during_the_minimum_interval_is_deferred_not_dropped(defs, instance):
+    """Issue 13: a failure inside the interval was never acted on, even when it still failed
+    after the interval ended."""
+    start_training_run(defs, instance, dg.DagsterRunStatus.SUCCESS)
+    fail_check(instance, "2025-02-12")
+    blocked = retrain_tick(defs, instance, None, min_interval_seconds=3600)
+    assert blocked.run_requests == []
+    assert "deferred (no_feature_drift[2025-02-12])" in blocked.skip_reason.skip_message
+    still = retrain_tick(defs, instance, blocked.cursor, min_interval_seconds=3600)
+    assert still.run_requests == []  # still within the interval: still remembered
+    # the interval is over (the same instance, a policy whose interval has passed); nothing new
+    (request,) = retrain_tick(defs, instance, still.cursor).run_requests
+    assert request.tags["retrain/partition"] == "2025-02-12"
+    assert request.tags["retrain/checks"] == "no_feature_drift: 2025-02-12"
+    assert request.run_config["ops"]["candidate_model"]["config"]["change_day"] == "2025-02-12"
+
+
+def test_a_deferred_failure_answered_by_a_later_pass_asks_for_nothing(defs, instance):
+    start_training_run(defs, instance, dg.DagsterRunStatus.SUCCESS)
+    fail_check(instance, "2025-02-12")
+    blocked = retrain_tick(defs, instance, None, min_interval_seconds=3600)
+    instance.report_runless_asset_event(dg.AssetCheckEvaluation(
+        asset_key=dg.AssetKey("drift_report"), check_name="no_feature_drift", passed=True,
+        partition="2025-02-13"))
+    assert retrain_tick(defs, instance, blocked.cursor).run_requests == []
+
+
+def test_a_manual_training_does_not_hold_failed_checks_back(defs, instance):
+    instance.add_run(dg.DagsterRun(job_name="training_job", run_id=make_new_run_id(),
+                                   status=dg.DagsterRunStatus.SUCCESS))
+    fail_check(instance, "2025-02-12")
+    assert len(retrain_tick(defs, instance, None, min_interval_seconds=3600).run_requests) == 1
+
+
+def test_the_retrain_is_told_where_the_change_began(defs, instance):
+    for day in ("2025-02-10", "2025-02-11", "2025-02-12"):
+        fail_check(instance, day)
+    (request,) = retrain_tick(defs, instance, None).run_requests
+    assert request.tags["retrain/change_day"] == "2025-02-10"
+    assert request.run_config == {"ops": {"candidate_model": {"config": {
+        "change_day": "2025-02-10"}}}}
+
+
+def test_a_cursor_from_before_deferral_is_read_as_seen_checks(defs, instance):
+    fail_check(instance, "2025-02-12")
+    (execution_id,) = [r.id for r in instance.event_log_storage.get_asset_check_execution_history(
+        dg.AssetCheckKey(dg.AssetKey("drift_report"), "no_feature_drift"), limit=5)]
+    assert retrain_tick(defs, instance, f"[{execution_id}]").run_requests == []
+
+
+def test_the_first_champion_is_trained_once_enough_days_of_features_exist(defs, instance):
+    for day in range(1, 14):
+        instance.report_runless_asset_event(dg.AssetMaterialization(
+            asset_key="features", partition=f"2025-01-{day:02d}"))
+    assert retrain_tick(defs, instance, None, bootstrap_days=14).run_requests == []
+    instance.report_runless_asset_event(dg.AssetMaterialization(
+        asset_key="features", partition="2025-01-14"))
+    (request,) = retrain_tick(defs, instance, None, bootstrap_days=14).run_requests
+    assert request.tags["retrain/trigger"] == "bootstrap"
+    assert request.tags["retrain/days_with_features"] == "14"
 
 
 def report_rows(instance, asset: str, rows: int):

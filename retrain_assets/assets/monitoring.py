@@ -29,7 +29,9 @@ CALENDAR_FEATURES = frozenset({"day_of_week", "is_weekend"})
 
 
 class DriftReportConfig(dg.Config):
-    """Drift thresholds (defaults: `core.drift.DriftThresholds`), editable in the launchpad."""
+    """Fixed drift thresholds (defaults: `core.drift.DriftThresholds`), editable in the
+    launchpad. A champion whose reference is calibrated raises them for small days and for the
+    day-to-day movement of its training data (`core.drift.feature_thresholds`)."""
 
     psi: float = DriftThresholds.psi
     ks_statistic: float = DriftThresholds.ks_statistic
@@ -47,13 +49,14 @@ class DriftReportConfig(dg.Config):
 
 class ChampionBaseline:
     """What a model version was judged by when it was trained: its training reference and
-    its holdout metric, both read from its MLflow run (cached per version within a step)."""
+    its holdout metrics (value, chance spread, rows), both read from its MLflow run (cached per
+    version within a step)."""
 
     def __init__(self, registry: ModelRegistry, features: list[str], metric: str):
         self._registry, self._features, self._metric = registry, features, metric
-        self._cache: dict[str, tuple[DatasetReference, float | None]] = {}
+        self._cache: dict[str, tuple[DatasetReference, dict[str, float]]] = {}
 
-    def __call__(self, version: str) -> tuple[DatasetReference, float | None]:
+    def __call__(self, version: str) -> tuple[DatasetReference, dict[str, float]]:
         if version not in self._cache:
             stored = self._registry.load_reference(version)
             if stored is None:
@@ -63,8 +66,7 @@ class ChampionBaseline:
                     "(training_job) to get a champion that stores one.")
             run_id = self._registry.client.get_model_version(self._registry.model_name,
                                                              version).run_id
-            holdout = self._registry.client.get_run(run_id).data.metrics.get(
-                f"holdout_{self._metric}")
+            holdout = self._registry.client.get_run(run_id).data.metrics
             self._cache[version] = (DatasetReference.from_dict(stored).restricted_to(
                 self._features), holdout)
         return self._cache[version]
@@ -89,8 +91,9 @@ def build_monitoring_assets(project: Project) -> list[dg.AssetsDefinition]:
             dg.AssetCheckSpec(
                 NO_PERFORMANCE_DECAY, asset="drift_report", partitions_def=project.partitions,
                 description=f"On labelled days, live {metric} is not worse than the champion's "
-                            "holdout metric by more than the allowed fraction. A failure asks "
-                            "drift_retrain_sensor for a retrain."),
+                            "holdout metric by more than the allowed fraction (raised on small "
+                            "days to what chance alone reaches, measured on the holdout). A "
+                            "failure asks drift_retrain_sensor for a retrain."),
         ],
         description="Each scored day against the training reference stored with the model "
                     "that scored it (per-feature PSI and KS / Jensen–Shannon, prediction drift "
@@ -129,13 +132,17 @@ def build_monitoring_assets(project: Project) -> list[dg.AssetsDefinition]:
     return [drift_report]
 
 
-def _decay(scored: pd.DataFrame, holdout: float | None, task: str, metric: str,
+def _decay(scored: pd.DataFrame, holdout: dict[str, float], task: str, metric: str,
            thresholds: DriftThresholds) -> PerformanceDecay | None:
+    """Live metric vs the holdout's (keys as evaluation_report logs them: `holdout_<metric>`,
+    `holdout_<metric>_noise`, `holdout_rows`; runs from before the noise have the first only)."""
     labelled = scored.dropna(subset=["actual"])
-    if labelled.empty or holdout is None:
+    if labelled.empty or f"holdout_{metric}" not in holdout:
         return None
     live = compute_metrics(task, labelled["actual"], labelled["prediction"])[metric]
-    return performance_decay(metric, live, holdout, thresholds)
+    return performance_decay(metric, live, holdout[f"holdout_{metric}"], thresholds,
+                             noise=holdout.get(f"holdout_{metric}_noise"), rows=len(labelled),
+                             holdout_rows=int(holdout.get("holdout_rows", 0)))
 
 
 class DayDrift:
@@ -152,8 +159,10 @@ class DayDrift:
     def feature_outcome(self) -> PartitionOutcome:
         s = self.summary
         offenders = s.to_frame().query("drifted")
-        problems = [f"{r.feature} (PSI {r.psi:.2f}" + (f", KS {r.ks_statistic:.2f}"
-                    if pd.notna(r.ks_statistic) else f", JS {r.js_distance:.2f}") + ")"
+        problems = [f"{r.feature} (PSI {r.psi:.2f} vs {r.psi_threshold:.2f}"
+                    + (f", KS {r.ks_statistic:.2f} vs {r.ks_threshold:.2f}"
+                       if pd.notna(r.ks_statistic) else
+                       f", JS {r.js_distance:.2f} vs {r.js_threshold:.2f}") + ")"
                     for r in offenders.itertuples()]
         if s.prediction_drifted:
             problems.append(f"mean prediction {s.prediction_mean:.3g} is "
@@ -185,11 +194,13 @@ class DayDrift:
                                     metadata)
         metadata.update({
             "score": dg.MetadataValue.float(round(d.decay, 4)),
+            "threshold": dg.MetadataValue.float(round(d.threshold, 4)),
             f"live_{d.metric}": dg.MetadataValue.float(round(d.live, 4)),
             f"holdout_{d.metric}": dg.MetadataValue.float(round(d.holdout, 4)),
         })
         description = (f"{self.day}: live {d.metric} {d.live:.3f} is {d.decay:.0%} worse than "
-                       f"model version {self.version}'s holdout {d.metric} {d.holdout:.3f}"
+                       f"model version {self.version}'s holdout {d.metric} {d.holdout:.3f} "
+                       f"(allowed: {d.threshold:.0%})"
                        if d.decayed else
                        f"{self.day}: live {d.metric} {d.live:.3f} vs holdout {d.holdout:.3f}")
         return PartitionOutcome(self.day, not d.decayed, description, metadata)

@@ -6,7 +6,7 @@ import pandas as pd
 
 from retrain_assets.checks import contract_results, contract_spec, report_metadata
 from retrain_assets.core.ingest import validate_frame
-from retrain_assets.core.training import predict
+from retrain_assets.core.training import FeatureMismatchError, predict
 from retrain_assets.project import Project
 from retrain_assets.registry import CHAMPION
 from retrain_assets.resources import TRANSIENT_RETRY, MlflowResource, PartitionFrames
@@ -48,8 +48,12 @@ def build_scoring_assets(project: Project) -> list[dg.AssetsDefinition]:
         model = registry.load_model(version)
         frames, results = {}, []
         for day in context.partition_keys:
-            report = validate_frame(score_day(model, features[day], spec, version),
-                                    Predictions.to_schema(), day=day)
+            try:
+                scored = score_day(model, features[day], spec, version)
+            except FeatureMismatchError as exc:  # retrying cannot add the columns
+                raise dg.Failure(f"predictions[{day}]: champion version {version} cannot score "
+                                 f"the day: {exc}", allow_retries=False) from exc
+            report = validate_frame(scored, Predictions.to_schema(), day=day)
             frames[day] = report.frame
             results.append((report, report_metadata(report)))
         stored = [f for f in frames.values() if f is not None]

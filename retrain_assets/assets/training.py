@@ -1,18 +1,32 @@
-"""candidate_model and evaluation_report: train on a trailing window, judge on a later holdout."""
+"""candidate_model and evaluation_report: train on a trailing window, judge on the latest rows."""
 
 
 import time
-from dataclasses import fields
+from dataclasses import asdict, fields, replace
 
 import dagster as dg
 import pandas as pd
 
 from retrain_assets.checks import CANDIDATE_BLESSED
 from retrain_assets.core.drift import build_reference
-from retrain_assets.core.evaluation import decide_promotion, split_window
+from retrain_assets.core.evaluation import (
+    WindowSettings,
+    decide_promotion,
+    holdout_rows,
+    metric_noise,
+    split_window,
+    training_rows,
+    window_days,
+)
 from retrain_assets.core.frames import as_timestamps
 from retrain_assets.core.metrics import compute_metrics
-from retrain_assets.core.training import Hyperparameters, model_inputs, predict, train_model
+from retrain_assets.core.training import (
+    FeatureMismatchError,
+    Hyperparameters,
+    model_inputs,
+    predict,
+    train_model,
+)
 from retrain_assets.metadata import figure, table
 from retrain_assets.plots import predicted_vs_actual
 from retrain_assets.project import Project
@@ -23,11 +37,15 @@ ALL_DAYS = dg.AssetIn(partition_mapping=dg.AllPartitionMapping())
 
 
 class TrainingConfig(dg.Config):
-    """Editable in the launchpad; every value is logged as an MLflow param."""
+    """Editable in the launchpad; every value is logged as an MLflow param. The window and
+    holdout rule is `core.evaluation.WindowSettings`'s."""
 
-    window_days: int = 28
-    holdout_days: int = 7
-    min_train_days: int = 7
+    window_days: int = WindowSettings.window_days
+    holdout_fraction: float = WindowSettings.holdout_fraction
+    min_holdout_rows: int = WindowSettings.min_holdout_rows
+    min_train_days: int = WindowSettings.min_train_days
+    min_rows_after_change: int = WindowSettings.min_rows_after_change
+    change_day: str = ""  # YYYY-MM-DD where the data changed (drift_retrain_sensor sets it)
     learning_rate: float = 0.1
     max_iter: int = 200
     max_leaf_nodes: int = 31
@@ -38,10 +56,18 @@ class TrainingConfig(dg.Config):
     def hyperparameters(self) -> Hyperparameters:
         return Hyperparameters(**{f.name: getattr(self, f.name) for f in fields(Hyperparameters)})
 
+    def window_settings(self) -> WindowSettings:
+        return WindowSettings(**{f.name: getattr(self, f.name) for f in fields(WindowSettings)})
+
 
 class EvaluationConfig(dg.Config):
     min_relative_improvement: float = 0.01
     absolute_thresholds: dict[str, float] = {}  # merged over the dataset spec's thresholds
+    # a champion below a floor on the holdout is replaced by a candidate that beats it
+    replace_failing_champion: bool = True
+    # a champion that cannot score today's features (the spec changed) is not compared with;
+    # the candidate is judged on the absolute thresholds alone
+    replace_incompatible_champion: bool = False
 
 
 def concat_days(frames: PartitionFrames, days) -> pd.DataFrame:
@@ -65,24 +91,28 @@ def build_training_assets(project: Project) -> list[dg.AssetsDefinition]:
     )
     def candidate_model(context: dg.AssetExecutionContext, config: TrainingConfig,
                         features: PartitionFrames, mlflow: MlflowResource) -> dg.Output[dict]:
+        settings = config.window_settings()
+        frames = {d: features[d] for d in window_days(list(features), settings.window_days)}
         try:
-            window = split_window(list(features), window_days=config.window_days,
-                                  holdout_days=config.holdout_days,
-                                  min_train_days=config.min_train_days)
+            window = split_window({d: len(f) for d, f in frames.items()}, settings,
+                                  change_day=config.change_day or None)
         except ValueError as exc:
             raise dg.Failure(str(exc), allow_retries=False) from exc
-        train = concat_days(features, window.train_days)
+        train = training_rows(frames, window, spec.time_column)
         hyperparameters = config.hyperparameters()
         model = train_model(train, spec, hyperparameters)
         reference = build_reference(train, list(spec.model_numeric_features),
-                                    list(spec.categorical_features), label=train[spec.target])
+                                    list(spec.categorical_features), label=train[spec.target],
+                                    days=train[spec.time_column].dt.floor("D"))
         tags = {"dagster_run_id": context.run_id, "dataset": spec.name,
                 "trigger": context.run.tags.get("retrain/trigger", "manual"),
                 **{k: v for k, v in context.run.tags.items() if k.startswith("retrain/")}}
         ref = mlflow.registry().log_candidate(
             model, inputs=model_inputs(train, spec),
-            params={**hyperparameters.as_params(), "window_days": config.window_days,
-                    "holdout_days": config.holdout_days, "task": spec.task},
+            params={**hyperparameters.as_params(), **asdict(settings),
+                    "task": spec.task, "holdout_rows": window.holdout_rows,
+                    "change_day": window.change_day or "none",
+                    "trains_from_change": window.trains_from_change},
             metrics={"train_rows": len(train), "train_days": len(window.train_days)},
             tags=tags, train_days=window.train_days, holdout_days=window.holdout_days,
             reference=reference.to_dict())
@@ -92,6 +122,9 @@ def build_training_assets(project: Project) -> list[dg.AssetsDefinition]:
             "train_days": dg.MetadataValue.text(window.train_range),
             "holdout_days": dg.MetadataValue.text(window.holdout_range),
             "train_rows": dg.MetadataValue.int(len(train)),
+            "holdout_rows": dg.MetadataValue.int(window.holdout_rows),
+            "change_day": dg.MetadataValue.text(window.change_day or "none"),
+            "trains_from_change": dg.MetadataValue.bool(window.trains_from_change),
             "hyperparameters": dg.MetadataValue.json(hyperparameters.as_params()),
         })
 
@@ -102,37 +135,58 @@ def build_training_assets(project: Project) -> list[dg.AssetsDefinition]:
             CANDIDATE_BLESSED, asset="evaluation_report", blocking=True,
             description="The candidate meets the absolute thresholds and beats the champion on "
                         "the same holdout by the configured margin; blocks promotion otherwise.")],
-        description="Scores the candidate and the current champion on the same time-based "
-                    "holdout (days the candidate never trained on) and gives a blessed / not "
-                    "blessed verdict with its reasons, as TFX's Evaluator does.",
+        description="Scores the candidate and the current champion on the same holdout rows "
+                    "(the latest rows, which the candidate never trained on) and gives a "
+                    "blessed / not blessed verdict with its reasons, as TFX's Evaluator does.",
     )
     def evaluation_report(context: dg.AssetExecutionContext, config: EvaluationConfig,
                           candidate_model: dict, features: PartitionFrames,
                           mlflow: MlflowResource):
         registry = mlflow.registry()
         candidate = ModelRef.from_dict(candidate_model)
-        holdout = concat_days(features, candidate.holdout_days)
+        frames = {d: concat_days(features, [d]) for d in candidate.holdout_days}
+        holdout = holdout_rows(frames, candidate.holdout_days,
+                               candidate.params.get("holdout_rows", sum(map(len, frames.values()))),
+                               spec.time_column)
         champion_version = registry.version_for(CHAMPION)
         scores = {"candidate": predict(registry.load_model(candidate.version), holdout, spec)}
+        notes = []
         if champion_version is not None:
-            scores["champion"] = predict(registry.load_model(champion_version), holdout, spec)
+            try:
+                scores["champion"] = predict(registry.load_model(champion_version), holdout, spec)
+            except FeatureMismatchError as exc:
+                if not config.replace_incompatible_champion:
+                    raise dg.Failure(f"champion version {champion_version} cannot be compared "
+                                     f"with the candidate: {exc}", allow_retries=False) from exc
+                notes.append(f"note champion version {champion_version} cannot score today's "
+                             "features (replace_incompatible_champion): judged on the "
+                             "absolute thresholds alone")
         actual = holdout[spec.target]
         metrics = {who: compute_metrics(spec.task, actual, s) for who, s in scores.items()}
         verdict = decide_promotion(
             metrics["candidate"], metrics.get("champion"), primary_metric=spec.primary_metric,
             absolute_thresholds={**spec.thresholds, **config.absolute_thresholds},
-            min_relative_improvement=config.min_relative_improvement)
+            min_relative_improvement=config.min_relative_improvement,
+            replace_failing_champion=config.replace_failing_champion)
+        verdict = replace(verdict, reasons=(*notes, *verdict.reasons))
+        noise = metric_noise(spec.task, spec.primary_metric, actual, scores["candidate"])
         registry.client.log_batch(candidate.run_id, metrics=[
-            _metric(f"holdout_{name}", value) for name, value in metrics["candidate"].items()])
+            *(_metric(f"holdout_{name}", value) for name, value in metrics["candidate"].items()),
+            _metric("holdout_rows", len(holdout)),
+            *([_metric(f"holdout_{spec.primary_metric}_noise", noise)] if noise else [])])
         registry.client.set_tag(candidate.run_id, "verdict",
                                 "blessed" if verdict.blessed else "not blessed")
         per_day = _per_day_metrics(holdout, scores, spec)
         report = {"candidate_version": candidate.version, "champion_version": champion_version,
-                  "holdout_days": list(candidate.holdout_days), "metrics": metrics,
+                  "holdout_days": list(candidate.holdout_days), "holdout_rows": len(holdout),
+                  "metrics": metrics,
                   "verdict": verdict.to_dict(), "candidate_run_id": candidate.run_id}
         metric_table = pd.DataFrame(metrics).rename_axis("metric").reset_index()
         yield dg.Output(report, metadata={
-            "verdict": dg.MetadataValue.text("blessed" if verdict.blessed else "NOT blessed"),
+            "verdict": dg.MetadataValue.text(
+                ("blessed (below_floor)" if verdict.below_floor else "blessed")
+                if verdict.blessed else "NOT blessed"),
+            "holdout_rows": dg.MetadataValue.int(len(holdout)),
             "reasons": dg.MetadataValue.md("\n".join(f"- {r}" for r in verdict.reasons)),
             "candidate_version": dg.MetadataValue.text(candidate.version),
             "champion_version": dg.MetadataValue.text(champion_version or "none"),

@@ -41,8 +41,12 @@ class DatasetSpec:
     """A tabular dataset delivered as one file set per day.
 
     raw_schema validates each day as it lands; it must declare every column listed here.
-    Derived time features (hour, day of week, weekend flag) are computed from `time_column`
-    by `core.features.build_features`, the one function training and scoring share.
+
+    `derive_time_features=True` opts in to model inputs computed from `time_column` by
+    `core.features.build_features` (the one function training and scoring share): `hour`,
+    `day_of_week` and `is_weekend`. Off by default: where time of day or week carries no
+    signal, a model given them learns an abrupt change as a calendar effect. Switching it on
+    an existing model name changes the model's inputs; see the README.
 
     `time_zone` says what the timestamps mean. None: naive local wall-clock time, and a value
     with a UTC offset (or a time-zone-aware Parquet column) is refused, since converting it
@@ -59,7 +63,7 @@ class DatasetSpec:
     task: TaskType
     numeric_features: tuple[str, ...]
     categorical_features: tuple[str, ...]
-    derive_time_features: bool = True
+    derive_time_features: bool = False
     features_schema: type[pa.DataFrameModel] | None = None
     absolute_thresholds: dict[str, float] = field(default_factory=dict)
     description: str = ""

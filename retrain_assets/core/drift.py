@@ -4,13 +4,20 @@ The reference is a compact, JSON-serializable summary of the training data (bin 
 quantiles, category shares) rather than the raw rows, because it is stored next to the champion
 model as an MLflow artifact and re-loaded whenever a new day arrives. Everything here is pure
 numpy/pandas/scipy and vectorised, so a day of a million rows is compared in well under a second.
-SciPy is imported by the two statistics that need it: it takes seconds to import, and every run
+SciPy is imported by the statistics that need it: it takes seconds to import, and every run
 imports this module with the code location.
+
+Thresholds know the sample size. A reference built with day labels carries a `Calibration` per
+feature, and a day of n rows is then held to the largest of: the fixed threshold (an effect
+worth acting on), what sampling noise alone reaches for n rows only once in `1 / NOISE_TAIL`
+days, and `CALIBRATION_MARGIN` times the largest day-to-day movement seen inside the training
+data (NannyML's idea: the reference period's own chunks set the bar). References without a
+calibration are held to the fixed thresholds.
 """
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 
 import numpy as np
 import pandas as pd
@@ -25,6 +32,39 @@ MAX_CATEGORIES = 50
 
 QUANTILE_COUNT = 101
 """Percentiles 0..100 of a training column, enough to approximate its CDF for the KS statistic."""
+
+NOISE_TAIL = 1e-6
+"""Chance that sampling noise alone pushes one statistic of one feature past its threshold."""
+
+CALIBRATION_MARGIN = 1.5
+"""Head-room over the largest day-to-day movement seen in the training data."""
+
+MIN_CALIBRATION_CHUNKS = 3
+"""Fewer training days than this say nothing about day-to-day movement (noise bound only)."""
+
+MIN_CHUNK_ROWS = 20
+"""Smaller training days are left out of the calibration (a partial first or last day)."""
+
+MAX_CHUNK_ROWS = 10_000
+"""Larger training days are calibrated on a sample of this many rows: the movement between
+days shows as well, and a 5M-row window is calibrated in a fraction of a second."""
+
+
+@dataclass(frozen=True)
+class Calibration:
+    """How much one feature's statistics move between the days of the training data.
+
+    Each statistic is the largest over the training days of that day against the rest of the
+    training data (computed against the whole reference, corrected for the day being part of
+    it); None when there were fewer than `MIN_CALIBRATION_CHUNKS` days or the statistic does not
+    apply. `chunk_rows` is the median day size, to scale the movement to a day of another size.
+    """
+
+    chunks: int
+    chunk_rows: int
+    psi: float | None = None
+    ks_statistic: float | None = None
+    js_distance: float | None = None
 
 
 @dataclass(frozen=True)
@@ -46,6 +86,7 @@ class NumericReference:
     max: float
     null_fraction: float
     count: int
+    calibration: Calibration | None = None
 
 
 @dataclass(frozen=True)
@@ -55,6 +96,7 @@ class CategoricalReference:
     fractions: dict[str, float]
     null_fraction: float
     count: int
+    calibration: Calibration | None = None
 
 
 @dataclass(frozen=True)
@@ -84,19 +126,26 @@ class DatasetReference:
     def from_dict(cls, d: dict) -> DatasetReference:
         """Inverse of :meth:`to_dict` (also accepts the result of ``json.loads``)."""
         return cls(
-            numeric={name: NumericReference(**ref) for name, ref in d["numeric"].items()},
-            categorical={
-                name: CategoricalReference(**ref) for name, ref in d["categorical"].items()
-            },
+            numeric={name: NumericReference(**_with_calibration(ref))
+                     for name, ref in d["numeric"].items()},
+            categorical={name: CategoricalReference(**_with_calibration(ref))
+                         for name, ref in d["categorical"].items()},
             label_mean=d["label_mean"],
             prediction_mean=d["prediction_mean"],
             row_count=d["row_count"],
         )
 
 
+def _with_calibration(ref: dict) -> dict:
+    """A stored feature reference with its calibration as a `Calibration` (old ones have none)."""
+    calibration = ref.get("calibration")
+    return {**ref, "calibration": None if calibration is None else Calibration(**calibration)}
+
+
 @dataclass(frozen=True)
 class DriftThresholds:
-    """Limits above which a statistic counts as drift.
+    """Fixed limits above which a statistic counts as drift (raised for small days when the
+    reference is calibrated, see the module docstring).
 
     PSI follows the industry rule of thumb (<0.1 none, 0.1-0.2 moderate, >0.2 significant). The
     prediction shift is relative: ``|mean prediction - label mean| / |label mean|``, as in the
@@ -112,9 +161,19 @@ class DriftThresholds:
 
 
 @dataclass(frozen=True)
+class FeatureThresholds:
+    """The limits one feature is held to on a day of a given size."""
+
+    psi: float
+    ks_statistic: float
+    js_distance: float
+
+
+@dataclass(frozen=True)
 class FeatureDrift:
     """Drift of one feature. ``ks_*`` are numeric-only, ``js_distance`` categorical-only; both
-    are also None when the new column has no non-null values (PSI then flags it)."""
+    are also None when the new column has no non-null values (PSI then flags it). The
+    ``*_threshold`` columns are the limits this day was held to."""
 
     feature: str
     kind: str
@@ -125,6 +184,9 @@ class FeatureDrift:
     null_fraction: float
     reference_null_fraction: float
     drifted: bool
+    psi_threshold: float | None = None
+    ks_threshold: float | None = None
+    js_threshold: float | None = None
 
 
 @dataclass(frozen=True)
@@ -160,6 +222,9 @@ _FEATURE_COLUMNS = [
     "null_fraction",
     "reference_null_fraction",
     "drifted",
+    "psi_threshold",
+    "ks_threshold",
+    "js_threshold",
 ]
 
 
@@ -171,17 +236,113 @@ def build_reference(
     label: pd.Series | None = None,
     predictions: pd.Series | None = None,
     bins: int = 10,
+    days: pd.Series | None = None,
 ) -> DatasetReference:
-    """Summarise training data into the reference that later days are compared against."""
+    """Summarise training data into the reference that later days are compared against.
+
+    With `days` (one label per row, e.g. the row's date), each feature is also calibrated on
+    how much it moves from one training day to the next (see `Calibration`).
+    """
     if bins < 1:
         raise ValueError(f"bins must be at least 1, got {bins}")
     _require_columns(frame, [*numeric, *categorical])
+    chunks = None if days is None else _day_samples(np.asarray(days))
+    numeric_refs = {name: _numeric_reference(frame[name], bins) for name in numeric}
+    categorical_refs = {name: _categorical_reference(frame[name]) for name in categorical}
+    if chunks is not None:
+        numeric_refs = {name: replace(ref, calibration=_calibrate(
+                            ref, frame[name], chunks, _numeric_chunk_statistics))
+                        for name, ref in numeric_refs.items()}
+        categorical_refs = {name: replace(ref, calibration=_calibrate(
+                                ref, frame[name], chunks, _categorical_chunk_statistics))
+                            for name, ref in categorical_refs.items()}
     return DatasetReference(
-        numeric={name: _numeric_reference(frame[name], bins) for name in numeric},
-        categorical={name: _categorical_reference(frame[name]) for name in categorical},
+        numeric=numeric_refs,
+        categorical=categorical_refs,
         label_mean=None if label is None else _mean(label),
         prediction_mean=None if predictions is None else _mean(predictions),
         row_count=len(frame),
+    )
+
+
+def _day_samples(days: np.ndarray, seed: int = 0) -> list[np.ndarray]:
+    """Row positions of each day, at most `MAX_CHUNK_ROWS` of them (a seeded sample)."""
+    rng = np.random.default_rng(seed)
+    return [np.sort(rng.choice(rows, size=MAX_CHUNK_ROWS, replace=False))
+            if rows.size > MAX_CHUNK_ROWS else rows
+            for rows in pd.Series(days).groupby(days).indices.values()]
+
+
+def _numeric_chunk_statistics(ref: NumericReference,
+                              values: pd.Series) -> tuple[float, float | None, None]:
+    x, _ = _numeric_values(values)
+    return (*_numeric_statistics(ref, np.sort(x)), None)
+
+
+def _categorical_chunk_statistics(ref: CategoricalReference,
+                                  values: pd.Series) -> tuple[float, None, float | None]:
+    found = categorical_drift(ref, values)
+    return found.psi, None, found.js_distance
+
+
+def _calibrate(ref, values: pd.Series, chunks: list[np.ndarray], statistics) -> Calibration:
+    """The largest movement of one feature between a training day and the rest of them.
+
+    A day is a share ``w`` of the reference it is compared with, which pulls each statistic
+    towards zero by about ``(1 - w)`` (PSI, a squared distance: ``(1 - w)**2``); that is undone.
+    """
+    used = [c for c in chunks if c.size >= MIN_CHUNK_ROWS]
+    calibration = Calibration(chunks=len(used),
+                              chunk_rows=int(np.median([c.size for c in used])) if used else 0)
+    if len(used) < MIN_CALIBRATION_CHUNKS:
+        return calibration
+    psi_max, ks_max, js_max = 0.0, None, None
+    for chunk in used:
+        chunk_psi, ks, js = statistics(ref, values.iloc[chunk])
+        kept = 1.0 - chunk.size / len(values)
+        psi_max = max(psi_max, chunk_psi / kept**2)
+        if ks is not None:
+            ks_max = max(ks_max or 0.0, ks / kept)
+        if js is not None:
+            js_max = max(js_max or 0.0, js / kept)
+    return replace(calibration, psi=psi_max, ks_statistic=ks_max, js_distance=js_max)
+
+
+def feature_thresholds(ref: NumericReference | CategoricalReference, rows: int,
+                       thresholds: DriftThresholds = DriftThresholds()) -> FeatureThresholds:
+    """The limits a day of `rows` non-null values of this feature is held to.
+
+    Without a calibration: the fixed thresholds. With one, each is raised to what sampling noise
+    alone reaches for `rows` once in ``1 / NOISE_TAIL`` days (``n·PSI`` and ``8·n·ln2·JS²`` are
+    about chi-square with bins - 1 degrees of freedom, ``√n·KS`` Kolmogorov-distributed, with
+    ``n`` the effective size of the two samples), and to `CALIBRATION_MARGIN` times the
+    training days' own movement, scaled from their size to `rows` where the day is smaller.
+    """
+    fixed = FeatureThresholds(psi=thresholds.psi, ks_statistic=thresholds.ks_statistic,
+                              js_distance=thresholds.js_distance)
+    calibration = ref.calibration
+    if calibration is None or rows < 1:
+        return fixed
+    from scipy import stats
+
+    bins = (len(ref.bin_fractions) if isinstance(ref, NumericReference)
+            else sum(1 for share in ref.fractions.values() if share > 0))
+    n = rows * ref.count / (rows + ref.count)
+    chi2 = float(stats.chi2.isf(NOISE_TAIL, max(bins - 1, 1)))
+    noise = FeatureThresholds(psi=chi2 / n,
+                              ks_statistic=float(stats.kstwobign.isf(NOISE_TAIL)) / np.sqrt(n),
+                              js_distance=float(np.sqrt(chi2 / (8 * n * np.log(2)))))
+    size = max(1.0, calibration.chunk_rows / rows)
+
+    def seen(moved: float | None, scale: float) -> float:
+        return 0.0 if moved is None else CALIBRATION_MARGIN * moved * scale
+
+    return FeatureThresholds(
+        psi=float(max(fixed.psi, noise.psi, seen(calibration.psi, size))),
+        ks_statistic=float(max(fixed.ks_statistic, noise.ks_statistic,
+                               seen(calibration.ks_statistic, np.sqrt(size)))),
+        js_distance=float(max(fixed.js_distance, noise.js_distance,
+                              seen(calibration.js_distance, np.sqrt(size)))),
     )
 
 
@@ -205,14 +366,14 @@ def numeric_drift(
     """
     x, null_fraction = _numeric_values(values)
     x = np.sort(x)
-    drift_psi = psi(ref.bin_fractions, _bin_fractions(np.asarray(ref.bin_edges), x))
-    ks_statistic = ks_pvalue = None
+    drift_psi, ks_statistic = _numeric_statistics(ref, x)
+    ks_pvalue = None
     if x.size:
-        ks_statistic = _approximate_ks(np.asarray(ref.quantiles), x)
         effective_n = max(1, round(ref.count * x.size / (ref.count + x.size)))
         from scipy import stats
 
         ks_pvalue = float(stats.kstwo.sf(ks_statistic, effective_n))
+    limits = feature_thresholds(ref, x.size, thresholds)
     return FeatureDrift(
         feature=str(values.name),
         kind="numeric",
@@ -222,8 +383,18 @@ def numeric_drift(
         js_distance=None,
         null_fraction=null_fraction,
         reference_null_fraction=ref.null_fraction,
-        drifted=_is_drifted(thresholds, drift_psi, ks_statistic=ks_statistic),
+        drifted=_is_drifted(limits, drift_psi, ks_statistic=ks_statistic),
+        psi_threshold=limits.psi,
+        ks_threshold=limits.ks_statistic,
     )
+
+
+def _numeric_statistics(ref: NumericReference,
+                        sorted_x: np.ndarray) -> tuple[float, float | None]:
+    """PSI over the reference bins, and the approximate KS statistic (None without values)."""
+    drift_psi = psi(ref.bin_fractions, _bin_fractions(np.asarray(ref.bin_edges), sorted_x))
+    ks = _approximate_ks(np.asarray(ref.quantiles), sorted_x) if sorted_x.size else None
+    return drift_psi, ks
 
 
 def categorical_drift(
@@ -254,6 +425,7 @@ def categorical_drift(
         # Rounding can push the divergence a hair below zero, making scipy's sqrt return NaN.
         with np.errstate(invalid="ignore"):
             js_distance = float(np.nan_to_num(jensenshannon(expected, actual, base=2)))
+    limits = feature_thresholds(ref, int(total), thresholds)
     return FeatureDrift(
         feature=str(values.name),
         kind="categorical",
@@ -263,7 +435,9 @@ def categorical_drift(
         js_distance=js_distance,
         null_fraction=null_fraction,
         reference_null_fraction=ref.null_fraction,
-        drifted=_is_drifted(thresholds, drift_psi, js_distance=js_distance),
+        drifted=_is_drifted(limits, drift_psi, js_distance=js_distance),
+        psi_threshold=limits.psi,
+        js_threshold=limits.js_distance,
     )
 
 
@@ -310,18 +484,34 @@ class PerformanceDecay:
     holdout: float
     decay: float  # relative, positive = the live metric is worse than on the holdout
     decayed: bool
+    threshold: float = DriftThresholds.metric_decay
+
+
+DECAY_NOISE_SIGMAS = 5.0
+"""How many standard deviations of chance a decay must exceed on a small day."""
 
 
 def performance_decay(metric: str, live: float, holdout: float,
-                      thresholds: DriftThresholds = DriftThresholds()) -> PerformanceDecay:
-    """Has the model got worse in production than it was when it was blessed?"""
+                      thresholds: DriftThresholds = DriftThresholds(), *,
+                      noise: float | None = None, rows: int = 0,
+                      holdout_rows: int = 0) -> PerformanceDecay:
+    """Has the model got worse in production than it was when it was blessed?
+
+    With the metric's `noise` measured on the holdout (`core.evaluation.metric_noise`), the
+    threshold is raised to `DECAY_NOISE_SIGMAS` times the chance spread of the difference
+    between a day of `rows` and the holdout's `holdout_rows`; without it, the fixed one.
+    """
     decay = -relative_improvement(metric, live, holdout)
+    limit = thresholds.metric_decay
+    if noise is not None and rows > 0 and holdout_rows > 0:
+        spread = noise * np.sqrt(1 / rows + 1 / holdout_rows)
+        limit = max(limit, float(DECAY_NOISE_SIGMAS * spread))
     return PerformanceDecay(metric=metric, live=live, holdout=holdout, decay=decay,
-                            decayed=decay > thresholds.metric_decay)
+                            decayed=decay > limit, threshold=limit)
 
 
 def _is_drifted(
-    thresholds: DriftThresholds,
+    thresholds: FeatureThresholds,
     drift_psi: float,
     *,
     ks_statistic: float | None = None,

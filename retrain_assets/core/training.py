@@ -18,6 +18,11 @@ if TYPE_CHECKING:
     from sklearn.pipeline import Pipeline
 
 
+class FeatureMismatchError(ValueError):
+    """A model expects input columns that today's features do not have (the dataset spec
+    changed since it was trained). Retrying cannot help; the message says what can."""
+
+
 @dataclass(frozen=True)
 class Hyperparameters:
     learning_rate: float = 0.1
@@ -71,9 +76,26 @@ def train_model(features: pd.DataFrame, spec: DatasetSpec,
     return pipeline
 
 
+def fitted_inputs(model, features: pd.DataFrame, spec: DatasetSpec) -> pd.DataFrame:
+    """The columns `model` was fitted on, taken from `features`. A model trained before the
+    spec changed still scores if today's features hold all its columns."""
+    expected = list(getattr(model, "feature_names_in_", spec.model_features))
+    missing = [c for c in expected if c not in features.columns]
+    if missing:
+        raise FeatureMismatchError(
+            f"the model expects columns {missing} that today's features of dataset "
+            f"{spec.name!r} lack (it was trained on {expected}; the features now are "
+            f"{list(spec.model_features)}), e.g. after derive_time_features changed. Either "
+            "restore the spec, or retrain with the evaluation_report config "
+            "`replace_incompatible_champion: true` (the candidate is then judged on the "
+            "absolute thresholds alone), or register under a new model name "
+            "(RETRAIN_ASSETS_MODEL_NAME).")
+    return features[expected]
+
+
 def predict(model, features: pd.DataFrame, spec: DatasetSpec) -> pd.Series:
     """Regression value, or positive-class probability for classification."""
-    inputs = model_inputs(features, spec)
+    inputs = fitted_inputs(model, features, spec)
     if spec.task == "classification":
         values = model.predict_proba(inputs)[:, 1]
     else:

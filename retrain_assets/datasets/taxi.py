@@ -14,5 +14,6 @@ TAXI_TRIPS = DatasetSpec(
     task="regression",
     numeric_features=("trip_distance_km", "passenger_count"),
     categorical_features=("pickup_zone", "dropoff_zone", "payment_type"),
+    derive_time_features=True,  # night surcharge and rush-hour speed: the hour is signal
     absolute_thresholds={"r2": 0.5},
 )

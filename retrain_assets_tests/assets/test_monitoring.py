@@ -59,8 +59,9 @@ def test_normal_day_passes_and_drifted_day_fails_with_offenders_named(defs, inst
     assert "trip_distance_km (PSI" in drift.description
     decay = check_result(bad, "no_performance_decay")
     assert not decay.passed
-    assert decay.metadata["score"].value > 0.25
-    assert "worse than model version" in decay.description
+    assert decay.metadata["score"].value > decay.metadata["threshold"].value >= 0.25
+    assert "worse than model version" in decay.description and "(allowed: " in decay.description
+    assert "trip_distance_km (PSI" in drift.description and " vs " in drift.description
     # the stored value is the per-feature drift table of the day
     history = instance.fetch_materializations(dg.AssetKey("drift_report"), limit=10).records
     assert {r.asset_materialization.partition for r in history} == {normal.isoformat(),

@@ -12,7 +12,9 @@ from retrain_assets.core.drift import (
     build_reference,
     categorical_drift,
     compare_to_reference,
+    feature_thresholds,
     numeric_drift,
+    performance_decay,
     psi,
 )
 
@@ -287,6 +289,9 @@ def test_compare_to_reference_flags_only_the_drifted_features(reference, trainin
         "null_fraction",
         "reference_null_fraction",
         "drifted",
+        "psi_threshold",
+        "ks_threshold",
+        "js_threshold",
     ]
     assert frame["feature"].iloc[0] == "age"
     assert frame["psi"].is_monotonic_decreasing
@@ -328,8 +333,6 @@ def test_missing_feature_column_names_the_column(reference, training_frame):
 
 
 def test_performance_decay_is_relative_to_the_holdout_metric_and_its_direction():
-    from retrain_assets.core.drift import performance_decay
-
     worse_rmse = performance_decay("rmse", live=6.5, holdout=5.0)
     assert worse_rmse.decay == pytest.approx(0.3)
     assert worse_rmse.decayed
@@ -349,3 +352,100 @@ def test_restricted_reference_compares_only_the_named_features():
     summary = compare_to_reference(ref, one_day)
     assert [f.feature for f in summary.features] == ["x", "c"]
     assert summary.drifted_features == []
+
+
+# --- thresholds that know the sample size ------------------------------------------------------
+
+
+def taxi_days(first: int, count: int, rows: int, *, drifted: bool = False) -> list[pd.DataFrame]:
+    from datetime import date, timedelta
+
+    from retrain_assets.core.features import build_features
+    from retrain_assets.core.simulator import conditions_for, simulate_day
+    from retrain_assets.datasets.taxi import TAXI_TRIPS
+
+    days = [date(2025, 1, 1) + timedelta(days=first + i) for i in range(count)]
+    change = days[0] if drifted else None
+    return [build_features(simulate_day(day, rows, conditions=conditions_for(
+        day, covariate_drift_from=change, concept_drift_from=change)), TAXI_TRIPS)
+        for day in days]
+
+
+TAXI_NUMERIC = ["trip_distance_km", "passenger_count", "hour"]
+TAXI_CATEGORICAL = ["pickup_zone", "dropoff_zone", "payment_type"]
+
+
+def taxi_reference(days: list[pd.DataFrame], *, calibrated: bool = True) -> DatasetReference:
+    train = pd.concat(days, ignore_index=True)
+    return build_reference(train, TAXI_NUMERIC, TAXI_CATEGORICAL,
+                           days=train["pickup_at"].dt.floor("D") if calibrated else None)
+
+
+@pytest.mark.parametrize(("rows", "history", "normal_days"), [(300, 28, 40), (20_000, 10, 8)])
+def test_normal_days_pass_and_an_abrupt_drift_fails_its_first_day_at_any_size(
+        rows, history, normal_days):
+    """Issue 13: at ~300 rows a day the fixed thresholds failed normal days (zone JS noise)."""
+    reference = taxi_reference(taxi_days(0, history, rows))
+    false_alarms = [(day, compare_to_reference(reference, frame).drifted_features)
+                    for day, frame in enumerate(taxi_days(history, normal_days, rows))]
+    assert [alarm for alarm in false_alarms if alarm[1]] == []
+    (first_drifted_day,) = taxi_days(history + normal_days, 1, rows, drifted=True)
+    drifted = compare_to_reference(reference, first_drifted_day)
+    assert "trip_distance_km" in drifted.drifted_features
+
+
+def test_the_fixed_thresholds_alone_fail_normal_small_days():
+    """What the calibration is for: the same small normal days against an uncalibrated
+    reference (as stored before calibration existed) are flagged by the fixed thresholds."""
+    history = taxi_days(0, 28, 300)
+    old = DatasetReference.from_dict(json.loads(json.dumps(
+        taxi_reference(history, calibrated=False).to_dict())))
+    flagged = [compare_to_reference(old, frame).drifted_features
+               for frame in taxi_days(28, 10, 300)]
+    assert sum(bool(f) for f in flagged) >= 3
+
+
+def test_calibrated_thresholds_grow_for_small_days_and_fall_back_to_the_fixed_ones():
+    reference = taxi_reference(taxi_days(0, 7, 1_000))
+    restored = DatasetReference.from_dict(json.loads(json.dumps(reference.to_dict())))
+    assert restored == reference
+    zones = restored.categorical["pickup_zone"]
+    assert zones.calibration.chunks == 7 and zones.calibration.chunk_rows == 1_000
+    fixed = DriftThresholds()
+    small, large = feature_thresholds(zones, 100, fixed), feature_thresholds(zones, 50_000, fixed)
+    assert small.js_distance > large.js_distance >= fixed.js_distance
+    assert large.psi == fixed.psi
+    legacy = {k: v for k, v in reference.to_dict()["categorical"]["pickup_zone"].items()
+              if k != "calibration"}
+    uncalibrated = DatasetReference.from_dict({**reference.to_dict(), "numeric": {},
+                                               "categorical": {"pickup_zone": legacy}})
+    assert feature_thresholds(uncalibrated.categorical["pickup_zone"], 100, fixed) == \
+        feature_thresholds(uncalibrated.categorical["pickup_zone"], 50_000, fixed)
+    assert feature_thresholds(uncalibrated.categorical["pickup_zone"], 100, fixed).js_distance \
+        == fixed.js_distance
+
+
+def test_a_feature_that_moves_between_training_days_gets_head_room():
+    """Day-to-day movement the training data shows (a weekly pattern, say) is normal."""
+    rng = np.random.default_rng(3)
+    days = np.repeat(np.arange(14), 5_000)
+    weekend = (days % 7) >= 5
+    frame = pd.DataFrame({"x": rng.normal(np.where(weekend, 0.8, 0.0), 1.0)})
+    reference = build_reference(frame, ["x"], [], days=pd.Series(days))
+    weekend_day = pd.Series(rng.normal(0.8, 1.0, 5_000), name="x")
+    assert not numeric_drift(reference.numeric["x"], weekend_day).drifted
+    assert numeric_drift(_numeric_ref(frame["x"]), weekend_day).drifted
+
+
+def test_performance_decay_allows_for_chance_on_small_days():
+    """A 30% worse RMSE on a 300-row day is within chance when the metric spreads that much
+    between samples; the same on a 20,000-row day is decay. Without a measured spread the
+    fixed threshold applies (runs blessed before it was measured)."""
+    small = performance_decay("rmse", live=6.5, holdout=5.0, noise=1.5, rows=300,
+                              holdout_rows=400)
+    assert not small.decayed and small.threshold == pytest.approx(5 * 1.5 * (1 / 300 + 1 / 400)
+                                                                  ** 0.5)
+    large = performance_decay("rmse", live=6.5, holdout=5.0, noise=1.5, rows=20_000,
+                              holdout_rows=20_000)
+    assert large.decayed and large.threshold == DriftThresholds.metric_decay
+    assert performance_decay("rmse", live=6.5, holdout=5.0).decayed

@@ -1,8 +1,10 @@
+from dataclasses import replace
 from datetime import date
 
 import pandas as pd
 import pytest
 
+from retrain_assets.core.dataset import DatasetSpec
 from retrain_assets.core.features import build_features, features_schema
 from retrain_assets.core.simulator import simulate_day
 from retrain_assets.datasets.taxi import TAXI_TRIPS
@@ -25,6 +27,14 @@ def test_time_features_are_derived_from_the_pickup_time(raw):
     assert (features["hour"] == raw["pickup_at"].dt.hour).all()
     assert (features["day_of_week"] == 5).all()
     assert (features["is_weekend"] == 1.0).all()
+
+
+def test_time_features_are_opt_in(raw):
+    plain = replace(TAXI_TRIPS, derive_time_features=False, features_schema=None)
+    assert DatasetSpec.derive_time_features is False
+    features = build_features(raw, plain)
+    assert not {"hour", "day_of_week", "is_weekend"} & set(features.columns)
+    features_schema(plain).validate(features)
 
 
 def test_building_twice_gives_the_same_frame(raw):

@@ -1,3 +1,4 @@
+from dataclasses import replace
 from datetime import date, timedelta
 
 import numpy as np
@@ -7,7 +8,13 @@ import pytest
 from retrain_assets.core.features import build_features
 from retrain_assets.core.metrics import compute_metrics, relative_improvement
 from retrain_assets.core.simulator import simulate_day
-from retrain_assets.core.training import Hyperparameters, model_inputs, predict, train_model
+from retrain_assets.core.training import (
+    FeatureMismatchError,
+    Hyperparameters,
+    model_inputs,
+    predict,
+    train_model,
+)
 from retrain_assets.datasets.taxi import TAXI_TRIPS
 
 
@@ -33,6 +40,20 @@ def test_pipeline_takes_raw_feature_columns_and_tolerates_unseen_categories(fram
     unseen = holdout.assign(pickup_zone="Z99")
     assert predict(model, unseen, TAXI_TRIPS).notna().all()
     assert list(model_inputs(holdout, TAXI_TRIPS).columns) == list(TAXI_TRIPS.model_features)
+
+
+def test_a_model_whose_columns_are_gone_says_what_to_do_and_a_narrower_one_still_scores(frames):
+    """Issue 13: switching derive_time_features off made the old champion fail with a bare
+    'columns are missing' error, retried three times."""
+    train, holdout = frames
+    without_time = replace(TAXI_TRIPS, derive_time_features=False, features_schema=None)
+    with_time = train_model(train, TAXI_TRIPS, Hyperparameters(max_iter=10))
+    with pytest.raises(FeatureMismatchError, match=r"\['hour', 'day_of_week', 'is_weekend'\]"
+                       r".*replace_incompatible_champion.*RETRAIN_ASSETS_MODEL_NAME"):
+        predict(with_time, holdout.drop(columns=["hour", "day_of_week", "is_weekend"]),
+                without_time)
+    narrower = train_model(train, without_time, Hyperparameters(max_iter=10))
+    assert predict(narrower, holdout, TAXI_TRIPS).notna().all()
 
 
 def test_training_on_nothing_says_so():
