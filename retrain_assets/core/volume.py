@@ -135,12 +135,16 @@ def judge_replay(day: str, hashes: np.ndarray, recent: Mapping[str, np.ndarray],
                  thresholds: VolumeThresholds, *, content: Sequence[str]) -> Judgement:
     """The share of today's rows whose content repeats an earlier row of the day or a row of
     the recent stored days."""
-    rows = len(hashes)
-    within_day = pd.Series(hashes).duplicated().to_numpy()
-    earlier = {d: np.isin(hashes, h) for d, h in recent.items()}
-    seen_before = np.logical_or.reduce([within_day, *earlier.values()]) if rows else within_day
+    rows, today = len(hashes), pd.Series(hashes)
+    within_day = today.duplicated().to_numpy()
+    # one hash lookup against all recent days (pandas' isin hashes; numpy's sorts), and which
+    # days the repeats came from only for the rows found
+    from_recent = today.isin(np.concatenate(list(recent.values()))).to_numpy() if recent \
+        else np.zeros(rows, dtype=bool)
+    found = today[from_recent]
+    by_day = {d: n for d, h in recent.items() if (n := int(found.isin(h).sum()))}
+    seen_before = within_day | from_recent
     share = float(seen_before.mean()) if rows else 0.0
-    by_day = {d: int(m.sum()) for d, m in earlier.items() if m.any()}
     figures = {"rows": rows, "repeated_rows": int(seen_before.sum()),
                "repeated_share": round(share, 4), "max_replay_share": thresholds.max_replay_share,
                "repeated_within_day": int(within_day.sum()), "repeated_from_days": by_day,

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from datetime import date, timedelta
+from datetime import UTC, datetime, timedelta
 
 import dagster as dg
 import pandas as pd
 import pytest
+from dagster._core.test_utils import freeze_time
 
-from retrain_assets.checks import NO_REPLAYED_ROWS, ROW_VOLUME, STORED_COPY_CURRENT
+from retrain_assets.checks import FRESHNESS, NO_REPLAYED_ROWS, ROW_VOLUME, STORED_COPY_CURRENT
 from retrain_assets.core.volume import VolumeThresholds
 from retrain_assets.definitions import build_definitions
 from retrain_assets.instance import run_job
@@ -143,9 +144,24 @@ def test_a_rejected_re_land_marks_the_stored_copy_superseded_and_training_lists_
     assert candidate["superseded_days"].value == {}
 
 
-def test_the_newest_days_freshness_is_a_warn_asset_check(defs):
-    freshness = [spec for checks in defs.asset_checks or [] for spec in checks.check_specs
-                 if spec.key.name == "freshness_check"]
-    assert [spec.asset_key for spec in freshness] == [dg.AssetKey("raw_data")]
+def test_a_missing_newest_day_fails_the_freshness_check_as_a_warning(defs, instance, landing):
+    """Dagster's freshness check runs with every ingest run (and from its sensor): at 08:00
+    on Jan 5, past the 06:00 deadline, Jan 4 is expected."""
+    history = land(landing, START, 4, rows=60)
+
+    def freshness(result) -> dg.AssetCheckEvaluation:
+        evaluation, = [e.event_specific_data for e in result.all_events
+                       if e.event_type_value == "ASSET_CHECK_EVALUATION"
+                       and e.event_specific_data.check_name == FRESHNESS]
+        return evaluation
+
+    with freeze_time(datetime(2025, 1, 5, 8, tzinfo=UTC)):
+        late = run_job(defs, "ingest_job", instance, days=history[:3])
+        on_time = run_job(defs, "ingest_job", instance, days=history[3:])
+
+    assert late.success, "a WARN freshness failure does not fail the run"
+    missing = freshness(late)
+    assert not missing.passed and missing.severity == dg.AssetCheckSeverity.WARN
+    assert history[3] in missing.description
+    assert freshness(on_time).passed
     assert any(s.name == "freshness_checks_sensor" for s in defs.sensors)
-    assert date.fromisoformat(START.isoformat())  # keeps START's type honest for the helpers
