@@ -319,6 +319,8 @@ def build_freshness_checks(asset: str, deadline_cron: str) -> list[dg.AssetCheck
 
 
 def build_freshness_sensor(checks: Sequence[dg.AssetChecksDefinition]) -> dg.SensorDefinition:
+    """Dagster's sensor that evaluates the freshness checks between ingest runs (every 10
+    minutes, only when a result could have changed), so a day that never lands is noticed."""
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", message=".*is superseded.*")
         return dg.build_sensor_for_freshness_checks(

@@ -33,7 +33,7 @@ from retrain_assets.registry import ModelRegistry
 from retrain_assets.storage import GCSObjectStore, LocalObjectStore, ObjectStore, join_url
 
 # MLflow and object storage can blip (a restarting tracking server, a GCS 503, a network hiccup):
-# every step that talks to them retries with exponential backoff (about 2s, 4s, 8s) before
+# every step that talks to them retries with exponential backoff (waits of 2s, 6s, 14s) before
 # failing. Only such transient errors are retried: a step with this policy wraps its body in
 # `retries_only_transient`, which fails every other error at once.
 TRANSIENT_RETRY = dg.RetryPolicy(max_retries=3, delay=2, backoff=dg.Backoff.EXPONENTIAL)
@@ -291,9 +291,10 @@ class DayProfiles:
         return self._store.exists(f"{self._asset}/{day}.parquet")
 
     def record(self, day: str) -> LandingRecord | None:
-        key = f"{self._folder}/{day}.json"
-        return LandingRecord.from_json(self._store.read_bytes(key)) \
-            if self._store.exists(key) else None
+        try:  # one request, not exists + read: training reads a record per day of its window
+            return LandingRecord.from_json(self._store.read_bytes(f"{self._folder}/{day}.json"))
+        except FileNotFoundError:
+            return None
 
     def profile(self, day: str) -> DayProfile | None:
         record = self.record(day)
