@@ -314,8 +314,17 @@ def build_freshness_checks(asset: str, deadline_cron: str) -> list[dg.AssetCheck
     """
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", message=".*is superseded.*")
-        return list(dg.build_time_partition_freshness_checks(
-            assets=[asset], deadline_cron=deadline_cron, severity=dg.AssetCheckSeverity.WARN))
+        (checks,) = dg.build_time_partition_freshness_checks(
+            assets=[asset], deadline_cron=deadline_cron, severity=dg.AssetCheckSeverity.WARN)
+    description = (f"The newest complete day of {asset} has been materialized once its deadline "
+                   f"(cron `{deadline_cron}`, UTC) has passed; warns when a day never landed or "
+                   "was not ingested. Evaluated with every ingest run and by "
+                   "freshness_checks_sensor.")
+    return [dg.AssetChecksDefinition.create(  # the same check, with a description that says it
+        keys_by_input_name=checks.keys_by_input_name, node_def=checks.node_def,
+        check_specs_by_output_name={name: spec._replace(description=description)
+                                    for name, spec in checks.check_specs_by_output_name.items()},
+        can_subset=True)]
 
 
 def build_freshness_sensor(checks: Sequence[dg.AssetChecksDefinition]) -> dg.SensorDefinition:

@@ -2,7 +2,7 @@
 
 A day can satisfy its contract and still be wrong: exported twice (20x the usual rows), cut
 short, or yesterday's trips replayed under new ids. Each stored day keeps a small profile (its
-row count and one 64-bit hash per row of its content), so the next days are judged against
+row count and one 32-bit hash per row of its content), so the next days are judged against
 recent ones without reading their data again.
 """
 
@@ -66,7 +66,7 @@ class DayProfile:
     """A stored day as the next days' checks see it."""
 
     record: LandingRecord
-    content_hashes: np.ndarray = field(repr=False)  # uint64, one per stored row
+    content_hashes: np.ndarray = field(repr=False)  # uint32, one per stored row
 
 
 def content_columns(columns: Sequence[str], *, id_column: str, time_column: str) -> list[str]:
@@ -76,8 +76,11 @@ def content_columns(columns: Sequence[str], *, id_column: str, time_column: str)
 
 
 def content_hashes(frame: pd.DataFrame, columns: Sequence[str]) -> np.ndarray:
-    """One 64-bit hash per row of the given columns (pandas' vectorised row hash)."""
-    return pd.util.hash_pandas_object(frame[list(columns)], index=False).to_numpy()
+    """One 32-bit hash per row of the given columns: the top half of pandas' vectorised 64-bit
+    row hash. Half the storage, and chance matches stay negligible: against a week of 20,000-row
+    days under one row a day (7 x 20,000 / 2**32 per row), far below the replay threshold."""
+    full = pd.util.hash_pandas_object(frame[list(columns)], index=False).to_numpy()
+    return (full >> np.uint64(32)).astype(np.uint32)
 
 
 def hashes_to_bytes(hashes: np.ndarray) -> bytes:

@@ -94,7 +94,7 @@ def test_the_content_leaves_out_the_id_and_the_time():
 def test_hashes_round_trip_through_parquet_bytes():
     frame, columns = day_content(DAY, 300)
     hashes = content_hashes(frame, columns)
-    assert hashes.dtype == np.uint64
+    assert hashes.dtype == np.uint32
     assert np.array_equal(hashes_from_bytes(hashes_to_bytes(hashes)), hashes)
 
 
