@@ -83,19 +83,29 @@ def fail_at_once_unless_transient(where: str) -> Iterator[None]:
 def retries_only_transient(fn: Callable) -> Callable:
     """Decorate the body of every asset or op that has `TRANSIENT_RETRY` (under `@dg.asset`),
     so its retries are spent only on errors a retry can fix (see `is_transient`)."""
-    where = f"step {fn.__name__}"
     if inspect.isgeneratorfunction(fn):
         @functools.wraps(fn)
         def wrapper(*args, **kwargs):
-            with fail_at_once_unless_transient(where):
+            with fail_at_once_unless_transient(_step_and_days(fn.__name__, args)):
                 yield from fn(*args, **kwargs)
     else:
         @functools.wraps(fn)
         def wrapper(*args, **kwargs):
-            with fail_at_once_unless_transient(where):
+            with fail_at_once_unless_transient(_step_and_days(fn.__name__, args)):
                 return fn(*args, **kwargs)
     wrapper.retries_only_transient = True
     return wrapper
+
+
+def _step_and_days(step: str, args: tuple) -> str:
+    """"step raw_data (days 2025-01-01..2025-01-31)": where a failure happened."""
+    context = args[0] if args and isinstance(args[0], dg.OpExecutionContext
+                                             | dg.AssetExecutionContext) else None
+    if context is None or not (context.has_partition_key or context.has_partition_key_range):
+        return f"step {step}"
+    days = context.partition_key_range
+    return f"step {step} (day {days.start})" if days.start == days.end \
+        else f"step {step} (days {days.start}..{days.end})"
 
 
 def project_home() -> Path:
