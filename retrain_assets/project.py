@@ -54,13 +54,32 @@ class Project:
         chunk = env("RETRAIN_ASSETS_BACKFILL_MAX_DAYS_PER_RUN")
         defaults = VolumeThresholds()
         volume = VolumeThresholds(
-            max_ratio=float(env("RETRAIN_ASSETS_VOLUME_MAX_RATIO", defaults.max_ratio)),
-            max_replay_share=float(env("RETRAIN_ASSETS_REPLAY_MAX_SHARE",
-                                       defaults.max_replay_share)),
-            blocking=env("RETRAIN_ASSETS_VOLUME_CHECKS_BLOCK", "false").lower()
-            in ("1", "true", "yes"))
+            max_ratio=_env_number("RETRAIN_ASSETS_VOLUME_MAX_RATIO", defaults.max_ratio),
+            max_replay_share=_env_number("RETRAIN_ASSETS_REPLAY_MAX_SHARE",
+                                         defaults.max_replay_share),
+            blocking=_env_flag("RETRAIN_ASSETS_VOLUME_CHECKS_BLOCK", defaults.blocking))
         return cls(spec=load_spec(env("RETRAIN_ASSETS_DATASET", "taxi")),
                    start_date=env("RETRAIN_ASSETS_START_DATE", DEFAULT_START_DATE),
                    max_days_per_run=int(chunk) if chunk else None, volume=volume,
                    freshness_deadline_cron=env("RETRAIN_ASSETS_FRESHNESS_DEADLINE_CRON",
                                                DEFAULT_FRESHNESS_DEADLINE))
+
+
+def _env_number(name: str, default: float) -> float:
+    value = os.environ.get(name)
+    if value is None:
+        return default
+    try:
+        return float(value)
+    except ValueError:
+        raise ValueError(f"{name}={value!r} is not a number; set it to e.g. {default:g}, or "
+                         "unset it for the default") from None
+
+
+def _env_flag(name: str, default: bool) -> bool:
+    value = os.environ.get(name)
+    if value is None:
+        return default
+    if value.strip().lower() not in ("true", "false", "1", "0", "yes", "no"):
+        raise ValueError(f"{name}={value!r} is not true or false")
+    return value.strip().lower() in ("true", "1", "yes")

@@ -36,6 +36,8 @@ class RawDataConfig(dg.Config):
 
 def build_ingest_assets(project: Project) -> list[dg.AssetsDefinition]:
     spec = project.spec
+    replay_content = content_columns(list(spec.raw_schema.to_schema().columns),
+                                     id_column=spec.id_column, time_column=spec.time_column)
 
     @dg.asset(
         partitions_def=project.partitions, backfill_policy=project.backfill_policy,
@@ -67,10 +69,7 @@ def build_ingest_assets(project: Project) -> list[dg.AssetsDefinition]:
                 if not intake.report.passed and intake.frames else None,
                 quarantined=intake.quarantined)))
         ledger = ArrivalLedger(io_manager.day_profiles("raw_data"), project.volume,
-                               content=content_columns(list(spec.raw_schema.to_schema().columns),
-                                                       id_column=spec.id_column,
-                                                       time_column=spec.time_column),
-                               run_id=context.run_id)
+                               content=replay_content, run_id=context.run_id)
         arrivals = [ledger.outcomes(report) for report, _ in results]
         yield dg.Output(frames, metadata=_output_metadata(frames, zone.url))
         yield from contract_results(context, "raw_data", results)

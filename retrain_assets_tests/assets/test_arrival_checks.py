@@ -13,6 +13,7 @@ from retrain_assets.checks import FRESHNESS, NO_REPLAYED_ROWS, ROW_VOLUME, STORE
 from retrain_assets.core.volume import VolumeThresholds
 from retrain_assets.definitions import build_definitions
 from retrain_assets.instance import run_job
+from retrain_assets.project import Project
 from retrain_assets_tests.conftest import (
     SMALL_TRAINING,
     START,
@@ -96,8 +97,8 @@ def test_yesterdays_trips_replayed_under_new_ids_are_flagged(defs, instance, lan
 
 
 def test_blocking_volume_checks_stop_downstream_with_an_error(home, project, instance, landing):
-    blocking = build_definitions(type(project)(spec=project.spec, start_date=project.start_date,
-                                              volume=VolumeThresholds(blocking=True)))
+    blocking = build_definitions(Project(spec=project.spec, start_date=project.start_date,
+                                         volume=VolumeThresholds(blocking=True)))
     history = land(landing, START, 4, rows=100)
     assert run_job(blocking, "ingest_job", instance, days=history).success
     big = day_after(4)
@@ -168,3 +169,18 @@ def test_a_missing_newest_day_fails_the_freshness_check_as_a_warning(defs, insta
     spec, = [s for checks in defs.asset_checks for s in checks.check_specs]
     assert spec.key == dg.AssetCheckKey(dg.AssetKey("raw_data"), FRESHNESS)
     assert "never landed" in spec.description
+
+
+def test_the_arrival_settings_come_from_the_environment_and_a_bad_value_names_its_variable(
+        monkeypatch):
+    monkeypatch.setenv("RETRAIN_ASSETS_VOLUME_MAX_RATIO", "10")
+    monkeypatch.setenv("RETRAIN_ASSETS_REPLAY_MAX_SHARE", "0.2")
+    monkeypatch.setenv("RETRAIN_ASSETS_VOLUME_CHECKS_BLOCK", "true")
+    monkeypatch.setenv("RETRAIN_ASSETS_FRESHNESS_DEADLINE_CRON", "0 9 * * *")
+    project = Project.from_env()
+    assert project.volume == VolumeThresholds(max_ratio=10, max_replay_share=0.2, blocking=True)
+    assert project.freshness_deadline_cron == "0 9 * * *"
+
+    monkeypatch.setenv("RETRAIN_ASSETS_VOLUME_CHECKS_BLOCK", "sometimes")
+    with pytest.raises(ValueError, match="RETRAIN_ASSETS_VOLUME_CHECKS_BLOCK='sometimes' is not"):
+        Project.from_env()
