@@ -144,22 +144,22 @@ def judge_replay(day: str, hashes: np.ndarray, recent: Mapping[str, np.ndarray],
     # days the repeats came from only for the rows found
     from_recent = today.isin(np.concatenate(list(recent.values()))).to_numpy() if recent \
         else np.zeros(rows, dtype=bool)
-    found = today[from_recent]
-    by_day = {d: n for d, h in recent.items() if (n := int(found.isin(h).sum()))}
+    repeats = today[from_recent]
+    by_day = {d: n for d, h in recent.items() if (n := int(repeats.isin(h).sum()))}
     seen_before = within_day | from_recent
     share = float(seen_before.mean()) if rows else 0.0
     figures = {"rows": rows, "repeated_rows": int(seen_before.sum()),
                "repeated_share": round(share, 4), "max_replay_share": thresholds.max_replay_share,
                "repeated_within_day": int(within_day.sum()), "repeated_from_days": by_day,
                "compared_days": sorted(recent), "content_columns": list(content)}
-    found = (f"{day}: {int(seen_before.sum()):,} of {rows:,} rows ({share:.1%}) repeat the "
-             f"content ({', '.join(content)}) of an earlier row: "
-             f"{int(within_day.sum()):,} within the day"
-             + "".join(f", {n:,} from {d}" for d, n in sorted(by_day.items())))
+    summary = (f"{day}: {int(seen_before.sum()):,} of {rows:,} rows ({share:.1%}) repeat the "
+               f"content ({', '.join(content)}) of an earlier row: "
+               f"{int(within_day.sum()):,} within the day"
+               + "".join(f", {n:,} from {d}" for d, n in sorted(by_day.items())))
     if share <= thresholds.max_replay_share:
-        return Judgement(True, f"{found}; at most {thresholds.max_replay_share:.0%} may",
+        return Judgement(True, f"{summary}; at most {thresholds.max_replay_share:.0%} may",
                          figures)
-    return Judgement(False, f"{found}; more than the {thresholds.max_replay_share:.0%} allowed. "
+    return Judgement(False, f"{summary}; more than the {thresholds.max_replay_share:.0%} allowed. "
                             "The same records replayed under new ids, or a day landed twice? "
                             "Compare the day's files with those days' in the landing zone; if "
                             "the repeats are real (coarse values that often coincide), raise "
