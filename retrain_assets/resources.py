@@ -278,14 +278,18 @@ def producing_run(context: dg.InputContext) -> str | None:
     """The run whose value of an unpartitioned input this step must read.
 
     Dagster names it when the producer is in this run or in the run this one re-executes (the
-    parent run's, for a step not re-executed). An input whose producer is in neither (e.g.
-    `evaluation_report` materialized alone) reads the latest materialization's run.
+    parent run's, for a step not re-executed). For an input whose producer is in neither (e.g.
+    `evaluation_report` materialized alone) Dagster passes a placeholder, not a run: that input
+    reads the run of the asset's latest materialization.
     """
     try:
-        return context.upstream_output.run_id
-    except dg.DagsterInvariantViolationError:  # no producing run in this run's lineage
-        event = context.instance.get_latest_materialization_event(context.asset_key)
-        return event.run_id if event else None
+        run_id = context.upstream_output.run_id
+    except dg.DagsterInvariantViolationError:
+        run_id = None
+    if run_id is not None and context.instance.has_run(run_id):
+        return run_id
+    event = context.instance.get_latest_materialization_event(context.asset_key)
+    return event.run_id if event else None
 
 
 class DayProfiles:

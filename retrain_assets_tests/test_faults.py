@@ -401,3 +401,26 @@ def test_re_executing_a_failed_training_run_evaluates_its_own_candidate(
     assert verdicts["2"] == "blessed", "run 2's verdict must not be overwritten"
     assert verdicts["1"] is not None
     assert registry.version_for(CHAMPION) == ("1" if again.success else "2")
+
+
+@pytest.mark.slow
+def test_an_asset_run_alone_reads_the_latest_run_s_value_and_a_corrupt_one_fails_at_once(
+        defs, instance, landing):
+    champion_from(defs, instance, landing, days=8)
+    trained = run_job(defs, "training_job", instance, run_config=SMALL_TRAINING)
+    version = trained.output_for_node("candidate_model")["version"]
+    evaluate_alone = defs.resolve_implicit_global_asset_job_def().get_subset(
+        asset_selection={dg.AssetKey("evaluation_report")})
+
+    alone = evaluate_alone.execute_in_process(instance=instance, raise_on_error=False)
+
+    evaluated, = [m.materialization.metadata for m in alone.get_asset_materialization_events()]
+    assert evaluated["candidate_version"].value == version  # the latest materialization's run
+    storage = LocalObjectStore(defs.resources["io_manager"].url)
+    storage.write_bytes(f"candidate_model/runs/{trained.run_id}.json", b"{ cut short")
+
+    corrupt = evaluate_alone.execute_in_process(instance=instance, raise_on_error=False)
+
+    assert not corrupt.success and retries(corrupt, "evaluation_report") == []
+    assert "loading candidate_model: JSONDecodeError" in failure_text(corrupt,
+                                                                       "evaluation_report")
