@@ -57,6 +57,9 @@ def is_transient(exc: BaseException) -> bool:
         google_errors = sys.modules.get("google.api_core.exceptions")
         if google_errors and isinstance(exc, google_errors.GoogleAPICallError):
             return isinstance(exc, google_errors.ServerError | google_errors.TooManyRequests)
+        google_auth = sys.modules.get("google.auth.exceptions")  # token refresh over the network
+        if google_auth and isinstance(exc, google_auth.TransportError):
+            return True
         exc = exc.__cause__
     return False
 

@@ -276,6 +276,7 @@ def test_a_retried_promotion_whose_first_attempt_moved_the_alias_completes(home)
 def test_only_errors_a_retry_can_fix_are_transient():
     import requests
     from google.api_core import exceptions as google
+    from google.auth.exceptions import RefreshError, TransportError
     from mlflow.exceptions import MlflowException
     from mlflow.protos.databricks_pb2 import INVALID_PARAMETER_VALUE
 
@@ -289,11 +290,12 @@ def test_only_errors_a_retry_can_fix_are_transient():
                  requests.ConnectionError("refused"),
                  MlflowException("API request to http://mlflow failed with exception refused"),
                  google.ServiceUnavailable("503"), google.TooManyRequests("429"),
+                 TransportError("token endpoint unreachable"),
                  raised_from(ConnectionError("refused"))]
     lasting = [KeyError("2025-01-03"), ValueError("columns are missing: {'hour'}"),
                FileNotFoundError("no such file"), PermissionError("denied"),
                MlflowException("bad param", error_code=INVALID_PARAMETER_VALUE),
-               google.NotFound("404"), google.Forbidden("403"),
+               google.NotFound("404"), google.Forbidden("403"), RefreshError("bad key"),
                requests.HTTPError("404", response=type("R", (), {"status_code": 404})())]
     assert [e for e in transient if not is_transient(e)] == []
     assert [e for e in lasting if is_transient(e)] == []
