@@ -1,20 +1,22 @@
 """Dagster's own cost for the ingest benchmarks' shape, with no data work: a code location.
 
 The same two assets as the product (raw_data → features) with its daily partitions, backfill
-policy, per-day blocking `contract` check and in-process executor, run through the same routes
-as the product's runs. Each step reads, validates and stores nothing: it reports its days as
-passing. So its run records the same events as the product's (run, step, and per day a planned
-materialization, a materialization and a check evaluation for each asset; test_bench.py checks
-the counts match), and its time is what Dagster charges for that shape on this instance. Taken
-from our figure, the rest is what the product adds on top of the orchestrator.
+policy, per-day checks (the blocking `contract`, raw_data's arrival checks), Dagster's freshness
+check and the in-process executor, run through the same routes as the product's runs. Each step
+reads, validates and stores nothing: it reports its days as passing. So its run records the
+same events as the product's (run, step, and per day a planned materialization, a
+materialization and a check evaluation for each check; test_bench.py checks the counts match),
+and its time is what Dagster charges for that shape on this instance. Taken from our figure,
+the rest is what the product adds on top of the orchestrator.
 """
 
 import dagster as dg
 
 from retrain_assets.assets.ingest import build_ingest_job
 from retrain_assets.checks import (
-    CONTRACT,
     PartitionOutcome,
+    arrival_specs,
+    build_freshness_checks,
     contract_spec,
     partition_check_results,
 )
@@ -31,22 +33,23 @@ class NothingStored(dg.IOManager):
 
 def _all_days_pass(context: dg.AssetExecutionContext, asset: str):
     yield dg.Output(None)
-    yield from partition_check_results(context, asset, CONTRACT, [
-        PartitionOutcome(day, True, f"{day}: contract holds", {})
-        for day in context.partition_keys], what="break the contract", blocking=True)
+    for spec in context.assets_def.check_specs:
+        yield from partition_check_results(context, asset, spec.name, [
+            PartitionOutcome(day, True, f"{day}: {spec.name} holds", {})
+            for day in context.partition_keys], what=f"fail {spec.name}", blocking=spec.blocking)
 
 
 def build_floor_definitions(project: Project | None = None) -> dg.Definitions:
     project = project or Project.from_env()
 
-    def shaped_like(name: str, **kwargs):
+    def shaped_like(name: str, *more_checks: dg.AssetCheckSpec, **kwargs):
         return dg.asset(name=name, partitions_def=project.partitions,
                         backfill_policy=project.backfill_policy, io_manager_key="nothing_stored",
                         check_specs=[contract_spec(name, project.partitions,
-                                                   "no rule (a bench floor)")],
+                                                   "no rule (a bench floor)"), *more_checks],
                         **kwargs)
 
-    @shaped_like("raw_data")
+    @shaped_like("raw_data", *arrival_specs("raw_data", project.partitions, project.volume))
     def raw_data(context: dg.AssetExecutionContext):
         yield from _all_days_pass(context, "raw_data")
 
@@ -56,6 +59,7 @@ def build_floor_definitions(project: Project | None = None) -> dg.Definitions:
 
     return dg.Definitions(
         assets=[raw_data, features],
+        asset_checks=build_freshness_checks("raw_data", project.freshness_deadline_cron),
         jobs=[build_ingest_job(project)],
         resources={"nothing_stored": NothingStored()},
         executor=dg.in_process_executor)

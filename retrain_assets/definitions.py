@@ -11,6 +11,7 @@ from retrain_assets.assets.ingest import build_ingest_assets, build_ingest_job
 from retrain_assets.assets.monitoring import build_monitoring_assets
 from retrain_assets.assets.scoring import build_scoring_assets
 from retrain_assets.assets.training import build_training_assets
+from retrain_assets.checks import build_freshness_checks, build_freshness_sensor
 from retrain_assets.project import Project
 from retrain_assets.resources import (
     LandingZoneResource,
@@ -86,12 +87,14 @@ def build_jobs(project: Project) -> list:
 def build_definitions(project: Project | None = None,
                       resources: dict | None = None) -> dg.Definitions:
     project = project or Project.from_env()
+    freshness = build_freshness_checks("raw_data", project.freshness_deadline_cron)
     return dg.Definitions(
         assets=[*build_ingest_assets(project), *build_training_assets(project),
                 production_model, *build_scoring_assets(project),
                 *build_monitoring_assets(project)],
+        asset_checks=freshness,
         jobs=build_jobs(project),
-        sensors=build_sensors(),
+        sensors=[*build_sensors(), build_freshness_sensor(freshness)],
         schedules=[weekly_retrain_schedule],
         resources=resources or default_resources(project),
         # Steps run one after another in the run's own process: our graphs are chains, and a

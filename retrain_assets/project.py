@@ -10,9 +10,11 @@ import dagster as dg
 from retrain_assets.checks import frames_type
 from retrain_assets.core.dataset import DatasetSpec, load_spec
 from retrain_assets.core.features import features_schema
+from retrain_assets.core.volume import VolumeThresholds
 from retrain_assets.schemas import Predictions
 
 DEFAULT_START_DATE = "2025-01-01"
+DEFAULT_FRESHNESS_DEADLINE = "0 6 * * *"  # a day is expected by 06:00 UTC the next day
 
 
 @dataclass
@@ -20,6 +22,8 @@ class Project:
     spec: DatasetSpec
     start_date: str = DEFAULT_START_DATE
     max_days_per_run: int | None = None  # None: a backfill of any length is one run
+    volume: VolumeThresholds = field(default_factory=VolumeThresholds)
+    freshness_deadline_cron: str = DEFAULT_FRESHNESS_DEADLINE
     partitions: dg.DailyPartitionsDefinition = field(init=False)
 
     def __post_init__(self) -> None:
@@ -42,8 +46,40 @@ class Project:
     def from_env(cls) -> Project:
         """RETRAIN_ASSETS_DATASET (built-in name or `package.module:SPEC`, default `taxi`),
         RETRAIN_ASSETS_START_DATE (first daily partition, default 2025-01-01) and
-        RETRAIN_ASSETS_BACKFILL_MAX_DAYS_PER_RUN (unset: one run per backfill)."""
-        chunk = os.environ.get("RETRAIN_ASSETS_BACKFILL_MAX_DAYS_PER_RUN")
-        return cls(spec=load_spec(os.environ.get("RETRAIN_ASSETS_DATASET", "taxi")),
-                   start_date=os.environ.get("RETRAIN_ASSETS_START_DATE", DEFAULT_START_DATE),
-                   max_days_per_run=int(chunk) if chunk else None)
+        RETRAIN_ASSETS_BACKFILL_MAX_DAYS_PER_RUN (unset: one run per backfill), and the
+        landed days' checks: RETRAIN_ASSETS_VOLUME_MAX_RATIO, RETRAIN_ASSETS_REPLAY_MAX_SHARE,
+        RETRAIN_ASSETS_VOLUME_CHECKS_BLOCK (`true`: ERROR and block downstream instead of WARN)
+        and RETRAIN_ASSETS_FRESHNESS_DEADLINE_CRON."""
+        env = os.environ.get
+        chunk = env("RETRAIN_ASSETS_BACKFILL_MAX_DAYS_PER_RUN")
+        defaults = VolumeThresholds()
+        volume = VolumeThresholds(
+            max_ratio=_env_number("RETRAIN_ASSETS_VOLUME_MAX_RATIO", defaults.max_ratio),
+            max_replay_share=_env_number("RETRAIN_ASSETS_REPLAY_MAX_SHARE",
+                                         defaults.max_replay_share),
+            blocking=_env_flag("RETRAIN_ASSETS_VOLUME_CHECKS_BLOCK", defaults.blocking))
+        return cls(spec=load_spec(env("RETRAIN_ASSETS_DATASET", "taxi")),
+                   start_date=env("RETRAIN_ASSETS_START_DATE", DEFAULT_START_DATE),
+                   max_days_per_run=int(chunk) if chunk else None, volume=volume,
+                   freshness_deadline_cron=env("RETRAIN_ASSETS_FRESHNESS_DEADLINE_CRON",
+                                               DEFAULT_FRESHNESS_DEADLINE))
+
+
+def _env_number(name: str, default: float) -> float:
+    value = os.environ.get(name)
+    if value is None:
+        return default
+    try:
+        return float(value)
+    except ValueError:
+        raise ValueError(f"{name}={value!r} is not a number; set it to e.g. {default:g}, or "
+                         "unset it for the default") from None
+
+
+def _env_flag(name: str, default: bool) -> bool:
+    value = os.environ.get(name)
+    if value is None:
+        return default
+    if value.strip().lower() not in ("true", "false", "1", "0", "yes", "no"):
+        raise ValueError(f"{name}={value!r} is not true or false")
+    return value.strip().lower() in ("true", "1", "yes")

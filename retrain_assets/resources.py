@@ -7,10 +7,14 @@ change of environment, not of asset code.
 
 from __future__ import annotations
 
+import functools
+import inspect
 import io
 import json
 import os
-from collections.abc import Iterator, Mapping
+import sys
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
 from pathlib import Path
 
 import dagster as dg
@@ -18,14 +22,93 @@ import pandas as pd
 from pydantic import Field
 
 from retrain_assets.core.frames import read_parquet
+from retrain_assets.core.volume import (
+    DayProfile,
+    LandingRecord,
+    hashes_from_bytes,
+    hashes_to_bytes,
+)
 from retrain_assets.landing import LandingZone
 from retrain_assets.registry import ModelRegistry
 from retrain_assets.storage import GCSObjectStore, LocalObjectStore, ObjectStore, join_url
 
 # MLflow and object storage can blip (a restarting tracking server, a GCS 503, a network hiccup):
-# every step that talks to them retries with exponential backoff (about 2s, 4s, 8s) before
-# failing. Failures that retrying cannot fix are raised with `allow_retries=False`.
+# every step that talks to them retries with exponential backoff (waits of 2s, 6s, 14s) before
+# failing. Only such transient errors are retried: a step with this policy wraps its body in
+# `retries_only_transient`, which fails every other error at once.
 TRANSIENT_RETRY = dg.RetryPolicy(max_retries=3, delay=2, backoff=dg.Backoff.EXPONENTIAL)
+
+# OSErrors that name a fact about a path, which stays true however often it is retried
+_LASTING_OS_ERRORS = (FileNotFoundError, PermissionError, IsADirectoryError)
+
+
+def is_transient(exc: BaseException) -> bool:
+    """Whether retrying the step could help: I/O and network failures, timeouts, MLflow
+    server errors (5xx) and Google API transient errors. Anything else (a missing input or
+    column, a bad spec, a bug) fails the same way every time. Explicit causes are followed, so
+    an error raised `from` a connection failure counts as one."""
+    while exc is not None:
+        if isinstance(exc, OSError) and not isinstance(exc, _LASTING_OS_ERRORS):
+            response = getattr(exc, "response", None)  # requests' HTTPError: 4xx is lasting
+            return getattr(response, "status_code", 500) >= 500
+        mlflow_errors = sys.modules.get("mlflow.exceptions")  # loaded only if MLflow is in use
+        if mlflow_errors and isinstance(exc, mlflow_errors.MlflowException):
+            return exc.get_http_status_code() >= 500
+        google_errors = sys.modules.get("google.api_core.exceptions")
+        if google_errors and isinstance(exc, google_errors.GoogleAPICallError):
+            return isinstance(exc, google_errors.ServerError | google_errors.TooManyRequests)
+        google_auth = sys.modules.get("google.auth.exceptions")  # token refresh over the network
+        if google_auth and isinstance(exc, google_auth.TransportError):
+            return True
+        exc = exc.__cause__
+    return False
+
+
+@contextmanager
+def fail_at_once_unless_transient(where: str) -> Iterator[None]:
+    """Re-raise a non-transient error as a `dg.Failure` that the retry policy does not retry,
+    with what happened and where; transient errors and Dagster's own pass through."""
+    try:
+        yield
+    except (dg.Failure, dg.RetryRequested, dg.DagsterError):
+        raise
+    except Exception as exc:
+        if is_transient(exc):
+            raise
+        raise dg.Failure(
+            description=f"{where}: {type(exc).__name__}: {exc} — not retried: this error is not "
+                        "transient, so a retry would fail the same way. Fix the cause and run "
+                        "again.",
+            metadata={"error": dg.MetadataValue.text(type(exc).__name__)},
+            allow_retries=False) from exc
+
+
+def retries_only_transient(fn: Callable) -> Callable:
+    """Decorate the body of every asset or op that has `TRANSIENT_RETRY` (under `@dg.asset`),
+    so its retries are spent only on errors a retry can fix (see `is_transient`)."""
+    if inspect.isgeneratorfunction(fn):
+        @functools.wraps(fn)
+        def wrapper(*args, **kwargs):
+            with fail_at_once_unless_transient(_step_and_days(fn.__name__, args)):
+                yield from fn(*args, **kwargs)
+    else:
+        @functools.wraps(fn)
+        def wrapper(*args, **kwargs):
+            with fail_at_once_unless_transient(_step_and_days(fn.__name__, args)):
+                return fn(*args, **kwargs)
+    wrapper.retries_only_transient = True
+    return wrapper
+
+
+def _step_and_days(step: str, args: tuple) -> str:
+    """"step raw_data (days 2025-01-01..2025-01-31)": where a failure happened."""
+    context = args[0] if args and isinstance(args[0], dg.OpExecutionContext
+                                             | dg.AssetExecutionContext) else None
+    if context is None or not (context.has_partition_key or context.has_partition_key_range):
+        return f"step {step}"
+    days = context.partition_key_range
+    return f"step {step} (day {days.start})" if days.start == days.end \
+        else f"step {step} (days {days.start}..{days.end})"
 
 
 def project_home() -> Path:
@@ -111,7 +194,12 @@ class PartitionFrames(Mapping[str, pd.DataFrame]):
 
 class ParquetIOManager(dg.ConfigurableIOManager):
     """DataFrames as one Parquet file per partition; small values (model references, reports)
-    as JSON. Never pickles: what is stored can be read by any tool, and nothing is executed."""
+    as JSON. Never pickles: what is stored can be read by any tool, and nothing is executed.
+
+    An unpartitioned value is stored per run (`<asset>/runs/<run_id>.json`) and read from the
+    run that produced it, never as "the latest file": a retry, a re-execution from failure or a
+    concurrent run reads its own candidate, not whichever run wrote last.
+    """
 
     url: str = Field(description="Local folder or gs://bucket/prefix for asset storage")
     gcs: dg.ConfigurableResource | None = GCS_FIELD
@@ -119,16 +207,28 @@ class ParquetIOManager(dg.ConfigurableIOManager):
     def _store(self) -> ObjectStore:
         return open_store(self.url, self.gcs)
 
+    def day_profiles(self, asset: str) -> DayProfiles:
+        return DayProfiles(self._store(), asset)
+
     @staticmethod
     def _asset_path(context: dg.OutputContext | dg.InputContext) -> str:
         return "/".join(context.asset_key.path)
 
     def handle_output(self, context: dg.OutputContext, obj) -> None:
+        with fail_at_once_unless_transient(f"storing {context.asset_key.to_user_string()}"):
+            self._handle_output(context, obj)
+
+    def load_input(self, context: dg.InputContext):
+        with fail_at_once_unless_transient(f"loading {context.asset_key.to_user_string()}"):
+            return self._load_input(context)
+
+    def _handle_output(self, context: dg.OutputContext, obj) -> None:
         store, path = self._store(), self._asset_path(context)
         if not context.has_asset_partitions:
-            store.write_bytes(f"{path}.json", json.dumps(obj, indent=2, default=str).encode())
+            key = run_value_key(path, context.run_id)
+            store.write_bytes(key, json.dumps(obj, indent=2, default=str).encode())
             context.add_output_metadata({"stored_at": dg.MetadataValue.path(
-                join_url(store.url, f"{path}.json"))})
+                join_url(store.url, key))})
             return
         for key in context.asset_partition_keys:
             frame = obj.get(key)
@@ -140,15 +240,10 @@ class ParquetIOManager(dg.ConfigurableIOManager):
         context.add_output_metadata({"stored_at": dg.MetadataValue.path(join_url(store.url,
                                                                                    path))})
 
-    def load_input(self, context: dg.InputContext):
+    def _load_input(self, context: dg.InputContext):
         store, path = self._store(), self._asset_path(context)
         if not context.has_asset_partitions:
-            key = f"{path}.json"
-            if not store.exists(key):
-                raise dg.Failure(f"{context.asset_key.to_user_string()} has never been "
-                                 f"materialized (nothing at {join_url(store.url, key)}). "
-                                 "Materialize it first.", allow_retries=False)
-            return json.loads(store.read_bytes(key))
+            return self._load_run_value(context, store, path)
         stored = {o.key[len(path) + 1:-len(".parquet")] for o in store.list(f"{path}/")
                   if o.key.endswith(".parquet")}
         wanted = list(context.asset_partition_keys)
@@ -160,3 +255,77 @@ class ParquetIOManager(dg.ConfigurableIOManager):
                 "metadata and the landing zone's _quarantine folder). Fix the day upstream and "
                 "materialize it again.", allow_retries=False)
         return PartitionFrames(store, path, available)
+
+    @staticmethod
+    def _load_run_value(context: dg.InputContext, store: ObjectStore, path: str):
+        asset = context.asset_key.to_user_string()
+        run_id = producing_run(context)
+        if run_id is None:
+            raise dg.Failure(f"{asset} has never been materialized. Materialize it first.",
+                             allow_retries=False)
+        key = run_value_key(path, run_id)
+        if not store.exists(key):
+            raise dg.Failure(
+                f"{asset} from run {run_id} is not stored (nothing at {join_url(store.url, key)}"
+                "): the run did not finish storing it, or it was materialized by a version "
+                f"that stored values elsewhere. Materialize {asset} again.",
+                allow_retries=False)
+        return json.loads(store.read_bytes(key))
+
+
+def run_value_key(asset_path: str, run_id: str) -> str:
+    return f"{asset_path}/runs/{run_id}.json"
+
+
+def producing_run(context: dg.InputContext) -> str | None:
+    """The run whose value of an unpartitioned input this step must read.
+
+    Dagster names it when the producer is in this run or in the run this one re-executes (the
+    parent run's, for a step not re-executed). For an input whose producer is in neither (e.g.
+    `evaluation_report` materialized alone) Dagster passes a placeholder, not a run: that input
+    reads the run of the asset's latest materialization.
+    """
+    try:
+        run_id = context.upstream_output.run_id
+    except dg.DagsterInvariantViolationError:
+        run_id = None
+    if run_id is not None and context.instance.has_run(run_id):
+        return run_id
+    event = context.instance.get_latest_materialization_event(context.asset_key)
+    return event.run_id if event else None
+
+
+class DayProfiles:
+    """Each stored day's landing record and content hashes (`core.volume`), kept under
+    `_profiles/<asset>/` in the asset storage, next to the partitions they describe."""
+
+    def __init__(self, store: ObjectStore, asset: str):
+        self._store, self._asset = store, asset
+        self._folder = f"_profiles/{asset}"
+
+    def is_stored(self, day: str) -> bool:
+        """Whether the asset holds data for the day (from whichever landing)."""
+        return self._store.exists(f"{self._asset}/{day}.parquet")
+
+    def record(self, day: str) -> LandingRecord | None:
+        try:  # one request, not exists + read: training reads a record per day of its window
+            return LandingRecord.from_json(self._store.read_bytes(f"{self._folder}/{day}.json"))
+        except FileNotFoundError:
+            return None
+
+    def profile(self, day: str) -> DayProfile | None:
+        record = self.record(day)
+        if record is None:
+            return None
+        return DayProfile(record, hashes_from_bytes(
+            self._store.read_bytes(f"{self._folder}/{day}.hashes.parquet")))
+
+    def write(self, profile: DayProfile) -> None:
+        """Hashes first: a record is only ever read with its hashes in place."""
+        day = profile.record.day
+        self._store.write_bytes(f"{self._folder}/{day}.hashes.parquet",
+                                hashes_to_bytes(profile.content_hashes))
+        self.write_record(profile.record)
+
+    def write_record(self, record: LandingRecord) -> None:
+        self._store.write_bytes(f"{self._folder}/{record.day}.json", record.to_json())

@@ -65,7 +65,8 @@ def corpus(tmp_path_factory):
 
 def check_evaluations(result, asset: str) -> dict[str, dg.AssetCheckEvaluation]:
     return {e.partition: e for e in result.get_asset_check_evaluations()
-            if e.asset_key == dg.AssetKey(asset) and e.partition is not None}
+            if e.asset_key == dg.AssetKey(asset) and e.check_name == CONTRACT
+            and e.partition is not None}
 
 
 def materialized(result, asset: str) -> set[str]:
@@ -120,7 +121,7 @@ def test_a_bad_day_fails_its_chunk_so_no_model_is_trained_or_promoted(corpus):
     assert not succeeded & {"features", "candidate_model", "evaluation_report",
                             "production_model"}
     summary = next(e for e in result.get_asset_check_evaluations() if e.partition is None
-                   and e.asset_key == dg.AssetKey("raw_data"))
+                   and e.asset_key == dg.AssetKey("raw_data") and e.check_name == CONTRACT)
     assert f"{len(BAD_DAYS)} of {len(BAD_DAYS) + len(GOOD_DAYS)} days break the contract" \
         in summary.description
     assert all(day in summary.description for day in GOOD_DAYS), summary.description

@@ -15,18 +15,35 @@ import sys
 import textwrap
 import threading
 import time
+from datetime import timedelta
 
 import dagster as dg
 import pandas as pd
 import pytest
 from mlflow import MlflowClient
 
+from retrain_assets.assets import ingest as ingest_assets
+from retrain_assets.assets import training as training_assets
+from retrain_assets.datasets.taxi import TAXI_TRIPS
 from retrain_assets.definitions import build_definitions, default_resources
 from retrain_assets.instance import run_job
+from retrain_assets.project import Project
 from retrain_assets.registry import CHAMPION, ChampionMovedError, ModelRegistry
-from retrain_assets.resources import TRANSIENT_RETRY, MlflowResource, ParquetIOManager
+from retrain_assets.resources import (
+    TRANSIENT_RETRY,
+    MlflowResource,
+    ParquetIOManager,
+    is_transient,
+)
 from retrain_assets.storage import LocalObjectStore
-from retrain_assets_tests.conftest import SMALL_TRAINING, START, champion_from, land
+from retrain_assets_tests.conftest import (
+    SMALL_TRAINING,
+    START,
+    champion_from,
+    good_day,
+    land,
+    land_frame,
+)
 
 ROOT = __import__("pathlib").Path(__file__).resolve().parents[1]
 
@@ -254,3 +271,158 @@ def test_a_retried_promotion_whose_first_attempt_moved_the_alias_completes(home)
     tags = client.get_model_version("retried", str(new)).tags
     assert tags["promotion_reason"] == "retried attempt"
     assert "promotion_refused" not in tags
+
+
+def test_only_errors_a_retry_can_fix_are_transient():
+    import requests
+    from google.api_core import exceptions as google
+    from google.auth.exceptions import RefreshError, TransportError
+    from mlflow.exceptions import MlflowException
+    from mlflow.protos.databricks_pb2 import INVALID_PARAMETER_VALUE
+
+    def raised_from(cause: BaseException) -> Exception:
+        try:
+            raise RuntimeError("wrapped") from cause
+        except RuntimeError as exc:
+            return exc
+
+    transient = [OSError("disk busy"), ConnectionResetError("reset"), TimeoutError("slow"),
+                 requests.ConnectionError("refused"),
+                 MlflowException("API request to http://mlflow failed with exception refused"),
+                 google.ServiceUnavailable("503"), google.TooManyRequests("429"),
+                 TransportError("token endpoint unreachable"),
+                 raised_from(ConnectionError("refused"))]
+    lasting = [KeyError("2025-01-03"), ValueError("columns are missing: {'hour'}"),
+               FileNotFoundError("no such file"), PermissionError("denied"),
+               MlflowException("bad param", error_code=INVALID_PARAMETER_VALUE),
+               google.NotFound("404"), google.Forbidden("403"), RefreshError("bad key"),
+               requests.HTTPError("404", response=type("R", (), {"status_code": 404})())]
+    assert [e for e in transient if not is_transient(e)] == []
+    assert [e for e in lasting if is_transient(e)] == []
+
+
+def test_every_step_with_the_transient_retry_policy_retries_only_transient_errors(defs):
+    ops = [a.op for a in defs.assets if isinstance(a, dg.AssetsDefinition)] + \
+        [node.definition for job in defs.jobs if isinstance(job, dg.JobDefinition)
+         for node in job.nodes]
+    with_policy = {op.name: op for op in ops if op.retry_policy == TRANSIENT_RETRY}
+    assert {"raw_data", "features", "candidate_model", "evaluation_report", "production_model",
+            "predictions", "rollback_champion"} <= set(with_policy)
+    unguarded = [name for name, op in with_policy.items()
+                 if not getattr(op.compute_fn.decorated_fn, "retries_only_transient", False)]
+    assert unguarded == []
+
+
+def test_a_deterministic_error_is_not_retried_and_a_transient_one_is(
+        project, defs, instance, landing, monkeypatch):
+    day, = land(landing, START, 1, rows=80)
+    real = ingest_assets.build_features
+    errors: list[Exception] = [KeyError("pickup_zone")]
+
+    def build_features(*args, **kwargs):
+        if errors:
+            raise errors.pop()
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(ingest_assets, "build_features", build_features)
+    result = run_job(defs, "ingest_job", instance, days=[day])
+    assert not result.success and retries(result, "features") == []
+    message = failure_text(result, "features")
+    assert f"step features (day {day}): KeyError: 'pickup_zone'" in message
+    assert "not retried" in message
+
+    errors.append(OSError("storage busy"))
+    result = run_job(defs, "ingest_job", instance, days=[day])
+    assert result.success and len(retries(result, "features")) == 1
+
+
+@pytest.mark.slow
+def test_scoring_a_range_with_a_rejected_day_scores_the_others_and_says_what_to_do(
+        defs, instance, landing):
+    champion_from(defs, instance, landing, days=8)
+    bad, good = ((START + timedelta(days=8 + i)).isoformat() for i in range(2))
+    land_frame(landing, bad, good_day(bad).drop(columns=["fare_amount"]))
+    land_frame(landing, good, good_day(good))
+    assert not run_job(defs, "ingest_job", instance, days=[bad]).success
+    assert run_job(defs, "ingest_job", instance, days=[good]).success
+
+    result = run_job(defs, "scoring_job", instance, days=[bad, good])
+
+    assert not result.success and retries(result, "predictions") == []
+    storage = LocalObjectStore(defs.resources["io_manager"].url)
+    assert storage.exists(f"predictions/{good}.parquet")
+    assert not storage.exists(f"predictions/{bad}.parquet")
+    by_day = {e.partition: e for e in (
+        ev.event_specific_data for ev in result.all_events
+        if ev.event_type_value == "ASSET_CHECK_EVALUATION")
+        if e.asset_key == dg.AssetKey("predictions")}
+    assert by_day[good].passed and not by_day[bad].passed
+    assert f"features[{bad}] is not stored" in by_day[bad].description
+    assert f"run ingest_job for {bad}, then scoring_job for {bad}" in by_day[bad].description
+
+
+def training_job_for_reexecution() -> dg.JobDefinition:
+    """The training job of the test's project, for `dg.reconstructable` (reads the test home
+    from the environment the `home` fixture set)."""
+    return build_definitions(Project(spec=TAXI_TRIPS, start_date=START.isoformat())) \
+        .resolve_job_def("training_job")
+
+
+@pytest.mark.slow
+def test_re_executing_a_failed_training_run_evaluates_its_own_candidate(
+        defs, instance, landing, monkeypatch):
+    assert run_job(defs, "ingest_job", instance, days=land(landing, START, 8, rows=80)).success
+    registry = defs.resources["mlflow"].registry()
+    real = training_assets.decide_promotion
+    failing = [True]
+
+    def decide_promotion(*args, **kwargs):
+        if failing:
+            raise ValueError("injected evaluation failure")
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(training_assets, "decide_promotion", decide_promotion)
+    first = run_job(defs, "training_job", instance, run_config=SMALL_TRAINING)
+    assert not first.success
+    failing.clear()
+    second = run_job(defs, "training_job", instance, run_config=SMALL_TRAINING)
+    assert second.success and registry.version_for(CHAMPION) == "2"
+
+    again = dg.execute_job(
+        dg.reconstructable(training_job_for_reexecution), instance, run_config=SMALL_TRAINING,
+        reexecution_options=dg.ReexecutionOptions.from_failure(first.run_id, instance))
+
+    evaluated, = [m.materialization.metadata for m in again.get_asset_materialization_events()
+                  if m.asset_key == dg.AssetKey("evaluation_report")]
+    assert evaluated["candidate_version"].value == "1", "re-execution evaluated another run's"
+    assert evaluated["champion_version"].value == "2"
+    version_run = {v: registry.client.get_model_version(registry.model_name, v).run_id
+                   for v in ("1", "2")}
+    verdicts = {v: registry.client.get_run(run).data.tags.get("verdict")
+                for v, run in version_run.items()}
+    assert verdicts["2"] == "blessed", "run 2's verdict must not be overwritten"
+    assert verdicts["1"] is not None
+    assert registry.version_for(CHAMPION) == ("1" if again.success else "2")
+
+
+@pytest.mark.slow
+def test_an_asset_run_alone_reads_the_latest_run_s_value_and_a_corrupt_one_fails_at_once(
+        defs, instance, landing):
+    champion_from(defs, instance, landing, days=8)
+    trained = run_job(defs, "training_job", instance, run_config=SMALL_TRAINING)
+    version = trained.output_for_node("candidate_model")["version"]
+    evaluate_alone = defs.resolve_implicit_global_asset_job_def().get_subset(
+        asset_selection={dg.AssetKey("evaluation_report")})
+
+    alone = evaluate_alone.execute_in_process(instance=instance, raise_on_error=False)
+
+    evaluated, = [m.materialization.metadata for m in alone.get_asset_materialization_events()]
+    assert evaluated["candidate_version"].value == version  # the latest materialization's run
+    storage = LocalObjectStore(defs.resources["io_manager"].url)
+    storage.write_bytes(f"candidate_model/runs/{trained.run_id}.json", b"{ cut short")
+
+    corrupt = evaluate_alone.execute_in_process(instance=instance, raise_on_error=False)
+
+    assert not corrupt.success and retries(corrupt, "evaluation_report") == []
+    assert "loading candidate_model: JSONDecodeError" in failure_text(corrupt,
+                                                                       "evaluation_report")

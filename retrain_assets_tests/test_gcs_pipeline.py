@@ -38,8 +38,9 @@ def test_ingest_then_training_read_and_write_only_gcs(gcs_defs, gcs_bucket, inst
     blobs = {b.name for b in gcs_bucket.client.list_blobs(gcs_bucket.name, prefix="assets/")}
     for day in days:
         assert {f"assets/raw_data/{day}.parquet", f"assets/features/{day}.parquet"} <= blobs
-    assert {"assets/candidate_model.json", "assets/evaluation_report.json",
-            "assets/production_model.json"} <= blobs
+    assert {f"assets/{asset}/runs/{training.run_id}.json"
+            for asset in ("candidate_model", "evaluation_report", "production_model")} <= blobs
+    assert {f"assets/_profiles/raw_data/{day}.json" for day in days} <= blobs
     assert not (home / "storage").exists() and not (home / "landing").exists()
     registry = gcs_defs.resources["mlflow"].registry()
     assert registry.version_for(CHAMPION) == "1"
@@ -66,6 +67,7 @@ def test_a_bad_file_landed_on_gcs_is_quarantined_there_and_the_day_not_stored(
     assert not any(n.startswith("assets/raw_data/") for n in names)
     [check] = [e.asset_check_evaluation_data for e in result.all_events
                if e.event_type_value == "ASSET_CHECK_EVALUATION"
-               and e.asset_check_evaluation_data.asset_key == dg.AssetKey("raw_data")]
+               and e.asset_check_evaluation_data.asset_key == dg.AssetKey("raw_data")
+               and e.asset_check_evaluation_data.check_name == "contract"]
     assert not check.passed
     assert f"gs://{gcs_bucket.name}/landing/_quarantine/{day}/" in check.description

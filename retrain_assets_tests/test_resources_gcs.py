@@ -47,7 +47,7 @@ def test_io_manager_stores_one_parquet_per_partition_on_gcs_and_reads_them_back(
     assert written.success and summarized.success
     names = sorted(b.name for b in gcs_bucket.client.list_blobs(gcs_bucket.name))
     assert names == ["assets/daily/2025-01-01.parquet", "assets/daily/2025-01-03.parquet",
-                     "assets/summary.json"]
+                     f"assets/summary/runs/{summarized.run_id}.json"]
     blob = gcs_bucket.client.bucket(gcs_bucket.name).blob("assets/daily/2025-01-03.parquet")
     assert pd.read_parquet(io.BytesIO(blob.download_as_bytes()))["day"].tolist() == \
         ["2025-01-03"] * 3

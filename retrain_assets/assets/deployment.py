@@ -4,7 +4,7 @@
 import dagster as dg
 
 from retrain_assets.registry import CHAMPION, PREVIOUS, AliasMove, ChampionMovedError
-from retrain_assets.resources import TRANSIENT_RETRY, MlflowResource
+from retrain_assets.resources import TRANSIENT_RETRY, MlflowResource, retries_only_transient
 
 CHAMPION_POOL = "champion_alias"  # one alias move at a time (dagster concurrency pool)
 
@@ -22,6 +22,7 @@ def _moves_metadata(moves: list[AliasMove]) -> dict[str, dg.MetadataValue]:
                 "candidate only when its evaluation was blessed (a blocking check guards this "
                 f"step); the replaced champion keeps alias `{PREVIOUS}` for rollback.",
 )
+@retries_only_transient
 def production_model(context: dg.AssetExecutionContext, evaluation_report: dict,
                      mlflow: MlflowResource) -> dg.Output[dict]:
     verdict = evaluation_report["verdict"]
@@ -59,6 +60,7 @@ class RollbackConfig(dg.Config):
 
 
 @dg.op(tags={"stage": "deploy"}, pool=CHAMPION_POOL, retry_policy=TRANSIENT_RETRY)
+@retries_only_transient
 def rollback_champion(context: dg.OpExecutionContext, config: RollbackConfig,
                       mlflow: MlflowResource) -> None:
     """Re-point the champion alias, and record it as a production_model materialization so the

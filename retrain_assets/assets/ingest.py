@@ -8,13 +8,27 @@ import dagster as dg
 import pandas as pd
 from pydantic import Field
 
-from retrain_assets.checks import contract_results, contract_spec, report_metadata
+from retrain_assets.checks import (
+    ArrivalLedger,
+    arrival_results,
+    arrival_specs,
+    contract_results,
+    contract_spec,
+    report_metadata,
+)
 from retrain_assets.core.features import build_features
 from retrain_assets.core.ingest import ContractReport, RowPolicy, bad_row_sample, validate_frame
+from retrain_assets.core.volume import content_columns
 from retrain_assets.landing import ingest_day
 from retrain_assets.metadata import frame_summary
 from retrain_assets.project import Project
-from retrain_assets.resources import TRANSIENT_RETRY, LandingZoneResource, PartitionFrames
+from retrain_assets.resources import (
+    TRANSIENT_RETRY,
+    LandingZoneResource,
+    ParquetIOManager,
+    PartitionFrames,
+    retries_only_transient,
+)
 
 
 class RowPolicyMode(enum.Enum):
@@ -40,20 +54,25 @@ class RawDataConfig(dg.Config):
 
 def build_ingest_assets(project: Project) -> list[dg.AssetsDefinition]:
     spec = project.spec
+    replay_content = content_columns(list(spec.raw_schema.to_schema().columns),
+                                     id_column=spec.id_column, time_column=spec.time_column)
 
     @dg.asset(
         partitions_def=project.partitions, backfill_policy=project.backfill_policy,
         group_name="ingestion",
         kinds={"pandas", "parquet"}, dagster_type=project.raw_type,
         check_specs=[contract_spec("raw_data", project.partitions,
-                                   f"the {spec.raw_schema.__name__} Pandera schema")],
+                                   f"the {spec.raw_schema.__name__} Pandera schema"),
+                     *arrival_specs("raw_data", project.partitions, project.volume)],
         tags={"stage": "ingest"}, owners=["team:ml-platform"], retry_policy=TRANSIENT_RETRY,
         description=f"{spec.description or spec.name}: each day's landed CSV/Parquet files, "
                     f"validated against {spec.raw_schema.__name__}. Files that break the "
                     "contract are quarantined with a note, never deleted.",
     )
+    @retries_only_transient
     def raw_data(context: dg.AssetExecutionContext, config: RawDataConfig,
-                 landing_zone: LandingZoneResource):
+                 landing_zone: LandingZoneResource,
+                 io_manager: dg.ResourceParam[ParquetIOManager]):
         zone = landing_zone.zone()
         policy = config.policy(spec.row_policy)
         frames, results = {}, []
@@ -68,8 +87,12 @@ def build_ingest_assets(project: Project) -> list[dg.AssetsDefinition]:
                 intake.report, sample=bad_row_sample(intake.report, intake.frames)
                 if not intake.report.passed and intake.frames else None,
                 quarantined=intake.quarantined)))
+        ledger = ArrivalLedger(io_manager.day_profiles("raw_data"), project.volume,
+                               content=replay_content, run_id=context.run_id)
+        arrivals = [ledger.outcomes(report) for report, _ in results]
         yield dg.Output(frames, metadata=_output_metadata(frames, zone.url))
         yield from contract_results(context, "raw_data", results)
+        yield from arrival_results(context, "raw_data", arrivals, project.volume)
 
     @dg.asset(
         partitions_def=project.partitions, backfill_policy=project.backfill_policy,
@@ -80,6 +103,7 @@ def build_ingest_assets(project: Project) -> list[dg.AssetsDefinition]:
         description="Model inputs for each day, built by core.features.build_features — the "
                     "same function batch scoring uses, so training and serving cannot skew.",
     )
+    @retries_only_transient
     def features(context: dg.AssetExecutionContext, raw_data: PartitionFrames):
         frames, results = {}, []
         for day in context.partition_keys:

@@ -5,11 +5,16 @@ import dagster as dg
 import pandas as pd
 
 from retrain_assets.checks import contract_results, contract_spec, report_metadata
-from retrain_assets.core.ingest import validate_frame
+from retrain_assets.core.ingest import ContractReport, validate_frame
 from retrain_assets.core.training import FeatureMismatchError, predict
 from retrain_assets.project import Project
 from retrain_assets.registry import CHAMPION
-from retrain_assets.resources import TRANSIENT_RETRY, MlflowResource, PartitionFrames
+from retrain_assets.resources import (
+    TRANSIENT_RETRY,
+    MlflowResource,
+    PartitionFrames,
+    retries_only_transient,
+)
 from retrain_assets.schemas import Predictions
 
 
@@ -21,6 +26,17 @@ def score_day(model, features: pd.DataFrame, spec, version: str) -> pd.DataFrame
         "actual": features[spec.target].astype("float64").to_numpy(),
         "model_version": version,
     })
+
+
+def unscored_day(day: str) -> ContractReport:
+    """A day of a scored range whose features are not stored: reported for that day, with what
+    to do, while the range's other days are scored."""
+    return ContractReport(
+        day=day, files=[], rows_in=0, frame=None,
+        problem=f"day {day}: not scored: features[{day}] is not stored (raw_data or features "
+                "rejected the day, or it was never ingested; see their contract checks for "
+                f"{day}). Fix and land the day again, run ingest_job for {day}, then "
+                f"scoring_job for {day}.")
 
 
 def build_scoring_assets(project: Project) -> list[dg.AssetsDefinition]:
@@ -37,6 +53,7 @@ def build_scoring_assets(project: Project) -> list[dg.AssetsDefinition]:
         description=f"The champion (MLflow alias `{CHAMPION}`) scores every row of the day; "
                     "the model version used is stored in each row and in the metadata.",
     )
+    @retries_only_transient
     def predictions(context: dg.AssetExecutionContext, features: PartitionFrames,
                     mlflow: MlflowResource):
         registry = mlflow.registry()
@@ -48,12 +65,16 @@ def build_scoring_assets(project: Project) -> list[dg.AssetsDefinition]:
         model = registry.load_model(version)
         frames, results = {}, []
         for day in context.partition_keys:
-            try:
-                scored = score_day(model, features[day], spec, version)
-            except FeatureMismatchError as exc:  # retrying cannot add the columns
-                raise dg.Failure(f"predictions[{day}]: champion version {version} cannot score "
-                                 f"the day: {exc}", allow_retries=False) from exc
-            report = validate_frame(scored, Predictions.to_schema(), day=day)
+            if day not in features:
+                report = unscored_day(day)
+            else:
+                try:
+                    scored = score_day(model, features[day], spec, version)
+                except FeatureMismatchError as exc:  # retrying cannot add the columns
+                    raise dg.Failure(f"predictions[{day}]: champion version {version} "
+                                     f"cannot score the day: {exc}",
+                                     allow_retries=False) from exc
+                report = validate_frame(scored, Predictions.to_schema(), day=day)
             frames[day] = report.frame
             results.append((report, report_metadata(report)))
         stored = [f for f in frames.values() if f is not None]

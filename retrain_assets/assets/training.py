@@ -7,7 +7,7 @@ from dataclasses import asdict, fields, replace
 import dagster as dg
 import pandas as pd
 
-from retrain_assets.checks import CANDIDATE_BLESSED
+from retrain_assets.checks import CANDIDATE_BLESSED, superseded_days
 from retrain_assets.core.drift import build_reference
 from retrain_assets.core.evaluation import (
     WindowSettings,
@@ -31,7 +31,13 @@ from retrain_assets.metadata import figure, table
 from retrain_assets.plots import predicted_vs_actual
 from retrain_assets.project import Project
 from retrain_assets.registry import CHAMPION, ModelRef
-from retrain_assets.resources import TRANSIENT_RETRY, MlflowResource, PartitionFrames
+from retrain_assets.resources import (
+    TRANSIENT_RETRY,
+    MlflowResource,
+    ParquetIOManager,
+    PartitionFrames,
+    retries_only_transient,
+)
 
 ALL_DAYS = dg.AssetIn(partition_mapping=dg.AllPartitionMapping())
 
@@ -89,8 +95,10 @@ def build_training_assets(project: Project) -> list[dg.AssetsDefinition]:
                     "window of `features` days before the holdout, logs it to MLflow with "
                     "signature, input example and lineage tags, and registers a new version.",
     )
+    @retries_only_transient
     def candidate_model(context: dg.AssetExecutionContext, config: TrainingConfig,
-                        features: PartitionFrames, mlflow: MlflowResource) -> dg.Output[dict]:
+                        features: PartitionFrames, mlflow: MlflowResource,
+                        io_manager: dg.ResourceParam[ParquetIOManager]) -> dg.Output[dict]:
         settings = config.window_settings()
         frames = {d: features[d] for d in window_days(list(features), settings.window_days)}
         try:
@@ -99,6 +107,10 @@ def build_training_assets(project: Project) -> list[dg.AssetsDefinition]:
         except ValueError as exc:
             raise dg.Failure(str(exc), allow_retries=False) from exc
         train = training_rows(frames, window, spec.time_column)
+        superseded = superseded_days(io_manager.day_profiles("raw_data"), window.train_days)
+        if superseded:
+            context.log.warning(f"trained on {len(superseded)} day(s) whose newest landing was "
+                                f"rejected, from their earlier copies: {superseded}")
         hyperparameters = config.hyperparameters()
         model = train_model(train, spec, hyperparameters)
         reference = build_reference(train, list(spec.model_numeric_features),
@@ -126,6 +138,7 @@ def build_training_assets(project: Project) -> list[dg.AssetsDefinition]:
             "change_day": dg.MetadataValue.text(window.change_day or "none"),
             "trains_from_change": dg.MetadataValue.bool(window.trains_from_change),
             "hyperparameters": dg.MetadataValue.json(hyperparameters.as_params()),
+            "superseded_days": dg.MetadataValue.json(superseded),
         })
 
     @dg.asset(
@@ -139,6 +152,7 @@ def build_training_assets(project: Project) -> list[dg.AssetsDefinition]:
                     "(the latest rows, which the candidate never trained on) and gives a "
                     "blessed / not blessed verdict with its reasons, as TFX's Evaluator does.",
     )
+    @retries_only_transient
     def evaluation_report(context: dg.AssetExecutionContext, config: EvaluationConfig,
                           candidate_model: dict, features: PartitionFrames,
                           mlflow: MlflowResource):
