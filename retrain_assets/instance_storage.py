@@ -71,6 +71,9 @@ class KeptEngines:
         self._lock = threading.Lock()
         self._pid = os.getpid()
 
+    def __len__(self) -> int:
+        return len(self._engines)
+
     def get(self, conn_string: str) -> Engine:
         with self._lock:
             if self._pid != os.getpid():
