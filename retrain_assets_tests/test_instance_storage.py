@@ -149,3 +149,108 @@ def test_a_forked_process_opens_its_own_connections_and_both_writers_keep_their_
     assert child.exitcode == 0
     assert len(materializations(instance)) == 41
     assert set(integrity(home / "dagster").values()) == {"ok"}
+
+
+CHATTY_LOCATION = '''
+import os
+from pathlib import Path
+
+import dagster as dg
+
+REPORTED = Path(os.environ["RETRAIN_ASSETS_HOME"]) / "reported"
+
+
+class Chatter(dg.Config):
+    events: int
+
+
+@dg.op
+def chatter(context, config: Chatter):
+    """Materializes `events` times; a number is reported once its event is stored (a yielded
+    event is stored before the op resumes)."""
+    REPORTED.mkdir(exist_ok=True)
+    (REPORTED / f"{context.run_id}.pid").write_text(str(os.getpid()))
+    (REPORTED / f"{context.run_id}.storage").write_text(
+        type(context.instance.event_log_storage).__name__)
+    with open(REPORTED / f"{context.run_id}.log", "a") as reported:
+        for i in range(config.events):
+            yield dg.AssetMaterialization("chatter", metadata={"i": i})
+            reported.write(f"{i}\\n")
+            reported.flush()
+    yield dg.Output(None)
+
+
+@dg.job(executor_def=dg.in_process_executor)  # the op runs in the run worker itself
+def chatty():
+    chatter()
+
+
+defs = dg.Definitions(jobs=[chatty])
+'''
+
+
+def _wait(condition, what: str, timeout: float = 240) -> None:
+    import time
+
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            pytest.fail(f"timed out after {timeout:.0f} s waiting for {what}", pytrace=False)
+        time.sleep(0.5)
+
+
+@pytest.mark.slow
+def test_dagster_dev_with_concurrent_runs_and_a_killed_run_worker_loses_no_reported_event(
+        home, tmp_path):
+    import os
+    import signal
+
+    from dagster._core.storage.sqlite_storage import DagsterSqliteStorage
+    from dagster_graphql import DagsterGraphQLClient
+
+    from retrain_assets_tests.dagster_dev import dagster_dev
+
+    (tmp_path / "chatty.py").write_text(CHATTY_LOCATION)
+    workspace = tmp_path / "workspace.yaml"
+    workspace.write_text(f"load_from:\n  - python_file: {tmp_path / 'chatty.py'}\n")
+    reported = home / "reported"
+    finishing, finished_events = [], 150
+
+    with dagster_dev(tmp_path / "dagster-dev.log", workspace=workspace) as url:
+        client = DagsterGraphQLClient("127.0.0.1", port_number=int(url.rsplit(":", 1)[1]))
+        submit = lambda events: client.submit_job_execution(  # noqa: E731
+            "chatty", run_config={"ops": {"chatter": {"config": {"events": events}}}})
+        killed = submit(1_000_000)
+        finishing = [submit(finished_events) for _ in range(2)]
+        # the daemon launches them (queued run coordinator); killed once it has stored enough
+        _wait(lambda: (reported / f"{killed}.log").is_file()
+              and len((reported / f"{killed}.log").read_text().split()) >= 100,
+              "the long run to report 100 stored events")
+        os.kill(int((reported / f"{killed}.pid").read_text()), signal.SIGKILL)
+        # the webserver answers (reading the instance) while the other runs write
+        _wait(lambda: all(client.get_run_status(run_id) == dg.DagsterRunStatus.SUCCESS
+                          for run_id in finishing), "the two other runs to succeed")
+
+    def numbers(records) -> list[int]:
+        return [r.event_log_entry.asset_materialization.metadata["i"].value for r in records]
+
+    with dg.DagsterInstance.get() as instance:
+        index = instance.fetch_materializations(dg.AssetKey("chatter"), limit=10_000,
+                                                ascending=True).records
+        for run_id in [killed, *finishing]:
+            reported_numbers = [int(n) for n in (reported / f"{run_id}.log").read_text().split()]
+            in_run_file = numbers(instance.get_records_for_run(
+                run_id, of_type=dg.DagsterEventType.ASSET_MATERIALIZATION, limit=10_000).records)
+            in_index = numbers(r for r in index if r.run_id == run_id)
+            # every reported event in the run's file and in the index (a kill between the two
+            # writes of one event may leave the run's file one event ahead, as in Dagster's own)
+            assert in_run_file[:len(reported_numbers)] == reported_numbers, run_id
+            assert in_index[:len(reported_numbers)] == reported_numbers, run_id
+            if run_id in finishing:
+                assert in_index == in_run_file == list(range(finished_events)), run_id
+            assert (reported / f"{run_id}.storage").read_text() == \
+                KeptConnectionsEventLogStorage.__name__  # what the run workers wrote through
+    assert set(integrity(home / "dagster").values()) == {"ok"}
+    # Dagster's own SQLite storage reads the same files
+    assert {r.run_id for r in DagsterSqliteStorage.from_local(
+        str(home / "dagster")).run_storage.get_runs()} == {killed, *finishing}
