@@ -11,6 +11,7 @@ import dagster as dg
 
 from bench.harness import Figure, Run, benchmark, ratio_at_most, times_faster_than_baseline
 from bench.workload import bare_features, days, land, open_definitions
+from retrain_assets.project import DAYS_PER_RUN
 from retrain_assets_tests.postgres_server import postgres_server
 
 SELECTION = [dg.AssetKey("raw_data"), dg.AssetKey("features")]
@@ -18,12 +19,13 @@ REPO = Path(__file__).resolve().parents[1]
 PRODUCT, FLOOR = "retrain_assets.definitions", "bench.floor"
 
 
-def daemon_backfill(home: Path, day_keys: list[str], days_per_run: int | None = None,
+def daemon_backfill(home: Path, day_keys: list[str], days_per_run: int | str | None = None,
                     postgres: dict[str, str] | None = None, module: str = PRODUCT) -> float:
     """Submit an asset backfill to the instance (as the UI does) and drive the daemons' own
     iterations (backfill daemon, run queue) until its runs finish; runs are launched by the
     instance's run launcher in their own processes via the code location's gRPC server.
-    `days_per_run=1` makes the code location's BackfillPolicy one run per partition;
+    `days_per_run` sets RETRAIN_ASSETS_BACKFILL_MAX_DAYS_PER_RUN (None: the product's default
+    split, 1: one run per partition, "all": one run);
     `postgres` (DAGSTER_PG_* values) puts the instance on dagster-postgres.yaml instead;
     `module` is the code location (FLOOR: the same shape with no data work)."""
     import os
@@ -71,9 +73,10 @@ def daemon_backfill(home: Path, day_keys: list[str], days_per_run: int | None = 
     failed = [r.run_id for r in runs if not r.is_success]
     if status != BulkActionStatus.COMPLETED_SUCCESS or failed:
         raise RuntimeError(f"backfill ended {status}; failed runs {failed}")
-    if len(runs) != (len(day_keys) if days_per_run == 1 else 1):
-        raise RuntimeError(f"expected {'a run per day' if days_per_run else 'one run'}, "
-                           f"got {len(runs)} runs")
+    chunk = {None: DAYS_PER_RUN, "all": len(day_keys)}.get(days_per_run, days_per_run)
+    if len(runs) != -(-len(day_keys) // chunk):
+        raise RuntimeError(f"expected runs of at most {chunk} days, got {len(runs)} runs for "
+                           f"{len(day_keys)} days")
     return seconds
 
 
