@@ -9,7 +9,7 @@ import dagster as dg
 
 from retrain_assets.checks import frames_type
 from retrain_assets.core.dataset import DatasetSpec, load_spec
-from retrain_assets.core.features import features_schema
+from retrain_assets.core.features import features_contract_after_raw, features_schema
 from retrain_assets.schemas import Predictions
 
 DEFAULT_START_DATE = "2025-01-01"
@@ -30,6 +30,7 @@ class Project:
         self.partitions = dg.DailyPartitionsDefinition(start_date=self.start_date)
         self.raw_type = frames_type(self.spec.raw_schema)
         self.features_schema = features_schema(self.spec)
+        self.features_contract = features_contract_after_raw(self.spec)  # what `features` checks
         self.features_type = frames_type(self.features_schema)
         self.predictions_type = frames_type(Predictions)
 
