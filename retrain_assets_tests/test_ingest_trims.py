@@ -1,7 +1,11 @@
-"""Work ingest no longer repeats: features reads the raw days its own run just stored from
-memory, and the features contract leaves the id's uniqueness to the raw contract."""
+"""Ingest without repeated or slow work: features reads the raw days its own run just stored
+from memory, the features contract leaves the id's uniqueness to the raw contract, and CSV
+landings are read by pyarrow (pandas still reads, and words, anything pyarrow would read
+differently)."""
 
 from __future__ import annotations
+
+import io
 
 import dagster as dg
 import pandas as pd
@@ -9,8 +13,8 @@ import pytest
 
 from retrain_assets import resources
 from retrain_assets.core.features import build_features, features_contract_after_raw
-from retrain_assets.core.frames import read_parquet
-from retrain_assets.core.ingest import validate_frame
+from retrain_assets.core.frames import TEXT, read_parquet
+from retrain_assets.core.ingest import read_landed_file, validate_frame
 from retrain_assets.datasets.taxi import TAXI_TRIPS
 from retrain_assets.instance import run_job
 from retrain_assets_tests.conftest import START, good_day, land_frame
@@ -72,3 +76,29 @@ def test_the_features_contract_after_raw_leaves_only_the_id_uniqueness_to_the_ra
         {n: c for n, c in full.columns.items() if n != "trip_id"}
     broken = features.assign(fare_amount=-1.0)
     assert not validate_frame(broken, contract, day="d").passed  # every other rule still holds
+
+
+def test_a_plain_csv_is_read_by_pyarrow_as_pandas_would_read_it_with_text_as_arrow_strings():
+    data = (b"trip_id,pickup_at,passenger_count,fare_amount,note,paid\n"
+            b"t1,2025-01-01 08:00:00,1,12.5,n/a,true\n"
+            b't2,2025-01-01T09:30:00,2,,"two, quoted\nlines",false\n')
+
+    frame = read_landed_file("2025-01-01/trips.csv", data)
+    as_pandas = pd.read_csv(io.BytesIO(data), keep_default_na=False, na_values=[""])
+
+    assert frame["trip_id"].dtype == TEXT and frame["note"].dtype == TEXT  # not Python objects
+    assert frame["pickup_at"].tolist() == ["2025-01-01 08:00:00", "2025-01-01T09:30:00"]
+    pd.testing.assert_frame_equal(frame, as_pandas, check_dtype=False)
+    assert frame.dtypes.drop(["trip_id", "pickup_at", "note"]).equals(
+        as_pandas.dtypes.drop(["trip_id", "pickup_at", "note"]))
+
+
+def test_a_csv_pyarrow_would_read_differently_is_read_by_pandas_as_before():
+    duplicate_names = b"trip_id,fare,fare\nt1,1.0,2.0\n"
+    late_text_in_numbers = b"trip_id,fare\n" + b"".join(
+        f"t{i},{i}.5\n".encode() for i in range(200_000)) + b"t-last,n/a\n"
+
+    assert list(read_landed_file("d/a.csv", duplicate_names).columns) == \
+        ["trip_id", "fare", "fare.1"]
+    late = read_landed_file("d/b.csv", late_text_in_numbers)
+    assert late["fare"].iloc[-1] == "n/a" and late["fare"].iloc[0] == "0.5"
