@@ -89,7 +89,9 @@ class PartitionFrames(Mapping[str, pd.DataFrame]):
 
     Models read weeks of partitions; loading lazily keeps memory to what the asset asks for.
     Days that were requested but never stored (rejected by their contract) are simply absent.
-    `held`: frames of these partitions still in memory (`_HandOver`), returned as they are.
+    `held`: frames of these partitions still in memory (`_HandOver`), each returned as it is
+    the first time it is asked for and then let go (read from storage after that), so a
+    many-day run holds no more than its upstream step did.
     """
 
     def __init__(self, store: ObjectStore, asset_path: str, keys: list[str],
@@ -101,7 +103,7 @@ class PartitionFrames(Mapping[str, pd.DataFrame]):
         if key not in self._keys:
             raise KeyError(key)
         if key in self._held:
-            return self._held[key]
+            return self._held.pop(key)
         return read_parquet(self._store.read_bytes(f"{self._asset_path}/{key}.parquet"))
 
     def __contains__(self, key: object) -> bool:  # without loading the frame, as Mapping's would

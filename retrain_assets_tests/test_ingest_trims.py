@@ -17,6 +17,7 @@ from retrain_assets.core.frames import TEXT, read_parquet
 from retrain_assets.core.ingest import read_landed_file, validate_frame
 from retrain_assets.datasets.taxi import TAXI_TRIPS
 from retrain_assets.instance import run_job
+from retrain_assets.storage import LocalObjectStore
 from retrain_assets_tests.conftest import START, good_day, land_frame
 
 
@@ -63,6 +64,17 @@ def test_features_in_a_later_run_reads_raw_data_from_storage(defs, instance, lan
 
     assert again.success
     assert stored_frames_read == [50]  # raw_data's one day
+
+
+def test_a_handed_over_frame_is_let_go_once_read(tmp_path, stored_frames_read):
+    store = LocalObjectStore(tmp_path)
+    day = good_day(START.isoformat(), rows=20)
+    store.write_bytes("raw_data/d.parquet", day.to_parquet(index=False))
+    frames = resources.PartitionFrames(store, "raw_data", ["d"], {"d": day})
+
+    assert frames["d"] is day and stored_frames_read == []
+    pd.testing.assert_frame_equal(frames["d"], read_parquet(day.to_parquet(index=False)))
+    assert stored_frames_read == [20]
 
 
 def test_the_features_contract_after_raw_leaves_only_the_id_uniqueness_to_the_raw_contract():
