@@ -13,9 +13,9 @@ whole storage, but the connection is made inside private classes (`SqliteRunStor
 in this one module, and pyproject.toml pins the Dagster minor version they were written against.
 It is meant to go upstream as the SQLite storages' own behaviour (deploy/README.md).
 
-Safe in every process that opens the instance: engines are per process (a forked child drops
-the ones it inherited, unclosed, and opens its own), SQLAlchemy's pool hands each thread its own
-connection, and the event log still serializes its calls as Dagster does. Bounded in the
+Safe in every process that opens the instance: engines are per process (a forked child leaves
+the ones it inherited alone, unclosed, and opens its own), SQLAlchemy's pool hands each thread its
+own connection, and the event log still serializes its calls as Dagster does. Bounded in the
 long-lived ones (webserver, daemon, code servers): at most `EVENT_LOG_FILES_KEPT_OPEN` event-log
 files keep an engine; the least recently used one is closed.
 """
@@ -70,6 +70,7 @@ class KeptEngines:
         self._engines: OrderedDict[str, Engine] = OrderedDict()
         self._lock = threading.Lock()
         self._pid = os.getpid()
+        self._inherited: list[Engine] = []
 
     def __len__(self) -> int:
         return len(self._engines)
@@ -98,10 +99,10 @@ class KeptEngines:
                 self._engines.popitem()[1].dispose()
 
     def _forget_inherited(self) -> None:
-        """In a forked child: the parent's connections are the parent's (closing them here
-        would checkpoint and unlock under its feet), so they are dropped unclosed."""
-        for engine in self._engines.values():
-            engine.dispose(close=False)
+        """In a forked child: the parent's connections are the parent's, never to be used or
+        closed here (SQLite's rule for fork), so they are set aside, still referenced so that
+        garbage collection does not close them, and this process opens its own."""
+        self._inherited.extend(self._engines.values())
         self._engines.clear()
         self._pid = os.getpid()
 
