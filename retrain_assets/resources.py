@@ -120,8 +120,9 @@ class _HandOver:
     """The partition frames this process stored last, kept for the next step of the same run
     that loads them (features right after raw_data in one run), which then reads them from
     memory instead of back from storage; they are still stored. One output at a time, given up
-    to the first step that loads it, so frames live no longer than they did without it. A
-    frame is kept only when it is exactly what a read would return (a default row index)."""
+    to the first step that loads it (or replaced by the next output stored), so at most one
+    step's frames outlive it. A frame is kept only when it is exactly what a read would return
+    (a default row index)."""
 
     def __init__(self) -> None:
         self._kept: dict[tuple[str, str], dict[str, pd.DataFrame]] = {}
