@@ -230,10 +230,11 @@ def machine() -> dict[str, str]:
 
 
 def sqlite_write_seconds(samples: int = 50) -> float:
-    """One small write as the embedded Dagster instance makes it: a new SQLite connection (WAL
-    journal), one insert, a durable commit, close. It writes several per event, so on a disk that
-    is slow to sync the runs' bookkeeping costs more while the bare baselines (no commits) do
-    not: read the ratios with it."""
+    """One small write as Dagster's own SQLite storage makes it: a new SQLite connection (WAL
+    journal), one insert, a durable commit, close (the embedded instance keeps its connections
+    instead, retrain_assets/instance_storage.py, but still commits durably). Runs write several
+    per event, so on a disk that is slow to sync the runs' bookkeeping costs more while the bare
+    baselines (no commits) do not: read the ratios with it."""
     with tempfile.TemporaryDirectory(prefix="bench-sqlite-") as folder:
         path = Path(folder) / "probe.db"
         with closing(sqlite3.connect(path)) as setup:

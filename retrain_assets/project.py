@@ -9,19 +9,23 @@ import dagster as dg
 
 from retrain_assets.checks import frames_type
 from retrain_assets.core.dataset import DatasetSpec, load_spec
-from retrain_assets.core.features import features_schema
+from retrain_assets.core.features import features_contract_after_raw, features_schema
 from retrain_assets.core.volume import VolumeThresholds
 from retrain_assets.schemas import Predictions
 
 DEFAULT_START_DATE = "2025-01-01"
 DEFAULT_FRESHNESS_DEADLINE = "0 6 * * *"  # a day is expected by 06:00 UTC the next day
+# A backfill longer than this is split into runs of at most this many days, which the run queue
+# runs at once (bench/README.md: a year as two runs on two cores beats one run; below about half a
+# year the second run's start-up eats the gain).
+DAYS_PER_RUN = 183
 
 
 @dataclass
 class Project:
     spec: DatasetSpec
     start_date: str = DEFAULT_START_DATE
-    max_days_per_run: int | None = None  # None: a backfill of any length is one run
+    max_days_per_run: int | None = DAYS_PER_RUN  # None: a backfill of any length is one run
     volume: VolumeThresholds = field(default_factory=VolumeThresholds)
     freshness_deadline_cron: str = DEFAULT_FRESHNESS_DEADLINE
     partitions: dg.DailyPartitionsDefinition = field(init=False)
@@ -30,14 +34,15 @@ class Project:
         self.partitions = dg.DailyPartitionsDefinition(start_date=self.start_date)
         self.raw_type = frames_type(self.spec.raw_schema)
         self.features_schema = features_schema(self.spec)
+        self.features_contract = features_contract_after_raw(self.spec)  # what `features` checks
         self.features_type = frames_type(self.features_schema)
         self.predictions_type = frames_type(Predictions)
 
     @property
     def backfill_policy(self) -> dg.BackfillPolicy:
-        """One run per backfill by default (and what `dagster asset materialize
-        --partition-range` requires); chunks of `max_days_per_run` days when a day is so large
-        that a whole backfill should not share one process's memory."""
+        """Runs of at most `max_days_per_run` days, so a long backfill uses more than one core;
+        None: one run per backfill, which `dagster asset materialize --partition-range`
+        requires (it refuses any other policy)."""
         if self.max_days_per_run is None:
             return dg.BackfillPolicy.single_run()
         return dg.BackfillPolicy.multi_run(max_partitions_per_run=self.max_days_per_run)
@@ -46,12 +51,16 @@ class Project:
     def from_env(cls) -> Project:
         """RETRAIN_ASSETS_DATASET (built-in name or `package.module:SPEC`, default `taxi`),
         RETRAIN_ASSETS_START_DATE (first daily partition, default 2025-01-01) and
-        RETRAIN_ASSETS_BACKFILL_MAX_DAYS_PER_RUN (unset: one run per backfill), and the
-        landed days' checks: RETRAIN_ASSETS_VOLUME_MAX_RATIO, RETRAIN_ASSETS_REPLAY_MAX_SHARE,
+        RETRAIN_ASSETS_BACKFILL_MAX_DAYS_PER_RUN (unset: `DAYS_PER_RUN`; `all`: one run per
+        backfill, as the CLI's `--partition-range` needs), and the landed days' checks:
+        RETRAIN_ASSETS_VOLUME_MAX_RATIO, RETRAIN_ASSETS_REPLAY_MAX_SHARE,
         RETRAIN_ASSETS_VOLUME_CHECKS_BLOCK (`true`: ERROR and block downstream instead of WARN)
         and RETRAIN_ASSETS_FRESHNESS_DEADLINE_CRON."""
         env = os.environ.get
-        chunk = env("RETRAIN_ASSETS_BACKFILL_MAX_DAYS_PER_RUN")
+        chunk = env("RETRAIN_ASSETS_BACKFILL_MAX_DAYS_PER_RUN") or str(DAYS_PER_RUN)
+        if chunk != "all" and not (chunk.isdigit() and int(chunk) > 0):
+            raise ValueError(f"RETRAIN_ASSETS_BACKFILL_MAX_DAYS_PER_RUN is {chunk!r}: set it to "
+                             "a number of days (at least 1) or to 'all' (one run per backfill)")
         defaults = VolumeThresholds()
         volume = VolumeThresholds(
             max_ratio=_env_number("RETRAIN_ASSETS_VOLUME_MAX_RATIO", defaults.max_ratio),
@@ -60,7 +69,7 @@ class Project:
             blocking=_env_flag("RETRAIN_ASSETS_VOLUME_CHECKS_BLOCK", defaults.blocking))
         return cls(spec=load_spec(env("RETRAIN_ASSETS_DATASET", "taxi")),
                    start_date=env("RETRAIN_ASSETS_START_DATE", DEFAULT_START_DATE),
-                   max_days_per_run=int(chunk) if chunk else None, volume=volume,
+                   max_days_per_run=None if chunk == "all" else int(chunk), volume=volume,
                    freshness_deadline_cron=env("RETRAIN_ASSETS_FRESHNESS_DEADLINE_CRON",
                                                DEFAULT_FRESHNESS_DEADLINE))
 

@@ -172,14 +172,21 @@ class PartitionFrames(Mapping[str, pd.DataFrame]):
 
     Models read weeks of partitions; loading lazily keeps memory to what the asset asks for.
     Days that were requested but never stored (rejected by their contract) are simply absent.
+    `held`: frames of these partitions still in memory (`_HandOver`), each returned as it is
+    the first time it is asked for and then let go (read from storage after that), so a
+    many-day run holds no more than its upstream step did.
     """
 
-    def __init__(self, store: ObjectStore, asset_path: str, keys: list[str]):
+    def __init__(self, store: ObjectStore, asset_path: str, keys: list[str],
+                 held: Mapping[str, pd.DataFrame] | None = None):
         self._store, self._asset_path, self._keys = store, asset_path, keys
+        self._held = held or {}
 
     def __getitem__(self, key: str) -> pd.DataFrame:
         if key not in self._keys:
             raise KeyError(key)
+        if key in self._held:
+            return self._held.pop(key)
         return read_parquet(self._store.read_bytes(f"{self._asset_path}/{key}.parquet"))
 
     def __contains__(self, key: object) -> bool:  # without loading the frame, as Mapping's would
@@ -190,6 +197,38 @@ class PartitionFrames(Mapping[str, pd.DataFrame]):
 
     def __len__(self) -> int:
         return len(self._keys)
+
+
+class _HandOver:
+    """The partition frames this process stored last, kept for the next step of the same run
+    that loads them (features right after raw_data in one run), which then reads them from
+    memory instead of back from storage; they are still stored. One output at a time, given up
+    to the first step that loads it (or replaced by the next output stored), so at most one
+    step's frames outlive it. A frame is kept only when it is exactly what a read would return
+    (a default row index)."""
+
+    def __init__(self) -> None:
+        self._kept: dict[tuple[str, str], dict[str, pd.DataFrame]] = {}
+
+    def keep(self, run_id: str | None, asset_path: str, frames: dict[str, pd.DataFrame]) -> None:
+        self._kept = {} if run_id is None else {(run_id, asset_path): {
+            key: frame for key, frame in frames.items()
+            if frame.index.equals(pd.RangeIndex(len(frame)))}}
+
+    def take(self, run_id: str | None, asset_path: str) -> dict[str, pd.DataFrame]:
+        return self._kept.pop((run_id, asset_path), {})
+
+
+_HANDED_OVER = _HandOver()
+
+
+def _run_id(context: dg.OutputContext | None) -> str | None:
+    """The run an output was stored by, if the context knows it (a context built by hand in a
+    test may not)."""
+    try:
+        return context.run_id if context is not None else None
+    except dg.DagsterInvariantViolationError:
+        return None
 
 
 class ParquetIOManager(dg.ConfigurableIOManager):
@@ -230,6 +269,7 @@ class ParquetIOManager(dg.ConfigurableIOManager):
             context.add_output_metadata({"stored_at": dg.MetadataValue.path(
                 join_url(store.url, key))})
             return
+        stored = {}
         for key in context.asset_partition_keys:
             frame = obj.get(key)
             if frame is None:  # rejected day: nothing to store, the check says why
@@ -237,6 +277,8 @@ class ParquetIOManager(dg.ConfigurableIOManager):
             buffer = io.BytesIO()
             frame.to_parquet(buffer, index=False)
             store.write_bytes(f"{path}/{key}.parquet", buffer.getvalue())
+            stored[key] = frame
+        _HANDED_OVER.keep(_run_id(context), path, stored)
         context.add_output_metadata({"stored_at": dg.MetadataValue.path(join_url(store.url,
                                                                                    path))})
 
@@ -254,7 +296,8 @@ class ParquetIOManager(dg.ConfigurableIOManager):
                 "never materialized, or its contract check rejected the day (see the check's "
                 "metadata and the landing zone's _quarantine folder). Fix the day upstream and "
                 "materialize it again.", allow_retries=False)
-        return PartitionFrames(store, path, available)
+        return PartitionFrames(store, path, available,
+                               _HANDED_OVER.take(_run_id(context.upstream_output), path))
 
     @staticmethod
     def _load_run_value(context: dg.InputContext, store: ObjectStore, path: str):

@@ -168,8 +168,9 @@ def build_landing_zone_sensor(interval_seconds: int, full_rescan_every: int):
         if first_look:
             days = sorted(changes.changed)
             history = (f"{len(days)} day(s) already landed ({days[0]}..{days[-1]}) are "
-                       "history: backfill them (`dagster asset materialize --select "
-                       f"raw_data,features --partition-range {days[0]}...{days[-1]}`, or the UI)"
+                       "history: backfill them (the UI, or `RETRAIN_ASSETS_BACKFILL_MAX_DAYS_PER_"
+                       "RUN=all dagster asset materialize --select "
+                       f"raw_data,features --partition-range {days[0]}...{days[-1]}`)"
                        if days else "no day that is a partition has landed yet")
             not_yet = "".join(f"; held back {reason}"
                               for reason in hold_reasons(changes.held, first, last, today))

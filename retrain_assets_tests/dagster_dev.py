@@ -31,8 +31,9 @@ def _answers(url: str) -> bool:
 
 
 @contextmanager
-def dagster_dev(log_path: Path, *, startup_deadline_s: float = 300) -> Iterator[str]:
-    """Start `dagster dev` on the repo's workspace.yaml with the current DAGSTER_HOME; yields its
+def dagster_dev(log_path: Path, *, startup_deadline_s: float = 300,
+                workspace: Path = REPO / "workspace.yaml") -> Iterator[str]:
+    """Start `dagster dev` on `workspace` (the repo's) with the current DAGSTER_HOME; yields its
     URL once the webserver answers. Everything it started is in its own process group, which
     is terminated (then killed) on exit, so no code server or daemon outlives the test."""
     port = free_port()
@@ -40,7 +41,7 @@ def dagster_dev(log_path: Path, *, startup_deadline_s: float = 300) -> Iterator[
     log_path.parent.mkdir(parents=True, exist_ok=True)
     with log_path.open("w") as log:
         process = subprocess.Popen(
-            [str(DAGSTER), "dev", "-w", str(REPO / "workspace.yaml"), "-h", "127.0.0.1",
+            [str(DAGSTER), "dev", "-w", str(workspace), "-h", "127.0.0.1",
              "-p", str(port)],
             cwd=REPO, env=os.environ.copy(), stdout=log, stderr=subprocess.STDOUT,
             start_new_session=True)

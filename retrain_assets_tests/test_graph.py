@@ -5,10 +5,11 @@ from datetime import timedelta
 import dagster as dg
 import mlflow
 import pytest
+import yaml
 
 from retrain_assets.checks import CANDIDATE_BLESSED, CONTRACT
-from retrain_assets.instance import run_job
-from retrain_assets.project import Project
+from retrain_assets.instance import REPO_DAGSTER_YAML, run_job
+from retrain_assets.project import DAYS_PER_RUN, Project
 from retrain_assets_tests.conftest import START, good_day, land, land_frame
 
 
@@ -140,7 +141,7 @@ def test_definitions_are_described_grouped_and_backfill_in_few_runs(defs, projec
                       "drift_report": "monitoring"}
     for name in ("raw_data", "features", "predictions"):
         policy = graph.get(dg.AssetKey(name)).backfill_policy
-        assert policy == dg.BackfillPolicy.single_run(), name
+        assert policy == dg.BackfillPolicy.multi_run(DAYS_PER_RUN), name
     assert {"ingest_job", "training_job", "scoring_job", "rollback_job"} <= {
         job.name for job in defs.jobs}
 
@@ -148,3 +149,17 @@ def test_definitions_are_described_grouped_and_backfill_in_few_runs(defs, projec
 def test_backfill_can_be_chunked_for_very_large_days(monkeypatch):
     monkeypatch.setenv("RETRAIN_ASSETS_BACKFILL_MAX_DAYS_PER_RUN", "31")
     assert Project.from_env().backfill_policy.max_partitions_per_run == 31
+
+
+def test_the_run_queue_starts_the_runs_of_a_years_backfill_together():
+    runs = yaml.safe_load(REPO_DAGSTER_YAML.read_text())["concurrency"]["runs"]
+    assert runs["max_concurrent_runs"] >= -(-365 // DAYS_PER_RUN) == 2
+    assert "dagster/backfill" not in {limit["key"] for limit in runs["tag_concurrency_limits"]}
+
+
+def test_backfill_in_one_run_as_the_cli_range_needs_or_a_clear_error(monkeypatch):
+    monkeypatch.setenv("RETRAIN_ASSETS_BACKFILL_MAX_DAYS_PER_RUN", "all")
+    assert Project.from_env().backfill_policy == dg.BackfillPolicy.single_run()
+    monkeypatch.setenv("RETRAIN_ASSETS_BACKFILL_MAX_DAYS_PER_RUN", "a month")
+    with pytest.raises(ValueError, match="is 'a month': set it to a number of days"):
+        Project.from_env()

@@ -113,7 +113,7 @@ def build_ingest_assets(project: Project) -> list[dg.AssetsDefinition]:
                                                 "fix it upstream first")
             else:
                 report = validate_frame(build_features(raw_data[day], spec),
-                                        project.features_schema, day=day)
+                                        project.features_contract, day=day)
             frames[day] = report.frame
             results.append((report, report_metadata(report)))
         yield dg.Output(frames, metadata=_output_metadata(frames))

@@ -18,7 +18,7 @@ import pyarrow.parquet as pq
 from pandera.engines import pandas_engine
 
 TEXT = pd.StringDtype("pyarrow")  # the string dtype Pandera checks natively; missing is pd.NA
-_AS_TEXT = {arrow.string(): TEXT, arrow.large_string(): TEXT}.get
+AS_TEXT = {arrow.string(): TEXT, arrow.large_string(): TEXT}.get
 
 
 @dataclasses.dataclass(frozen=True)
@@ -47,7 +47,7 @@ TEXT_CONTRACT = ArrowText()
 def read_parquet(data: bytes) -> pd.DataFrame:
     """A Parquet file as a frame whose text columns are `TEXT` (Arrow buffers kept, no
     Python objects made); other columns as pandas would read them."""
-    return pq.read_table(io.BytesIO(data)).to_pandas(types_mapper=_AS_TEXT)
+    return pq.read_table(io.BytesIO(data)).to_pandas(types_mapper=AS_TEXT)
 
 
 _VECTORISED: dict[int, tuple[pa.DataFrameSchema, pa.DataFrameSchema]] = {}

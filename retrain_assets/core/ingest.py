@@ -18,8 +18,10 @@ import numpy as np
 import pandas as pd
 import pandera.errors as pa_errors
 import pandera.pandas as pa
+import pyarrow as arrow
+import pyarrow.csv as arrow_csv
 
-from retrain_assets.core.frames import TEXT, read_parquet, vectorised
+from retrain_assets.core.frames import AS_TEXT, TEXT, read_parquet, vectorised
 
 READERS = {".csv": "csv", ".parquet": "parquet", ".pq": "parquet"}
 SAMPLE_ROWS = 10
@@ -132,6 +134,9 @@ def read_landed_file(name: str, data: bytes) -> pd.DataFrame:
             raise _cannot_parse(name, fmt, exc) from exc
     text = _decode_text(name, data)
     _refuse_other_delimiter(name, text)
+    frame = _read_plain_csv(data)
+    if frame is not None:
+        return frame
     try:
         frame = pd.read_csv(io.StringIO(text), low_memory=False, keep_default_na=False,
                             na_values=[""])
@@ -141,6 +146,37 @@ def read_landed_file(name: str, data: bytes) -> pd.DataFrame:
         raise _cannot_parse(name, fmt, exc) from exc
     _refuse_truncated(name, text, frame)
     return frame
+
+
+def _read_plain_csv(data: bytes) -> pd.DataFrame | None:
+    """pyarrow's CSV reader (several times faster than pandas') for a well-formed CSV, read as
+    pandas would read it: numbers and booleans typed, only an empty field missing, times and
+    dates left as written (the contract parses them), text as `TEXT`. None for anything else
+    — a file pyarrow refuses, duplicate or empty column names, a column with no value — so
+    pandas reads it and `read_landed_file` words any problem as it always has."""
+    parse = arrow_csv.ParseOptions(newlines_in_values=True)
+    missing = dict(null_values=[""], strings_can_be_null=True, quoted_strings_can_be_null=True)
+    try:
+        # pyarrow types every column from the first block; it would parse times and dates
+        with arrow_csv.open_csv(io.BytesIO(data), parse_options=parse,
+                                convert_options=arrow_csv.ConvertOptions(**missing)) as first:
+            as_written = {column.name: arrow.string() for column in first.schema
+                          if _parsed_as_time(column.type)}
+        table = arrow_csv.read_csv(io.BytesIO(data), parse_options=parse,
+                                   convert_options=arrow_csv.ConvertOptions(
+                                       **missing, column_types=as_written))
+    except arrow.ArrowException:
+        return None
+    names = table.column_names
+    if len(set(names)) != len(names) or not all(names) or table.num_rows == 0 \
+            or any(arrow.types.is_null(column.type) for column in table.schema):
+        return None
+    return table.to_pandas(types_mapper=AS_TEXT)
+
+
+def _parsed_as_time(kind: arrow.DataType) -> bool:
+    return arrow.types.is_timestamp(kind) or arrow.types.is_date(kind) \
+        or arrow.types.is_time(kind)
 
 
 def _cannot_parse(name: str, fmt: str, exc: Exception) -> UnreadableFile:
