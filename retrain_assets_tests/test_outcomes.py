@@ -1,0 +1,127 @@
+"""Outcomes are not failures: a rejected candidate ends green and pages nobody; approval mode
+parks a blessed candidate until a person decides; outcome alerts go along their routes."""
+
+import dagster as dg
+import pytest
+
+from retrain_assets.alerts import AlertRoute, OutcomeAlerts, outcome_alert_sensor
+from retrain_assets.definitions import build_definitions
+from retrain_assets.instance import run_job
+from retrain_assets.registry import AWAITING_APPROVAL, CHAMPION
+from retrain_assets_tests.conftest import SMALL_TRAINING, START, champion_from, land
+
+CRIPPLED = {"ops": {"candidate_model": {"config": {
+    **SMALL_TRAINING["ops"]["candidate_model"]["config"], "max_iter": 2, "learning_rate": 0.01}}}}
+
+
+@pytest.fixture
+def slack(monkeypatch) -> list[dict]:
+    sent = []
+
+    class FakeClient:
+        def chat_postMessage(self, **kwargs):
+            sent.append(kwargs)
+
+    import dagster_slack
+
+    monkeypatch.setattr(dagster_slack.SlackResource, "get_client", lambda self: FakeClient())
+    return sent
+
+
+def _tick(instance, alerts: OutcomeAlerts, cursor: str | None) -> str:
+    context = dg.build_sensor_context(instance=instance, cursor=cursor,
+                                      resources={"outcome_alerts": alerts})
+    outcome_alert_sensor(context)
+    return context.cursor
+
+
+def _events(instance, kind) -> list[dict]:
+    fetch = (instance.fetch_observations if kind == "observation"
+             else instance.fetch_materializations)
+    records = fetch(dg.AssetKey("production_model"), limit=100).records
+    return [{k: v.value for k, v in (r.asset_observation or r.asset_materialization)
+             .metadata.items()} | {"run_id": r.run_id} for r in records]
+
+
+def test_a_rejected_candidate_ends_green_pages_nobody_and_alerts_its_route(
+        defs, instance, landing, slack):
+    champion = champion_from(defs, instance, landing)
+    alerts = OutcomeAlerts(slack_token="xoxb-test", not_blessed_in_a_row=1,
+                           dagster_ui_url="http://dagster.example/",
+                           routes=[AlertRoute(kinds=["not_blessed"], slack_channel="#ml"),
+                                   AlertRoute(kinds=["promotion"], slack_channel="#deploys")])
+    cursor = _tick(instance, alerts, None)  # starts from the present: the bootstrap is history
+
+    worse = run_job(defs, "training_job", instance, run_config=CRIPPLED)
+
+    assert worse.success, "a candidate that is not blessed is an outcome, not a failure"
+    assert instance.get_run_records(
+        dg.RunsFilter(statuses=[dg.DagsterRunStatus.FAILURE])) == [], \
+        "run_failure_alert has no failed run to page about"
+    registry = defs.resources["mlflow"].registry()
+    assert registry.version_for(CHAMPION) == champion
+    assert _events(instance, "materialization")[0]["run_id"] != worse.run_id
+    observed = _events(instance, "observation")[0]
+    assert observed["outcome"] == "not promoted" and observed["model_version"] == champion
+    candidate = observed["candidate_version"]
+    verdict = registry.client.get_model_version(registry.model_name, candidate).tags["verdict"]
+    assert verdict.startswith("not blessed: ") and "FAIL" in verdict
+
+    _tick(instance, alerts, cursor)
+    assert [m["channel"] for m in slack] == ["#ml"]
+    assert f"1 candidates in a row were not blessed; champion version {champion}" \
+        in slack[0]["text"]
+    assert f"http://dagster.example/runs/{worse.run_id}" in slack[0]["text"]
+
+
+def test_approval_mode_parks_a_blessed_candidate_until_approved_and_expiry_moves_nothing(
+        home, project, instance, landing, monkeypatch, slack):
+    days = land(landing, START, 8, rows=120)
+    monkeypatch.setenv("RETRAIN_ASSETS_PROMOTION", "approve")
+    monkeypatch.setenv("RETRAIN_ASSETS_APPROVAL_HOURS", "0")
+    expiring = build_definitions(project)
+    registry = expiring.resources["mlflow"].registry()
+    assert run_job(expiring, "ingest_job", instance, days=days).success
+    approve = {"ops": {"decide_approval": {"config": {"decision": "approve",
+                                                      "reason": "report reviewed"}}}}
+
+    # expired: nothing moves, the history says so
+    assert run_job(expiring, "training_job", instance, run_config=SMALL_TRAINING).success
+    assert registry.version_for(AWAITING_APPROVAL) == "1"
+    late = run_job(expiring, "approve_job", instance, run_config=approve)
+    assert not late.success
+    assert registry.version_for(CHAMPION) is None
+    assert registry.version_for(AWAITING_APPROVAL) is None
+    assert [r.action for r in registry.history()] == ["await_approval", "expire"]
+
+    # blessed -> waiting (visible on production_model) -> approved -> champion
+    monkeypatch.setenv("RETRAIN_ASSETS_APPROVAL_HOURS", "72")
+    defs = build_definitions(project)
+    alerts = OutcomeAlerts(slack_token="xoxb-test", routes=[AlertRoute(
+        kinds=["awaiting_approval", "promotion"], slack_channel="#approvals")])
+    cursor = _tick(instance, alerts, None)
+    waiting = run_job(defs, "training_job", instance, run_config=SMALL_TRAINING)
+    assert waiting.success and registry.version_for(CHAMPION) is None
+    assert registry.version_for(AWAITING_APPROVAL) == "2"
+    observed = _events(instance, "observation")[0]
+    assert observed["outcome"] == "awaiting approval" and "run approve_job" in observed["reason"]
+    cursor = _tick(instance, alerts, cursor)
+
+    approved = run_job(defs, "approve_job", instance, run_config=approve,
+                       tags={"user": "carol"})
+    assert approved.success
+    assert registry.version_for(CHAMPION) == "2"
+    champion = _events(instance, "materialization")[0]
+    assert champion["outcome"] == "approved" and champion["model_version"] == "2"
+    history = registry.history()
+    assert [(r.action, r.to_version) for r in history[-2:]] == \
+        [("await_approval", "2"), ("approve", "2")]
+    assert history[-1].user == "carol" and history[-1].run_id == approved.run_id
+    table = instance.get_latest_materialization_event(dg.AssetKey("promotion_history")) \
+        .asset_materialization.metadata["history"].value
+    assert [r.data["action"] for r in table.records] == \
+        ["approve", "await_approval", "expire", "await_approval"]
+
+    _tick(instance, alerts, cursor)
+    assert [m["text"].split(" ")[0] for m in slack] == [":hourglass:", ":trophy:"]
+    assert "version 2 is champion (approved" in slack[1]["text"]
