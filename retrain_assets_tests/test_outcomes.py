@@ -1,6 +1,8 @@
 """Outcomes are not failures: a rejected candidate ends green and pages nobody; approval mode
 parks a blessed candidate until a person decides; outcome alerts go along their routes."""
 
+import logging
+
 import dagster as dg
 import pytest
 
@@ -125,3 +127,58 @@ def test_approval_mode_parks_a_blessed_candidate_until_approved_and_expiry_moves
     _tick(instance, alerts, cursor)
     assert [m["text"].split(" ")[0] for m in slack] == [":hourglass:", ":trophy:"]
     assert "version 2 is champion (approved" in slack[1]["text"]
+
+
+def test_drift_and_decay_failures_alert_once_each_along_their_routes(monkeypatch):
+    from retrain_assets.alerts import AlertCursor, check_alerts
+    from retrain_assets.core.policy import CheckResult
+
+    def result(check, day, execution_id, passed=False):
+        return CheckResult(check=check, partition=day, passed=passed, execution_id=execution_id,
+                           model_version="3", description=f"{check} on {day}\nthe table")
+
+    mails = []
+    import dagster._utils.alert as dagster_alert
+
+    monkeypatch.setattr(dagster_alert, "send_email_via_starttls",
+                        lambda *args: mails.append(args))
+    alerts = OutcomeAlerts(dagster_ui_url="http://dagster.example", email_from="ml@example.com",
+                           smtp_password="secret", routes=[AlertRoute(
+                               kinds=["drift"], email_to=["oncall@example.com"])])
+    recent = [result("no_feature_drift", "2025-03-03", 12),
+              result("no_feature_drift", "2025-03-02", 11),
+              result("no_performance_decay", "2025-03-02", 10),
+              result("no_feature_drift", "2025-03-01", 9, passed=True)]
+    sent, cursor = check_alerts(recent, AlertCursor(), alerts)
+    assert [(a.kind, a.text.split(":", 2)[2].split("(")[0].strip()) for a in sent] == [
+        ("drift", "no_feature_drift failed on 2025-03-02, 2025-03-03"),
+        ("decay", "no_performance_decay failed on 2025-03-02")]
+    assert sent[0].links == ("http://dagster.example/assets/drift_report",)
+    assert "the table" not in sent[0].text
+    assert cursor.alerted_failures == (10, 11, 12)
+    for alert in sent:
+        alerts.send(alert, logging.getLogger("test"))
+    assert len(mails) == 1
+    sender, password, to, message = mails[0][:4]
+    assert (sender, password, to) == ("ml@example.com", "secret", ["oncall@example.com"])
+    assert "Subject: [retrain_assets] drift:" in message
+
+    again, cursor = check_alerts([*recent, result("no_feature_drift", "2025-03-04", 13)],
+                                 cursor, alerts)
+    assert [a.text.split(" failed on ")[1].split(" ")[0] for a in again] == ["2025-03-04"]
+    # ids that left the window of recent results are forgotten, so the cursor stays small
+    assert check_alerts([], cursor, alerts)[1].alerted_failures == ()
+
+
+def test_alert_routes_from_the_environment_name_only_known_kinds(monkeypatch):
+    monkeypatch.setenv("RETRAIN_ASSETS_ALERT_ROUTES",
+                       '[{"kinds": ["promotion", "rollbak"], "slack_channel": "#deploys"}]')
+    with pytest.raises(ValueError, match=r"unknown kinds \['rollbak'\]; the kinds are drift, "):
+        OutcomeAlerts.from_env()
+    monkeypatch.setenv("RETRAIN_ASSETS_ALERT_ROUTES",
+                       '[{"kinds": ["promotion", "rollback"], "slack_channel": "#deploys"}]')
+    monkeypatch.setenv("SLACK_BOT_TOKEN", "xoxb-secret")
+    alerts = OutcomeAlerts.from_env()
+    assert alerts.routes[0].kinds == ["promotion", "rollback"]
+    assert isinstance(alerts.slack_token, dg.EnvVar)  # the secret is never in config text
+    assert alerts.process_config_and_initialize().slack_token == "xoxb-secret"
