@@ -234,10 +234,14 @@ def champion_events(instance: dg.DagsterInstance, after: int | None, *,
     newest only (where a first tick starts)."""
     query = dg.AssetRecordsFilter(asset_key=PRODUCTION_MODEL, after_storage_id=after)
     ascending = after is not None
-    records = [*instance.fetch_materializations(query, limit=limit, ascending=ascending).records,
-               *instance.fetch_observations(query, limit=limit, ascending=ascending).records]
+    kinds = [instance.fetch_materializations(query, limit=limit, ascending=ascending).records,
+             instance.fetch_observations(query, limit=limit, ascending=ascending).records]
+    # a full page of one kind may end before the other's: take both only up to where it ends
+    full = [records[-1].storage_id for records in kinds if ascending and len(records) == limit]
+    cutoff = min(full, default=None)
     events = []
-    for record in records:
+    for record in (r for records in kinds for r in records
+                   if cutoff is None or r.storage_id <= cutoff):
         event = record.asset_materialization or record.asset_observation
         events.append(ChampionEvent(record.storage_id, record.run_id or "",
                                     {k: str(v.value) for k, v in event.metadata.items()}))
