@@ -182,3 +182,30 @@ def test_alert_routes_from_the_environment_name_only_known_kinds(monkeypatch):
     assert alerts.routes[0].kinds == ["promotion", "rollback"]
     assert isinstance(alerts.slack_token, dg.EnvVar)  # the secret is never in config text
     assert alerts.process_config_and_initialize().slack_token == "xoxb-secret"
+
+
+def test_not_blessed_alerts_at_each_streak_of_n_and_a_promotion_resets_it():
+    from retrain_assets.alerts import AlertCursor, ChampionEvent, champion_alerts
+
+    def event(storage_id, outcome, **meta):
+        return ChampionEvent(storage_id, f"run-{storage_id}", {"outcome": outcome, **meta})
+
+    alerts = OutcomeAlerts(not_blessed_in_a_row=2)
+    rejected = [event(i, "not promoted", model_version="3", candidate_version=str(i),
+                      reason="rmse no better") for i in (10, 11, 12)]
+    sent, cursor = champion_alerts(rejected, AlertCursor(), alerts)
+    assert [a.kind for a in sent] == ["not_blessed"]
+    assert sent[0].text.startswith(":warning: 2 candidates in a row were not blessed; "
+                                   "champion version 3 keeps serving. Latest (version 11)")
+    assert (cursor.last_event, cursor.not_blessed_in_a_row) == (12, 3)
+
+    later = [event(13, "rolled back", model_version="2", replaced_version="3",
+                   reason="3 misbehaves", mlflow_run="http://mlflow/runs/r2"),
+             event(14, "promoted", model_version="5", replaced_version="2", reason="blessed"),
+             event(15, "not promoted", model_version="5", candidate_version="6")]
+    sent, cursor = champion_alerts(later, cursor, alerts)
+    assert [(a.kind, a.text.split(":", 2)[2].strip()[:40]) for a in sent] == [
+        ("rollback", "rolled back to version 2 (from 3): 3 mis"),
+        ("promotion", "version 5 is champion (promoted; replace")]
+    assert sent[0].links == ("http://mlflow/runs/r2",)
+    assert (cursor.last_event, cursor.not_blessed_in_a_row) == (15, 1)  # reset by the promotion

@@ -89,14 +89,16 @@ def champion_metadata(registry: ModelRegistry, moves: list[AliasMove], outcome: 
     }
 
 
-def outcome_observation(outcome: str, candidate: str, champion: str | None,
-                        detail: str) -> dg.AssetObservation:
+def outcome_observation(registry: ModelRegistry, outcome: str, candidate: str,
+                        champion: str | None, detail: str) -> dg.AssetObservation:
     """An event on production_model for a decision that did not move the champion."""
+    run_id = registry.client.get_model_version(registry.model_name, candidate).run_id
     return dg.AssetObservation(asset_key=PRODUCTION_MODEL, description=detail, metadata={
         "outcome": dg.MetadataValue.text(outcome),
         "candidate_version": dg.MetadataValue.text(candidate),
         "model_version": dg.MetadataValue.text(champion or "none"),
-        "reason": dg.MetadataValue.text(detail)})
+        "reason": dg.MetadataValue.text(detail),
+        "mlflow_run": dg.MetadataValue.url(registry.run_url(run_id))})
 
 
 @dg.multi_asset(
@@ -131,7 +133,7 @@ def production_model(context: dg.AssetExecutionContext, evaluation_report: dict,
     if not verdict["blessed"]:
         detail = f"candidate version {candidate} was not blessed; champion stays: {reasons}"
         context.log.info(detail)
-        context.log_event(outcome_observation(NOT_PROMOTED, candidate, expected, detail))
+        context.log_event(outcome_observation(registry, NOT_PROMOTED, candidate, expected, detail))
         return
     actor = actor_of(context)
     if promotion.mode == "approve":
@@ -141,7 +143,7 @@ def production_model(context: dg.AssetExecutionContext, evaluation_report: dict,
         detail = (f"candidate version {candidate} is blessed and awaits approval until "
                   f"{expires:%Y-%m-%d %H:%M} UTC: run approve_job (decision approve or reject)")
         context.log.info(detail)
-        context.log_event(outcome_observation(AWAITING, candidate, expected, detail))
+        context.log_event(outcome_observation(registry, AWAITING, candidate, expected, detail))
         yield dg.MaterializeResult(asset_key=PROMOTION_HISTORY, metadata=history_metadata(registry))
         return
     reason = f"blessed by evaluation_report in run {context.run_id}: {reasons}"
@@ -227,7 +229,7 @@ def decide_approval(context: dg.OpExecutionContext, config: ApprovalConfig,
     if approve:
         record_champion(context, registry, moves, APPROVED, reason)
     else:
-        context.log_event(outcome_observation(REJECTED, version,
+        context.log_event(outcome_observation(registry, REJECTED, version,
                                               registry.version_for(CHAMPION), reason))
     record_history(context, registry)
 
