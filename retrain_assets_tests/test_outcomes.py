@@ -75,6 +75,14 @@ def test_a_rejected_candidate_ends_green_pages_nobody_and_alerts_its_route(
         in slack[0]["text"]
     assert f"http://dagster.example/runs/{worse.run_id}" in slack[0]["text"]
 
+    # promotion_history on its own re-reads the history; it never acts on a verdict
+    refreshed = dg.materialize(defs.assets, selection=["promotion_history"], instance=instance,
+                               resources=defs.resources)
+    assert refreshed.success and registry.version_for(CHAMPION) == champion
+    assert [e.asset_key.path[0] for e in refreshed.get_asset_materialization_events()] == \
+        ["promotion_history"]
+    assert _events(instance, "observation")[0]["run_id"] == worse.run_id
+
 
 def test_approval_mode_parks_a_blessed_candidate_until_approved_and_expiry_moves_nothing(
         home, project, instance, landing, monkeypatch, slack):

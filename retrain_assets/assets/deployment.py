@@ -120,21 +120,35 @@ def outcome_observation(registry: ModelRegistry, outcome: str, candidate: str,
                                  "versions, never rewritten."),
     ],
     ins={"evaluation_report": dg.AssetIn()}, pool=CHAMPION_POOL, retry_policy=TRANSIENT_RETRY,
-    can_subset=False,
+    can_subset=True,
 )
 @retries_only_transient
 def production_model(context: dg.AssetExecutionContext, evaluation_report: dict,
                      mlflow: MlflowResource, promotion: PromotionPolicy):
+    """Decides when production_model is selected; promotion_history alone only re-reads the
+    history (a refresh of the table, never a promotion)."""
+    registry = mlflow.registry()
+    selected = context.selected_asset_keys
+    changed = PRODUCTION_MODEL not in selected or (
+        yield from decide_promotion(context, evaluation_report, registry, promotion))
+    if changed and PROMOTION_HISTORY in selected:
+        yield dg.MaterializeResult(asset_key=PROMOTION_HISTORY,
+                                   metadata=history_metadata(registry))
+
+
+def decide_promotion(context: dg.AssetExecutionContext, evaluation_report: dict,
+                     registry: ModelRegistry, promotion: PromotionPolicy):
+    """Act on the verdict; yields production_model's materialization when the champion moved
+    and returns whether the history changed."""
     verdict = evaluation_report["verdict"]
     candidate = evaluation_report["candidate_version"]
     expected = evaluation_report["champion_version"]
-    registry = mlflow.registry()
     reasons = "; ".join(verdict["reasons"])
     if not verdict["blessed"]:
         detail = f"candidate version {candidate} was not blessed; champion stays: {reasons}"
         context.log.info(detail)
         context.log_event(outcome_observation(registry, NOT_PROMOTED, candidate, expected, detail))
-        return
+        return False
     actor = actor_of(context)
     if promotion.mode == "approve":
         expires = datetime.now(UTC) + timedelta(hours=promotion.approval_hours)
@@ -144,8 +158,7 @@ def production_model(context: dg.AssetExecutionContext, evaluation_report: dict,
                   f"{expires:%Y-%m-%d %H:%M} UTC: run approve_job (decision approve or reject)")
         context.log.info(detail)
         context.log_event(outcome_observation(registry, AWAITING, candidate, expected, detail))
-        yield dg.MaterializeResult(asset_key=PROMOTION_HISTORY, metadata=history_metadata(registry))
-        return
+        return True
     reason = f"blessed by evaluation_report in run {context.run_id}: {reasons}"
     try:
         moves = registry.promote(candidate, expected_champion=expected, reason=reason,
@@ -154,7 +167,7 @@ def production_model(context: dg.AssetExecutionContext, evaluation_report: dict,
         raise dg.Failure(str(exc), allow_retries=False) from exc
     yield dg.MaterializeResult(asset_key=PRODUCTION_MODEL,
                                metadata=champion_metadata(registry, moves, PROMOTED, reason))
-    yield dg.MaterializeResult(asset_key=PROMOTION_HISTORY, metadata=history_metadata(registry))
+    return True
 
 
 def record_champion(context: dg.OpExecutionContext, registry: ModelRegistry,
