@@ -106,6 +106,7 @@ def test_approval_mode_parks_a_blessed_candidate_until_approved_and_expiry_moves
 
     # blessed -> waiting (visible on production_model) -> approved -> champion
     monkeypatch.setenv("RETRAIN_ASSETS_APPROVAL_HOURS", "72")
+    monkeypatch.setenv("RETRAIN_ASSETS_RETRAIN_BOOTSTRAP_DAYS", "5")
     defs = build_definitions(project)
     alerts = OutcomeAlerts(slack_token="xoxb-test", routes=[AlertRoute(
         kinds=["awaiting_approval", "promotion"], slack_channel="#approvals")])
@@ -116,6 +117,9 @@ def test_approval_mode_parks_a_blessed_candidate_until_approved_and_expiry_moves
     observed = _events(instance, "observation")[0]
     assert observed["outcome"] == "awaiting approval" and "run approve_job" in observed["reason"]
     cursor = _tick(instance, alerts, cursor)
+    with dg.build_sensor_context(instance=instance, resources=defs.resources) as context:
+        bootstrap = defs.resolve_sensor_def("drift_retrain_sensor")(context)
+    assert not bootstrap.run_requests, "a first candidate awaiting approval is not retrained"
 
     approved = run_job(defs, "approve_job", instance, run_config=approve,
                        tags={"user": "carol"})
