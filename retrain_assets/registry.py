@@ -117,10 +117,11 @@ def previous_champion(history: Sequence[HistoryRecord], current: str | None) -> 
 
 @dataclass(frozen=True)
 class PendingApproval:
+    """A blessed candidate waiting for a person, judged against `expected_champion`."""
+
     version: str
     expected_champion: str | None
     expires_at: datetime
-    reason: str
 
 
 class ChampionMovedError(RuntimeError):
@@ -287,7 +288,8 @@ class ModelRegistry:
         record = HistoryRecord(
             seq=history[-1].seq + 1 if history else 1,
             at=datetime.now(UTC).isoformat(timespec="seconds"), action=action,
-            from_version=from_version, to_version=to_version, reason=reason[:2000],
+            from_version=from_version, to_version=to_version,
+            reason=reason[:MAX_TAG_VALUE // 2],  # the rest of the record fits in the other half
             run_id=actor.run_id, user=actor.user)
         self.client.set_model_version_tag(self.model_name, to_version,
                                           f"{HISTORY_TAG}{record.seq:06d}", record.to_json())
@@ -375,7 +377,7 @@ class ModelRegistry:
     def request_approval(self, version: str, *, expected_champion: str | None, reason: str,
                          expires_at: datetime, actor: Actor) -> PendingApproval:
         """Park a blessed candidate under `awaiting_approval` until a person decides (or it
-        expires); a newer one replaces it, and the history says so."""
+        expires); a newer one takes the alias over, and the history shows both requests."""
         with self._champion_lock():
             self.client.set_model_version_tag(self.model_name, version,
                                               "approval_expected_champion",
@@ -385,7 +387,7 @@ class ModelRegistry:
             self.client.set_registered_model_alias(self.model_name, AWAITING_APPROVAL, version)
             self._record(AWAIT, expected_champion, version,
                          f"{reason} (expires {expires_at.isoformat(timespec='minutes')})", actor)
-        return PendingApproval(version, expected_champion, expires_at, reason)
+        return PendingApproval(version, expected_champion, expires_at)
 
     def pending_approval(self) -> PendingApproval | None:
         version = self.version_for(AWAITING_APPROVAL)
@@ -394,8 +396,7 @@ class ModelRegistry:
         tags = self.client.get_model_version(self.model_name, version).tags
         expected = tags.get("approval_expected_champion", "none")
         return PendingApproval(version, None if expected == "none" else expected,
-                               datetime.fromisoformat(tags["approval_expires"]),
-                               tags.get("verdict", ""))
+                               datetime.fromisoformat(tags["approval_expires"]))
 
     def decide_approval(self, version: str | None, *, approve: bool, reason: str, actor: Actor,
                         now: datetime) -> tuple[str, list[AliasMove]]:
