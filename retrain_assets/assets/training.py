@@ -189,11 +189,9 @@ def build_training_assets(project: Project) -> list[dg.AssetsDefinition]:
             *(_metric(f"holdout_{name}", value) for name, value in metrics["candidate"].items()),
             _metric("holdout_rows", len(holdout)),
             *([_metric(f"holdout_{spec.primary_metric}_noise", noise)] if noise else [])])
-        verdict_text = ("blessed" if verdict.blessed else "not blessed") + ": " + "; ".join(
-            verdict.reasons)
-        registry.client.set_tag(candidate.run_id, "verdict",
-                                "blessed" if verdict.blessed else "not blessed")
-        registry.tag_verdict(candidate.version, verdict_text)
+        outcome = "blessed" if verdict.blessed else "not blessed"
+        registry.client.set_tag(candidate.run_id, "verdict", outcome)
+        registry.tag_verdict(candidate.version, f"{outcome}: {'; '.join(verdict.reasons)}")
         per_day = _per_day_metrics(holdout, scores, spec)
         report = {"candidate_version": candidate.version, "champion_version": champion_version,
                   "holdout_days": list(candidate.holdout_days), "holdout_rows": len(holdout),
