@@ -54,7 +54,7 @@ def actor_of(context: dg.OpExecutionContext) -> Actor:
     user = (tags.get("user") or tags.get("dagster/user")
             or (f"sensor {tags['dagster/sensor_name']}" if "dagster/sensor_name" in tags else None)
             or (f"schedule {tags['dagster/schedule_name']}"
-                if "dagster/schedule_name" in tags else "launchpad"))
+                if "dagster/schedule_name" in tags else "manual (no user tag)"))
     return Actor(run_id=context.run_id, user=user)
 
 
