@@ -3,7 +3,6 @@
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from mlflow import MlflowClient
 
 from retrain_assets.registry import (
     AWAITING_APPROVAL,
@@ -106,5 +105,5 @@ def test_an_expired_or_rejected_candidate_moves_nothing_and_is_recorded(registry
                              actor=Actor("approve-2", "dave"), now=now)
     assert registry.version_for(CHAMPION) == "1"
     assert _moves(registry)[-1] == ("reject", "1", "3")
-    verdict = MlflowClient(registry.tracking_uri).get_model_version("audited", "3").tags["verdict"]
+    verdict = registry.client.get_model_version("audited", "3").tags["verdict"]
     assert verdict == "rejected by dave: segment airport regresses"
