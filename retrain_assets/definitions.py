@@ -6,7 +6,13 @@ import os
 
 import dagster as dg
 
-from retrain_assets.assets.deployment import production_model, rollback_job
+from retrain_assets.alerts import OutcomeAlerts, outcome_alert_sensor
+from retrain_assets.assets.deployment import (
+    PromotionPolicy,
+    approve_job,
+    production_model,
+    rollback_job,
+)
 from retrain_assets.assets.ingest import build_ingest_assets, build_ingest_job
 from retrain_assets.assets.monitoring import build_monitoring_assets
 from retrain_assets.assets.scoring import build_scoring_assets
@@ -66,6 +72,8 @@ def default_resources(project: Project) -> dict:
             ui_url=os.environ.get("RETRAIN_ASSETS_MLFLOW_UI_URL")),
         "retrain_policy": RetrainPolicy.from_env(),
         "alerts": FailureAlerts.from_env(),
+        "outcome_alerts": OutcomeAlerts.from_env(),
+        "promotion": PromotionPolicy.from_env(),
     }
 
 
@@ -74,13 +82,16 @@ def build_jobs(project: Project) -> list:
         build_ingest_job(project),
         dg.define_asset_job("training_job",
                             selection=["candidate_model", "evaluation_report",
-                                       "production_model"],
+                                       "production_model", "promotion_history"],
                             description="Train a candidate, evaluate it against the champion "
-                                        "and promote it only if blessed."),
+                                        "and promote it only if blessed (in `approve` mode: "
+                                        "park it for approve_job). A candidate that is not "
+                                        "blessed ends the run green, champion unchanged."),
         dg.define_asset_job("scoring_job", selection=["predictions"],
                             partitions_def=project.partitions,
                             description="Score the selected days with the current champion."),
         rollback_job,
+        approve_job,
     ]
 
 
@@ -94,7 +105,7 @@ def build_definitions(project: Project | None = None,
                 *build_monitoring_assets(project)],
         asset_checks=freshness,
         jobs=build_jobs(project),
-        sensors=[*build_sensors(), build_freshness_sensor(freshness)],
+        sensors=[*build_sensors(), outcome_alert_sensor, build_freshness_sensor(freshness)],
         schedules=[weekly_retrain_schedule],
         resources=resources or default_resources(project),
         # Steps run one after another in the run's own process: our graphs are chains, and a

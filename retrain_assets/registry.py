@@ -2,8 +2,10 @@
 
 Every training run is an MLflow run (params, metrics, the model with signature and input example,
 tags tracing it to the Dagster run and partitions), registered as a new version. The champion is
-whatever the alias `champion` points at; `previous` remembers the one before, so rollback is just
-re-pointing an alias. Models are loaded only by name/version from this registry.
+whatever the alias `champion` points at. Every alias move (promotion, approval, rejection,
+rollback) is appended to the promotion history: one `history.<seq>` tag on the version moved to,
+never rewritten, so the registry itself holds the complete record and a rollback walks it. The
+alias `previous` shows where a rollback would go. Models are loaded only by name/version.
 
 MLflow is imported in the methods that use it: it takes seconds to import, and every Dagster run
 imports this module with the code location, including ingest runs that never touch the registry.
@@ -15,9 +17,10 @@ import fcntl
 import hashlib
 import json
 import tempfile
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime
 from importlib.metadata import version
 from pathlib import Path
 
@@ -25,6 +28,13 @@ import pandas as pd
 
 CHAMPION = "champion"
 PREVIOUS = "previous"
+AWAITING_APPROVAL = "awaiting_approval"  # alias of a blessed candidate waiting for a person
+HISTORY_TAG = "history."  # + zero-padded sequence number: one promotion-history record
+# history actions; the forward ones made a version champion on its merits
+PROMOTE, APPROVE, REJECT, ROLLBACK, AWAIT, EXPIRE = (
+    "promote", "approve", "reject", "rollback", "await_approval", "expire")
+FORWARD = (PROMOTE, APPROVE)
+MAX_TAG_VALUE = 5000  # MLflow's limit on a model version tag's value
 REFERENCE_ARTIFACT = "reference/training_reference.json"
 # Models are stored with skops, not pickle; these are the non-default types our pipeline
 # (HistGradientBoosting inside a ColumnTransformer) needs, reviewed and trusted explicitly.
@@ -64,8 +74,62 @@ class AliasMove:
     to_version: str
 
 
+@dataclass(frozen=True)
+class Actor:
+    """Who moved an alias: the Dagster run and the person (or sensor) behind it."""
+
+    run_id: str
+    user: str
+
+
+@dataclass(frozen=True)
+class HistoryRecord:
+    """One alias move or approval decision, as written to the version's `history.<seq>` tag."""
+
+    seq: int
+    at: str  # ISO 8601, UTC
+    action: str
+    from_version: str | None
+    to_version: str
+    reason: str
+    run_id: str
+    user: str
+
+    def to_json(self) -> str:
+        return json.dumps(asdict(self))
+
+    @classmethod
+    def from_json(cls, text: str) -> HistoryRecord:
+        return cls(**json.loads(text))
+
+
+def previous_champion(history: Sequence[HistoryRecord], current: str | None) -> str | None:
+    """The champion before `current` came in on its merits (a promotion or approval).
+
+    Rollbacks are walked past, not followed: after rolling back from 3 to 2, the one before 2
+    is the champion 2 replaced when it was promoted, never 3 again.
+    """
+    for record in reversed(history):
+        if record.to_version == current and record.action in FORWARD:
+            return record.from_version
+    return None
+
+
+@dataclass(frozen=True)
+class PendingApproval:
+    """A blessed candidate waiting for a person, judged against `expected_champion`."""
+
+    version: str
+    expected_champion: str | None
+    expires_at: datetime
+
+
 class ChampionMovedError(RuntimeError):
     """The champion changed between evaluation and promotion; the verdict is stale."""
+
+
+class ApprovalError(RuntimeError):
+    """An approval decision that cannot be carried out (nothing waiting, or it expired)."""
 
 
 class UntrustedModelError(RuntimeError):
@@ -204,9 +268,36 @@ class ModelRegistry:
                 return None
             return json.loads(Path(path).read_text())
 
-    def promote(self, version: str, *, expected_champion: str | None,
-                reason: str) -> list[AliasMove]:
-        """Make `version` the champion, keeping the old one as `previous`.
+    def tag_verdict(self, version: str, verdict: str) -> None:
+        """The evaluation's verdict on the version itself, so a rejected one says why."""
+        self.client.set_model_version_tag(self.model_name, version, "verdict",
+                                          verdict[:MAX_TAG_VALUE])
+
+    def history(self) -> list[HistoryRecord]:
+        """Every recorded alias move and approval decision, oldest first."""
+        versions = self.client.search_model_versions(f"name='{self.model_name}'")
+        return sorted((HistoryRecord.from_json(value) for v in versions
+                       for key, value in v.tags.items() if key.startswith(HISTORY_TAG)),
+                      key=lambda r: r.seq)
+
+    def _record(self, action: str, from_version: str | None, to_version: str, reason: str,
+                actor: Actor) -> HistoryRecord:
+        """Append to the history; called under the champion lock, so sequence numbers are
+        unique, and each record gets a tag of its own, so nothing earlier is rewritten."""
+        history = self.history()
+        record = HistoryRecord(
+            seq=history[-1].seq + 1 if history else 1,
+            at=datetime.now(UTC).isoformat(timespec="seconds"), action=action,
+            from_version=from_version, to_version=to_version,
+            reason=reason[:MAX_TAG_VALUE // 2],  # the rest of the record fits in the other half
+            run_id=actor.run_id, user=actor.user)
+        self.client.set_model_version_tag(self.model_name, to_version,
+                                          f"{HISTORY_TAG}{record.seq:06d}", record.to_json())
+        return record
+
+    def promote(self, version: str, *, expected_champion: str | None, reason: str,
+                actor: Actor, action: str = PROMOTE) -> list[AliasMove]:
+        """Make `version` the champion (`action` is PROMOTE or, for a person's, APPROVE).
 
         `expected_champion` is the champion the verdict was measured against; if someone else
         moved the alias since, promotion refuses rather than overwrite a newer decision. If the
@@ -218,6 +309,9 @@ class ModelRegistry:
             if current == version != expected_champion:
                 self.client.set_model_version_tag(self.model_name, version, "promotion_reason",
                                                   reason)
+                history = self.history()
+                if not history or history[-1].to_version != version:
+                    self._record(action, expected_champion, version, reason, actor)
                 return [AliasMove(CHAMPION, expected_champion, version)]
             if current != expected_champion:
                 self.client.set_model_version_tag(
@@ -229,7 +323,9 @@ class ModelRegistry:
                     f"evaluation compared against version {expected_champion}. Re-run "
                     "evaluation_report so the candidate is judged against the current champion."
                 )
-            return self._point_champion(version, current, reason)
+            self.client.set_model_version_tag(self.model_name, version, "promotion_reason",
+                                              reason)
+            return self._point_champion(version, current, action, reason, actor)
 
     @contextmanager
     def _champion_lock(self) -> Iterator[None]:
@@ -245,22 +341,91 @@ class ModelRegistry:
             finally:
                 fcntl.flock(handle, fcntl.LOCK_UN)
 
-    def rollback(self, to: str = PREVIOUS, *, reason: str) -> list[AliasMove]:
-        """Re-point `champion` at `to` (a version number or an alias such as `previous`)."""
-        target = self.version_for(to) if not to.isdigit() else to
-        if target is None:
-            raise ValueError(f"cannot roll back {self.model_name!r}: alias {to!r} points nowhere")
-        self.client.get_model_version(self.model_name, target)  # raises if it does not exist
+    def rollback(self, to: str = PREVIOUS, *, reason: str, actor: Actor) -> list[AliasMove]:
+        """Re-point `champion` at `to`: `previous` (the champion before the current one came
+        in, from the history) or a version number. The target's `promotion_reason` is kept."""
         with self._champion_lock():
-            return self._point_champion(target, self.version_for(CHAMPION), reason)
+            current = self.version_for(CHAMPION)
+            target = previous_champion(self.history(), current) if to == PREVIOUS else to
+            if target is None:
+                raise ValueError(
+                    f"cannot roll back {self.model_name!r}: the promotion history has no "
+                    f"champion before version {current}; give a version number as `to`")
+            if not target.isdigit():
+                raise ValueError(f"rollback `to` must be {PREVIOUS!r} or a version number, "
+                                 f"not {to!r}")
+            self.client.get_model_version(self.model_name, target)  # raises if it is missing
+            if target == current:
+                raise ValueError(f"version {target} of {self.model_name!r} is already the "
+                                 "champion; nothing to roll back")
+            return self._point_champion(target, current, ROLLBACK, reason, actor)
 
-    def _point_champion(self, version: str, current: str | None, reason: str) -> list[AliasMove]:
-        moves = []
-        if current is not None and current != version:
-            previous = self.version_for(PREVIOUS)
-            self.client.set_registered_model_alias(self.model_name, PREVIOUS, current)
-            moves.append(AliasMove(PREVIOUS, previous, current))
+    def _point_champion(self, version: str, current: str | None, action: str, reason: str,
+                        actor: Actor) -> list[AliasMove]:
         self.client.set_registered_model_alias(self.model_name, CHAMPION, version)
-        self.client.set_model_version_tag(self.model_name, version, "promotion_reason", reason)
-        moves.append(AliasMove(CHAMPION, current, version))
+        self._record(action, current, version, reason, actor)
+        moves = [AliasMove(CHAMPION, current, version)]
+        before, after = self.version_for(PREVIOUS), previous_champion(self.history(), version)
+        if after != before:
+            if after is None:
+                self.client.delete_registered_model_alias(self.model_name, PREVIOUS)
+            else:
+                self.client.set_registered_model_alias(self.model_name, PREVIOUS, after)
+            moves.append(AliasMove(PREVIOUS, before, after or "none"))
         return moves
+
+    def request_approval(self, version: str, *, expected_champion: str | None, reason: str,
+                         expires_at: datetime, actor: Actor) -> PendingApproval:
+        """Park a blessed candidate under `awaiting_approval` until a person decides (or it
+        expires); a newer one takes the alias over, and the history shows both requests."""
+        with self._champion_lock():
+            self.client.set_model_version_tag(self.model_name, version,
+                                              "approval_expected_champion",
+                                              expected_champion or "none")
+            self.client.set_model_version_tag(self.model_name, version, "approval_expires",
+                                              expires_at.isoformat(timespec="seconds"))
+            self.client.set_registered_model_alias(self.model_name, AWAITING_APPROVAL, version)
+            self._record(AWAIT, expected_champion, version,
+                         f"{reason} (expires {expires_at.isoformat(timespec='minutes')})", actor)
+        return PendingApproval(version, expected_champion, expires_at)
+
+    def pending_approval(self) -> PendingApproval | None:
+        version = self.version_for(AWAITING_APPROVAL)
+        if version is None:
+            return None
+        tags = self.client.get_model_version(self.model_name, version).tags
+        expected = tags.get("approval_expected_champion", "none")
+        return PendingApproval(version, None if expected == "none" else expected,
+                               datetime.fromisoformat(tags["approval_expires"]))
+
+    def decide_approval(self, version: str | None, *, approve: bool, reason: str, actor: Actor,
+                        now: datetime) -> tuple[str, list[AliasMove]]:
+        """A person's decision on the waiting candidate (`version`, or whichever waits); returns
+        the version decided on and the alias moves.
+
+        Approval promotes it against the champion it was judged with; rejection tags it with
+        the reason. Either way the history records who decided. An expired candidate is
+        recorded as expired and nothing moves.
+        """
+        pending = self.pending_approval()
+        if pending is None or (version and version != pending.version):
+            waiting = f"version {pending.version} is" if pending else "no version is"
+            raise ApprovalError(
+                f"{waiting} awaiting approval for {self.model_name!r}, not "
+                f"{version or 'any'}; see the promotion_history asset")
+        self.client.delete_registered_model_alias(self.model_name, AWAITING_APPROVAL)
+        if now >= pending.expires_at:
+            with self._champion_lock():
+                self._record(EXPIRE, pending.expected_champion, pending.version,
+                             f"approval asked after it expired at {pending.expires_at}", actor)
+            raise ApprovalError(
+                f"version {pending.version} waited for approval until {pending.expires_at} and "
+                "expired; nothing moved. Retrain (training_job) for a fresh evaluation.")
+        if approve:
+            return pending.version, self.promote(
+                pending.version, expected_champion=pending.expected_champion, reason=reason,
+                actor=actor, action=APPROVE)
+        self.tag_verdict(pending.version, f"rejected by {actor.user}: {reason}")
+        with self._champion_lock():
+            self._record(REJECT, pending.expected_champion, pending.version, reason, actor)
+        return pending.version, []

@@ -18,6 +18,7 @@ import logging
 import os
 import time
 from dataclasses import dataclass, replace
+from datetime import UTC, datetime
 
 import dagster as dg
 from dagster._core.storage.asset_check_execution_record import AssetCheckExecutionRecordStatus
@@ -381,7 +382,11 @@ def _first_champion_due(instance: dg.DagsterInstance, mlflow: MlflowResource,
     """The days of features there are when the first champion is due, else None."""
     if policy.bootstrap_days <= 0:
         return None
-    has_champion = mlflow.registry().version_for(CHAMPION) is not None
+    registry = mlflow.registry()
+    waiting = registry.pending_approval()
+    # a first candidate awaiting approval (`approve` mode) answers the bootstrap until it expires
+    has_champion = registry.version_for(CHAMPION) is not None or (
+        waiting is not None and waiting.expires_at > datetime.now(UTC))
     days = 0 if has_champion else len(
         instance.get_materialized_partitions(dg.AssetKey("features")))
     return days if first_champion_due(has_champion, days, policy.bootstrap_days) else None

@@ -28,7 +28,7 @@ from retrain_assets.datasets.taxi import TAXI_TRIPS
 from retrain_assets.definitions import build_definitions, default_resources
 from retrain_assets.instance import run_job
 from retrain_assets.project import Project
-from retrain_assets.registry import CHAMPION, ChampionMovedError, ModelRegistry
+from retrain_assets.registry import CHAMPION, Actor, ChampionMovedError, ModelRegistry
 from retrain_assets.resources import (
     TRANSIENT_RETRY,
     MlflowResource,
@@ -207,8 +207,11 @@ def test_a_training_run_killed_midway_leaves_the_champion_and_reruns(
                   if m.asset_key == dg.AssetKey("evaluation_report")]
     candidate = evaluated["candidate_version"].value
     blessed = evaluated["verdict"].value == "blessed"
-    assert rerun.success == blessed  # a run ends either promoted or stopped by the gate
+    assert rerun.success  # promoted, or not blessed: an outcome, not a failure
     assert registry.version_for(CHAMPION) == (candidate if blessed else champion)
+
+
+ACTOR = Actor(run_id="test-run", user="test")
 
 
 def test_two_racing_promotions_leave_one_champion_and_say_why(home):
@@ -218,7 +221,7 @@ def test_two_racing_promotions_leave_one_champion_and_say_why(home):
     client.create_registered_model("racer")
     first, a, b = (client.create_model_version("racer", source=str(home / f"m{i}")).version
                    for i in range(3))
-    registry.promote(str(first), expected_champion=None, reason="bootstrap")
+    registry.promote(str(first), expected_champion=None, reason="bootstrap", actor=ACTOR)
     start = threading.Barrier(2)
     outcomes: dict[str, object] = {}
 
@@ -226,7 +229,7 @@ def test_two_racing_promotions_leave_one_champion_and_say_why(home):
         start.wait()
         try:
             outcomes[version] = registry.promote(version, expected_champion=str(first),
-                                                 reason=f"race {version}")
+                                                 reason=f"race {version}", actor=ACTOR)
         except ChampionMovedError as exc:
             outcomes[version] = exc
 
@@ -259,10 +262,11 @@ def test_a_retried_promotion_whose_first_attempt_moved_the_alias_completes(home)
     client.create_registered_model("retried")
     old, new = (client.create_model_version("retried", source=str(home / f"m{i}")).version
                 for i in range(2))
-    registry.promote(str(old), expected_champion=None, reason="bootstrap")
-    registry.promote(str(new), expected_champion=str(old), reason="first attempt")
+    registry.promote(str(old), expected_champion=None, reason="bootstrap", actor=ACTOR)
+    registry.promote(str(new), expected_champion=str(old), reason="first attempt", actor=ACTOR)
 
-    moves = registry.promote(str(new), expected_champion=str(old), reason="retried attempt")
+    moves = registry.promote(str(new), expected_champion=str(old), reason="retried attempt",
+                             actor=ACTOR)
 
     assert [(m.alias, m.from_version, m.to_version) for m in moves] == \
         [(CHAMPION, str(old), str(new))]
@@ -270,6 +274,8 @@ def test_a_retried_promotion_whose_first_attempt_moved_the_alias_completes(home)
     assert registry.version_for("previous") == str(old)
     tags = client.get_model_version("retried", str(new)).tags
     assert tags["promotion_reason"] == "retried attempt"
+    assert [(r.action, r.to_version) for r in registry.history()] == \
+        [("promote", str(old)), ("promote", str(new))]  # the retry adds no second record
     assert "promotion_refused" not in tags
 
 

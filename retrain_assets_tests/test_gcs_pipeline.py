@@ -39,7 +39,7 @@ def test_ingest_then_training_read_and_write_only_gcs(gcs_defs, gcs_bucket, inst
     for day in days:
         assert {f"assets/raw_data/{day}.parquet", f"assets/features/{day}.parquet"} <= blobs
     assert {f"assets/{asset}/runs/{training.run_id}.json"
-            for asset in ("candidate_model", "evaluation_report", "production_model")} <= blobs
+            for asset in ("candidate_model", "evaluation_report")} <= blobs
     assert {f"assets/_profiles/raw_data/{day}.json" for day in days} <= blobs
     assert not (home / "storage").exists() and not (home / "landing").exists()
     registry = gcs_defs.resources["mlflow"].registry()

@@ -59,14 +59,15 @@ def test_champion_lifecycle_bootstrap_reject_promote_rollback(defs, instance, la
     model_info = mlflow.models.get_model_info(f"models:/{registry.model_name}/1")
     assert model_info.signature is not None and model_info.saved_input_example_info is not None
 
-    # 2. a worse candidate (crippled hyperparameters) is not promoted
+    # 2. a worse candidate (crippled hyperparameters) is not promoted: an outcome, not a failure
     worse = run_job(defs, "training_job", instance, run_config={"ops": {
         "candidate_model": {"config": {"max_iter": 2, "learning_rate": 0.01}}}})
-    assert not worse.success
+    assert worse.success
     assert registry.version_for("champion") == "1"
     assert _materialized(worse, "production_model") == []
     gate = _check_evaluations(instance, "evaluation_report", CANDIDATE_BLESSED)[0]
     assert not gate.passed and "FAIL" in gate.description
+    assert gate.severity == dg.AssetCheckSeverity.WARN
 
     # 3. after the fare rule changes, a retrained candidate beats the stale champion
     drifted = land(landing, START + timedelta(days=35), 10, drift_from=START + timedelta(days=35))
@@ -75,16 +76,18 @@ def test_champion_lifecycle_bootstrap_reject_promote_rollback(defs, instance, la
     assert better.success
     assert registry.version_for("champion") == "3" and registry.version_for("previous") == "1"
     assert _metadata(instance, "production_model")["model_version"] == "3"
+    assert _metadata(instance, "production_model")["rollback_to"] == "1"
 
     # 4. batch scoring uses the champion and records its version
     scored = run_job(defs, "scoring_job", instance, days=[drifted[-1]])
     assert scored.success and _metadata(instance, "predictions")["model_version"] == "3"
 
-    # 5. rollback re-points the alias and the UI's production_model follows
+    # 5. rollback walks the history back to 1 and the UI's production_model follows
     rollback = run_job(defs, "rollback_job", instance)
     assert rollback.success
-    assert registry.version_for("champion") == "1" and registry.version_for("previous") == "3"
+    assert registry.version_for("champion") == "1" and registry.version_for("previous") is None
     assert _metadata(instance, "production_model")["model_version"] == "1"
+    assert _metadata(instance, "promotion_history")["records"] == 3
 
 
 def test_schema_violating_day_is_blocked_with_its_reason(defs, instance, landing, home):
@@ -137,12 +140,13 @@ def test_definitions_are_described_grouped_and_backfill_in_few_runs(defs, projec
         groups[key.to_user_string()] = node.group_name
     assert groups == {"raw_data": "ingestion", "features": "ingestion",
                       "candidate_model": "training", "evaluation_report": "training",
-                      "production_model": "deployment", "predictions": "monitoring",
+                      "production_model": "deployment", "promotion_history": "deployment",
+                      "predictions": "monitoring",
                       "drift_report": "monitoring"}
     for name in ("raw_data", "features", "predictions"):
         policy = graph.get(dg.AssetKey(name)).backfill_policy
         assert policy == dg.BackfillPolicy.multi_run(DAYS_PER_RUN), name
-    assert {"ingest_job", "training_job", "scoring_job", "rollback_job"} <= {
+    assert {"ingest_job", "training_job", "scoring_job", "rollback_job", "approve_job"} <= {
         job.name for job in defs.jobs}
 
 

@@ -145,9 +145,10 @@ def build_training_assets(project: Project) -> list[dg.AssetsDefinition]:
         ins={"features": ALL_DAYS}, group_name="training", kinds={"sklearn", "mlflow"},
         tags={"stage": "evaluate"}, owners=["team:ml-platform"], retry_policy=TRANSIENT_RETRY,
         check_specs=[dg.AssetCheckSpec(
-            CANDIDATE_BLESSED, asset="evaluation_report", blocking=True,
+            CANDIDATE_BLESSED, asset="evaluation_report",
             description="The candidate meets the absolute thresholds and beats the champion on "
-                        "the same holdout by the configured margin; blocks promotion otherwise.")],
+                        "the same holdout by the configured margin. Not blessed is a WARN, not "
+                        "an error: production_model keeps the champion and the run succeeds.")],
         description="Scores the candidate and the current champion on the same holdout rows "
                     "(the latest rows, which the candidate never trained on) and gives a "
                     "blessed / not blessed verdict with its reasons, as TFX's Evaluator does.",
@@ -188,8 +189,9 @@ def build_training_assets(project: Project) -> list[dg.AssetsDefinition]:
             *(_metric(f"holdout_{name}", value) for name, value in metrics["candidate"].items()),
             _metric("holdout_rows", len(holdout)),
             *([_metric(f"holdout_{spec.primary_metric}_noise", noise)] if noise else [])])
-        registry.client.set_tag(candidate.run_id, "verdict",
-                                "blessed" if verdict.blessed else "not blessed")
+        outcome = "blessed" if verdict.blessed else "not blessed"
+        registry.client.set_tag(candidate.run_id, "verdict", outcome)
+        registry.tag_verdict(candidate.version, f"{outcome}: {'; '.join(verdict.reasons)}")
         per_day = _per_day_metrics(holdout, scores, spec)
         report = {"candidate_version": candidate.version, "champion_version": champion_version,
                   "holdout_days": list(candidate.holdout_days), "holdout_rows": len(holdout),
@@ -211,6 +213,7 @@ def build_training_assets(project: Project) -> list[dg.AssetsDefinition]:
         })
         yield dg.AssetCheckResult(
             check_name=CANDIDATE_BLESSED, passed=verdict.blessed,
+            severity=dg.AssetCheckSeverity.WARN,
             metadata={"reasons": dg.MetadataValue.md("\n".join(f"- {r}" for r in
                                                               verdict.reasons)),
                       "improvement": dg.MetadataValue.float(verdict.improvement or 0.0)},
