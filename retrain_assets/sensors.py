@@ -240,14 +240,10 @@ def rows_since_last_training(instance: dg.DagsterInstance) -> int:
 
 
 def rows_in(records) -> int:
-    """Rows of `features` materialization records. A multi-day (backfill) run puts the run's
-    total on each day's event, so each run counts once."""
-    per_run = {}
-    for record in records:
-        value = record.asset_materialization.metadata.get("rows")
-        per_run[record.event_log_entry.run_id or record.storage_id] = (
-            int(value.value) if value is not None else 0)
-    return sum(per_run.values())
+    """Rows of `features` materialization records: each day's event carries its own count."""
+    return sum(int(value.value) for record in records
+               if (value := record.asset_materialization.metadata.get("dagster/row_count"))
+               is not None)
 
 
 def debounce_reason(instance: dg.DagsterInstance, min_interval_seconds: int,

@@ -228,7 +228,7 @@ def test_a_sensor_requested_run_applies_the_datasets_row_policy(home, instance, 
     assert result.success
     stored = [m for m in result.get_asset_materialization_events()
               if m.asset_key == dg.AssetKey("raw_data")]
-    assert stored[0].materialization.metadata["rows"].value == 99
+    assert stored[0].materialization.metadata["dagster/row_count"].value == 99
     assert (home / "storage" / "raw_data" / f"{day}.parquet").is_file()
 
 
@@ -423,7 +423,7 @@ def test_the_first_champion_is_trained_once_enough_days_of_features_exist(defs, 
 
 def report_rows(instance, asset: str, rows: int):
     instance.report_runless_asset_event(dg.AssetMaterialization(
-        asset_key=asset, metadata={"rows": dg.MetadataValue.int(rows)}))
+        asset_key=asset, metadata={"dagster/row_count": dg.MetadataValue.int(rows)}))
 
 
 def test_data_volume_trigger_counts_rows_since_the_last_training(defs, instance):
