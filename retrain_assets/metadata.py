@@ -41,10 +41,15 @@ def table(frame: pd.DataFrame, *, max_rows: int = 50) -> dg.MetadataValue:
 
 def figure(fig) -> dg.MetadataValue:
     """A matplotlib figure as a PNG in markdown (the UI opens it from "[Show Markdown]")."""
-    return dg.MetadataValue.md(f"![plot]({png_data_uri(fig)})")
+    return image(png_data_uri(fig))
+
+
+def image(uri: str, alt: str = "plot") -> dg.MetadataValue:
+    return dg.MetadataValue.md(f"![{alt}]({uri})")
 
 
 def png_data_uri(fig) -> str:
+    """A figure as a `data:` URI, for Markdown the UI renders in place (a description)."""
     buffer = io.BytesIO()
     fig.savefig(buffer, format="png", dpi=90, bbox_inches="tight")
     return f"data:image/png;base64,{base64.b64encode(buffer.getvalue()).decode()}"
