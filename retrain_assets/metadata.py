@@ -60,11 +60,14 @@ def frame_summary(frame: pd.DataFrame) -> dict[str, dg.MetadataValue]:
     nulls = frame.isna().mean()
     return {
         "dagster/row_count": dg.MetadataValue.int(len(frame)),
-        "dagster/column_schema": dg.TableSchema(
-            [dg.TableColumn(str(c), str(t)) for c, t in frame.dtypes.items()]),
+        "dagster/column_schema": column_schema(frame),
         "null_rates": table(pd.DataFrame({"column": nulls.index.astype(str),
                                           "null_rate": nulls.to_numpy()})),
     }
+
+
+def column_schema(frame: pd.DataFrame) -> dg.TableSchema:
+    return dg.TableSchema([dg.TableColumn(str(c), str(t)) for c, t in frame.dtypes.items()])
 
 
 def stored_day_summary(frame: pd.DataFrame | None) -> dict[str, dg.MetadataValue]:

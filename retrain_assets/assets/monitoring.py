@@ -17,6 +17,7 @@ from retrain_assets.core.metrics import compute_metrics
 from retrain_assets.metadata import (
     DIGITS,
     add_partition_metadata,
+    column_schema,
     feature_drift_table,
     figure,
     table,
@@ -213,15 +214,19 @@ class DayDrift:
         return PartitionOutcome(self.day, not d.decayed, description, metadata)
 
     def metadata(self) -> dict[str, dg.MetadataValue]:
-        """This day's materialization metadata; the numbers plot over days in the Plots tab."""
+        """This day's materialization metadata; the numbers plot over days in the Plots tab.
+        The stored table has one row per feature; `rows_scored` is the day's size."""
+        stored = self.summary.to_frame()
         metadata = {
-            "dagster/row_count": dg.MetadataValue.int(self.summary.row_count),
+            "dagster/row_count": dg.MetadataValue.int(len(stored)),
+            "dagster/column_schema": column_schema(stored),
+            "rows_scored": dg.MetadataValue.int(self.summary.row_count),
             "model_version": dg.MetadataValue.text(self.version),
             "max_psi": dg.MetadataValue.float(round(self.summary.max_psi, DIGITS)),
             "prediction_shift": dg.MetadataValue.float(
                 round(self.summary.prediction_shift or 0.0, DIGITS)),
             "drifted_features": dg.MetadataValue.json(self.summary.drifted_features),
-            "feature_drift": table(feature_drift_table(self.summary.to_frame())),
+            "feature_drift": table(feature_drift_table(stored)),
         }
         if self.decay is not None:
             metadata["metric_decay"] = dg.MetadataValue.float(round(self.decay.decay, DIGITS))

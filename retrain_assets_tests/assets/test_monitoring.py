@@ -88,6 +88,9 @@ def test_a_scored_range_gives_each_day_its_own_drift_numbers(defs, instance, lan
     assert events[days[1]]["metric_decay"].value > events[days[0]]["metric_decay"].value
     assert "days" not in events[days[0]]  # no run-wide table on a day
     assert "drift_over_time" in events[days[1]] and "drift_over_time" not in events[days[0]]
+    assert events[days[1]]["rows_scored"].value > 0
+    stored = [c.name for c in events[days[1]]["dagster/column_schema"].value.columns]
+    assert "psi" in stored and events[days[1]]["dagster/row_count"].value > 1  # a row a feature
     columns = [c.name for c in events[days[1]]["feature_drift"].value.schema.columns]
     assert columns.index("psi_limit") == columns.index("psi") + 1
     assert columns.index("distance_limit") == columns.index("distance") + 1
