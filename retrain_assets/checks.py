@@ -16,6 +16,9 @@ from datetime import UTC, datetime
 
 import dagster as dg
 import pandas as pd
+from dagster._core.definitions.asset_checks.asset_check_evaluation import (
+    AssetCheckEvaluationTargetMaterializationData,
+)
 from dagster_pandera import pandera_schema_to_dagster_type
 
 from retrain_assets.core.ingest import ContractReport, shorten
@@ -149,7 +152,10 @@ def partition_check_results(context: dg.AssetExecutionContext, asset: str, check
 
     A single-day run records it directly. A backfill run covering many days logs one evaluation
     per day, then a summary result for the run, because Dagster ties a step's own check output
-    to the whole range. `what` says what a failing day did, e.g. "break the contract".
+    to the whole range. Each day's evaluation points at that day's materialization in this run
+    (call this after yielding the asset's Output), which is how the UI knows the result is the
+    day's current one rather than "Missing". `what` says what a failing day did, e.g. "break
+    the contract".
     """
     if context.has_partition_key:
         (outcome,) = outcomes
@@ -157,11 +163,14 @@ def partition_check_results(context: dg.AssetExecutionContext, asset: str, check
                                   metadata=dict(outcome.metadata),
                                   description=outcome.description, severity=severity)
         return
+    targets = run_materializations(context.instance, asset, context.run_id,
+                                   [o.partition for o in outcomes])
     for outcome in outcomes:
         context.log_event(dg.AssetCheckEvaluation(
             asset_key=dg.AssetKey(asset), check_name=check_name, passed=outcome.passed,
             metadata=dict(outcome.metadata), partition=outcome.partition, blocking=blocking,
-            description=outcome.description, severity=severity))
+            description=outcome.description, severity=severity,
+            target_materialization_data=targets.get(outcome.partition)))
     failed = [o for o in outcomes if not o.passed]
     summary = pd.DataFrame({"partition": [o.partition for o in outcomes],
                             "passed": [o.passed for o in outcomes],
@@ -174,6 +183,19 @@ def partition_check_results(context: dg.AssetExecutionContext, asset: str, check
         description=_range_failure(asset, what, failed,
                                    [o.partition for o in outcomes if o.passed], blocking)
         if failed else f"all {len(outcomes)} days pass {check_name}", severity=severity)
+
+
+def run_materializations(instance: dg.DagsterInstance, asset: str, run_id: str,
+                         partitions: Sequence[str],
+                         ) -> dict[str, AssetCheckEvaluationTargetMaterializationData]:
+    """The materialization `run_id` recorded for each of `partitions` of `asset`, as the target
+    a check evaluation links to (what Dagster itself looks up for a single-partition result)."""
+    records = instance.fetch_materializations(
+        dg.AssetRecordsFilter(asset_key=dg.AssetKey(asset), asset_partitions=list(partitions)),
+        limit=len(partitions)).records  # newest first: this run's, unless one came since
+    return {record.partition_key: AssetCheckEvaluationTargetMaterializationData(
+                storage_id=record.storage_id, run_id=run_id, timestamp=record.timestamp)
+            for record in reversed(records) if record.run_id == run_id}
 
 
 def _range_failure(asset: str, what: str, failed: Sequence[PartitionOutcome],

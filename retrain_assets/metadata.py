@@ -5,11 +5,13 @@ from __future__ import annotations
 import base64
 import io
 import math
+from collections.abc import Mapping
 
 import dagster as dg
 import pandas as pd
 
 _TYPES = {"i": "int", "u": "int", "f": "float", "b": "bool"}
+DIGITS = 4  # decimals shown in tables: enough to compare metrics, short enough to read
 
 
 def _cell(value):
@@ -23,8 +25,11 @@ def _cell(value):
 
 
 def table(frame: pd.DataFrame, *, max_rows: int = 50) -> dg.MetadataValue:
-    """A DataFrame as a native Dagster table (sortable in the UI)."""
+    """A DataFrame as a native Dagster table (sortable in the UI), floats rounded to `DIGITS`
+    decimals."""
     frame = frame.head(max_rows)
+    frame = frame.assign(**{name: frame[name].round(DIGITS)
+                            for name, dtype in frame.dtypes.items() if dtype.kind == "f"})
     columns = [dg.TableColumn(str(name), _TYPES.get(dtype.kind, "string"))
                for name, dtype in frame.dtypes.items()]
     records = [dg.TableRecord({str(k): (_cell(v) if _TYPES.get(frame[k].dtype.kind) else
@@ -35,11 +40,19 @@ def table(frame: pd.DataFrame, *, max_rows: int = 50) -> dg.MetadataValue:
 
 
 def figure(fig) -> dg.MetadataValue:
-    """A matplotlib figure as an inline PNG in markdown, rendered by the Dagster UI."""
+    """A matplotlib figure as a PNG in markdown (the UI opens it from "[Show Markdown]")."""
+    return image(png_data_uri(fig))
+
+
+def image(uri: str, alt: str = "plot") -> dg.MetadataValue:
+    return dg.MetadataValue.md(f"![{alt}]({uri})")
+
+
+def png_data_uri(fig) -> str:
+    """A figure as a `data:` URI, for Markdown the UI renders in place (a description)."""
     buffer = io.BytesIO()
     fig.savefig(buffer, format="png", dpi=90, bbox_inches="tight")
-    encoded = base64.b64encode(buffer.getvalue()).decode()
-    return dg.MetadataValue.md(f"![plot](data:image/png;base64,{encoded})")
+    return f"data:image/png;base64,{base64.b64encode(buffer.getvalue()).decode()}"
 
 
 def frame_summary(frame: pd.DataFrame) -> dict[str, dg.MetadataValue]:
@@ -47,8 +60,47 @@ def frame_summary(frame: pd.DataFrame) -> dict[str, dg.MetadataValue]:
     nulls = frame.isna().mean()
     return {
         "dagster/row_count": dg.MetadataValue.int(len(frame)),
-        "dagster/column_schema": dg.TableSchema(
-            [dg.TableColumn(str(c), str(t)) for c, t in frame.dtypes.items()]),
+        "dagster/column_schema": column_schema(frame),
         "null_rates": table(pd.DataFrame({"column": nulls.index.astype(str),
-                                          "null_rate": nulls.to_numpy().round(4)})),
+                                          "null_rate": nulls.to_numpy()})),
     }
+
+
+def column_schema(frame: pd.DataFrame) -> dg.TableSchema:
+    return dg.TableSchema([dg.TableColumn(str(c), str(t)) for c, t in frame.dtypes.items()])
+
+
+def stored_day_summary(frame: pd.DataFrame | None) -> dict[str, dg.MetadataValue]:
+    """`frame_summary` of a stored day; a rejected day (None) reads as 0 rows, not stored."""
+    if frame is None:
+        return {"dagster/row_count": dg.MetadataValue.int(0),
+                "stored": dg.MetadataValue.bool(False)}
+    return {**frame_summary(frame), "stored": dg.MetadataValue.bool(True)}
+
+
+def add_partition_metadata(context: dg.AssetExecutionContext,
+                           by_partition: Mapping[str, Mapping[str, dg.MetadataValue]]) -> None:
+    """Each partition's own metadata on its own materialization event.
+
+    A multi-day (backfill) run records one event per day with the Output's metadata on all of
+    them; metadata added per partition key lands on that day's event only, so a backfilled day
+    shows its own row count and schema rather than the run's.
+    """
+    for partition, metadata in by_partition.items():
+        context.add_asset_metadata(dict(metadata), partition_key=partition)
+
+
+def feature_drift_table(features: pd.DataFrame) -> pd.DataFrame:
+    """`DriftSummary.to_frame()` narrowed for the UI: each statistic next to the limit the day
+    was held to, KS (numeric) and Jensen–Shannon (categorical) in one pair of columns."""
+    numeric = features["ks_statistic"].notna()
+    return pd.DataFrame({
+        "feature": features["feature"],
+        "drifted": features["drifted"],
+        "psi": features["psi"],
+        "psi_limit": features["psi_threshold"],
+        "test": numeric.map({True: "KS", False: "JS"}),
+        "distance": features["ks_statistic"].where(numeric, features["js_distance"]),
+        "distance_limit": features["ks_threshold"].where(numeric, features["js_threshold"]),
+        "null_fraction": features["null_fraction"],
+    })

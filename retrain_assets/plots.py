@@ -46,17 +46,30 @@ def predicted_vs_actual(actual: pd.Series, scores: dict[str, pd.Series], task: s
     return fig
 
 
-def metric_over_time(frame: pd.DataFrame, x: str, columns: list[str], title: str,
-                     threshold: float | None = None):
-    """One line per column over days (drift scores, live metrics)."""
+def drift_over_time(frame: pd.DataFrame, *, psi_threshold: float,
+                    decay_threshold: float | None = None):
+    """Max feature PSI per day on the left axis and live metric decay on its own right axis
+    (the two live on different scales), each with its threshold as a dashed line of its
+    colour. `frame`: columns `day`, `max_psi`, `metric_decay` (NaN on unlabelled days)."""
     plt = _pyplot()
-    fig, ax = plt.subplots(figsize=(7, 3.5))
-    for column in columns:
-        ax.plot(frame[x], frame[column], marker="o", markersize=3, label=column)
-    if threshold is not None:
-        ax.axhline(threshold, color="red", linestyle="--", linewidth=1, label="threshold")
-    ax.set_title(title)
-    ax.tick_params(axis="x", rotation=45, labelsize=7)
-    ax.legend(fontsize=7)
+    fig, psi_axis = plt.subplots(figsize=(7, 3.5))
+    psi_colour, decay_colour = "tab:blue", "tab:orange"
+    psi_axis.plot(frame["day"], frame["max_psi"], marker="o", markersize=3, color=psi_colour,
+                  label="max feature PSI")
+    psi_axis.axhline(psi_threshold, color=psi_colour, linestyle="--", linewidth=1,
+                     label=f"PSI threshold {psi_threshold:g}")
+    psi_axis.set_ylabel("max feature PSI", color=psi_colour)
+    decay_axis = psi_axis.twinx()
+    decay_axis.plot(frame["day"], frame["metric_decay"], marker="s", markersize=3,
+                    color=decay_colour, label="live metric decay")
+    if decay_threshold is not None:
+        decay_axis.axhline(decay_threshold, color=decay_colour, linestyle="--", linewidth=1,
+                           label=f"decay threshold {decay_threshold:g}")
+    decay_axis.set_ylabel("live metric decay (fraction worse than holdout)", color=decay_colour)
+    psi_axis.set_title("Drift over time")
+    psi_axis.tick_params(axis="x", rotation=45, labelsize=7)
+    lines = psi_axis.get_legend_handles_labels()
+    more = decay_axis.get_legend_handles_labels()
+    psi_axis.legend(lines[0] + more[0], lines[1] + more[1], fontsize=7, loc="upper left")
     plt.close(fig)
     return fig

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass, field
+from datetime import date, timedelta
 
 import dagster as dg
 
@@ -25,13 +26,14 @@ DAYS_PER_RUN = 183
 class Project:
     spec: DatasetSpec
     start_date: str = DEFAULT_START_DATE
+    end_date: str | None = None  # the last day with data (included); None: open-ended
     max_days_per_run: int | None = DAYS_PER_RUN  # None: a backfill of any length is one run
     volume: VolumeThresholds = field(default_factory=VolumeThresholds)
     freshness_deadline_cron: str = DEFAULT_FRESHNESS_DEADLINE
     partitions: dg.DailyPartitionsDefinition = field(init=False)
 
     def __post_init__(self) -> None:
-        self.partitions = dg.DailyPartitionsDefinition(start_date=self.start_date)
+        self.partitions = daily_partitions(self.start_date, self.end_date)
         self.raw_type = frames_type(self.spec.raw_schema)
         self.features_schema = features_schema(self.spec)
         self.features_contract = features_contract_after_raw(self.spec)  # what `features` checks
@@ -50,7 +52,9 @@ class Project:
     @classmethod
     def from_env(cls) -> Project:
         """RETRAIN_ASSETS_DATASET (built-in name or `package.module:SPEC`, default `taxi`),
-        RETRAIN_ASSETS_START_DATE (first daily partition, default 2025-01-01) and
+        RETRAIN_ASSETS_START_DATE (first daily partition, default 2025-01-01),
+        RETRAIN_ASSETS_END_DATE (last daily partition, for a dataset that ends; unset: a
+        partition for every day up to yesterday),
         RETRAIN_ASSETS_BACKFILL_MAX_DAYS_PER_RUN (unset: `DAYS_PER_RUN`; `all`: one run per
         backfill, as the CLI's `--partition-range` needs), and the landed days' checks:
         RETRAIN_ASSETS_VOLUME_MAX_RATIO, RETRAIN_ASSETS_REPLAY_MAX_SHARE,
@@ -69,9 +73,34 @@ class Project:
             blocking=_env_flag("RETRAIN_ASSETS_VOLUME_CHECKS_BLOCK", defaults.blocking))
         return cls(spec=load_spec(env("RETRAIN_ASSETS_DATASET", "taxi")),
                    start_date=env("RETRAIN_ASSETS_START_DATE", DEFAULT_START_DATE),
+                   end_date=env("RETRAIN_ASSETS_END_DATE") or None,
                    max_days_per_run=None if chunk == "all" else int(chunk), volume=volume,
                    freshness_deadline_cron=env("RETRAIN_ASSETS_FRESHNESS_DEADLINE_CRON",
                                                DEFAULT_FRESHNESS_DEADLINE))
+
+
+def daily_partitions(start_date: str, end_date: str | None) -> dg.DailyPartitionsDefinition:
+    """One partition per day from `start_date` through `end_date` (both included), or through
+    yesterday when `end_date` is None.
+
+    A dataset that ends (a year of history, a finished study) declares its last day, so the UI
+    counts, lists and offers only days that can have data, not every day up to today.
+    """
+    if end_date is None:
+        return dg.DailyPartitionsDefinition(start_date=start_date)
+    try:
+        last = date.fromisoformat(end_date)
+    except ValueError:
+        raise ValueError(f"RETRAIN_ASSETS_END_DATE={end_date!r} is not a date: write the last "
+                         "day with data as YYYY-MM-DD, or unset it for open-ended "
+                         "partitions") from None
+    if last < date.fromisoformat(start_date):
+        raise ValueError(f"RETRAIN_ASSETS_END_DATE={end_date} is before "
+                         f"RETRAIN_ASSETS_START_DATE={start_date}: the last day must be on or "
+                         "after the first")
+    # Dagster's end_date is the first day without a partition
+    return dg.DailyPartitionsDefinition(start_date=start_date,
+                                        end_date=(last + timedelta(days=1)).isoformat())
 
 
 def _env_number(name: str, default: float) -> float:

@@ -18,7 +18,7 @@ import logging
 import os
 import time
 from dataclasses import dataclass, replace
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import dagster as dg
 from dagster._core.storage.asset_check_execution_record import AssetCheckExecutionRecordStatus
@@ -104,18 +104,26 @@ def landing_run_request(day: str, fingerprint: str, *, with_scoring: bool) -> dg
                          tags={"landing/fingerprint": fingerprint, "landing/day": day})
 
 
-def hold_reasons(days: list[str], first: str, last: str | None, today: str) -> list[str]:
+def hold_reasons(days: list[str], first: str, last: str | None, today: str, *,
+                 end: str | None = None) -> list[str]:
     """Why landed days are not partitions, and what happens or what to do: one sentence per
-    kind (too early, today, later), however many days a zone holds of each."""
+    kind (too early, past the dataset's declared last day `end`, today, later), however many
+    days a zone holds of each."""
+    beyond = [day for day in days if end is not None and day > end]
     early = [day for day in days if day < first]
-    later = [day for day in days if day >= first and day != today]
+    later = [day for day in days if first <= day and day != today and day not in beyond]
     reasons = []
     if early:
         reasons.append(f"{_days(early)} before the first partition {first}: to ingest "
                        f"{'it' if len(early) == 1 else 'them'}, set RETRAIN_ASSETS_START_DATE "
                        f"to {early[0]} or earlier (or move {'it' if len(early) == 1 else 'them'}"
                        " out of the zone)")
-    if today in days and first <= today:
+    if beyond:
+        them = "it" if len(beyond) == 1 else "them"
+        reasons.append(f"{_days(beyond)} after the dataset's last day {end} "
+                       f"(RETRAIN_ASSETS_END_DATE): to ingest {them}, set "
+                       f"RETRAIN_ASSETS_END_DATE to {beyond[-1]} or later, or unset it")
+    if today in days and first <= today and today not in beyond:
         reasons.append(f"{today} is today (UTC): its partition exists from 00:00 UTC tomorrow, "
                        "when it is ingested")
     if later:
@@ -123,6 +131,36 @@ def hold_reasons(days: list[str], first: str, last: str | None, today: str) -> l
                        f"ingested once {'its' if len(later) == 1 else 'their'} partition exists; "
                        "if a date is wrong, rename the folder")
     return reasons
+
+
+def landing_summary(changed: dict[str, str], before: WatchState, *, with_scoring: bool) -> str:
+    """What a tick that requests runs found, in words: which days are new, which rewritten,
+    and what runs for them."""
+    new = sorted(day for day in changed if day not in before.days)
+    rewritten = sorted(day for day in changed if day in before.days)
+    found = "; ".join(part for part in (
+        f"new: {', '.join(new)}" if new else "",
+        f"rewritten (files changed since they were ingested): {', '.join(rewritten)}"
+        if rewritten else "") if part)
+    runs = ("raw_data → features → predictions → drift_report" if with_scoring else
+            "raw_data → features (no champion yet: predictions and drift_report start once "
+            "production_model has one)")
+    return f"{found}. One run per day of {runs}."
+
+
+def landing_cursor(state: WatchState) -> str:
+    """The landing sensor's cursor: compact JSON led by a sentence saying what it holds."""
+    days = sorted(state.days)
+    seen = f"{len(days)} day(s) seen ({days[0]}..{days[-1]})" if days else "no day seen yet"
+    held = f", held back: {', '.join(sorted(state.held))}" if state.held else ""
+    return json.dumps({"summary": f"{seen}{held}; look {state.looks}", **state.to_dict()},
+                      separators=(",", ":"))
+
+
+def landing_state(cursor: str) -> WatchState:
+    data = json.loads(cursor)
+    data.pop("summary", None)
+    return WatchState.from_dict(data)
 
 
 def _days(days: list[str]) -> str:
@@ -139,26 +177,30 @@ def build_landing_zone_sensor(interval_seconds: int, full_rescan_every: int):
                     "features (→ predictions → drift_report once a champion exists) for that "
                     "partition. Days already landed when the sensor first looks are history: "
                     "backfill them. Malformed names are reported once and skipped; a day that "
-                    "is not a partition yet (today's, a future or too early date) is held back "
-                    "with one warning until its partition exists.",
+                    "is not a partition (today's, a future or too early date, or one after "
+                    "the dataset's declared last day) is held back with one warning, saying "
+                    "what takes it.",
     )
     def landing_zone_sensor(context: dg.SensorEvaluationContext,
                             landing_zone: LandingZoneResource, mlflow: MlflowResource):
         zone = landing_zone.zone()
         first_look = context.cursor is None
-        state = WatchState() if first_look else WatchState.from_dict(json.loads(context.cursor))
+        state = WatchState() if first_look else landing_state(context.cursor)
         partitions = context.repository_def.asset_graph.get(
             dg.AssetKey(INGEST_ASSETS[0])).partitions_def
         first = partitions.start.strftime(partitions.fmt)
         last = partitions.get_last_partition_key()  # keys are ISO dates: they sort as strings
+        # a dataset's declared last day (Project.end_date); Dagster's end excludes its day
+        end = (partitions.end - timedelta(days=1)).strftime(partitions.fmt) \
+            if partitions.end else None
         changes = look(zone, state, full_rescan_every=full_rescan_every,
                        is_partition=lambda day: last is not None and first <= day <= last)
-        cursor = json.dumps(changes.state.to_dict())
+        cursor = landing_cursor(changes.state)
         today = get_current_datetime().date().isoformat()
-        for reason in hold_reasons(changes.held, first, last, today):
+        for reason in hold_reasons(changes.held, first, last, today, end=end):
             context.log.warning(f"landing zone {zone.url}: held back {reason}.")
-        held_days = sorted(changes.state.held)
-        held = f"; held back: {_days(held_days)} not partitions yet" if held_days else ""
+        held = "".join(f"; held back {reason}" for reason in hold_reasons(
+            sorted(changes.state.held), first, last, today, end=end))
         for name in changes.malformed:
             context.log.warning(
                 f"landing zone {zone.url}: skipped {name!r}: a landed file must be "
@@ -173,18 +215,15 @@ def build_landing_zone_sensor(interval_seconds: int, full_rescan_every: int):
                        "RUN=all dagster asset materialize --select "
                        f"raw_data,features --partition-range {days[0]}...{days[-1]}`)"
                        if days else "no day that is a partition has landed yet")
-            not_yet = "".join(f"; held back {reason}"
-                              for reason in hold_reasons(changes.held, first, last, today))
             return dg.SensorResult(cursor=cursor, skip_reason=dg.SkipReason(
-                f"first look at {zone.url}: {history}{not_yet}; from now on each new or "
+                f"first look at {zone.url}: {history}{held}; from now on each new or "
                 f"rewritten day gets a run{skipped}"))
         if not changes.changed:
             return dg.SensorResult(cursor=cursor, skip_reason=dg.SkipReason(
-                f"no new or rewritten day in {zone.url}{held}{skipped}"))
+                f"no new or rewritten day in {zone.url} ({len(changes.state.days)} day(s) "
+                f"landed so far){held}{skipped}"))
         with_scoring = mlflow.registry().version_for(CHAMPION) is not None
-        if not with_scoring:
-            context.log.info("no champion yet: new days are ingested only; predictions and "
-                             "drift_report start once production_model has a champion.")
+        context.log.info(landing_summary(changes.changed, state, with_scoring=with_scoring))
         return dg.SensorResult(cursor=cursor, run_requests=[
             landing_run_request(day, fp, with_scoring=with_scoring)
             for day, fp in sorted(changes.changed.items())])
@@ -242,14 +281,10 @@ def rows_since_last_training(instance: dg.DagsterInstance) -> int:
 
 
 def rows_in(records) -> int:
-    """Rows of `features` materialization records. A multi-day (backfill) run puts the run's
-    total on each day's event, so each run counts once."""
-    per_run = {}
-    for record in records:
-        value = record.asset_materialization.metadata.get("rows")
-        per_run[record.event_log_entry.run_id or record.storage_id] = (
-            int(value.value) if value is not None else 0)
-    return sum(per_run.values())
+    """Rows of `features` materialization records: each day's event carries its own count."""
+    return sum(int(value.value) for record in records
+               if (value := record.asset_materialization.metadata.get("dagster/row_count"))
+               is not None)
 
 
 def debounce_reason(instance: dg.DagsterInstance, min_interval_seconds: int,
@@ -283,14 +318,22 @@ def retrain_run_request(policy: RetrainPolicy, trigger: str, key: str, tags: dic
 @dataclass(frozen=True)
 class RetrainCursor:
     """What drift_retrain_sensor remembers between ticks: the check executions it has taken in,
-    and the failures still owed a retrain."""
+    and the failures still owed a retrain. Stored as JSON a person can read on the sensor's
+    page: a summary sentence, the seen execution ids as ranges ("1-79,81-120"), and each
+    pending failure."""
 
     seen: tuple[int, ...] = ()
     pending: tuple[CheckResult, ...] = ()
 
     def to_json(self) -> str:
-        return json.dumps({"seen": sorted(set(self.seen))[-SEEN_LIMIT:],
-                           "pending": [p.to_dict() for p in self.pending]})
+        seen = sorted(set(self.seen))[-SEEN_LIMIT:]
+        owed = ", ".join(f"{p.check}[{p.partition}]" for p in self.pending)
+        summary = (f"{len(self.pending)} failure(s) waiting for a retrain: {owed}" if owed
+                   else "no failure waiting for a retrain") + \
+            f"; {len(seen)} check execution(s) taken in"
+        return json.dumps({"summary": summary, "seen": id_ranges(seen),
+                           "pending": [p.to_dict() for p in self.pending]},
+                          separators=(",", ":"))
 
     @classmethod
     def from_json(cls, text: str | None) -> RetrainCursor:
@@ -299,8 +342,29 @@ class RetrainCursor:
         data = json.loads(text)
         if isinstance(data, list):  # before deferral, the cursor was the seen ids alone
             return cls(seen=tuple(data))
-        return cls(seen=tuple(data["seen"]),
+        seen = data["seen"]  # a list of ids before the cursor was made readable
+        return cls(seen=tuple(seen if isinstance(seen, list) else ids_in(seen)),
                    pending=tuple(CheckResult.from_dict(p) for p in data["pending"]))
+
+
+def id_ranges(ids: list[int]) -> str:
+    """Sorted ids as runs of consecutive ids: [1, 2, 3, 7] → "1-3,7"."""
+    runs: list[list[int]] = []
+    for i in ids:
+        if runs and i == runs[-1][1] + 1:
+            runs[-1][1] = i
+        else:
+            runs.append([i, i])
+    return ",".join(str(a) if a == b else f"{a}-{b}" for a, b in runs)
+
+
+def ids_in(ranges: str) -> list[int]:
+    """The inverse of `id_ranges`."""
+    ids = []
+    for part in filter(None, ranges.split(",")):
+        first, _, last = part.partition("-")
+        ids.extend(range(int(first), int(last or first) + 1))
+    return ids
 
 
 def build_drift_retrain_sensor(interval_seconds: int):
@@ -338,8 +402,11 @@ def build_drift_retrain_sensor(interval_seconds: int):
         days = _first_champion_due(instance, mlflow, retrain_policy)
         if days is not None:
             return _bootstrap(instance, retrain_policy, days, taken)
+        volume = (f"{rows:,} of the {retrain_policy.min_new_rows:,} new feature rows a "
+                  "data-volume retrain needs have arrived since the last training"
+                  if retrain_policy.min_new_rows > 0 else "the data-volume trigger is off")
         return dg.SensorResult(cursor=taken.to_json(), skip_reason=dg.SkipReason(
-            f"no failed drift check stands; {rows} new rows since the last training"))
+            f"no retrain needed: no drift or decay check failure is waiting; {volume}"))
 
     return drift_retrain_sensor
 

@@ -11,12 +11,20 @@ from dagster._core.utils import make_new_run_id
 
 from retrain_assets.checks import CONTRACT
 from retrain_assets.core.ingest import RowPolicy
+from retrain_assets.core.policy import CheckResult
 from retrain_assets.datasets.taxi import TAXI_TRIPS
 from retrain_assets.definitions import build_definitions
 from retrain_assets.landing import LandingZone
 from retrain_assets.landing_watch import WatchState, look
 from retrain_assets.project import Project
-from retrain_assets.sensors import FailureAlerts, RetrainPolicy, failure_text, hold_reasons
+from retrain_assets.sensors import (
+    FailureAlerts,
+    RetrainCursor,
+    RetrainPolicy,
+    failure_text,
+    hold_reasons,
+    landing_summary,
+)
 from retrain_assets_tests.bad_inputs import deny_reading
 from retrain_assets_tests.conftest import START, good_day, land, land_frame
 
@@ -175,6 +183,37 @@ def test_held_back_days_of_a_kind_are_explained_in_one_sentence():
         "exists; if a date is wrong, rename the folder"]
 
 
+def test_days_after_a_declared_last_day_say_which_setting_takes_them():
+    reasons = hold_reasons(["2026-01-01", "2026-01-02", "2026-12-03"], first="2025-01-01",
+                           last="2025-12-31", today="2026-12-03", end="2025-12-31")
+    assert reasons == [
+        "3 days (2026-01-01..2026-12-03) are after the dataset's last day 2025-12-31 "
+        "(RETRAIN_ASSETS_END_DATE): to ingest them, set RETRAIN_ASSETS_END_DATE to 2026-12-03 "
+        "or later, or unset it"]
+
+
+def test_a_dataset_that_ends_has_no_partitions_past_its_last_day(home, instance, landing):
+    defs = build_definitions(Project(spec=TAXI_TRIPS, start_date=START.isoformat(),
+                                     end_date="2025-01-03"))
+    partitions = defs.resolve_assets_def("raw_data").partitions_def
+    assert partitions.get_partition_keys() == ["2025-01-01", "2025-01-02", "2025-01-03"]
+    cursor = landing_tick(defs, instance, None).cursor
+    land(landing, START, 4, rows=20)
+    result = landing_tick(defs, instance, cursor)
+    assert [r.partition_key for r in result.run_requests] == ["2025-01-01", "2025-01-02",
+                                                              "2025-01-03"]
+    assert "RETRAIN_ASSETS_END_DATE" in landing_tick(defs, instance,
+                                                 result.cursor).skip_reason.skip_message
+
+
+def test_the_landing_cursor_leads_with_what_it_holds(defs, instance, landing):
+    land(landing, START, 3, rows=20)
+    cursor = landing_tick(defs, instance, None).cursor
+    assert cursor.startswith('{"summary":"3 day(s) seen (2025-01-01..2025-01-03); look 1"')
+    assert ", " not in cursor.split('"days"')[1]  # compact
+    assert landing_tick(defs, instance, cursor).run_requests == []  # read back
+
+
 def test_first_look_names_only_days_that_are_partitions_for_the_backfill(defs, instance,
                                                                           landing):
     land(landing, START, 3, rows=20)
@@ -228,7 +267,7 @@ def test_a_sensor_requested_run_applies_the_datasets_row_policy(home, instance, 
     assert result.success
     stored = [m for m in result.get_asset_materialization_events()
               if m.asset_key == dg.AssetKey("raw_data")]
-    assert stored[0].materialization.metadata["rows"].value == 99
+    assert stored[0].materialization.metadata["dagster/row_count"].value == 99
     assert (home / "storage" / "raw_data" / f"{day}.parquet").is_file()
 
 
@@ -423,7 +462,7 @@ def test_the_first_champion_is_trained_once_enough_days_of_features_exist(defs, 
 
 def report_rows(instance, asset: str, rows: int):
     instance.report_runless_asset_event(dg.AssetMaterialization(
-        asset_key=asset, metadata={"rows": dg.MetadataValue.int(rows)}))
+        asset_key=asset, metadata={"dagster/row_count": dg.MetadataValue.int(rows)}))
 
 
 def test_data_volume_trigger_counts_rows_since_the_last_training(defs, instance):
@@ -541,3 +580,25 @@ def test_gcs_look_relists_a_held_day_older_than_the_newest_seen():
     now_a_partition = look(zone, again.state)
     assert list(now_a_partition.changed) == ["2025-01-02"]
     assert now_a_partition.state.held == {}
+
+
+def test_the_retrain_cursor_reads_as_ranges_and_a_summary():
+    pending = CheckResult("no_feature_drift", "2025-06-15", False, execution_id=81, score=0.4)
+    cursor = RetrainCursor(seen=(1, 2, 3, 7, 8, 81), pending=(pending,))
+    text = cursor.to_json()
+    assert '"seen":"1-3,7-8,81"' in text
+    assert text.startswith('{"summary":"1 failure(s) waiting for a retrain: '
+                           'no_feature_drift[2025-06-15]; 6 check execution(s) taken in"')
+    assert RetrainCursor.from_json(text) == cursor
+    # cursors written before: a list of ids, or ids under "seen"
+    assert RetrainCursor.from_json("[79, 80]").seen == (79, 80)
+    assert RetrainCursor.from_json('{"seen": [79, 80], "pending": []}').seen == (79, 80)
+
+
+def test_a_tick_that_requests_runs_says_what_landed_in_words():
+    before = WatchState(days={"2025-01-01": "aaaa"})
+    summary = landing_summary({"2025-01-01": "bbbb", "2025-01-02": "cccc"}, before,
+                              with_scoring=False)
+    assert summary == ("new: 2025-01-02; rewritten (files changed since they were ingested): "
+                       "2025-01-01. One run per day of raw_data → features (no champion yet: "
+                       "predictions and drift_report start once production_model has one).")

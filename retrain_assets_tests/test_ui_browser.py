@@ -6,10 +6,11 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
+import pandas as pd
 import pytest
 
 from retrain_assets.instance import run_job
-from retrain_assets_tests.conftest import START, land
+from retrain_assets_tests.conftest import SMALL_TRAINING, START, land
 from retrain_assets_tests.dagster_dev import REPO, dagster_dev
 from retrain_assets_tests.graphql import (
     CODE_LOCATIONS,
@@ -84,16 +85,20 @@ def wait_for_run(page, url: str, run_id: str, deadline_s: float = 600) -> str:
 
 
 @pytest.fixture
-def days(defs, instance, landing) -> list[str]:
-    """Three landed days, the first two ingested in-process. Requested before `page`: an
-    in-process run inside Playwright's running event loop leaves Dagster's event-loop clean-up
-    un-awaited (a RuntimeWarning)."""
-    days = land(landing, START, 3, rows=150)
-    assert run_job(defs, "ingest_job", instance, days=days[:2]).success
+def days(defs, instance, landing, monkeypatch) -> list[str]:
+    """Nine landed days, the first eight ingested in-process as one backfill run and a first
+    champion trained on them; the code location `dagster dev` loads declares the ninth as the
+    dataset's last day. Requested before `page`: an in-process run inside Playwright's running
+    event loop leaves Dagster's event-loop clean-up un-awaited (a RuntimeWarning)."""
+    days = land(landing, START, 9, rows=150)
+    assert run_job(defs, "ingest_job", instance, days=days[:8]).success
+    assert run_job(defs, "training_job", instance, run_config=SMALL_TRAINING).success
+    monkeypatch.setenv("RETRAIN_ASSETS_END_DATE", days[-1])
     return days
 
 
 def test_the_ui_shows_graph_partitions_checks_and_runs_what_it_launches(home, days, page):
+    """Screenshots of each page checked are kept in test-artifacts/ (CI's artifact folder)."""
     from playwright.sync_api import expect
 
     with dagster_dev(ARTIFACTS / "dagster-dev.log") as url:
@@ -120,25 +125,47 @@ def test_the_ui_shows_graph_partitions_checks_and_runs_what_it_launches(home, da
             expect(asset).to_be_visible()
         shoot(page, "asset-graph")
 
-        # a materialization launched through the UI's GraphQL API, for the third day
+        # a materialization launched through the UI's GraphQL API, for the last day
         location, = (entry["name"] for entry in graphql(page, url, CODE_LOCATIONS)
                      ["workspaceOrError"]["locationEntries"])
         run_id = launched_run_id(graphql(page, url, LAUNCH_RUN, {
-            "executionParams": execution_params(location, "ingest_job", partition=days[2])}))
+            "executionParams": execution_params(location, "ingest_job", partition=days[-1])}))
         assert wait_for_run(page, url, run_id) == "SUCCESS"
         open_page(page, f"{url}/runs/{run_id}")
         expect(page.get_by_text("Success", exact=True).first).to_be_visible()
         shoot(page, "launched-run")
 
-        # raw_data's partitions: the two days materialized in-process plus the launched one
+        # raw_data's partitions: the days backfilled in-process plus the launched one, and no
+        # partition past the dataset's declared last day
         open_page(page, f"{url}/assets/raw_data?view=partitions")
-        expect(page.get_by_text("Materialized (3)")).to_be_visible()
+        expect(page.get_by_text(f"Materialized ({len(days)})")).to_be_visible()
+        expect(page.get_by_text("Missing (0)").first).to_be_visible()
         expect(page.get_by_text("Failed (0)")).to_be_visible()
         shoot(page, "raw-data-partitions")
+
+        # a backfilled day shows its own row count, not the backfill run's total
+        rows = len(pd.read_parquet(home / "storage" / "raw_data" / f"{days[0]}.parquet"))
+        open_page(page, f"{url}/assets/raw_data?view=partitions&partition={days[0]}")
+        expect(page.get_by_text(str(rows), exact=True).first).to_be_visible()
+        shoot(page, "backfilled-day")
+
+        # the contract check's partitions: every backfilled day passed
+        open_page(page, f"{url}/assets/raw_data?view=checks&checkDetail=contract")
+        page.locator("button[role=tab]", has_text="Partitions").click()  # the check's tab
+        expect(page.get_by_text(f"Passed ({len(days)})").first).to_be_visible()
+        expect(page.get_by_text("Missing (0)").first).to_be_visible()
+        shoot(page, "contract-check-partitions")
+
+        # the evaluation's verdict and holdout plot, in place on the check's page
+        open_page(page, f"{url}/assets/evaluation_report?view=checks")
+        plot = page.get_by_role("img", name="predicted vs actual on the holdout")
+        expect(plot).to_be_visible()
+        expect(plot).to_be_in_viewport()
+        shoot(page, "evaluation-report-plot")
 
         # the contract check and its latest result
         open_page(page, f"{url}/assets/raw_data?view=checks")
         expect(page.get_by_text("contract", exact=True).first).to_be_visible()
         expect(page.get_by_text("Passed", exact=True).first).to_be_visible()
-        expect(page.get_by_text(f"{days[2]}: contract holds").first).to_be_visible()
+        expect(page.get_by_text(f"{days[-1]}: contract holds").first).to_be_visible()
         shoot(page, "raw-data-checks")

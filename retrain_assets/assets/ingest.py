@@ -5,7 +5,6 @@ import dataclasses
 import enum
 
 import dagster as dg
-import pandas as pd
 from pydantic import Field
 
 from retrain_assets.checks import (
@@ -20,7 +19,7 @@ from retrain_assets.core.features import build_features
 from retrain_assets.core.ingest import ContractReport, RowPolicy, bad_row_sample, validate_frame
 from retrain_assets.core.volume import content_columns
 from retrain_assets.landing import ingest_day
-from retrain_assets.metadata import frame_summary
+from retrain_assets.metadata import add_partition_metadata, stored_day_summary
 from retrain_assets.project import Project
 from retrain_assets.resources import (
     TRANSIENT_RETRY,
@@ -90,7 +89,9 @@ def build_ingest_assets(project: Project) -> list[dg.AssetsDefinition]:
         ledger = ArrivalLedger(io_manager.day_profiles("raw_data"), project.volume,
                                content=replay_content, run_id=context.run_id)
         arrivals = [ledger.outcomes(report) for report, _ in results]
-        yield dg.Output(frames, metadata=_output_metadata(frames, zone.url))
+        add_partition_metadata(context, {day: stored_day_summary(frame)
+                                         for day, frame in frames.items()})
+        yield dg.Output(frames, metadata={"landing_zone": dg.MetadataValue.path(zone.url)})
         yield from contract_results(context, "raw_data", results)
         yield from arrival_results(context, "raw_data", arrivals, project.volume)
 
@@ -116,7 +117,9 @@ def build_ingest_assets(project: Project) -> list[dg.AssetsDefinition]:
                                         project.features_contract, day=day)
             frames[day] = report.frame
             results.append((report, report_metadata(report)))
-        yield dg.Output(frames, metadata=_output_metadata(frames))
+        add_partition_metadata(context, {day: stored_day_summary(frame)
+                                         for day, frame in frames.items()})
+        yield dg.Output(frames)
         yield from contract_results(context, "features", results)
 
     return [raw_data, features]
@@ -128,18 +131,3 @@ def build_ingest_job(project: Project):
                                partitions_def=project.partitions,
                                description="Land → validate → features for the selected days.")
 
-
-def _output_metadata(frames: dict[str, pd.DataFrame | None],
-                     source: str | None = None) -> dict[str, dg.MetadataValue]:
-    """Shape of what was stored; for one day, its schema and null rates too."""
-    stored = {day: frame for day, frame in frames.items() if frame is not None}
-    metadata: dict[str, dg.MetadataValue] = {
-        "partitions_stored": dg.MetadataValue.int(len(stored)),
-        "partitions_rejected": dg.MetadataValue.json(sorted(set(frames) - set(stored))),
-        "rows": dg.MetadataValue.int(sum(len(f) for f in stored.values())),
-    }
-    if source:
-        metadata["landing_zone"] = dg.MetadataValue.path(source)
-    if len(stored) == 1:
-        metadata.update(frame_summary(next(iter(stored.values()))))
-    return metadata

@@ -14,8 +14,15 @@ from retrain_assets.core.drift import (
     performance_decay,
 )
 from retrain_assets.core.metrics import compute_metrics
-from retrain_assets.metadata import figure, table
-from retrain_assets.plots import metric_over_time
+from retrain_assets.metadata import (
+    DIGITS,
+    add_partition_metadata,
+    column_schema,
+    feature_drift_table,
+    figure,
+    table,
+)
+from retrain_assets.plots import drift_over_time
 from retrain_assets.project import Project
 from retrain_assets.registry import ModelRegistry
 from retrain_assets.resources import MlflowResource, PartitionFrames
@@ -121,7 +128,8 @@ def build_monitoring_assets(project: Project) -> list[dg.AssetsDefinition]:
             decay = _decay(scored, holdout, spec.task, metric, thresholds)
             frames[day] = summary.to_frame()
             days.append(DayDrift(day, version, summary, decay))
-        yield dg.Output(frames, metadata=_report_metadata(context, days, config))
+        _add_report_metadata(context, days, config)
+        yield dg.Output(frames)
         yield from partition_check_results(
             context, "drift_report", NO_FEATURE_DRIFT,
             [d.feature_outcome() for d in days], what="drifted")
@@ -205,49 +213,54 @@ class DayDrift:
                        f"{self.day}: live {d.metric} {d.live:.3f} vs holdout {d.holdout:.3f}")
         return PartitionOutcome(self.day, not d.decayed, description, metadata)
 
-    def row(self) -> dict:
-        return {"day": self.day, "model_version": self.version,
-                "max_psi": round(self.summary.max_psi, 4),
-                "prediction_shift": round(self.summary.prediction_shift or 0.0, 4),
-                "metric_decay": round(self.decay.decay, 4) if self.decay else None,
-                "drifted_features": ", ".join(self.summary.drifted_features)}
+    def metadata(self) -> dict[str, dg.MetadataValue]:
+        """This day's materialization metadata; the numbers plot over days in the Plots tab.
+        The stored table has one row per feature; `rows_scored` is the day's size."""
+        stored = self.summary.to_frame()
+        metadata = {
+            "dagster/row_count": dg.MetadataValue.int(len(stored)),
+            "dagster/column_schema": column_schema(stored),
+            "rows_scored": dg.MetadataValue.int(self.summary.row_count),
+            "model_version": dg.MetadataValue.text(self.version),
+            "max_psi": dg.MetadataValue.float(round(self.summary.max_psi, DIGITS)),
+            "prediction_shift": dg.MetadataValue.float(
+                round(self.summary.prediction_shift or 0.0, DIGITS)),
+            "drifted_features": dg.MetadataValue.json(self.summary.drifted_features),
+            "feature_drift": table(feature_drift_table(stored)),
+        }
+        if self.decay is not None:
+            metadata["metric_decay"] = dg.MetadataValue.float(round(self.decay.decay, DIGITS))
+        return metadata
 
 
-def _report_metadata(context: dg.AssetExecutionContext, days: list[DayDrift],
-                     config: DriftReportConfig) -> dict[str, dg.MetadataValue]:
-    metadata: dict[str, dg.MetadataValue] = {"days": table(pd.DataFrame([d.row() for d in days]))}
-    if len(days) == 1:
-        (day,) = days
-        metadata.update({
-            "model_version": dg.MetadataValue.text(day.version),
-            "max_psi": dg.MetadataValue.float(round(day.summary.max_psi, 4)),
-            "metric_decay": dg.MetadataValue.float(round(day.decay.decay, 4) if day.decay
-                                                   else 0.0),
-            "feature_drift": table(day.summary.to_frame().round(4)),
-        })
+def _add_report_metadata(context: dg.AssetExecutionContext, days: list[DayDrift],
+                         config: DriftReportConfig) -> None:
+    """Each day's own numbers on its own event, and the drift-over-time plot on the newest
+    day of the run (one copy per run, not one per backfilled day)."""
+    by_day = {d.day: d.metadata() for d in days}
     history = _drift_history(context.instance, days, config.plot_days)
-    if not history.empty:
-        metadata["drift_over_time"] = figure(metric_over_time(
-            history, "day", ["max_psi", "metric_decay"],
-            "Drift over time (max feature PSI, live metric decay)", threshold=config.psi))
-    return metadata
+    if days and not history.empty:
+        by_day[days[-1].day]["drift_over_time"] = figure(drift_over_time(
+            history, psi_threshold=config.psi, decay_threshold=config.metric_decay))
+    add_partition_metadata(context, by_day)
 
 
 def _drift_history(instance: dg.DagsterInstance, days: list[DayDrift],
                    plot_days: int) -> pd.DataFrame:
-    """Scores of recent drift_report partitions (latest materialization each) plus this run's."""
+    """Scores of recent drift_report partitions (latest materialization each) plus this run's;
+    metric_decay is NaN on days without labels."""
     records = instance.fetch_materializations(dg.AssetKey("drift_report"),
                                               limit=4 * plot_days).records
     latest: dict[str, dict] = {}
     for record in records:  # newest first
         event = record.asset_materialization
-        if event is None or event.partition is None or event.partition in latest:
+        if (event is None or event.partition is None or event.partition in latest
+                or "max_psi" not in event.metadata):
             continue
-        values = {k: event.metadata[k].value for k in ("max_psi", "metric_decay")
-                  if k in event.metadata}
-        if len(values) == 2:
-            latest[event.partition] = values
+        latest[event.partition] = {k: event.metadata[k].value if k in event.metadata else None
+                                   for k in ("max_psi", "metric_decay")}
     latest.update({d.day: {"max_psi": d.summary.max_psi,
-                           "metric_decay": d.decay.decay if d.decay else 0.0} for d in days})
+                           "metric_decay": d.decay.decay if d.decay else None} for d in days})
     frame = pd.DataFrame([{"day": day, **values} for day, values in latest.items()])
-    return frame.sort_values("day").tail(plot_days) if not frame.empty else frame
+    return frame.sort_values("day").tail(plot_days).astype(
+        {"max_psi": float, "metric_decay": float}) if not frame.empty else frame

@@ -7,6 +7,7 @@ import pandas as pd
 from retrain_assets.checks import contract_results, contract_spec, report_metadata
 from retrain_assets.core.ingest import ContractReport, validate_frame
 from retrain_assets.core.training import FeatureMismatchError, predict
+from retrain_assets.metadata import DIGITS, add_partition_metadata, stored_day_summary
 from retrain_assets.project import Project
 from retrain_assets.registry import CHAMPION
 from retrain_assets.resources import (
@@ -77,13 +78,12 @@ def build_scoring_assets(project: Project) -> list[dg.AssetsDefinition]:
                 report = validate_frame(scored, Predictions.to_schema(), day=day)
             frames[day] = report.frame
             results.append((report, report_metadata(report)))
-        stored = [f for f in frames.values() if f is not None]
-        yield dg.Output(frames, metadata={
-            "model_version": dg.MetadataValue.text(version),
-            "rows": dg.MetadataValue.int(sum(len(f) for f in stored)),
-            "mean_prediction": dg.MetadataValue.float(
-                float(pd.concat([f["prediction"] for f in stored]).mean()) if stored else 0.0),
-        })
+        add_partition_metadata(context, {day: {
+            **stored_day_summary(frame),
+            **({"mean_prediction": dg.MetadataValue.float(
+                round(float(frame["prediction"].mean()), DIGITS))} if frame is not None else {})}
+            for day, frame in frames.items()})
+        yield dg.Output(frames, metadata={"model_version": dg.MetadataValue.text(version)})
         yield from contract_results(context, "predictions", results)
 
     return [predictions]

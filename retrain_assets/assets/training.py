@@ -7,9 +7,10 @@ from dataclasses import asdict, fields, replace
 import dagster as dg
 import pandas as pd
 
-from retrain_assets.checks import CANDIDATE_BLESSED, superseded_days
+from retrain_assets.checks import CANDIDATE_BLESSED, markdown_literal, superseded_days
 from retrain_assets.core.drift import build_reference
 from retrain_assets.core.evaluation import (
+    Verdict,
     WindowSettings,
     decide_promotion,
     holdout_rows,
@@ -27,7 +28,7 @@ from retrain_assets.core.training import (
     predict,
     train_model,
 )
-from retrain_assets.metadata import figure, table
+from retrain_assets.metadata import DIGITS, image, png_data_uri, table
 from retrain_assets.plots import predicted_vs_actual
 from retrain_assets.project import Project
 from retrain_assets.registry import CHAMPION, ModelRef
@@ -198,17 +199,17 @@ def build_training_assets(project: Project) -> list[dg.AssetsDefinition]:
                   "metrics": metrics,
                   "verdict": verdict.to_dict(), "candidate_run_id": candidate.run_id}
         metric_table = pd.DataFrame(metrics).rename_axis("metric").reset_index()
+        plot = png_data_uri(predicted_vs_actual(actual, scores, spec.task))
         yield dg.Output(report, metadata={
-            "verdict": dg.MetadataValue.text(
-                ("blessed (below_floor)" if verdict.below_floor else "blessed")
-                if verdict.blessed else "NOT blessed"),
+            "verdict": dg.MetadataValue.text(verdict_label(verdict)),
+            **verdict_numbers(metrics, spec.primary_metric, verdict),
             "holdout_rows": dg.MetadataValue.int(len(holdout)),
             "reasons": dg.MetadataValue.md("\n".join(f"- {r}" for r in verdict.reasons)),
             "candidate_version": dg.MetadataValue.text(candidate.version),
             "champion_version": dg.MetadataValue.text(champion_version or "none"),
             "metrics": table(metric_table),
             "per_day": table(per_day),
-            "predicted_vs_actual": figure(predicted_vs_actual(actual, scores, spec.task)),
+            "predicted_vs_actual": image(plot, "predicted vs actual"),
             "mlflow_run": dg.MetadataValue.url(candidate.run_url),
         })
         yield dg.AssetCheckResult(
@@ -217,9 +218,37 @@ def build_training_assets(project: Project) -> list[dg.AssetsDefinition]:
             metadata={"reasons": dg.MetadataValue.md("\n".join(f"- {r}" for r in
                                                               verdict.reasons)),
                       "improvement": dg.MetadataValue.float(verdict.improvement or 0.0)},
-            description=" | ".join(verdict.reasons))
+            description=verdict_markdown(verdict, candidate.version, plot))
 
     return [candidate_model, evaluation_report]
+
+
+def verdict_label(verdict: Verdict) -> str:
+    if not verdict.blessed:
+        return "NOT blessed"
+    return "blessed (below_floor)" if verdict.below_floor else "blessed"
+
+
+def verdict_numbers(metrics: dict[str, dict[str, float]], primary: str,
+                    verdict: Verdict) -> dict[str, dg.MetadataValue]:
+    """The primary metric of both models and the improvement as numbers, so the asset's Plots
+    tab draws candidate vs champion over successive evaluations."""
+    numbers = {f"{who}_{primary}": dg.MetadataValue.float(round(values[primary], DIGITS))
+               for who, values in metrics.items()}
+    if verdict.improvement is not None:
+        numbers["improvement"] = dg.MetadataValue.float(round(verdict.improvement, DIGITS))
+    return numbers
+
+
+def verdict_markdown(verdict: Verdict, candidate_version: str, plot_uri: str) -> str:
+    """The check result's description: the verdict, its reasons and the holdout plot.
+
+    A description is rendered as Markdown in place on the check's page; a metadata Markdown
+    value longer than 1,000 characters (any image) only opens from "[Show Markdown]".
+    """
+    reasons = "\n".join(f"- {markdown_literal(r)}" for r in verdict.reasons)
+    return (f"**Candidate version {candidate_version}: {verdict_label(verdict)}**\n\n"
+            f"{reasons}\n\n![predicted vs actual on the holdout]({plot_uri})")
 
 
 def _metric(key: str, value: float):

@@ -33,4 +33,4 @@ def test_launchpad_config_drops_bad_rows_under_a_reject_day_spec(defs, instance,
     assert result.success
     (stored,) = [m for m in result.get_asset_materialization_events()
                  if m.asset_key == dg.AssetKey("raw_data")]
-    assert stored.materialization.metadata["rows"].value == 99
+    assert stored.materialization.metadata["dagster/row_count"].value == 99

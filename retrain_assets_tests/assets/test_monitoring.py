@@ -66,3 +66,31 @@ def test_normal_day_passes_and_drifted_day_fails_with_offenders_named(defs, inst
     history = instance.fetch_materializations(dg.AssetKey("drift_report"), limit=10).records
     assert {r.asset_materialization.partition for r in history} == {normal.isoformat(),
                                                                     drifted.isoformat()}
+
+
+def test_a_scored_range_gives_each_day_its_own_drift_numbers(defs, instance, landing, champion):
+    normal, drifted = START + timedelta(days=35), START + timedelta(days=36)
+    land(landing, normal, 1, rows=ROWS)
+    land_day(landing, drifted, SimulationPlan(start=drifted, days=1, mean_rows=ROWS,
+                                              covariate_drift_from=drifted,
+                                              concept_drift_from=drifted))
+    days = [normal.isoformat(), drifted.isoformat()]
+    assert run_job(defs, "ingest_job", instance, days=days).success
+    dg.materialize(defs.assets, selection=["predictions", "drift_report"], instance=instance,
+                   resources=defs.resources, raise_on_error=False,
+                   tags={"dagster/asset_partition_range_start": days[0],
+                         "dagster/asset_partition_range_end": days[1]})
+
+    events = {r.asset_materialization.partition: r.asset_materialization.metadata
+              for r in instance.fetch_materializations(dg.AssetKey("drift_report"),
+                                                       limit=10).records}
+    assert events[days[0]]["max_psi"].value < 0.2 < events[days[1]]["max_psi"].value
+    assert events[days[1]]["metric_decay"].value > events[days[0]]["metric_decay"].value
+    assert "days" not in events[days[0]]  # no run-wide table on a day
+    assert "drift_over_time" in events[days[1]] and "drift_over_time" not in events[days[0]]
+    assert events[days[1]]["rows_scored"].value > 0
+    stored = [c.name for c in events[days[1]]["dagster/column_schema"].value.columns]
+    assert "psi" in stored and events[days[1]]["dagster/row_count"].value > 1  # a row a feature
+    columns = [c.name for c in events[days[1]]["feature_drift"].value.schema.columns]
+    assert columns.index("psi_limit") == columns.index("psi") + 1
+    assert columns.index("distance_limit") == columns.index("distance") + 1

@@ -37,3 +37,22 @@ def test_a_champion_missing_todays_columns_fails_once_and_says_what_to_do(projec
     replaced = run_job(defs, "training_job", instance, run_config=config)
     assert replaced.success
     assert defs.resources["mlflow"].registry().version_for("champion") == "3"
+
+
+def test_the_evaluation_report_gives_numbers_to_plot_and_its_verdict_with_the_plot(
+        defs, instance, landing, project):
+    from retrain_assets_tests.conftest import SMALL_TRAINING, champion_from
+
+    champion_from(defs, instance, landing)
+    result = run_job(defs, "training_job", instance, run_config=SMALL_TRAINING)
+    metric = project.spec.primary_metric
+
+    (report,) = [m.materialization for m in result.get_asset_materialization_events()
+                 if m.asset_key == dg.AssetKey("evaluation_report")]
+    numbers = {name: report.metadata[name].value
+               for name in (f"candidate_{metric}", f"champion_{metric}", "improvement")}
+    assert all(isinstance(v, float) and v == round(v, 4) for v in numbers.values()), numbers
+    (check,) = [e for e in result.get_asset_check_evaluations()
+                if e.check_name == "candidate_blessed"]
+    assert check.description.startswith("**Candidate version 2: ")
+    assert "![predicted vs actual on the holdout](data:image/png;base64," in check.description
