@@ -5,7 +5,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from bench import backfill, ingest, reaction, sensor, training  # noqa: F401  (each registers one)
+# each module registers one benchmark
+from bench import airflow_peer, backfill, ingest, reaction, sensor, training  # noqa: F401
 from bench.harness import BENCHMARKS, execute, machine, markdown, rows, text_table
 
 
