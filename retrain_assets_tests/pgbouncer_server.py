@@ -76,7 +76,8 @@ def pgbouncer(server: PostgresServer) -> Iterator[PgBouncer]:
     auth_file.chmod(0o600)
     ini = base / "pgbouncer.ini"
     ini.write_text(INI_TEMPLATE.read_text().format(
-        db_name=server.db_name, pg_host=server.host, pg_port=server.port, port=bouncer.port,
+        db_name=server.db_name, pg_host=server.host, pg_port=server.port, listen_addr="",
+        port=bouncer.port,
         socket_dir=base, auth_file=auth_file, admin_user=server.username, log_file=log,
         pid_file=base / "pgbouncer.pid"))
     as_user: list[str] = []
