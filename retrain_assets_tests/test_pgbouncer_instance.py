@@ -13,6 +13,7 @@ from pathlib import Path
 
 import dagster as dg
 import pytest
+import sqlalchemy
 import yaml
 from dagster._core.execution.backfill import BulkActionStatus, PartitionBackfill
 from dagster._core.storage.tags import BACKFILL_ID_TAG
@@ -25,6 +26,8 @@ from dagster._daemon.run_coordinator.queued_run_coordinator_daemon import (
 )
 from dagster._daemon.sensor import execute_sensor_iteration
 from dagster_postgres import PostgresEventLogStorage, PostgresRunStorage
+from dagster_postgres.utils import get_conn_string
+from sqlalchemy.dialects.postgresql.psycopg2 import PGDialect_psycopg2
 
 from retrain_assets.instance import REPO_DAGSTER_YAML
 from retrain_assets_tests.conftest import START, land
@@ -180,3 +183,34 @@ def test_tasks_with_pgbouncer_storage_links_the_pgbouncer_yaml(tmp_path):
                              'readlink "$DAGSTER_HOME/dagster.yaml"'],
                             env=env, capture_output=True, text=True, check=True).stdout.strip()
     assert Path(linked) == PGBOUNCER_YAML
+
+
+def test_helm_values_put_the_pgbouncer_sidecar_in_every_dagster_pod():
+    """No cluster here (deploy/README.md): this checks the values agree with themselves — the
+    one sidecar and its socket in every pod that opens the instance, and Dagster's connection
+    going to that socket."""
+    values = yaml.safe_load((REPO / "deploy" / "helm" / "values.yaml").read_text())
+    postgres = values["postgresql"]
+    socket_mount = {"name": "pgbouncer-socket", "mountPath": postgres["postgresqlParams"]["host"]}
+    sidecar = values["dagsterWebserver"]["extraPrependedInitContainers"][0]
+    assert sidecar["restartPolicy"] == "Always"  # a native sidecar: run Jobs still complete
+    assert socket_mount in sidecar["volumeMounts"]
+    code_server = values["dagster-user-deployments"]["deployments"][0]
+    run_pod = values["runLauncher"]["config"]["k8sRunLauncher"]["runK8sConfig"]
+    pods = {"webserver": (values["dagsterWebserver"]["extraPrependedInitContainers"],
+                          values["dagsterWebserver"]["volumeMounts"]),
+            "daemon": (values["dagsterDaemon"]["extraPrependedInitContainers"],
+                       values["dagsterDaemon"]["volumeMounts"]),
+            "code server": (code_server["initContainers"], code_server["volumeMounts"]),
+            "run": (run_pod["podSpecConfig"]["initContainers"],
+                    run_pod["containerConfig"]["volumeMounts"])}
+    for pod, (init_containers, mounts) in pods.items():
+        assert init_containers == [sidecar], pod
+        assert socket_mount in mounts, pod
+
+    url = get_conn_string(username=postgres["postgresqlUsername"], password="from-the-secret",
+                          hostname=postgres["postgresqlHost"], port=postgres["service"]["port"],
+                          db_name=postgres["postgresqlDatabase"],
+                          params=postgres["postgresqlParams"], scheme="postgresql+psycopg2")
+    _, connect = PGDialect_psycopg2().create_connect_args(sqlalchemy.make_url(url))
+    assert (connect["host"], connect["port"]) == (socket_mount["mountPath"], 6432)
