@@ -105,9 +105,11 @@ def airflow_backfill(python: str, home: str, landing: str, day_keys: list[str]) 
         landing=landing, out=str(out), dag_id=DAG_ID, first=date.fromisoformat(day_keys[0]),
         last=date.fromisoformat(day_keys[-1])))
     database = airflow_home / "airflow.db"
-    with standalone(Path(python), airflow_home) as log:
-        wait_for(lambda: _query(database, "SELECT count(*) FROM dag WHERE dag_id = ?",
-                                DAG_ID) == [(1,)], STARTUP_TIMEOUT_S, "the DAG to be parsed", log)
+    with standalone(Path(python), airflow_home) as (process, log):
+        def parsed() -> bool:
+            return _query(database, "SELECT count(*) FROM dag WHERE dag_id = ?", DAG_ID) == [(1,)]
+
+        wait_for(parsed, STARTUP_TIMEOUT_S, "the DAG to be parsed", process, log)
         started = time.perf_counter()
         _execute(database, "UPDATE dag SET is_paused = 0 WHERE dag_id = ?", DAG_ID)
 
@@ -118,7 +120,7 @@ def airflow_backfill(python: str, home: str, landing: str, day_keys: list[str]) 
                 raise RuntimeError(f"Airflow DAG runs failed: {states}; log {log}")
             return states.get("success", 0) >= len(day_keys)
 
-        wait_for(finished, RUN_TIMEOUT_S, f"{len(day_keys)} DAG runs to succeed", log)
+        wait_for(finished, RUN_TIMEOUT_S, f"{len(day_keys)} DAG runs to succeed", process, log)
         seconds = time.perf_counter() - started
     written = sorted(p.stem for p in out.glob("*.parquet"))
     if written != day_keys:
@@ -129,7 +131,8 @@ def airflow_backfill(python: str, home: str, landing: str, day_keys: list[str]) 
 
 @contextmanager
 def standalone(python: Path, airflow_home: Path):
-    """`airflow standalone` in its own process group on a free port; yields its log's path."""
+    """`airflow standalone` in its own process group on a free port; yields the process and
+    its log's path."""
     from retrain_assets_tests.services import free_port
 
     port = free_port()
@@ -146,7 +149,7 @@ def standalone(python: Path, airflow_home: Path):
         process = subprocess.Popen([str(python.parent / "airflow"), "standalone"], env=env,
                                    stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
     try:
-        yield log
+        yield process, log
     finally:
         os.killpg(process.pid, signal.SIGTERM)
         try:
@@ -156,7 +159,9 @@ def standalone(python: Path, airflow_home: Path):
             process.wait()
 
 
-def wait_for(condition, timeout: float, what: str, log: Path) -> None:
+def wait_for(condition, timeout: float, what: str, process: subprocess.Popen,
+             log: Path) -> None:
+    """Poll `condition` until true; Airflow exiting or the timeout fails with its log's end."""
     deadline = time.monotonic() + timeout
     while True:
         try:
@@ -164,10 +169,11 @@ def wait_for(condition, timeout: float, what: str, log: Path) -> None:
                 return
         except sqlite3.OperationalError:  # the database or its tables not created yet
             pass
-        if time.monotonic() > deadline:
+        if process.poll() is not None or time.monotonic() > deadline:
+            why = (f"airflow standalone exited with code {process.returncode}"
+                   if process.returncode is not None else f"timed out after {timeout:.0f} s")
             tail = "\n".join(log.read_text(errors="replace").splitlines()[-40:])
-            raise RuntimeError(f"timed out after {timeout:.0f} s waiting for {what}; the end of "
-                               f"{log}:\n{tail}")
+            raise RuntimeError(f"{why} waiting for {what}; the end of {log}:\n{tail}")
         time.sleep(0.2)
 
 
