@@ -74,11 +74,11 @@ def airflow_environment() -> tuple[Path, float]:
     if (venv / "installed").is_file():
         return python, 0.0
     shutil.rmtree(venv, ignore_errors=True)
-    uv = shutil.which("uv")
+    uv = shutil.which("uv") or shutil.which("uv", path=str(REPO / ".tools" / "bin"))
     if uv is None:
-        raise RuntimeError("the Airflow peer benchmark installs Airflow with uv, which is not on "
-                           "PATH: install uv (./tasks does it) or run the other benchmarks "
-                           "with --only")
+        raise RuntimeError("the Airflow peer benchmark installs Airflow with uv, which is neither "
+                           "on PATH nor in .tools/bin: run it through ./tasks (which installs "
+                           "uv), or leave it out with --only")
     started = time.perf_counter()
     for command in ([uv, "venv", "--quiet", "--python", sys.executable, str(venv)],
                     [uv, "pip", "install", "--quiet", "--python", str(python), "--compile-bytecode",
