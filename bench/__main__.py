@@ -5,7 +5,16 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from bench import backfill, ingest, policy, reaction, sensor, training  # noqa: F401  (each registers one)
+# each module registers one benchmark
+from bench import (  # noqa: F401
+    airflow_peer,
+    backfill,
+    ingest,
+    policy,
+    reaction,
+    sensor,
+    training,
+)
 from bench.harness import BENCHMARKS, execute, machine, markdown, rows, text_table
 
 
