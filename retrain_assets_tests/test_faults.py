@@ -407,8 +407,9 @@ def test_re_executing_a_failed_training_run_evaluates_its_own_candidate(
     verdicts = {v: registry.client.get_run(run).data.tags.get("verdict")
                 for v, run in version_run.items()}
     assert verdicts["2"] == "blessed", "run 2's verdict must not be overwritten"
-    assert verdicts["1"] is not None
-    assert registry.version_for(CHAMPION) == ("1" if again.success else "2")
+    assert again.success and verdicts["1"] is not None
+    # a rejected candidate is an outcome, not a failure: the champion moves only if it won
+    assert registry.version_for(CHAMPION) == ("1" if verdicts["1"] == "blessed" else "2")
 
 
 @pytest.mark.slow
