@@ -6,7 +6,7 @@ import pandas as pd
 
 from retrain_assets.checks import contract_results, contract_spec, report_metadata
 from retrain_assets.core.ingest import ContractReport, validate_frame
-from retrain_assets.core.training import FeatureMismatchError, predict
+from retrain_assets.core.training import FeatureMismatchError, predict, trusted_types
 from retrain_assets.project import Project
 from retrain_assets.registry import CHAMPION
 from retrain_assets.resources import (
@@ -62,7 +62,7 @@ def build_scoring_assets(project: Project) -> list[dg.AssetsDefinition]:
             raise dg.Failure(f"no champion yet for {registry.model_name!r}: materialize "
                              "candidate_model → evaluation_report → production_model first.",
                              allow_retries=False)
-        model = registry.load_model(version)
+        model = registry.load_model(version, trusted_types(spec))
         frames, results = {}, []
         for day in context.partition_keys:
             if day not in features:

@@ -18,6 +18,7 @@ import pandera.pandas as pa
 
 from retrain_assets.core.ingest import RowPolicy
 from retrain_assets.core.metrics import METRICS_BY_TASK
+from retrain_assets.core.model import ModelSpec
 
 TaskType = Literal["regression", "classification"]
 
@@ -71,6 +72,8 @@ class DatasetSpec:
     # what raw_data does with a day in which some rows break the contract, on every run
     # (the sensor's too); a manual run may override it in its RawDataConfig
     row_policy: RowPolicy = RowPolicy()
+    # the estimator to train (core.model); None: the built-in HistGradientBoosting pipeline
+    model: ModelSpec | None = None
 
     def __post_init__(self) -> None:
         if self.task not in ("regression", "classification"):
@@ -91,6 +94,7 @@ class DatasetSpec:
         self._check_features()
         self._check_thresholds()
         self._check_time_zone()
+        self._check_model()
 
     def _check_features(self) -> None:
         """A feature that is the target or the id leaks the answer (or memorises rows): the
@@ -133,6 +137,16 @@ class DatasetSpec:
                 f"dataset {self.name!r}: time_zone {self.time_zone!r} is not an IANA time zone "
                 f"name{f' (did you mean {close}?)' if close else ''}. Use a name such as "
                 "'America/New_York' or 'UTC', or None for naive local times.") from exc
+
+    def _check_model(self) -> None:
+        """Resolved and built here, so a wrong estimator stops the code location from loading
+        rather than the first training run (it imports scikit-learn: only specs with a model)."""
+        if self.model is None:
+            return
+        try:
+            self.model.check(self.task)
+        except ValueError as exc:
+            raise ValueError(f"dataset {self.name!r}: model: {exc}") from exc
 
     @property
     def time_feature_names(self) -> tuple[str, ...]:
