@@ -49,7 +49,8 @@ def build_pipeline(spec: DatasetSpec, hyperparameters: Hyperparameters) -> Pipel
     from sklearn.pipeline import Pipeline
 
     if spec.model is not None:
-        return Pipeline([("preprocess", _preprocessing(spec, spec.model.resolved_preprocessing)),
+        preprocess = _preprocessing(spec, spec.model.resolved_preprocessing)
+        return Pipeline([*([("preprocess", preprocess)] if preprocess is not None else []),
                          ("model", _own_estimator(spec))])
     from sklearn.ensemble import HistGradientBoostingClassifier, HistGradientBoostingRegressor
 
@@ -83,7 +84,7 @@ def _preprocessing(spec: DatasetSpec, kind: str):
               list(spec.model_numeric_features)),
              ("categorical", OneHotEncoder(handle_unknown="ignore"), categorical)],
             verbose_feature_names_out=False)
-    return "passthrough"
+    return None  # "none": the estimator brings its own
 
 
 def _own_estimator(spec: DatasetSpec):

@@ -115,3 +115,26 @@ def test_the_built_in_models_hyperparameters_are_refused_for_an_own_model(churn)
     with pytest.raises(ValueError, match=r"built-in model's hyperparameters \{'max_iter': 30\} "
                                          r"would be ignored.*ModelSpec\(params=...\)"):
         train_model(train, replace(CUSTOMER_CHURN, model=LOGISTIC), Hyperparameters(max_iter=30))
+
+
+def own_pipeline():
+    """A user's factory for a pipeline that brings its own preprocessing."""
+    from sklearn.compose import make_column_transformer
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import OneHotEncoder
+
+    return make_pipeline(
+        make_column_transformer((OneHotEncoder(handle_unknown="ignore"),
+                                 ["plan", "contract", "region"]), remainder="passthrough"),
+        LogisticRegression(max_iter=500))
+
+
+def test_a_factory_for_a_whole_pipeline_gets_the_raw_feature_columns(churn):
+    train, holdout = churn
+    spec = replace(CUSTOMER_CHURN, model=ModelSpec(f"{__name__}:own_pipeline",
+                                                   preprocessing="none"))
+    model = train_model(train, spec, Hyperparameters())
+    assert list(model.named_steps) == ["model"]
+    assert list(model.feature_names_in_) == list(spec.model_features)
+    assert predict(model, holdout, spec).between(0, 1).all()
