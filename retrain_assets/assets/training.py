@@ -116,7 +116,9 @@ def build_training_assets(project: Project) -> list[dg.AssetsDefinition]:
         hyperparameters = config.hyperparameters()
         model = train_model(train, spec, hyperparameters)
         reference = build_reference(train, list(spec.model_numeric_features),
-                                    list(spec.categorical_features), label=train[spec.target],
+                                    list(spec.categorical_features),
+                                    # a mean label (prediction drift) needs numeric labels
+                                    label=None if spec.task == "multiclass" else train[spec.target],
                                     days=train[spec.time_column].dt.floor("D"))
         tags = {"dagster_run_id": context.run_id, "dataset": spec.name,
                 "trigger": context.run.tags.get("retrain/trigger", "manual"),

@@ -20,13 +20,21 @@ from retrain_assets.core.ingest import RowPolicy
 from retrain_assets.core.metrics import METRICS_BY_TASK
 from retrain_assets.core.model import ModelSpec
 
-TaskType = Literal["regression", "classification"]
+# multiclass is a task of its own, not classification with more labels: its metric keys (and so
+# the spec's thresholds) and its target encoding (labels as text, not truthy → 1) are known at
+# spec load, whatever classes a window happens to hold
+TaskType = Literal["regression", "classification", "multiclass"]
 
 DEFAULT_ABSOLUTE_THRESHOLDS: dict[TaskType, dict[str, float]] = {
     # A model worse than these is never promoted, even as the very first champion.
     "regression": {"r2": 0.0},
     "classification": {"roc_auc": 0.55},
+    "multiclass": {"f1_macro": 0.0},  # no fixed floor means the same for every class count
 }
+# The gate's metric. Multiclass gates on macro F1, not log loss: monitoring measures live
+# decay from the stored predicted class, which cannot give a log loss.
+PRIMARY_METRIC: dict[TaskType, str] = {
+    "regression": "rmse", "classification": "roc_auc", "multiclass": "f1_macro"}
 
 NOT_A_FEATURE = {  # why a column with another role must not be fed to the model
     "target": "the answer it must predict (a leak: a perfect holdout score, then useless "
@@ -76,9 +84,10 @@ class DatasetSpec:
     model: ModelSpec | None = None
 
     def __post_init__(self) -> None:
-        if self.task not in ("regression", "classification"):
+        if self.task not in PRIMARY_METRIC:
             raise ValueError(
-                f"dataset {self.name!r}: task must be 'regression' or 'classification', "
+                f"dataset {self.name!r}: task must be one of {list(PRIMARY_METRIC)} "
+                "('classification' is binary), "
                 f"got {self.task!r}"
             )
         declared = set(self.raw_schema.to_schema().columns)
@@ -163,7 +172,7 @@ class DatasetSpec:
 
     @property
     def primary_metric(self) -> str:
-        return "rmse" if self.task == "regression" else "roc_auc"
+        return PRIMARY_METRIC[self.task]
 
     @property
     def thresholds(self) -> dict[str, float]:

@@ -151,9 +151,13 @@ def fitted_inputs(model, features: pd.DataFrame, spec: DatasetSpec) -> pd.DataFr
     return features[expected]
 
 
-def predict(model, features: pd.DataFrame, spec: DatasetSpec) -> pd.Series:
-    """Regression value, or positive-class probability for classification."""
+def predict(model, features: pd.DataFrame, spec: DatasetSpec) -> pd.Series | pd.DataFrame:
+    """Regression value, or positive-class probability for classification; for multiclass one
+    probability column per class (named by its label)."""
     inputs = fitted_inputs(model, features, spec)
+    if spec.task == "multiclass":
+        return pd.DataFrame(model.predict_proba(inputs), index=features.index,
+                            columns=[str(c) for c in model.classes_], dtype="float64")
     if spec.task == "classification":
         values = model.predict_proba(inputs)[:, 1]
     else:
