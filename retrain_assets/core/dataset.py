@@ -1,8 +1,9 @@
 """The data contract: everything that makes a dataset a dataset, in one place.
 
 A `DatasetSpec` is all a user writes to bring their own daily CSV/Parquet files: the raw Pandera
-schema, which column is the target and the time, which columns are features, and whether the task
-is regression or classification. Asset code reads only the spec, never dataset-specific names.
+schema, which column is the target and the time, which columns are features, whether the task is
+regression, (binary) classification or multiclass, and optionally its own model (core.model).
+Asset code reads only the spec, never dataset-specific names.
 """
 
 from __future__ import annotations
