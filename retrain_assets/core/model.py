@@ -91,7 +91,6 @@ class ModelSpec:
     def check(self, task: str) -> None:
         """Build the estimator and check its params and its kind against the task."""
         from sklearn.base import is_classifier, is_regressor
-        from sklearn.utils._param_validation import InvalidParameterError
 
         if self.preprocessing is not None and self.preprocessing not in PREPROCESSING:
             raise ValueError(f"preprocessing {self.preprocessing!r} is not one of "
@@ -104,7 +103,7 @@ class ModelSpec:
         if hasattr(estimator, "_validate_params"):  # scikit-learn's own checks, before any fit
             try:
                 estimator._validate_params()
-            except InvalidParameterError as exc:
+            except (ValueError, TypeError) as exc:  # InvalidParameterError is both
                 raise ValueError(f"estimator {self.estimator!r} refuses params {self.params}: "
                                  f"{exc}. Change ModelSpec(params=...).") from exc
         if task == "regression" and not is_regressor(estimator):
