@@ -242,6 +242,7 @@ class ModelRegistry:
         import mlflow
         import skops.io  # it enumerates all of scikit-learn (seconds) on import
         from mlflow.models import Model
+        from skops.io.exceptions import UntrustedTypesFoundException
 
         self._activate()
         trusted = [*SKOPS_TRUSTED_TYPES, *trusted_types]
@@ -255,15 +256,16 @@ class ModelRegistry:
                     f"model (format: {flavor.get('serialization_format')}); refusing to load it. "
                     "Register models through candidate_model.")
             path = local / flavor["pickled_model"]
-            undeclared = sorted(set(skops.io.get_untrusted_types(file=path)) - set(trusted))
-            if undeclared:
+            try:
+                return skops.io.load(path, trusted=trusted)
+            except UntrustedTypesFoundException as exc:
+                undeclared = sorted(set(skops.io.get_untrusted_types(file=path)) - set(trusted))
                 raise UntrustedModelError(
                     f"{self.model_name} version {version} contains types this platform does "
                     f"not trust and the dataset spec does not declare: {undeclared}; refusing "
                     "to load it. If you reviewed them and trust them, declare them in the "
                     "spec's ModelSpec(trusted_types=...); otherwise roll back to a trusted "
-                    "version.")
-            return skops.io.load(path, trusted=trusted)
+                    "version.") from exc
 
     def load_reference(self, version: str) -> dict | None:
         from mlflow.exceptions import MlflowException

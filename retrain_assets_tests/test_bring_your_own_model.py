@@ -67,6 +67,8 @@ def test_a_logistic_regression_goes_from_candidate_to_predictions(home, instance
     (failure,) = [e for e in refused.all_events if e.is_step_failure]
     message = failure.step_failure_data.error.message
     assert "['numpy.dtype']" in message and "ModelSpec(trusted_types=...)" in message
+    assert not instance.get_records_for_run(
+        refused.run_id, of_type=dg.DagsterEventType.STEP_UP_FOR_RETRY).records
 
 
 class TicketDays(pa.DataFrameModel):
