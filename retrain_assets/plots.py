@@ -22,7 +22,8 @@ def _pyplot():
 
 
 def predicted_vs_actual(actual: pd.Series, scores: dict[str, pd.Series], task: str):
-    """Regression: scatter per model against the diagonal. Classification: score histograms."""
+    """Regression: scatter per model against the diagonal. Classification: score histograms.
+    Multiclass: each model's recall per class."""
     plt = _pyplot()
     fig, ax = plt.subplots(figsize=(5.5, 4.5))
     sample = actual.sample(min(MAX_POINTS, len(actual)), random_state=0).index
@@ -33,6 +34,16 @@ def predicted_vs_actual(actual: pd.Series, scores: dict[str, pd.Series], task: s
         ax.plot(bounds, bounds, color="black", linewidth=1, label="perfect")
         ax.set_xlabel("actual")
         ax.set_ylabel("predicted")
+    elif task == "multiclass":
+        truth = actual.astype(str)
+        classes = sorted(truth.unique())
+        width = 0.8 / max(len(scores), 1)
+        for i, (who, predicted) in enumerate(scores.items()):
+            hit = predicted.idxmax(axis=1) == truth
+            ax.bar(np.arange(len(classes)) + i * width, [hit[truth == c].mean() for c in classes],
+                   width=width, label=who)
+        ax.set_xticks(np.arange(len(classes)), classes, rotation=45, fontsize=7)
+        ax.set_ylabel("recall (share of the class predicted as it)")
     else:
         for who, predicted in scores.items():
             for label in (0, 1):

@@ -12,7 +12,7 @@ from retrain_assets.checks import frames_type
 from retrain_assets.core.dataset import DatasetSpec, load_spec
 from retrain_assets.core.features import features_contract_after_raw, features_schema
 from retrain_assets.core.volume import VolumeThresholds
-from retrain_assets.schemas import Predictions
+from retrain_assets.schemas import predictions_model
 
 DEFAULT_START_DATE = "2025-01-01"
 DEFAULT_FRESHNESS_DEADLINE = "0 6 * * *"  # a day is expected by 06:00 UTC the next day
@@ -38,7 +38,7 @@ class Project:
         self.features_schema = features_schema(self.spec)
         self.features_contract = features_contract_after_raw(self.spec)  # what `features` checks
         self.features_type = frames_type(self.features_schema)
-        self.predictions_type = frames_type(Predictions)
+        self.predictions_type = frames_type(predictions_model(self.spec.task))
 
     @property
     def backfill_policy(self) -> dg.BackfillPolicy:

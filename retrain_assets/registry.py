@@ -37,7 +37,8 @@ FORWARD = (PROMOTE, APPROVE)
 MAX_TAG_VALUE = 5000  # MLflow's limit on a model version tag's value
 REFERENCE_ARTIFACT = "reference/training_reference.json"
 # Models are stored with skops, not pickle; these are the non-default types our pipeline
-# (HistGradientBoosting inside a ColumnTransformer) needs, reviewed and trusted explicitly.
+# (HistGradientBoosting inside a ColumnTransformer) needs, reviewed and trusted explicitly. A
+# dataset spec with its own model adds the types it declares (core.training.trusted_types).
 SKOPS_TRUSTED_TYPES = [
     "functools.partial",
     "sklearn.ensemble._hist_gradient_boosting.predictor.TreePredictor",
@@ -187,8 +188,11 @@ class ModelRegistry:
     def log_candidate(self, model, *, inputs: pd.DataFrame, params: Mapping,
                       metrics: Mapping[str, float], tags: Mapping[str, str],
                       train_days: tuple[str, ...], holdout_days: tuple[str, ...],
-                      reference: Mapping | None = None) -> ModelRef:
-        """Log one training run and register its model as a new version."""
+                      reference: Mapping | None = None,
+                      trusted_types: Sequence[str] = ()) -> ModelRef:
+        """Log one training run and register its model as a new version. `trusted_types`
+        (beyond SKOPS_TRUSTED_TYPES) go to the MLmodel file for other readers; `load_model`
+        never reads them from there."""
         import mlflow
         from mlflow.models import infer_signature
 
@@ -210,7 +214,8 @@ class ModelRegistry:
             info = mlflow.sklearn.log_model(
                 model, name="model", signature=signature, input_example=example,
                 registered_model_name=self.model_name, serialization_format="skops",
-                skops_trusted_types=SKOPS_TRUSTED_TYPES, pip_requirements=serving_requirements(),
+                skops_trusted_types=[*SKOPS_TRUSTED_TYPES, *trusted_types],
+                pip_requirements=serving_requirements(),
             )
         version = str(info.registered_model_version)
         self.client.set_model_version_tag(self.model_name, version, "run_id", run.info.run_id)
@@ -226,12 +231,13 @@ class ModelRegistry:
         except MlflowException:
             return None
 
-    def load_model(self, version: str):
-        """Load a version from this registry with skops and our own list of trusted types.
+    def load_model(self, version: str, trusted_types: Sequence[str] = ()):
+        """Load a version from this registry with skops, trusting only `SKOPS_TRUSTED_TYPES`
+        and the `trusted_types` the caller's dataset spec declares.
 
         mlflow.sklearn.load_model would trust whatever types the model's MLmodel file lists (and
         unpickle pickle-format models), so a crafted version could run code; here only the
-        registry's `models:/name/version` is read and only `SKOPS_TRUSTED_TYPES` are allowed.
+        registry's `models:/name/version` is read and the trusted list never comes from it.
         """
         import mlflow
         import skops.io  # it enumerates all of scikit-learn (seconds) on import
@@ -239,6 +245,7 @@ class ModelRegistry:
         from skops.io.exceptions import UntrustedTypesFoundException
 
         self._activate()
+        trusted = [*SKOPS_TRUSTED_TYPES, *trusted_types]
         with tempfile.TemporaryDirectory() as tmp:
             local = Path(mlflow.artifacts.download_artifacts(
                 f"models:/{self.model_name}/{version}", dst_path=tmp))
@@ -248,14 +255,17 @@ class ModelRegistry:
                     f"{self.model_name} version {version} is not a skops-serialized sklearn "
                     f"model (format: {flavor.get('serialization_format')}); refusing to load it. "
                     "Register models through candidate_model.")
+            path = local / flavor["pickled_model"]
             try:
-                return skops.io.load(local / flavor["pickled_model"],
-                                     trusted=SKOPS_TRUSTED_TYPES)
+                return skops.io.load(path, trusted=trusted)
             except UntrustedTypesFoundException as exc:
+                undeclared = sorted(set(skops.io.get_untrusted_types(file=path)) - set(trusted))
                 raise UntrustedModelError(
                     f"{self.model_name} version {version} contains types this platform does "
-                    f"not trust ({exc}); refusing to load it. Roll back to a trusted version, or "
-                    "review the types and add them to registry.SKOPS_TRUSTED_TYPES.") from exc
+                    f"not trust and the dataset spec does not declare: {undeclared}; refusing "
+                    "to load it. If you reviewed them and trust them, declare them in the "
+                    "spec's ModelSpec(trusted_types=...); otherwise roll back to a trusted "
+                    "version.") from exc
 
     def load_reference(self, version: str) -> dict | None:
         from mlflow.exceptions import MlflowException

@@ -147,7 +147,8 @@ def _decay(scored: pd.DataFrame, holdout: dict[str, float], task: str, metric: s
     labelled = scored.dropna(subset=["actual"])
     if labelled.empty or f"holdout_{metric}" not in holdout:
         return None
-    live = compute_metrics(task, labelled["actual"], labelled["prediction"])[metric]
+    predicted = labelled["predicted_class" if task == "multiclass" else "prediction"]
+    live = compute_metrics(task, labelled["actual"], predicted)[metric]
     return performance_decay(metric, live, holdout[f"holdout_{metric}"], thresholds,
                              noise=holdout.get(f"holdout_{metric}_noise"), rows=len(labelled),
                              holdout_rows=int(holdout.get("holdout_rows", 0)))

@@ -5,8 +5,9 @@ import dagster as dg
 import pandas as pd
 
 from retrain_assets.checks import contract_results, contract_spec, report_metadata
+from retrain_assets.core.frames import TEXT
 from retrain_assets.core.ingest import ContractReport, validate_frame
-from retrain_assets.core.training import FeatureMismatchError, predict
+from retrain_assets.core.training import FeatureMismatchError, predict, trusted_types
 from retrain_assets.metadata import DIGITS, add_partition_metadata, stored_day_summary
 from retrain_assets.project import Project
 from retrain_assets.registry import CHAMPION
@@ -16,14 +17,24 @@ from retrain_assets.resources import (
     PartitionFrames,
     retries_only_transient,
 )
-from retrain_assets.schemas import Predictions
+from retrain_assets.schemas import predictions_model
 
 
 def score_day(model, features: pd.DataFrame, spec, version: str) -> pd.DataFrame:
-    """Predictions in the `Predictions` contract: one row per input row."""
+    """Predictions in the task's contract (`schemas.predictions_model`): one row per input row;
+    multiclass stores the predicted class and its probability."""
+    scores = predict(model, features, spec)
+    if spec.task == "multiclass":
+        return pd.DataFrame({
+            "row_id": features[spec.id_column].astype(str),
+            "prediction": scores.max(axis=1).to_numpy(),
+            "predicted_class": scores.idxmax(axis=1).astype(TEXT).to_numpy(),
+            "actual": features[spec.target].astype(TEXT).to_numpy(),
+            "model_version": version,
+        })
     return pd.DataFrame({
         "row_id": features[spec.id_column].astype(str),
-        "prediction": predict(model, features, spec).to_numpy(),
+        "prediction": scores.to_numpy(),
         "actual": features[spec.target].astype("float64").to_numpy(),
         "model_version": version,
     })
@@ -63,7 +74,7 @@ def build_scoring_assets(project: Project) -> list[dg.AssetsDefinition]:
             raise dg.Failure(f"no champion yet for {registry.model_name!r}: materialize "
                              "candidate_model → evaluation_report → production_model first.",
                              allow_retries=False)
-        model = registry.load_model(version)
+        model = registry.load_model(version, trusted_types(spec))
         frames, results = {}, []
         for day in context.partition_keys:
             if day not in features:
@@ -75,7 +86,8 @@ def build_scoring_assets(project: Project) -> list[dg.AssetsDefinition]:
                     raise dg.Failure(f"predictions[{day}]: champion version {version} "
                                      f"cannot score the day: {exc}",
                                      allow_retries=False) from exc
-                report = validate_frame(scored, Predictions.to_schema(), day=day)
+                report = validate_frame(scored, predictions_model(spec.task).to_schema(),
+                                         day=day)
             frames[day] = report.frame
             results.append((report, report_metadata(report)))
         add_partition_metadata(context, {day: {

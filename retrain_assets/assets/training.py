@@ -25,8 +25,10 @@ from retrain_assets.core.training import (
     FeatureMismatchError,
     Hyperparameters,
     model_inputs,
+    model_params,
     predict,
     train_model,
+    trusted_types,
 )
 from retrain_assets.metadata import DIGITS, image, png_data_uri, table
 from retrain_assets.plots import predicted_vs_actual
@@ -115,20 +117,22 @@ def build_training_assets(project: Project) -> list[dg.AssetsDefinition]:
         hyperparameters = config.hyperparameters()
         model = train_model(train, spec, hyperparameters)
         reference = build_reference(train, list(spec.model_numeric_features),
-                                    list(spec.categorical_features), label=train[spec.target],
+                                    list(spec.categorical_features),
+                                    # a mean label (prediction drift) needs numeric labels
+                                    label=None if spec.task == "multiclass" else train[spec.target],
                                     days=train[spec.time_column].dt.floor("D"))
         tags = {"dagster_run_id": context.run_id, "dataset": spec.name,
                 "trigger": context.run.tags.get("retrain/trigger", "manual"),
                 **{k: v for k, v in context.run.tags.items() if k.startswith("retrain/")}}
         ref = mlflow.registry().log_candidate(
             model, inputs=model_inputs(train, spec),
-            params={**hyperparameters.as_params(), **asdict(settings),
+            params={**model_params(spec, hyperparameters), **asdict(settings),
                     "task": spec.task, "holdout_rows": window.holdout_rows,
                     "change_day": window.change_day or "none",
                     "trains_from_change": window.trains_from_change},
             metrics={"train_rows": len(train), "train_days": len(window.train_days)},
             tags=tags, train_days=window.train_days, holdout_days=window.holdout_days,
-            reference=reference.to_dict())
+            reference=reference.to_dict(), trusted_types=trusted_types(spec))
         return dg.Output(ref.to_dict(), metadata={
             "model_version": dg.MetadataValue.text(ref.version),
             "mlflow_run": dg.MetadataValue.url(ref.run_url),
@@ -138,7 +142,7 @@ def build_training_assets(project: Project) -> list[dg.AssetsDefinition]:
             "holdout_rows": dg.MetadataValue.int(window.holdout_rows),
             "change_day": dg.MetadataValue.text(window.change_day or "none"),
             "trains_from_change": dg.MetadataValue.bool(window.trains_from_change),
-            "hyperparameters": dg.MetadataValue.json(hyperparameters.as_params()),
+            "hyperparameters": dg.MetadataValue.json(model_params(spec, hyperparameters)),
             "superseded_days": dg.MetadataValue.json(superseded),
         })
 
@@ -165,11 +169,14 @@ def build_training_assets(project: Project) -> list[dg.AssetsDefinition]:
                                candidate.params.get("holdout_rows", sum(map(len, frames.values()))),
                                spec.time_column)
         champion_version = registry.version_for(CHAMPION)
-        scores = {"candidate": predict(registry.load_model(candidate.version), holdout, spec)}
+        trusted = trusted_types(spec)
+        scores = {"candidate": predict(registry.load_model(candidate.version, trusted), holdout,
+                                       spec)}
         notes = []
         if champion_version is not None:
             try:
-                scores["champion"] = predict(registry.load_model(champion_version), holdout, spec)
+                scores["champion"] = predict(registry.load_model(champion_version, trusted),
+                                             holdout, spec)
             except FeatureMismatchError as exc:
                 if not config.replace_incompatible_champion:
                     raise dg.Failure(f"champion version {champion_version} cannot be compared "

@@ -1,8 +1,9 @@
 """The data contract: everything that makes a dataset a dataset, in one place.
 
 A `DatasetSpec` is all a user writes to bring their own daily CSV/Parquet files: the raw Pandera
-schema, which column is the target and the time, which columns are features, and whether the task
-is regression or classification. Asset code reads only the spec, never dataset-specific names.
+schema, which column is the target and the time, which columns are features, whether the task is
+regression, (binary) classification or multiclass, and optionally its own model (core.model).
+Asset code reads only the spec, never dataset-specific names.
 """
 
 from __future__ import annotations
@@ -18,14 +19,23 @@ import pandera.pandas as pa
 
 from retrain_assets.core.ingest import RowPolicy
 from retrain_assets.core.metrics import METRICS_BY_TASK
+from retrain_assets.core.model import ModelSpec
 
-TaskType = Literal["regression", "classification"]
+# multiclass is a task of its own, not classification with more labels: its metric keys (and so
+# the spec's thresholds) and its target encoding (labels as text, not truthy → 1) are known at
+# spec load, whatever classes a window happens to hold
+TaskType = Literal["regression", "classification", "multiclass"]
 
 DEFAULT_ABSOLUTE_THRESHOLDS: dict[TaskType, dict[str, float]] = {
     # A model worse than these is never promoted, even as the very first champion.
     "regression": {"r2": 0.0},
     "classification": {"roc_auc": 0.55},
+    "multiclass": {"f1_macro": 0.0},  # no fixed floor means the same for every class count
 }
+# The gate's metric. Multiclass gates on macro F1, not log loss: monitoring measures live
+# decay from the stored predicted class, which cannot give a log loss.
+PRIMARY_METRIC: dict[TaskType, str] = {
+    "regression": "rmse", "classification": "roc_auc", "multiclass": "f1_macro"}
 
 NOT_A_FEATURE = {  # why a column with another role must not be fed to the model
     "target": "the answer it must predict (a leak: a perfect holdout score, then useless "
@@ -71,11 +81,14 @@ class DatasetSpec:
     # what raw_data does with a day in which some rows break the contract, on every run
     # (the sensor's too); a manual run may override it in its RawDataConfig
     row_policy: RowPolicy = RowPolicy()
+    # the estimator to train (core.model); None: the built-in HistGradientBoosting pipeline
+    model: ModelSpec | None = None
 
     def __post_init__(self) -> None:
-        if self.task not in ("regression", "classification"):
+        if self.task not in PRIMARY_METRIC:
             raise ValueError(
-                f"dataset {self.name!r}: task must be 'regression' or 'classification', "
+                f"dataset {self.name!r}: task must be one of {list(PRIMARY_METRIC)} "
+                "('classification' is binary), "
                 f"got {self.task!r}"
             )
         declared = set(self.raw_schema.to_schema().columns)
@@ -91,6 +104,7 @@ class DatasetSpec:
         self._check_features()
         self._check_thresholds()
         self._check_time_zone()
+        self._check_model()
 
     def _check_features(self) -> None:
         """A feature that is the target or the id leaks the answer (or memorises rows): the
@@ -134,6 +148,16 @@ class DatasetSpec:
                 f"name{f' (did you mean {close}?)' if close else ''}. Use a name such as "
                 "'America/New_York' or 'UTC', or None for naive local times.") from exc
 
+    def _check_model(self) -> None:
+        """Resolved and built here, so a wrong estimator stops the code location from loading
+        rather than the first training run (it imports scikit-learn: only specs with a model)."""
+        if self.model is None:
+            return
+        try:
+            self.model.check(self.task)
+        except ValueError as exc:
+            raise ValueError(f"dataset {self.name!r}: model: {exc}") from exc
+
     @property
     def time_feature_names(self) -> tuple[str, ...]:
         return ("hour", "day_of_week", "is_weekend") if self.derive_time_features else ()
@@ -149,7 +173,7 @@ class DatasetSpec:
 
     @property
     def primary_metric(self) -> str:
-        return "rmse" if self.task == "regression" else "roc_auc"
+        return PRIMARY_METRIC[self.task]
 
     @property
     def thresholds(self) -> dict[str, float]:

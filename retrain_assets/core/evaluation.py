@@ -146,7 +146,8 @@ def holdout_rows(frames: Mapping[str, pd.DataFrame], holdout_days: Sequence[str]
     return rows.iloc[len(rows) - count:].reset_index(drop=True)
 
 
-def metric_noise(task: str, metric: str, actual: pd.Series, predicted: pd.Series, *,
+def metric_noise(task: str, metric: str, actual: pd.Series,
+                 predicted: pd.Series | pd.DataFrame, *,
                  resamples: int = 200, max_rows: int = 20_000,
                  seed: int = 0) -> float | None:
     """How much `metric` moves by chance from one sample of rows to another.
@@ -158,19 +159,26 @@ def metric_noise(task: str, metric: str, actual: pd.Series, predicted: pd.Series
     than two, or a metric of zero).
     """
     rng = np.random.default_rng(seed)
-    y, p = np.asarray(actual, dtype="float64"), np.asarray(predicted, dtype="float64")
+    if task == "multiclass":  # labels, and a frame of class probabilities taken by position
+        y, p = np.asarray(actual).astype(str), predicted.reset_index(drop=True)
+    else:
+        y, p = np.asarray(actual, dtype="float64"), np.asarray(predicted, dtype="float64")
     if y.size > max_rows:
         kept = rng.choice(y.size, size=max_rows, replace=False)
-        y, p = y[kept], p[kept]
+        y, p = y[kept], _rows(p, kept)
     value = compute_metrics(task, y, p)[metric] if y.size >= 2 else 0.0
     if y.size < 2 or not np.isfinite(value) or value == 0:
         return None
     draws = []
     for _ in range(resamples):
         picked = rng.integers(0, y.size, size=y.size)
-        draws.append(compute_metrics(task, y[picked], p[picked])[metric])
+        draws.append(compute_metrics(task, y[picked], _rows(p, picked))[metric])
     spread = np.array(draws)[np.isfinite(draws)]
     return float(spread.std() / abs(value) * np.sqrt(y.size)) if spread.size >= 2 else None
+
+
+def _rows(values, positions):
+    return values.iloc[positions] if isinstance(values, pd.DataFrame) else values[positions]
 
 
 @dataclass(frozen=True)

@@ -33,7 +33,10 @@ def build_features(raw: pd.DataFrame, spec: DatasetSpec) -> pd.DataFrame:
 
 
 def target_values(target: pd.Series, spec: DatasetSpec) -> pd.Series:
-    """Regression targets as float; classification labels as 0/1 float (positive = truthy)."""
+    """Regression targets as float; classification labels as 0/1 float (positive = truthy);
+    multiclass labels as text."""
+    if spec.task == "multiclass":
+        return target.astype(TEXT)
     if spec.task == "classification":
         return target.astype(bool).astype("float64")
     return target.astype("float64")
@@ -48,7 +51,7 @@ def features_schema(spec: DatasetSpec) -> pa.DataFrameSchema:
         spec.time_column: pa.Column("datetime64[ns]"),
         **{name: pa.Column(float, nullable=True) for name in spec.model_numeric_features},
         **{name: pa.Column(str) for name in spec.categorical_features},
-        spec.target: pa.Column(float),
+        spec.target: pa.Column(str if spec.task == "multiclass" else float),
     }
     return pa.DataFrameSchema(columns, strict=True, name=f"{spec.name}_features")
 

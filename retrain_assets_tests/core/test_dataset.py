@@ -50,8 +50,10 @@ def test_an_unknown_threshold_key_lists_the_valid_ones():
 
 def test_the_valid_threshold_keys_are_what_compute_metrics_reports():
     actual, predicted = pd.Series([0.0, 1.0, 1.0]), pd.Series([0.2, 0.7, 0.9])
+    probabilities = pd.DataFrame({"0.0": [0.8, 0.3, 0.1], "1.0": [0.2, 0.7, 0.9]})
     for task, names in METRICS_BY_TASK.items():
-        assert tuple(compute_metrics(task, actual, predicted)) == names
+        scores = probabilities if task == "multiclass" else predicted
+        assert tuple(compute_metrics(task, actual, scores)) == names
 
 
 def test_the_time_zone_is_an_iana_name_checked_at_load():
