@@ -3,8 +3,8 @@
 Each scored day is first predicted by the model serving that day, then its labels are known,
 then each policy decides whether to retrain; a new model serves from the next day. Every policy
 replays the same stream from the same first champion, and every retrain of every policy trains
-on the window ours would (`ProductPolicy.training_window`), so the figures compare *when* a
-policy retrains and *whether* it deploys, not what it trains on.
+on the window candidate_model would (`Lab.training_window`; baselines know of no change day), so
+the figures compare *when* a policy retrains and *whether* it deploys.
 
 Live error is RMSE for regression and 1 − ROC AUC for classification (AUC is the product's
 primary classification metric; log loss is not computed), pooled over every scored row for the
@@ -13,10 +13,9 @@ cumulative figure and taken per day for recovery.
 
 from __future__ import annotations
 
-from collections import Counter
-from collections.abc import Callable
-from dataclasses import astuple, dataclass, field
-from datetime import date
+from collections import Counter, deque
+from dataclasses import dataclass, field
+from itertools import count
 from typing import TYPE_CHECKING, Protocol
 
 import pandas as pd
@@ -32,6 +31,7 @@ if TYPE_CHECKING:
 RECOVERY_TOLERANCE = 0.10  # "recovered": daily error within 10 % of daily retraining's ...
 RECOVERY_SETTLE_DAYS = 3  # ... on this many days in a row (or until the segment ends)
 RECOVERY_TARGET_MIN_ROWS = 1_000  # the ≤ 3 days target is set for at least this many rows a day
+DAY_SECONDS = 86_400  # the replay's decisions are a day apart
 
 
 def live_error(task: str, actual, predicted) -> float:
@@ -72,35 +72,45 @@ class Lab:
     replayed on it.
 
     The product's hyperparameters fix the random state, so the same training rows give the same
-    model: each is fitted once, keyed by its training window and the worlds of its training
-    days. `models` is shared by the streams of one dataset and volume, whose days are the same
-    rows wherever their worlds agree (before every change; a recurring change's first season
-    and an abrupt one; after a spike has left the window).
+    model: each is fitted once, keyed by the rows it trains on (its training days, their row
+    count and the worlds of those days). `models` is shared by the streams of one dataset and
+    volume, whose days are the same rows wherever their worlds agree (before every change; a
+    recurring change's first season and an abrupt one; after a spike has left the window).
     """
 
     def __init__(self, stream: Stream, models: dict[tuple, Model]):
         from retrain_assets.assets.training import TrainingConfig
 
         self.stream, self.spec = stream, stream.dataset.spec
-        self.hyperparameters = TrainingConfig().hyperparameters()
+        config = TrainingConfig()
+        self.hyperparameters, self.settings = config.hyperparameters(), config.window_settings()
         self.frames = StreamFrames(stream)
         self._models = models
         self._served: dict[tuple, pd.Series] = {}
         self.fits = 0
 
-    def rows(self, days) -> pd.DataFrame:
-        return pd.concat([self.frames[day] for day in days], ignore_index=True)
+    def training_window(self, available: list[str], change_day: str | None = None
+                        ) -> TrainingWindow:
+        """candidate_model's window over the labelled days, with TrainingConfig's defaults."""
+        from retrain_assets.core.evaluation import split_window, window_days
 
-    def fit(self, window: TrainingWindow,
-            training_rows: Callable[[dict[str, pd.DataFrame], TrainingWindow], pd.DataFrame]
-            ) -> Model:
-        """The model `train_model` fits on `training_rows(frames, window)`."""
+        days = window_days(available, self.settings.window_days)
+        return split_window({day: len(self.frames[day]) for day in days}, self.settings,
+                            change_day=change_day)
+
+    def fit(self, window: TrainingWindow) -> Model:
+        """The model `train_model` fits on candidate_model's `training_rows` of the window.
+
+        Those rows are the first `train_rows` of the training days in row order (the holdout
+        days after them are read and cut off), so they key the model.
+        """
+        from retrain_assets.core.evaluation import training_rows
         from retrain_assets.core.training import train_model
 
-        key = (self.stream.dataset.name, self.stream.rows, astuple(window),
+        key = (self.stream.dataset.name, self.stream.rows, window.train_days, window.train_rows,
                tuple(self.stream.world_of(day) for day in window.train_days))
         if key not in self._models:
-            rows = training_rows(self.frames, window)
+            rows = training_rows(self.frames, window, self.spec.time_column)
             self._models[key] = Model(key, train_model(rows, self.spec, self.hyperparameters))
             self.fits += 1
         return self._models[key]
@@ -126,6 +136,24 @@ class Policy(Protocol):
         far, `day` the newest): decide, retrain or not; True when a training run was used."""
 
 
+@dataclass(frozen=True)
+class TrainingRun:
+    """One of ours' training runs: why it was asked for, the window it used, its verdict."""
+
+    trigger: str  # the sensor's retrain/trigger: drift, performance_decay or data_volume
+    window: TrainingWindow
+    verdict: Verdict
+
+
+@dataclass(frozen=True)
+class HoldoutMetric:
+    """What drift_report reads from a champion's run: its holdout metric, chance spread, rows."""
+
+    value: float
+    noise: float | None
+    rows: int
+
+
 class ProductPolicy:
     """"Ours": the product's loop for one model, replayed day by day through the same pure
     functions its assets and drift_retrain_sensor call, with the product's defaults (read from
@@ -136,52 +164,55 @@ class ProductPolicy:
       production_model make it with no champion yet, on the history days.
     - `observe(day, available)`: once per scored day, after `champion` scored it and its labels
       arrived. It does what drift_report does for the day (`compare_to_reference` against the
-      champion's training reference over the monitored features, `performance_decay` of the
-      live metric against the champion's holdout metric), then what drift_retrain_sensor does
-      (a failed check, or `min_new_rows` new rows since the last training, asks for a retrain,
-      debounced by `min_interval_seconds` between training runs), then what training_job does
-      (`split_window`, `train_model`, `predict` and `compute_metrics` on the holdout for the
-      candidate and the champion, `decide_promotion`; a blessed candidate becomes the champion
-      with its `build_reference`). Returns whether a training run was used.
-    - `champion`: the model that serves the next day; `runs`: why each scored day's training
-      run was asked for and what its verdict said (`summary()` for the notes).
+      champion's calibrated training reference over the monitored features; `performance_decay`
+      of the live metric against the champion's holdout metric, allowing for its
+      `metric_noise`) and records both checks as `CheckResult`s; then what drift_retrain_sensor
+      does (`standing_failures` → `retrain_request`, whose `change_day` the window follows;
+      otherwise `min_new_rows` rows since the last training ask for a data-volume retrain);
+      then what training_job does (`split_window`, `training_rows`, `train_model`, the candidate
+      and the champion predicting `holdout_rows`, `decide_promotion` with EvaluationConfig's
+      gate; a blessed candidate becomes the champion with its calibrated `build_reference`).
+      Returns whether a training run was used.
+    - `champion`: the model that serves the next day; `runs`: each training run of the scored
+      days (`summary()` for the notes).
+
+    The sensor's minimum interval between retrains for failed checks is not replayed: with one
+    decision a day and every training finished before the next, an interval under a day never
+    defers a failure (a longer one is refused).
     """
 
     name = "ours"
 
     def __init__(self, lab: Lab):
-        from retrain_assets.assets.monitoring import CALENDAR_FEATURES, DriftReportConfig
+        from retrain_assets.assets.monitoring import (
+            CALENDAR_FEATURES,
+            DRIFT_CHECKS,
+            DriftReportConfig,
+        )
         from retrain_assets.assets.training import EvaluationConfig
-        from retrain_assets.sensors import RetrainPolicy
+        from retrain_assets.sensors import RECENT_RESULTS, RetrainPolicy
 
         self.lab, self.spec = lab, lab.spec
         self.evaluation = EvaluationConfig()
         self.thresholds = DriftReportConfig().thresholds()
         self.sensor = RetrainPolicy()
+        if self.sensor.min_interval_seconds >= DAY_SECONDS:
+            raise ValueError(
+                f"RetrainPolicy.min_interval_seconds is {self.sensor.min_interval_seconds}: the "
+                "replay decides once a day and does not defer failures, so it only replays an "
+                f"interval under {DAY_SECONDS} s. Lower it or replay deferral first.")
         self.monitored = [f for f in self.spec.model_features if f not in CALENDAR_FEATURES]
-        self.runs: list[tuple[str, Verdict]] = []  # (trigger, verdict) per training run
+        self.runs: list[TrainingRun] = []
         self.champion: Model | None = None
-        self._reference = self._holdout_metric = self._last_training = None
+        self._version = 0  # the champion's model version, as the checks record it
+        self._reference = self._holdout = None
+        self._checks = {check: deque(maxlen=RECENT_RESULTS) for check in DRIFT_CHECKS}
+        self._executions = count()
+        self._seen: set[int] = set()
         self._rows_since_training = 0
 
-    @staticmethod
-    def training_window(available: list[str]) -> TrainingWindow:
-        """candidate_model's window over the labelled days, with TrainingConfig's defaults."""
-        from retrain_assets.assets.training import TrainingConfig
-        from retrain_assets.core.evaluation import split_window
-
-        config = TrainingConfig()
-        return split_window(available, window_days=config.window_days,
-                            holdout_days=config.holdout_days,
-                            min_train_days=config.min_train_days)
-
-    @staticmethod
-    def training_rows(frames: dict[str, pd.DataFrame], window: TrainingWindow) -> pd.DataFrame:
-        """candidate_model's training rows for a window."""
-        return pd.concat([frames[day] for day in window.train_days], ignore_index=True)
-
     def start(self, available: list[str]) -> None:
-        verdict = self._train(available[-1], available)
+        verdict = self._train(available).verdict
         if not verdict.blessed:
             raise RuntimeError(
                 f"{self.lab.stream.label}: the first candidate, trained on the history days "
@@ -190,73 +221,109 @@ class ProductPolicy:
                 "absolute_thresholds or give the stream days a model can learn from.")
 
     def observe(self, day: str, available: list[str]) -> bool:
+        from retrain_assets.core.policy import retrain_request, standing_failures
+
+        self._rows_since_training += len(self.lab.frames[day])
+        self._check(day)
+        recent = [result for results in self._checks.values() for result in results]
+        standing = standing_failures((), recent, seen=self._seen, champion=str(self._version))
+        self._seen.update(result.execution_id for result in recent)
+        request = retrain_request(standing, recent)
+        if request is not None:
+            self.runs.append(self._train(available, request.trigger, request.change_day))
+        elif 0 < self.sensor.min_new_rows <= self._rows_since_training:
+            self.runs.append(self._train(available, "data_volume"))
+        else:
+            return False
+        return True
+
+    def _check(self, day: str) -> None:
+        """drift_report's two checks of the day against the champion that scored it."""
+        from retrain_assets.assets.monitoring import (
+            NO_FEATURE_DRIFT,
+            NO_PERFORMANCE_DECAY,
+            DayDrift,
+        )
         from retrain_assets.core.drift import compare_to_reference, performance_decay
         from retrain_assets.core.metrics import compute_metrics
+        from retrain_assets.core.policy import CheckResult
 
-        spec, frame = self.spec, self.lab.frames[day]
+        spec, frame, version = self.spec, self.lab.frames[day], str(self._version)
         predictions = self.lab.serve(self.champion, day)
         summary = compare_to_reference(self._reference, frame, predictions=predictions,
                                        thresholds=self.thresholds)
-        drifted = bool(summary.drifted_features) or summary.prediction_drifted
         live = compute_metrics(spec.task, frame[spec.target], predictions)[spec.primary_metric]
-        decayed = performance_decay(spec.primary_metric, live, self._holdout_metric,
-                                    self.thresholds).decayed
-        self._rows_since_training += len(frame)
-        volume = 0 < self.sensor.min_new_rows <= self._rows_since_training
-        since = (date.fromisoformat(day) - date.fromisoformat(self._last_training)).days
-        debounced = since * 86_400 < self.sensor.min_interval_seconds
-        if not (drifted or decayed or volume) or debounced:
-            return False
-        verdict = self._train(day, available)
-        # the sensor names feature drift first, then decay, then volume
-        self.runs.append(("drift" if drifted else "decay" if decayed else "volume", verdict))
-        return True
+        decay = performance_decay(spec.primary_metric, live, self._holdout.value,
+                                  self.thresholds, noise=self._holdout.noise, rows=len(frame),
+                                  holdout_rows=self._holdout.rows)
+        drift = DayDrift(day, version, summary, decay)
+        for check, passed, score in ((NO_FEATURE_DRIFT, not drift.drifted, summary.max_psi),
+                                     (NO_PERFORMANCE_DECAY, not decay.decayed, decay.decay)):
+            self._checks[check].append(CheckResult(
+                check=check, partition=day, passed=passed, execution_id=next(self._executions),
+                score=round(score, 4), model_version=version))
 
-    def _train(self, day: str, available: list[str]) -> Verdict:
+    def _train(self, available: list[str], trigger: str = "bootstrap",
+               change_day: str | None = None) -> TrainingRun:
         from retrain_assets.core.drift import build_reference
-        from retrain_assets.core.evaluation import decide_promotion
+        from retrain_assets.core.evaluation import (
+            decide_promotion,
+            holdout_rows,
+            metric_noise,
+            training_rows,
+        )
         from retrain_assets.core.metrics import compute_metrics
         from retrain_assets.core.training import predict
 
         spec, lab = self.spec, self.lab
-        window = self.training_window(available)
-        candidate = lab.fit(window, self.training_rows)
-        holdout = lab.rows(window.holdout_days)
+        window = lab.training_window(available, change_day)
+        candidate = lab.fit(window)
+        holdout = holdout_rows(lab.frames, window.holdout_days, window.holdout_rows,
+                               spec.time_column)
+        actual = holdout[spec.target]
         judged = {"candidate": candidate, "champion": self.champion}
-        metrics = {who: compute_metrics(spec.task, holdout[spec.target],
-                                        predict(model.pipeline, holdout, spec))
-                   for who, model in judged.items() if model is not None}
+        scores = {who: predict(model.pipeline, holdout, spec)
+                  for who, model in judged.items() if model is not None}
+        metrics = {who: compute_metrics(spec.task, actual, s) for who, s in scores.items()}
         verdict = decide_promotion(
             metrics["candidate"], metrics.get("champion"), primary_metric=spec.primary_metric,
             absolute_thresholds={**spec.thresholds, **self.evaluation.absolute_thresholds},
-            min_relative_improvement=self.evaluation.min_relative_improvement)
-        self._last_training, self._rows_since_training = day, 0
+            min_relative_improvement=self.evaluation.min_relative_improvement,
+            replace_failing_champion=self.evaluation.replace_failing_champion)
+        self._rows_since_training = 0
         if verdict.blessed:
-            train = self.training_rows(lab.frames, window)
-            self.champion = candidate
-            self._holdout_metric = metrics["candidate"][spec.primary_metric]
+            train = training_rows(lab.frames, window, spec.time_column)
+            self.champion, self._version = candidate, self._version + 1
+            self._holdout = HoldoutMetric(
+                metrics["candidate"][spec.primary_metric],
+                metric_noise(spec.task, spec.primary_metric, actual, scores["candidate"]),
+                len(holdout))
             self._reference = build_reference(
                 train, list(spec.model_numeric_features), list(spec.categorical_features),
-                label=train[spec.target]).restricted_to(self.monitored)
-        return verdict
+                label=train[spec.target], days=train[spec.time_column].dt.floor("D"),
+            ).restricted_to(self.monitored)
+        return TrainingRun(trigger, window, verdict)
 
     def summary(self) -> str:
         """Why it trained and why candidates were not blessed, counted over the replay."""
-        triggers = Counter(trigger for trigger, _ in self.runs)
+        triggers = Counter(run.trigger for run in self.runs)
         refused = Counter(
             "under an absolute threshold" if any(r.startswith("FAIL") and "champion" not in r
-                                                 for r in verdict.reasons)
+                                                 for r in run.verdict.reasons)
             else "not better than the champion by the margin"
-            for _, verdict in self.runs if not verdict.blessed)
-        blessed = sum(verdict.blessed for _, verdict in self.runs)
+            for run in self.runs if not run.verdict.blessed)
+        blessed = [run.verdict for run in self.runs if run.verdict.blessed]
+        below_floor = sum(verdict.below_floor for verdict in blessed)
+        from_change = sum(run.window.trains_from_change for run in self.runs)
         asked = ", ".join(f"{trigger} {n}" for trigger, n in triggers.items()) or "nothing"
-        return (f"asked by {asked}; {blessed} blessed"
+        return (f"asked by {asked}; {from_change} trained from the change day; "
+                f"{len(blessed)} blessed ({below_floor} below_floor)"
                 + "".join(f", {n} {why}" for why, n in refused.items()))
 
 
 class Baseline:
-    """A common retraining DAG: trains on ours' window when its rule says so and deploys the
-    new model unconditionally, as those DAGs do."""
+    """A common retraining DAG: trains on candidate_model's window (it knows of no change day)
+    when its rule says so and deploys the new model unconditionally, as those DAGs do."""
 
     name: str
 
@@ -268,8 +335,7 @@ class Baseline:
         self._retrain(available)
 
     def _retrain(self, available: list[str]) -> None:
-        self.champion = self.lab.fit(ProductPolicy.training_window(available),
-                                     ProductPolicy.training_rows)
+        self.champion = self.lab.fit(self.lab.training_window(available))
 
 
 class NeverRetrain(Baseline):
@@ -488,10 +554,12 @@ def policy(run: Run) -> list[Figure]:
     run.notes += [
         "prequential: each scored day is predicted by the model serving it, then labelled, then "
         "each policy decides; a retrain serves from the next day. Every policy starts from the "
-        "same champion and trains on ours' window (TrainingConfig: split_window, 28 days "
-        "before a 7-day holdout); baselines deploy unconditionally",
-        "policies: ours (ProductPolicy: drift_report's checks, drift_retrain_sensor's "
-        "triggers and debounce, candidate_model + evaluation_report's gate, product defaults); "
+        "same champion and trains on candidate_model's window (TrainingConfig's split_window: "
+        "the latest rows held out; ours' windows follow the change day its sensor passes, "
+        "baselines know of none); baselines deploy unconditionally",
+        "policies: ours (ProductPolicy: drift_report's calibrated checks, drift_retrain_sensor's "
+        "standing failures, change day and volume trigger, candidate_model + "
+        "evaluation_report's gate, product defaults); "
         "never; weekly (Cloud Composer DAG); daily (Airflow DAG, the reference); mean-label "
         "(Kubeflow checker: |mean prediction − mean label| / |mean label| > prediction_shift)",
         "live error: RMSE (taxi), 1 − ROC AUC (churn), pooled over every scored row; "

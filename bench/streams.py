@@ -40,7 +40,7 @@ from retrain_assets.datasets.taxi import TAXI_TRIPS
 
 START = date(2025, 1, 6)
 HISTORY_DAYS = 35
-"""TrainingConfig's defaults need 28 training days and a 7-day holdout for the first champion."""
+"""More than TrainingConfig's default window (28 days), so the first champion's is full."""
 RAMP_DAYS = 30  # a gradual change reaches the new rule after this many days
 SEASON_DAYS = 21  # a recurring change: the new rule for a season, then the old one, and so on
 NOISY_LABEL_SHARE = 0.5  # on the spike day, this share of the labels is shuffled among itself

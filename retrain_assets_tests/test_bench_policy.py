@@ -12,8 +12,26 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from bench.policy import Replay, StreamResult, figures, recovery_days, replay, streams
-from bench.streams import CHURN, RAMP_DAYS, SEASON_DAYS, TAXI, Stream, World, scramble_labels
+from bench.policy import (
+    Lab,
+    ProductPolicy,
+    Replay,
+    StreamResult,
+    figures,
+    recovery_days,
+    replay,
+    streams,
+)
+from bench.streams import (
+    CHURN,
+    HISTORY_DAYS,
+    RAMP_DAYS,
+    SEASON_DAYS,
+    TAXI,
+    Stream,
+    World,
+    scramble_labels,
+)
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -143,3 +161,53 @@ def test_quick_policy_benchmark_reports_ours_against_the_baselines(tmp_path):
         note = next(line for line in text.splitlines() if line.startswith(f"- {stream.label}"))
         assert re.search(r"runs: ours \d+, never 0, weekly \d+, daily 20, mean-label \d+",
                          note), note
+
+
+def test_ours_asks_and_trains_through_the_products_policy_functions(monkeypatch):
+    """Ours' decisions come from the sensor's and the assets' functions with their defaults:
+    a feature drift that fails two days running retrains with a window that follows the change
+    (holdout cut from the rows since it), and the gate and decay check use the product's
+    settings and the champion's holdout noise."""
+    from retrain_assets.assets.training import EvaluationConfig
+    from retrain_assets.core import drift, evaluation, policy
+
+    calls: dict[str, list] = {"performance_decay": [], "decide_promotion": [],
+                              "retrain_request": [], "build_reference": []}
+    for module, name in ((drift, "performance_decay"), (evaluation, "decide_promotion"),
+                         (policy, "retrain_request"), (drift, "build_reference")):
+        def spy(*args, _name=name, _real=getattr(module, name), **kwargs):
+            result = _real(*args, **kwargs)
+            calls[_name].append((args, kwargs, result))
+            return result
+        monkeypatch.setattr(module, name, spy)
+
+    stream = Stream(CHURN, "abrupt covariate", 300, scored_days=4, change_at=2)
+    lab = Lab(stream, {})
+    ours = ProductPolicy(lab)
+    days = stream.days
+    ours.start(days[:HISTORY_DAYS])
+    asked = [ours.observe(days[HISTORY_DAYS + i], days[:HISTORY_DAYS + i + 1]) for i in range(4)]
+
+    change = days[HISTORY_DAYS + 2]
+    assert asked == [False, False, True, True]
+    assert [run.trigger for run in ours.runs] == ["drift", "drift"]
+    # the sensor's request names where the consecutive failing days began ...
+    requests = [result for _, _, result in calls["retrain_request"] if result is not None]
+    assert [request.change_day for request in requests] == [change, change]
+    # ... and the window follows it: once the change has 2 × min_holdout_rows rows, the holdout
+    # is the newest half of them (within the newest day), not the window's latest 5 %
+    since_change = sum(len(lab.frames[day]) for day in days[HISTORY_DAYS + 2:HISTORY_DAYS + 4])
+    second = ours.runs[1].window
+    assert second.change_day == change and second.holdout_days == (days[HISTORY_DAYS + 3],)
+    assert second.holdout_rows == since_change // 2
+
+    gate = EvaluationConfig()
+    for _, kwargs, _ in calls["decide_promotion"]:
+        assert kwargs["replace_failing_champion"] is gate.replace_failing_champion
+        assert kwargs["min_relative_improvement"] == gate.min_relative_improvement
+    # the decay check allows for the chance spread measured on the champion's holdout
+    _, kwargs, _ = calls["performance_decay"][0]
+    assert kwargs["noise"] > 0 and kwargs["rows"] == len(lab.frames[days[HISTORY_DAYS]])
+    assert kwargs["holdout_rows"] == lab.training_window(days[:HISTORY_DAYS]).holdout_rows
+    # the champion's reference is calibrated on its training days
+    assert all(kwargs.get("days") is not None for _, kwargs, _ in calls["build_reference"])
