@@ -145,7 +145,8 @@ def test_landing_sensor_run_through_pgbouncer(bounced_instance, landing):
         (day,) = land(landing, START, 1, rows=150)
         with freeze_time(time.time() + 3600):  # past minimum_interval_seconds
             list(execute_sensor_iteration(workspace, LOGGER, None, None))
-        runs = instance.get_runs()
+        # the landing sensor's run (the freshness check's own sensor may request one too)
+        runs = [r for r in instance.get_runs() if r.job_name.endswith("landing_zone_sensor")]
         assert [r.tags.get("landing/day") for r in runs] == [day], runs
         assert drive_queue_until_finished(instance, workspace, [runs[0].run_id]) == {
             runs[0].run_id: "SUCCESS"}
