@@ -107,38 +107,32 @@ class KeptEngines:
         self._pid = os.getpid()
 
 
-class KeptConnectionsRunStorage(SqliteRunStorage):
+class _OneKeptConnection:
+    """`connect` and `dispose` of a storage that lives in one SQLite file (`_conn_string`), over
+    one kept connection; mixed in before Dagster's class, whose methods these replace."""
+
+    _conn_string: str
+
+    def __init__(self, conn_string: str, inst_data: ConfigurableClassData | None = None):
+        self._engines = KeptEngines(limit=1)
+        super().__init__(conn_string, inst_data)
+
+    @contextmanager
+    def connect(self) -> Iterator[Connection]:
+        with self._engines.transaction(self._conn_string) as conn:
+            yield conn
+
+    def dispose(self) -> None:
+        super().dispose()
+        self._engines.dispose()
+
+
+class KeptConnectionsRunStorage(_OneKeptConnection, SqliteRunStorage):
     """Dagster's SQLite run storage (history/runs.db) over a kept connection."""
 
-    def __init__(self, conn_string: str, inst_data: ConfigurableClassData | None = None):
-        self._engines = KeptEngines(limit=1)
-        super().__init__(conn_string, inst_data)
 
-    @contextmanager
-    def connect(self) -> Iterator[Connection]:
-        with self._engines.transaction(self._conn_string) as conn:
-            yield conn
-
-    def dispose(self) -> None:
-        super().dispose()
-        self._engines.dispose()
-
-
-class KeptConnectionsScheduleStorage(SqliteScheduleStorage):
+class KeptConnectionsScheduleStorage(_OneKeptConnection, SqliteScheduleStorage):
     """Dagster's SQLite schedule storage (schedules/schedules.db) over a kept connection."""
-
-    def __init__(self, conn_string: str, inst_data: ConfigurableClassData | None = None):
-        self._engines = KeptEngines(limit=1)
-        super().__init__(conn_string, inst_data)
-
-    @contextmanager
-    def connect(self) -> Iterator[Connection]:
-        with self._engines.transaction(self._conn_string) as conn:
-            yield conn
-
-    def dispose(self) -> None:
-        super().dispose()
-        self._engines.dispose()
 
 
 class KeptConnectionsEventLogStorage(SqliteEventLogStorage):
