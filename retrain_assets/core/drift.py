@@ -491,6 +491,14 @@ DECAY_NOISE_SIGMAS = 5.0
 """How many standard deviations of chance a decay must exceed on a small day."""
 
 
+CHANCE_LEVEL = {"roc_auc": 0.5}
+"""The metric a model that ranks at random scores, for metrics where that is fixed."""
+
+MAX_EDGE_LOST = 0.5
+"""Losing more than this fraction of the holdout's edge over chance is decay on any day: the
+noise allowance of a small day must never excuse a model that has become a coin toss."""
+
+
 def performance_decay(metric: str, live: float, holdout: float,
                       thresholds: DriftThresholds = DriftThresholds(), *,
                       noise: float | None = None, rows: int = 0,
@@ -499,13 +507,18 @@ def performance_decay(metric: str, live: float, holdout: float,
 
     With the metric's `noise` measured on the holdout (`core.evaluation.metric_noise`), the
     threshold is raised to `DECAY_NOISE_SIGMAS` times the chance spread of the difference
-    between a day of `rows` and the holdout's `holdout_rows`; without it, the fixed one.
+    between a day of `rows` and the holdout's `holdout_rows`; without it, the fixed one. For a
+    metric with a known chance level the threshold is capped at `MAX_EDGE_LOST` of the
+    holdout's edge over chance.
     """
     decay = -relative_improvement(metric, live, holdout)
     limit = thresholds.metric_decay
     if noise is not None and rows > 0 and holdout_rows > 0:
         spread = noise * np.sqrt(1 / rows + 1 / holdout_rows)
         limit = max(limit, float(DECAY_NOISE_SIGMAS * spread))
+    chance = CHANCE_LEVEL.get(metric)
+    if chance is not None and holdout > chance:
+        limit = min(limit, MAX_EDGE_LOST * (holdout - chance) / holdout)
     return PerformanceDecay(metric=metric, live=live, holdout=holdout, decay=decay,
                             decayed=decay > limit, threshold=limit)
 

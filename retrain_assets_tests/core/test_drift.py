@@ -449,3 +449,15 @@ def test_performance_decay_allows_for_chance_on_small_days():
                               holdout_rows=20_000)
     assert large.decayed and large.threshold == DriftThresholds.metric_decay
     assert performance_decay("rmse", live=6.5, holdout=5.0).decayed
+
+
+def test_classifier_decay_to_chance_fails_however_small_the_day():
+    """Churn at 300 rows a day: holdout AUC 0.74 with a bootstrap noise of 1.02 per row allows
+    a decay of about 0.39 by chance alone, more than the 0.32 a random model (AUC 0.5) would
+    show. The allowance is capped at half the holdout's edge over chance."""
+    collapsed = performance_decay("roc_auc", live=0.55, holdout=0.74, noise=1.02, rows=300,
+                                  holdout_rows=392)
+    assert collapsed.decayed
+    assert collapsed.threshold == pytest.approx(0.5 * (0.74 - 0.5) / 0.74)
+    assert not performance_decay("roc_auc", live=0.70, holdout=0.74, noise=1.02, rows=300,
+                                 holdout_rows=392).decayed
