@@ -18,6 +18,7 @@ from datetime import UTC, date, datetime
 
 import pandas as pd
 
+from retrain_assets.adapters.storage import ObjectStore, StoredObject, join_url
 from retrain_assets.core.ingest import (
     ContractReport,
     RowPolicy,
@@ -26,7 +27,6 @@ from retrain_assets.core.ingest import (
     file_format,
     read_landed_file,
 )
-from retrain_assets.storage import ObjectStore, StoredObject, join_url
 
 QUARANTINE = "_quarantine"
 NOTE = "QUARANTINE_NOTE.json"

@@ -33,8 +33,8 @@ from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass, field, fields
 
-from retrain_assets.landing import QUARANTINE, LandingZone, day_of, is_landing_file
-from retrain_assets.storage import GCSObjectStore, LocalObjectStore, StoredObject
+from retrain_assets.adapters.landing import QUARANTINE, LandingZone, day_of, is_landing_file
+from retrain_assets.adapters.storage import GCSObjectStore, LocalObjectStore, StoredObject
 
 
 @dataclass

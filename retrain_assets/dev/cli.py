@@ -6,7 +6,7 @@ import argparse
 import sys
 from datetime import date
 
-from retrain_assets.simulate import SimulationPlan
+from retrain_assets.dev.simulate import SimulationPlan
 
 
 def _date(text: str) -> date:
@@ -17,7 +17,7 @@ def _date(text: str) -> date:
 
 
 def _simulate(args: argparse.Namespace) -> int:
-    from retrain_assets.resources import open_store, project_home
+    from retrain_assets.pipeline.resources import open_store, project_home
 
     landing = args.landing or str(project_home() / "landing")
     covariate = args.drift_from if args.drift_kind in ("covariate", "both") else None
@@ -25,7 +25,7 @@ def _simulate(args: argparse.Namespace) -> int:
     plan = SimulationPlan(start=args.start, days=args.days, mean_rows=args.rows, seed=args.seed,
                           covariate_drift_from=covariate, concept_drift_from=concept,
                           file_format=args.format)
-    from retrain_assets.simulate import land_days
+    from retrain_assets.dev.simulate import land_days
 
     keys = land_days(open_store(landing), plan)
     print(f"landed {len(keys)} day(s) in {landing}: {keys[0]} .. {keys[-1]}")
@@ -33,7 +33,7 @@ def _simulate(args: argparse.Namespace) -> int:
 
 
 def _demo(args: argparse.Namespace) -> int:
-    from retrain_assets.demo import Scenario, run_demo
+    from retrain_assets.dev.demo import Scenario, run_demo
 
     return run_demo(scenario=Scenario(history_days=args.days, rows=args.rows, seed=args.seed))
 

@@ -32,12 +32,12 @@ from dagster._core.execution.backfill import BulkActionStatus, PartitionBackfill
 from dagster._core.scheduler.instigation import InstigatorType
 from dagster._core.utils import make_new_backfill_id
 
-from retrain_assets.instance import use_home
-from retrain_assets.registry import ModelRegistry
-from retrain_assets.resources import open_store, project_home
-from retrain_assets.sensors import rows_in
-from retrain_assets.simulate import SimulationPlan, land_day
-from retrain_assets.storage import ObjectStore
+from retrain_assets.adapters.registry import ModelRegistry
+from retrain_assets.adapters.storage import ObjectStore
+from retrain_assets.dev.instance import use_home
+from retrain_assets.dev.simulate import SimulationPlan, land_day
+from retrain_assets.pipeline.resources import open_store, project_home
+from retrain_assets.pipeline.sensors import rows_in
 
 DEMO_START = date(2025, 1, 1)
 # The code location's name, as workspace.yaml and pyproject's [tool.dagster] pin it: `./tasks dev`
@@ -219,7 +219,7 @@ def play(scenario: Scenario, home: Path, out=print) -> Story:
         shutil.rmtree(home)  # the demo's own generated state, never user data
     use_home(home)
     os.environ.update(scenario.environment())
-    from retrain_assets.definitions import build_definitions
+    from retrain_assets.pipeline.build import build_definitions
 
     defs = build_definitions()  # reads the environment just set
     registry = defs.resources["mlflow"].registry()

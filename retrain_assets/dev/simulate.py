@@ -9,8 +9,9 @@ from datetime import date, timedelta
 
 import pandas as pd
 
-from retrain_assets.core.simulator import conditions_for, daily_row_count, simulate_day
-from retrain_assets.storage import ObjectStore
+from retrain_assets.adapters.storage import ObjectStore
+from retrain_assets.core.simulation import daily_row_count
+from retrain_assets.datasets.taxi.simulator import conditions_for, simulate_day
 
 
 @dataclass(frozen=True)

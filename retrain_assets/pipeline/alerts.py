@@ -19,7 +19,8 @@ from typing import Literal
 import dagster as dg
 from pydantic import Field
 
-from retrain_assets.assets.deployment import (
+from retrain_assets.core.policy import CheckResult
+from retrain_assets.pipeline.assets.deployment import (
     APPROVED,
     AWAITING,
     NOT_PROMOTED,
@@ -28,9 +29,8 @@ from retrain_assets.assets.deployment import (
     REJECTED,
     ROLLED_BACK,
 )
-from retrain_assets.assets.monitoring import NO_FEATURE_DRIFT, NO_PERFORMANCE_DECAY
-from retrain_assets.core.policy import CheckResult
-from retrain_assets.sensors import recent_check_results
+from retrain_assets.pipeline.assets.monitoring import NO_FEATURE_DRIFT, NO_PERFORMANCE_DECAY
+from retrain_assets.pipeline.sensors import recent_check_results
 
 DRIFT, DECAY, NOT_BLESSED = "drift", "decay", "not_blessed"
 AWAITING_APPROVAL, REJECTION, PROMOTION, ROLLBACK = (

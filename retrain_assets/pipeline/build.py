@@ -1,4 +1,4 @@
-"""The code location: `dagster dev` loads `defs` from here (see workspace.yaml)."""
+"""Building the code location's Definitions: assets, checks, jobs, sensors and resources."""
 
 from __future__ import annotations
 
@@ -6,27 +6,27 @@ import os
 
 import dagster as dg
 
-from retrain_assets.alerts import OutcomeAlerts, outcome_alert_sensor
-from retrain_assets.assets.deployment import (
+from retrain_assets.pipeline.alerts import OutcomeAlerts, outcome_alert_sensor
+from retrain_assets.pipeline.assets.deployment import (
     PromotionPolicy,
     approve_job,
     production_model,
     rollback_job,
 )
-from retrain_assets.assets.ingest import build_ingest_assets, build_ingest_job
-from retrain_assets.assets.monitoring import build_monitoring_assets
-from retrain_assets.assets.scoring import build_scoring_assets
-from retrain_assets.assets.training import build_training_assets
-from retrain_assets.checks import build_freshness_checks, build_freshness_sensor
-from retrain_assets.project import Project
-from retrain_assets.resources import (
+from retrain_assets.pipeline.assets.ingest import build_ingest_assets, build_ingest_job
+from retrain_assets.pipeline.assets.monitoring import build_monitoring_assets
+from retrain_assets.pipeline.assets.scoring import build_scoring_assets
+from retrain_assets.pipeline.assets.training import build_training_assets
+from retrain_assets.pipeline.checks import build_freshness_checks, build_freshness_sensor
+from retrain_assets.pipeline.project import Project
+from retrain_assets.pipeline.resources import (
     LandingZoneResource,
     MlflowResource,
     ParquetIOManager,
     project_home,
 )
-from retrain_assets.schedules import weekly_retrain_schedule
-from retrain_assets.sensors import FailureAlerts, RetrainPolicy, build_sensors
+from retrain_assets.pipeline.schedules import weekly_retrain_schedule
+from retrain_assets.pipeline.sensors import FailureAlerts, RetrainPolicy, build_sensors
 
 GCP_PROJECT_ENV = "RETRAIN_ASSETS_GCP_PROJECT"
 
@@ -113,6 +113,3 @@ def build_definitions(project: Project | None = None,
         # which cost more than the work itself in backfills (see bench/RESULTS.md).
         executor=dg.in_process_executor,
     )
-
-
-defs = build_definitions()

@@ -32,8 +32,8 @@ from retrain_assets.core.volume import (
     judge_volume,
     recent_days,
 )
-from retrain_assets.metadata import table
-from retrain_assets.resources import DayProfiles
+from retrain_assets.pipeline.metadata import table
+from retrain_assets.pipeline.resources import DayProfiles
 
 CONTRACT = "contract"
 CANDIDATE_BLESSED = "candidate_blessed"

@@ -8,11 +8,11 @@ from datetime import date, timedelta
 
 import dagster as dg
 
-from retrain_assets.checks import frames_type
 from retrain_assets.core.dataset import DatasetSpec, load_spec
 from retrain_assets.core.features import features_contract_after_raw, features_schema
+from retrain_assets.core.predictions import predictions_model
 from retrain_assets.core.volume import VolumeThresholds
-from retrain_assets.schemas import predictions_model
+from retrain_assets.pipeline.checks import frames_type
 
 DEFAULT_START_DATE = "2025-01-01"
 DEFAULT_FRESHNESS_DEADLINE = "0 6 * * *"  # a day is expected by 06:00 UTC the next day

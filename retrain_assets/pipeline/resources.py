@@ -21,6 +21,9 @@ import dagster as dg
 import pandas as pd
 from pydantic import Field
 
+from retrain_assets.adapters.landing import LandingZone
+from retrain_assets.adapters.registry import ModelRegistry
+from retrain_assets.adapters.storage import GCSObjectStore, LocalObjectStore, ObjectStore, join_url
 from retrain_assets.core.frames import read_parquet
 from retrain_assets.core.volume import (
     DayProfile,
@@ -28,9 +31,6 @@ from retrain_assets.core.volume import (
     hashes_from_bytes,
     hashes_to_bytes,
 )
-from retrain_assets.landing import LandingZone
-from retrain_assets.registry import ModelRegistry
-from retrain_assets.storage import GCSObjectStore, LocalObjectStore, ObjectStore, join_url
 
 # MLflow and object storage can blip (a restarting tracking server, a GCS 503, a network hiccup):
 # every step that talks to them retries with exponential backoff (waits of 2s, 6s, 14s) before

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import dagster as dg
 
-from retrain_assets.sensors import TRAINING_JOB, TRIGGER
+from retrain_assets.pipeline.sensors import TRAINING_JOB, TRIGGER
 
 weekly_retrain_schedule = dg.ScheduleDefinition(
     name="weekly_retrain_schedule", job_name=TRAINING_JOB, cron_schedule="0 3 * * 1",

@@ -25,16 +25,16 @@ from dagster._core.storage.asset_check_execution_record import AssetCheckExecuti
 from dagster._time import get_current_datetime  # the clock partitions are validated against
 from pydantic import Field
 
-from retrain_assets.assets.monitoring import DRIFT_CHECKS
+from retrain_assets.adapters.landing_watch import WatchState, look
+from retrain_assets.adapters.registry import CHAMPION
 from retrain_assets.core.policy import (
     CheckResult,
     first_champion_due,
     retrain_request,
     standing_failures,
 )
-from retrain_assets.landing_watch import WatchState, look
-from retrain_assets.registry import CHAMPION
-from retrain_assets.resources import LandingZoneResource, MlflowResource
+from retrain_assets.pipeline.assets.monitoring import DRIFT_CHECKS
+from retrain_assets.pipeline.resources import LandingZoneResource, MlflowResource
 
 log = logging.getLogger(__name__)
 

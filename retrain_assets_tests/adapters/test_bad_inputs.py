@@ -9,10 +9,10 @@ import json
 import pandas as pd
 import pytest
 
+from retrain_assets.adapters.landing import DROPPED_ROWS, NOTE, QUARANTINE, LandingZone, ingest_day
+from retrain_assets.adapters.storage import LocalObjectStore
 from retrain_assets.core.ingest import RowPolicy
 from retrain_assets.datasets.taxi import TAXI_TRIPS
-from retrain_assets.landing import DROPPED_ROWS, NOTE, QUARANTINE, LandingZone, ingest_day
-from retrain_assets.storage import LocalObjectStore
 from retrain_assets_tests.bad_inputs import (
     CORPUS,
     csv_bytes,

@@ -6,9 +6,9 @@ import json
 
 import pytest
 
+from retrain_assets.adapters.landing import LandingZone, ingest_day
 from retrain_assets.datasets.taxi import TAXI_TRIPS
-from retrain_assets.landing import LandingZone, ingest_day
-from retrain_assets.resources import open_store
+from retrain_assets.pipeline.resources import open_store
 from retrain_assets_tests.conftest import good_day, land_frame
 
 pytestmark = pytest.mark.service

@@ -8,11 +8,11 @@ import json
 
 import pytest
 
-from retrain_assets import landing
+from retrain_assets.adapters import landing
+from retrain_assets.adapters.landing import NOTE, QUARANTINE, LandingZone, ingest_day
+from retrain_assets.adapters.storage import LocalObjectStore
 from retrain_assets.datasets.taxi import TAXI_TRIPS
-from retrain_assets.landing import NOTE, QUARANTINE, LandingZone, ingest_day
-from retrain_assets.resources import open_store
-from retrain_assets.storage import LocalObjectStore
+from retrain_assets.pipeline.resources import open_store
 from retrain_assets_tests.bad_inputs import csv_bytes, deny_reading, good
 
 DAY = "2025-01-05"
@@ -134,7 +134,7 @@ def test_on_gcs_an_empty_folder_placeholder_is_named():
     such names, so a listing fake stands in for the bucket."""
     from types import SimpleNamespace
 
-    from retrain_assets.storage import GCSObjectStore
+    from retrain_assets.adapters.storage import GCSObjectStore
 
     class Client:
         def bucket(self, name):

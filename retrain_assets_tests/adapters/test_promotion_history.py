@@ -4,7 +4,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from retrain_assets.registry import (
+from retrain_assets.adapters.registry import (
     AWAITING_APPROVAL,
     CHAMPION,
     PREVIOUS,

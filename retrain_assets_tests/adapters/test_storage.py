@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from retrain_assets.resources import open_store
-from retrain_assets.storage import GCSObjectStore, LocalObjectStore
+from retrain_assets.adapters.storage import GCSObjectStore, LocalObjectStore
+from retrain_assets.pipeline.resources import open_store
 
 
 @pytest.fixture(params=["local", pytest.param("gcs", marks=pytest.mark.service)])

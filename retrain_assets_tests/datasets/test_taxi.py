@@ -2,15 +2,14 @@ from datetime import date
 
 import numpy as np
 
-from retrain_assets.core.simulator import (
+from retrain_assets.datasets.taxi.schema import TaxiTripsRaw
+from retrain_assets.datasets.taxi.simulator import (
     BASELINE_RULE,
     NEW_TARIFF_RULE,
     DayConditions,
     conditions_for,
-    daily_row_count,
     simulate_day,
 )
-from retrain_assets.schemas import TaxiTripsRaw
 
 DAY = date(2025, 3, 4)
 
@@ -54,8 +53,3 @@ def test_fare_follows_the_known_rule_up_to_noise():
     by_distance = frame.groupby(np.digitize(frame["trip_distance_km"], [2, 5, 10, 20]))
     means = by_distance["fare_amount"].mean().to_numpy()
     assert (np.diff(means) > 0).all()
-
-
-def test_weekends_are_quieter():
-    saturday, monday = date(2025, 3, 8), date(2025, 3, 10)
-    assert daily_row_count(saturday, 1_000) < daily_row_count(monday, 1_000)

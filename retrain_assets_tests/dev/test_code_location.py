@@ -8,9 +8,9 @@ from pathlib import Path
 
 from dagster._core.workspace.load_target import WorkspaceFileTarget
 
-from retrain_assets.demo import CODE_LOCATION, Daemon
+from retrain_assets.dev.demo import CODE_LOCATION, Daemon
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 
 
 def location_names(workspace: Path) -> list[str]:

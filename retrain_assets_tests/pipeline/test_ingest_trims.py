@@ -11,13 +11,13 @@ import dagster as dg
 import pandas as pd
 import pytest
 
-from retrain_assets import resources
+from retrain_assets.adapters.storage import LocalObjectStore
 from retrain_assets.core.features import build_features, features_contract_after_raw
 from retrain_assets.core.frames import TEXT, read_parquet
 from retrain_assets.core.ingest import read_landed_file, validate_frame
 from retrain_assets.datasets.taxi import TAXI_TRIPS
-from retrain_assets.instance import run_job
-from retrain_assets.storage import LocalObjectStore
+from retrain_assets.dev.instance import run_job
+from retrain_assets.pipeline import resources
 from retrain_assets_tests.conftest import START, good_day, land_frame
 
 

@@ -7,8 +7,8 @@ import math
 
 import pandas as pd
 
-from retrain_assets.metadata import feature_drift_table, table
-from retrain_assets.plots import drift_over_time
+from retrain_assets.core.plots import drift_over_time
+from retrain_assets.pipeline.metadata import feature_drift_table, table
 
 
 def test_tables_show_floats_rounded_and_leave_other_columns_as_they_are():

@@ -6,10 +6,10 @@ import logging
 import dagster as dg
 import pytest
 
-from retrain_assets.alerts import AlertRoute, OutcomeAlerts, outcome_alert_sensor
-from retrain_assets.definitions import build_definitions
-from retrain_assets.instance import run_job
-from retrain_assets.registry import AWAITING_APPROVAL, CHAMPION
+from retrain_assets.adapters.registry import AWAITING_APPROVAL, CHAMPION
+from retrain_assets.dev.instance import run_job
+from retrain_assets.pipeline.alerts import AlertRoute, OutcomeAlerts, outcome_alert_sensor
+from retrain_assets.pipeline.build import build_definitions
 from retrain_assets_tests.conftest import SMALL_TRAINING, START, champion_from, land
 
 CRIPPLED = {"ops": {"candidate_model": {"config": {
@@ -142,8 +142,8 @@ def test_approval_mode_parks_a_blessed_candidate_until_approved_and_expiry_moves
 
 
 def test_drift_and_decay_failures_alert_once_each_along_their_routes(monkeypatch):
-    from retrain_assets.alerts import AlertCursor, check_alerts
     from retrain_assets.core.policy import CheckResult
+    from retrain_assets.pipeline.alerts import AlertCursor, check_alerts
 
     def result(check, day, execution_id, passed=False):
         return CheckResult(check=check, partition=day, passed=passed, execution_id=execution_id,
@@ -197,7 +197,7 @@ def test_alert_routes_from_the_environment_name_only_known_kinds(monkeypatch):
 
 
 def test_not_blessed_alerts_at_each_streak_of_n_and_a_promotion_resets_it():
-    from retrain_assets.alerts import AlertCursor, ChampionEvent, champion_alerts
+    from retrain_assets.pipeline.alerts import AlertCursor, ChampionEvent, champion_alerts
 
     def event(storage_id, outcome, **meta):
         return ChampionEvent(storage_id, f"run-{storage_id}", {"outcome": outcome, **meta})

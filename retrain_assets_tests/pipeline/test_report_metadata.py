@@ -4,9 +4,9 @@ import re
 
 import pandas as pd
 
-from retrain_assets.checks import markdown_literal, report_metadata
 from retrain_assets.core.ingest import apply_contract, bad_row_sample, read_landed_file
-from retrain_assets.schemas import TaxiTripsRaw
+from retrain_assets.datasets.taxi.schema import TaxiTripsRaw
+from retrain_assets.pipeline.checks import markdown_literal, report_metadata
 from retrain_assets_tests.conftest import good_day
 
 DAY = "2025-02-03"

@@ -9,8 +9,8 @@ import pytest
 import yaml
 from dagster_gcp import GCSResource
 
-from retrain_assets.definitions import GCP_PROJECT_ENV, build_definitions
-from retrain_assets.resources import (
+from retrain_assets.pipeline.build import GCP_PROJECT_ENV, build_definitions
+from retrain_assets.pipeline.resources import (
     LandingZoneResource,
     MlflowResource,
     ParquetIOManager,
@@ -99,7 +99,7 @@ def shouting():
 def test_compute_logs_land_in_gcs_with_the_deploy_configs_log_manager(gcs_bucket, tmp_path,
                                                                       monkeypatch):
     """deploy/dagster.yaml's `compute_logs` block, for real against the GCS emulator."""
-    deploy = yaml.safe_load((Path(__file__).parents[1] / "deploy" / "dagster.yaml").read_text())
+    deploy = yaml.safe_load((Path(__file__).parents[2] / "deploy" / "dagster.yaml").read_text())
     (tmp_path / "dagster.yaml").write_text(yaml.safe_dump(
         {"compute_logs": deploy["compute_logs"], "telemetry": {"enabled": False}}))
     monkeypatch.setenv("DAGSTER_COMPUTE_LOGS_BUCKET", gcs_bucket.name)

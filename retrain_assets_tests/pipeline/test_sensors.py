@@ -9,15 +9,15 @@ import pytest
 from dagster._core.test_utils import freeze_time
 from dagster._core.utils import make_new_run_id
 
-from retrain_assets.checks import CONTRACT
+from retrain_assets.adapters.landing import LandingZone
+from retrain_assets.adapters.landing_watch import WatchState, look
 from retrain_assets.core.ingest import RowPolicy
 from retrain_assets.core.policy import CheckResult
 from retrain_assets.datasets.taxi import TAXI_TRIPS
-from retrain_assets.definitions import build_definitions
-from retrain_assets.landing import LandingZone
-from retrain_assets.landing_watch import WatchState, look
-from retrain_assets.project import Project
-from retrain_assets.sensors import (
+from retrain_assets.pipeline.build import build_definitions
+from retrain_assets.pipeline.checks import CONTRACT
+from retrain_assets.pipeline.project import Project
+from retrain_assets.pipeline.sensors import (
     FailureAlerts,
     RetrainCursor,
     RetrainPolicy,
@@ -547,7 +547,7 @@ class FakeGCS:
 
 
 def test_gcs_look_lists_from_the_newest_day_seen_and_rescans_for_rewrites():
-    from retrain_assets.storage import GCSObjectStore
+    from retrain_assets.adapters.storage import GCSObjectStore
 
     client = FakeGCS()
     for i in range(1, 21):
@@ -567,7 +567,7 @@ def test_gcs_look_lists_from_the_newest_day_seen_and_rescans_for_rewrites():
 def test_gcs_look_relists_a_held_day_older_than_the_newest_seen():
     """A held-back day before the newest day seen is outside the cheap `start_offset` listing;
     it is listed on its own each look, so it runs once it is a partition."""
-    from retrain_assets.storage import GCSObjectStore
+    from retrain_assets.adapters.storage import GCSObjectStore
 
     client = FakeGCS()
     for i in range(1, 6):

@@ -1,4 +1,4 @@
-"""Customer churn: the classification dataset (spec, Pandera contracts and simulator).
+"""A deterministic simulator of customer churn with a known logistic rule.
 
 Each day, a sample of subscribers is observed once (a snapshot of their plan, tenure, spend,
 support tickets and usage) with whether they churned within the following month. The label
@@ -15,11 +15,8 @@ from datetime import date
 
 import numpy as np
 import pandas as pd
-import pandera.pandas as pa
-from pandera.typing import Series
 
-from retrain_assets.core.dataset import DatasetSpec
-from retrain_assets.core.simulator import day_rng
+from retrain_assets.core.simulation import day_rng
 
 PLANS = ("basic", "standard", "premium")
 CONTRACTS = ("monthly", "annual")
@@ -62,63 +59,9 @@ class ChurnConditions:
     usage_scale: float = 1.0
 
 
-class ChurnRaw(pa.DataFrameModel):
-    """One row per subscriber observed that day."""
-
-    customer_id: Series[str] = pa.Field(unique=True, description="Subscriber id; once a day")
-    observed_at: Series[pa.DateTime] = pa.Field(description="Snapshot time (naive, local)")
-    plan: Series[str] = pa.Field(isin=PLANS)
-    contract: Series[str] = pa.Field(isin=CONTRACTS)
-    region: Series[str] = pa.Field(isin=REGIONS)
-    tenure_months: Series[int] = pa.Field(ge=0, le=MAX_TENURE_MONTHS)
-    monthly_spend: Series[float] = pa.Field(ge=0, le=MAX_MONTHLY_SPEND)
-    support_tickets: Series[int] = pa.Field(ge=0, description="Tickets in the last 30 days")
-    usage_hours: Series[float] = pa.Field(ge=0, le=24 * 31, description="Last 30 days")
-    churned: Series[bool] = pa.Field(description="Target: cancelled within the next month")
-
-    class Config:
-        strict = True  # an unexpected column means the feed changed: stop and look
-        coerce = True  # CSV gives strings and ints where Parquet gives floats; parse, then check
-
-
-class ChurnFeatures(pa.DataFrameModel):
-    """Model inputs built by `core.features.build_features` (plus id, time and target)."""
-
-    customer_id: Series[str] = pa.Field(unique=True)
-    observed_at: Series[pa.DateTime]
-    tenure_months: Series[float] = pa.Field(ge=0)
-    monthly_spend: Series[float] = pa.Field(ge=0)
-    support_tickets: Series[float] = pa.Field(ge=0)
-    usage_hours: Series[float] = pa.Field(ge=0)
-    plan: Series[str]
-    contract: Series[str]
-    region: Series[str]
-    churned: Series[float] = pa.Field(isin=[0.0, 1.0])
-
-    class Config:
-        strict = True
-
-
-CUSTOMER_CHURN = DatasetSpec(
-    name="customer_churn",
-    description="Simulated subscribers observed daily; predicts whether one cancels within a "
-                "month (positive class: churned).",
-    raw_schema=ChurnRaw,
-    features_schema=ChurnFeatures,
-    time_column="observed_at",
-    id_column="customer_id",
-    target="churned",
-    task="classification",
-    numeric_features=("tenure_months", "monthly_spend", "support_tickets", "usage_hours"),
-    categorical_features=("plan", "contract", "region"),
-    derive_time_features=False,  # when in the day a snapshot is taken says nothing about churn
-    absolute_thresholds={"roc_auc": 0.65},
-)
-
-
 def simulate_churn_day(day: date, rows: int, *, seed: int = 11,
                        conditions: ChurnConditions = ChurnConditions()) -> pd.DataFrame:
-    """One day of subscriber snapshots; columns match `ChurnRaw`."""
+    """One day of subscriber snapshots; columns match `schema.ChurnRaw`."""
     rng = day_rng(seed, day)
     seconds = np.sort(rng.integers(0, 24 * 3600, size=rows))
     plan = rng.choice(PLANS, rows, p=[0.5, 0.35, 0.15])

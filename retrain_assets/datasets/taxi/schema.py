@@ -1,4 +1,4 @@
-"""The data contract as Pandera models: raw trips, engineered features, predictions.
+"""The taxi data contract as Pandera models: raw trips and engineered features.
 
 One module so a reviewer sees every rule the data must follow. Checks carry error messages that
 read well in the Dagster UI, where failing rows are shown next to the check that caught them.
@@ -9,7 +9,7 @@ from __future__ import annotations
 import pandera.pandas as pa
 from pandera.typing import Series
 
-from retrain_assets.core.simulator import PAYMENT_TYPES, ZONES
+from retrain_assets.datasets.taxi.simulator import PAYMENT_TYPES, ZONES
 
 MAX_FARE = 1_000.0
 MAX_DISTANCE_KM = 300.0
@@ -49,33 +49,3 @@ class TaxiFeatures(pa.DataFrameModel):
 
     class Config:
         strict = True
-
-
-class Predictions(pa.DataFrameModel):
-    """The champion's score for every row of a day, and the model version that produced it."""
-
-    row_id: Series[str] = pa.Field(unique=True)
-    prediction: Series[float] = pa.Field(description="Regression value or P(positive class)")
-    actual: Series[float] = pa.Field(nullable=True, description="The label, when the day has one")
-    model_version: Series[str]
-
-    class Config:
-        strict = True
-
-
-class MulticlassPredictions(pa.DataFrameModel):
-    """A multiclass champion's predicted class and its probability for every row of a day."""
-
-    row_id: Series[str] = pa.Field(unique=True)
-    prediction: Series[float] = pa.Field(ge=0, le=1,
-                                         description="Probability of the predicted class")
-    predicted_class: Series[str]
-    actual: Series[str] = pa.Field(nullable=True, description="The label, when the day has one")
-    model_version: Series[str]
-
-    class Config:
-        strict = True
-
-
-def predictions_model(task: str) -> type[pa.DataFrameModel]:
-    return MulticlassPredictions if task == "multiclass" else Predictions

@@ -7,12 +7,13 @@ when a city raises its tariff). Same seed and day give the same rows, so runs ar
 
 from __future__ import annotations
 
-import hashlib
 from dataclasses import dataclass
 from datetime import date
 
 import numpy as np
 import pandas as pd
+
+from retrain_assets.core.simulation import day_rng
 
 ZONES = tuple(f"Z{i:02d}" for i in range(1, 21))
 AIRPORT_ZONES = ("Z19", "Z20")
@@ -55,15 +56,9 @@ def conditions_for(day: date, *, covariate_drift_from: date | None = None,
     )
 
 
-def day_rng(seed: int, day: date) -> np.random.Generator:
-    """The random stream of one day: the same seed and day give the same rows, in any order."""
-    digest = hashlib.sha256(f"{seed}:{day.isoformat()}".encode()).digest()
-    return np.random.default_rng(int.from_bytes(digest[:8], "little"))
-
-
 def simulate_day(day: date, rows: int, *, seed: int = 7,
                  conditions: DayConditions = DayConditions()) -> pd.DataFrame:
-    """One day of trips; columns match `retrain_assets.schemas.TaxiTripsRaw`."""
+    """One day of trips; columns match `retrain_assets.datasets.taxi.schema.TaxiTripsRaw`."""
     rng = day_rng(seed, day)
     seconds = np.sort(rng.integers(0, 24 * 3600, size=rows))
     pickup_at = pd.Timestamp(day) + pd.to_timedelta(seconds, unit="s")
@@ -96,9 +91,3 @@ def simulate_day(day: date, rows: int, *, seed: int = 7,
         "fare_amount": np.round(np.clip(fare, 2.5, None), 2),
     })
 
-
-def daily_row_count(day: date, mean_rows: int, *, seed: int = 7) -> int:
-    """Weekday/weekend volume with a little noise, so row counts look like real traffic."""
-    weekend = day.weekday() >= 5
-    jitter = day_rng(seed + 1, day).uniform(0.9, 1.1)
-    return max(1, int(mean_rows * (0.75 if weekend else 1.0) * jitter))

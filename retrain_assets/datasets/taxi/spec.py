@@ -1,7 +1,7 @@
-"""The demo dataset: taxi trips, fare as the regression target (see `core.simulator`)."""
+"""The demo dataset: taxi trips, fare as the regression target (see `simulator`)."""
 
 from retrain_assets.core.dataset import DatasetSpec
-from retrain_assets.schemas import TaxiFeatures, TaxiTripsRaw
+from retrain_assets.datasets.taxi.schema import TaxiFeatures, TaxiTripsRaw
 
 TAXI_TRIPS = DatasetSpec(
     name="taxi_trips",

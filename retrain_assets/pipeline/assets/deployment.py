@@ -12,8 +12,7 @@ import dagster as dg
 import pandas as pd
 from pydantic import Field
 
-from retrain_assets.metadata import table
-from retrain_assets.registry import (
+from retrain_assets.adapters.registry import (
     APPROVE,
     CHAMPION,
     PREVIOUS,
@@ -24,7 +23,12 @@ from retrain_assets.registry import (
     HistoryRecord,
     ModelRegistry,
 )
-from retrain_assets.resources import TRANSIENT_RETRY, MlflowResource, retries_only_transient
+from retrain_assets.pipeline.metadata import table
+from retrain_assets.pipeline.resources import (
+    TRANSIENT_RETRY,
+    MlflowResource,
+    retries_only_transient,
+)
 
 CHAMPION_POOL = "champion_alias"  # one alias move at a time (dagster concurrency pool)
 PRODUCTION_MODEL = dg.AssetKey("production_model")

@@ -7,7 +7,11 @@ import enum
 import dagster as dg
 from pydantic import Field
 
-from retrain_assets.checks import (
+from retrain_assets.adapters.landing import ingest_day
+from retrain_assets.core.features import build_features
+from retrain_assets.core.ingest import ContractReport, RowPolicy, bad_row_sample, validate_frame
+from retrain_assets.core.volume import content_columns
+from retrain_assets.pipeline.checks import (
     ArrivalLedger,
     arrival_results,
     arrival_specs,
@@ -15,13 +19,9 @@ from retrain_assets.checks import (
     contract_spec,
     report_metadata,
 )
-from retrain_assets.core.features import build_features
-from retrain_assets.core.ingest import ContractReport, RowPolicy, bad_row_sample, validate_frame
-from retrain_assets.core.volume import content_columns
-from retrain_assets.landing import ingest_day
-from retrain_assets.metadata import add_partition_metadata, stored_day_summary
-from retrain_assets.project import Project
-from retrain_assets.resources import (
+from retrain_assets.pipeline.metadata import add_partition_metadata, stored_day_summary
+from retrain_assets.pipeline.project import Project
+from retrain_assets.pipeline.resources import (
     TRANSIENT_RETRY,
     LandingZoneResource,
     ParquetIOManager,

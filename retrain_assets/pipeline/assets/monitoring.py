@@ -4,7 +4,7 @@
 import dagster as dg
 import pandas as pd
 
-from retrain_assets.checks import PartitionOutcome, partition_check_results
+from retrain_assets.adapters.registry import ModelRegistry
 from retrain_assets.core.drift import (
     DatasetReference,
     DriftSummary,
@@ -14,7 +14,9 @@ from retrain_assets.core.drift import (
     performance_decay,
 )
 from retrain_assets.core.metrics import compute_metrics
-from retrain_assets.metadata import (
+from retrain_assets.core.plots import drift_over_time
+from retrain_assets.pipeline.checks import PartitionOutcome, partition_check_results
+from retrain_assets.pipeline.metadata import (
     DIGITS,
     add_partition_metadata,
     column_schema,
@@ -22,10 +24,8 @@ from retrain_assets.metadata import (
     figure,
     table,
 )
-from retrain_assets.plots import drift_over_time
-from retrain_assets.project import Project
-from retrain_assets.registry import ModelRegistry
-from retrain_assets.resources import MlflowResource, PartitionFrames
+from retrain_assets.pipeline.project import Project
+from retrain_assets.pipeline.resources import MlflowResource, PartitionFrames
 
 NO_FEATURE_DRIFT = "no_feature_drift"
 NO_PERFORMANCE_DECAY = "no_performance_decay"

@@ -4,25 +4,25 @@
 import dagster as dg
 import pandas as pd
 
-from retrain_assets.checks import contract_results, contract_spec, report_metadata
+from retrain_assets.adapters.registry import CHAMPION
 from retrain_assets.core.frames import TEXT
 from retrain_assets.core.ingest import ContractReport, validate_frame
+from retrain_assets.core.predictions import predictions_model
 from retrain_assets.core.training import FeatureMismatchError, predict, trusted_types
-from retrain_assets.metadata import DIGITS, add_partition_metadata, stored_day_summary
-from retrain_assets.project import Project
-from retrain_assets.registry import CHAMPION
-from retrain_assets.resources import (
+from retrain_assets.pipeline.checks import contract_results, contract_spec, report_metadata
+from retrain_assets.pipeline.metadata import DIGITS, add_partition_metadata, stored_day_summary
+from retrain_assets.pipeline.project import Project
+from retrain_assets.pipeline.resources import (
     TRANSIENT_RETRY,
     MlflowResource,
     PartitionFrames,
     retries_only_transient,
 )
-from retrain_assets.schemas import predictions_model
 
 
 def score_day(model, features: pd.DataFrame, spec, version: str) -> pd.DataFrame:
-    """Predictions in the task's contract (`schemas.predictions_model`): one row per input row;
-    multiclass stores the predicted class and its probability."""
+    """Predictions in the task's contract (`core.predictions.predictions_model`): one row per
+    input row; multiclass stores the predicted class and its probability."""
     scores = predict(model, features, spec)
     if spec.task == "multiclass":
         return pd.DataFrame({

@@ -7,7 +7,7 @@ from dataclasses import asdict, fields, replace
 import dagster as dg
 import pandas as pd
 
-from retrain_assets.checks import CANDIDATE_BLESSED, markdown_literal, superseded_days
+from retrain_assets.adapters.registry import CHAMPION, ModelRef
 from retrain_assets.core.drift import build_reference
 from retrain_assets.core.evaluation import (
     Verdict,
@@ -21,6 +21,7 @@ from retrain_assets.core.evaluation import (
 )
 from retrain_assets.core.frames import as_timestamps
 from retrain_assets.core.metrics import compute_metrics
+from retrain_assets.core.plots import predicted_vs_actual
 from retrain_assets.core.training import (
     FeatureMismatchError,
     Hyperparameters,
@@ -30,11 +31,10 @@ from retrain_assets.core.training import (
     train_model,
     trusted_types,
 )
-from retrain_assets.metadata import DIGITS, image, png_data_uri, table
-from retrain_assets.plots import predicted_vs_actual
-from retrain_assets.project import Project
-from retrain_assets.registry import CHAMPION, ModelRef
-from retrain_assets.resources import (
+from retrain_assets.pipeline.checks import CANDIDATE_BLESSED, markdown_literal, superseded_days
+from retrain_assets.pipeline.metadata import DIGITS, image, png_data_uri, table
+from retrain_assets.pipeline.project import Project
+from retrain_assets.pipeline.resources import (
     TRANSIENT_RETRY,
     MlflowResource,
     ParquetIOManager,

@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import dagster as dg
 
-from retrain_assets.assets.ingest import RawDataConfig
 from retrain_assets.core.ingest import RowPolicy
-from retrain_assets.instance import run_job
+from retrain_assets.dev.instance import run_job
+from retrain_assets.pipeline.assets.ingest import RawDataConfig
 from retrain_assets_tests.conftest import START, good_day, land_frame
 
 DROP = RowPolicy("drop_bad_rows", max_bad_row_fraction=0.05)

@@ -5,8 +5,8 @@ from datetime import timedelta
 import dagster as dg
 import pytest
 
-from retrain_assets.instance import run_job
-from retrain_assets.simulate import SimulationPlan, land_day
+from retrain_assets.dev.instance import run_job
+from retrain_assets.dev.simulate import SimulationPlan, land_day
 from retrain_assets_tests.conftest import START, land
 
 ROWS = 1_000  # below ~500 rows a day, zone shares are too noisy for the default JS threshold

@@ -6,8 +6,8 @@ from __future__ import annotations
 import dagster as dg
 import pandas as pd
 
-from retrain_assets.checks import CONTRACT
-from retrain_assets.instance import run_job
+from retrain_assets.dev.instance import run_job
+from retrain_assets.pipeline.checks import CONTRACT
 from retrain_assets_tests.conftest import START, land
 
 
