@@ -133,7 +133,7 @@ def airflow_backfill(python: str, home: str, landing: str, day_keys: list[str]) 
 def standalone(python: Path, airflow_home: Path):
     """`airflow standalone` in its own process group on a free port; yields the process and
     its log's path."""
-    from retrain_assets_tests.services import free_port
+    from retrain_assets.dev.services import free_port
 
     port = free_port()
     env = {**os.environ, "AIRFLOW_HOME": str(airflow_home),

@@ -12,9 +12,8 @@ import yaml
 
 from bench.harness import Figure, Run, benchmark, ratio_at_most, times_faster_than_baseline
 from bench.workload import bare_features, days, land, open_definitions
-from retrain_assets.project import DAYS_PER_RUN
-from retrain_assets_tests.pgbouncer_server import pgbouncer
-from retrain_assets_tests.postgres_server import postgres_server
+from retrain_assets.dev.services import pgbouncer, postgres_server
+from retrain_assets.pipeline.project import DAYS_PER_RUN
 
 SELECTION = [dg.AssetKey("raw_data"), dg.AssetKey("features")]
 REPO = Path(__file__).resolve().parents[1]

@@ -12,15 +12,15 @@ the rest is what the product adds on top of the orchestrator.
 
 import dagster as dg
 
-from retrain_assets.assets.ingest import build_ingest_job
-from retrain_assets.checks import (
+from retrain_assets.pipeline.assets.ingest import build_ingest_job
+from retrain_assets.pipeline.checks import (
     PartitionOutcome,
     arrival_specs,
     build_freshness_checks,
     contract_spec,
     partition_check_results,
 )
-from retrain_assets.project import Project
+from retrain_assets.pipeline.project import Project
 
 
 class NothingStored(dg.IOManager):

@@ -14,7 +14,7 @@ from bench.workload import SPEC, bare_features, days, land, open_definitions
 def dagster_ingest(home: Path, day: str, floor: bool = False) -> float:
     """One in-process run (`instance.run_job` → execute_in_process) of ingest_job for `day`;
     `floor`: of bench/floor.py's ingest_job (the same run with no data work)."""
-    from retrain_assets.instance import run_job
+    from retrain_assets.dev.instance import run_job
 
     defs = open_definitions(home, floor=floor)
     with dg.DagsterInstance.get() as instance:
@@ -69,7 +69,7 @@ def ingest(run: Run) -> list[Figure]:
     run.sizes.append(f"one day of {rows:,} rows landed as Parquet ({size_mib:.0f} MiB)")
     run.notes += [
         "ours: ingest_job (raw_data → features) as one in-process run "
-        "(`retrain_assets.instance.run_job`, execute_in_process) on a temporary instance "
+        "(`retrain_assets.dev.instance.run_job`, execute_in_process) on a temporary instance "
         "configured by the repository's dagster.yaml; the code location is loaded before the "
         "clock starts",
         "baseline: pandas read_parquet → core.features.build_features → to_parquet",

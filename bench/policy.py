@@ -79,7 +79,7 @@ class Lab:
     """
 
     def __init__(self, stream: Stream, models: dict[tuple, Model]):
-        from retrain_assets.assets.training import TrainingConfig
+        from retrain_assets.pipeline.assets.training import TrainingConfig
 
         self.stream, self.spec = stream, stream.dataset.spec
         config = TrainingConfig()
@@ -184,13 +184,13 @@ class ProductPolicy:
     name = "ours"
 
     def __init__(self, lab: Lab):
-        from retrain_assets.assets.monitoring import (
+        from retrain_assets.pipeline.assets.monitoring import (
             CALENDAR_FEATURES,
             DRIFT_CHECKS,
             DriftReportConfig,
         )
-        from retrain_assets.assets.training import EvaluationConfig
-        from retrain_assets.sensors import RECENT_RESULTS, RetrainPolicy
+        from retrain_assets.pipeline.assets.training import EvaluationConfig
+        from retrain_assets.pipeline.sensors import RECENT_RESULTS, RetrainPolicy
 
         self.lab, self.spec = lab, lab.spec
         self.evaluation = EvaluationConfig()
@@ -239,14 +239,14 @@ class ProductPolicy:
 
     def _check(self, day: str) -> None:
         """drift_report's two checks of the day against the champion that scored it."""
-        from retrain_assets.assets.monitoring import (
+        from retrain_assets.core.drift import compare_to_reference, performance_decay
+        from retrain_assets.core.metrics import compute_metrics
+        from retrain_assets.core.policy import CheckResult
+        from retrain_assets.pipeline.assets.monitoring import (
             NO_FEATURE_DRIFT,
             NO_PERFORMANCE_DECAY,
             DayDrift,
         )
-        from retrain_assets.core.drift import compare_to_reference, performance_decay
-        from retrain_assets.core.metrics import compute_metrics
-        from retrain_assets.core.policy import CheckResult
 
         spec, frame, version = self.spec, self.lab.frames[day], str(self._version)
         predictions = self.lab.serve(self.champion, day)

@@ -27,8 +27,8 @@ from bench.harness import Figure, Run, benchmark, failure_summary, value_below
 if TYPE_CHECKING:
     from datetime import date
 
-    from retrain_assets.demo import Scenario
-    from retrain_assets.storage import ObjectStore
+    from retrain_assets.adapters.storage import ObjectStore
+    from retrain_assets.dev.demo import Scenario
 
 # Drifted days already ingested when the measured one lands: the retrain it triggers then trains
 # on 3 days of the new world and is judged on the 2 latest (the scenario's holdout), where it
@@ -159,9 +159,9 @@ def stale_champion(defs: dg.Definitions, instance: dg.DagsterInstance, landing: 
     unless what it was for already happened (a training run that failed after promoting: a
     second, identical candidate would rightly not be blessed). Each failure, with its full
     reasons, is added to `failures` for the report."""
-    from retrain_assets.demo import DEMO_START, land
-    from retrain_assets.instance import run_job
-    from retrain_assets.registry import CHAMPION
+    from retrain_assets.adapters.registry import CHAMPION
+    from retrain_assets.dev.demo import DEMO_START, land
+    from retrain_assets.dev.instance import run_job
 
     registry = defs.resources["mlflow"].registry()
     days = [DEMO_START + timedelta(days=i)
@@ -191,11 +191,11 @@ def reaction_time(parent: Path, scenario: Scenario) -> float:
     """In a fresh home: bootstrap a stale champion, start the daemon, land one drifted day and
     time until the champion alias moves; checks the promotion was drift-triggered and writes
     the phases to `<home>/reaction.json`. Returns the seconds."""
-    from retrain_assets.definitions import build_definitions
-    from retrain_assets.demo import Daemon, Watcher, land, mlflow_tags
-    from retrain_assets.instance import use_home
-    from retrain_assets.registry import CHAMPION
-    from retrain_assets.resources import open_store
+    from retrain_assets.adapters.registry import CHAMPION
+    from retrain_assets.dev.demo import Daemon, Watcher, land, mlflow_tags
+    from retrain_assets.dev.instance import use_home
+    from retrain_assets.pipeline.build import build_definitions
+    from retrain_assets.pipeline.resources import open_store
 
     home = Path(tempfile.mkdtemp(prefix="reaction-", dir=parent))
     use_home(home)
@@ -255,7 +255,7 @@ def reaction_time(parent: Path, scenario: Scenario) -> float:
 @benchmark(4, "reaction", "from a drifted day landing to the champion alias moving, through "
                           "the real daemon on embedded storage")
 def reaction(run: Run) -> list[Figure]:
-    from retrain_assets.demo import Scenario
+    from retrain_assets.dev.demo import Scenario
 
     # The demo's sizes (its rows, history, short holdout); full: the sensors' default interval
     scenario = Scenario(normal_days=0, sensor_interval_seconds=2 if run.quick else None)
@@ -276,7 +276,7 @@ def reaction(run: Run) -> list[Figure]:
         + (" (quick: the demo's interval, not the default)" if run.quick
            else " (the code location's default)"))
     run.notes += [
-        "ours: `dagster-daemon run` (retrain_assets.demo.Daemon) on a fresh embedded instance "
+        "ours: `dagster-daemon run` (retrain_assets.dev.demo.Daemon) on a fresh embedded instance "
         "(the repository's dagster.yaml: SQLite, queued run coordinator), local landing zone "
         "and storage, MLflow on SQLite. Timed from writing the day's file into the landing "
         "zone to the MLflow registry's `champion` alias pointing at a new version (polled every "

@@ -64,8 +64,8 @@ def daemon_ticks(home: Path, existing: int) -> tuple[float, float]:
 
 def full_listing(home: Path, existing: int) -> float:
     """The naive tick: list every landed file and group by day (what a cursor-less sensor does)."""
-    from retrain_assets.landing import LandingZone
-    from retrain_assets.storage import LocalObjectStore
+    from retrain_assets.adapters.landing import LandingZone
+    from retrain_assets.adapters.storage import LocalObjectStore
 
     _land_tiny_days(home / "landing", 0, existing + 1)
     zone = LandingZone(LocalObjectStore(home / "landing"))

@@ -20,23 +20,22 @@ import pandas as pd
 
 from retrain_assets.core.dataset import DatasetSpec
 from retrain_assets.core.features import build_features
-from retrain_assets.core.simulator import (
-    BASELINE_RULE,
-    NEW_TARIFF_RULE,
-    conditions_for,
-    daily_row_count,
-    day_rng,
-    simulate_day,
-)
-from retrain_assets.datasets.churn import (
+from retrain_assets.core.simulation import daily_row_count, day_rng
+from retrain_assets.datasets.churn import CUSTOMER_CHURN
+from retrain_assets.datasets.churn.simulator import (
     BASELINE_CHURN_RULE,
-    CUSTOMER_CHURN,
     PRICE_WAR_RULE,
     USAGE_DROP,
     ChurnConditions,
     simulate_churn_day,
 )
 from retrain_assets.datasets.taxi import TAXI_TRIPS
+from retrain_assets.datasets.taxi.simulator import (
+    BASELINE_RULE,
+    NEW_TARIFF_RULE,
+    conditions_for,
+    simulate_day,
+)
 
 START = date(2025, 1, 6)
 HISTORY_DAYS = 35

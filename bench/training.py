@@ -26,7 +26,7 @@ WINDOW_DAYS, HOLDOUT_DAYS = 28, 7  # TrainingConfig's defaults: 28 training days
 def store_features(storage: Path, day_keys: list[str], rows: int) -> None:
     """Features partitions as the features asset stores them (only candidate_model is timed)."""
     from retrain_assets.core.features import build_features
-    from retrain_assets.core.simulator import simulate_day
+    from retrain_assets.datasets.taxi.simulator import simulate_day
 
     folder = storage / "features"
     folder.mkdir(parents=True, exist_ok=True)

@@ -8,9 +8,9 @@ from pathlib import Path
 import pandas as pd
 
 from retrain_assets.core.features import build_features
-from retrain_assets.core.simulator import simulate_day
 from retrain_assets.datasets.taxi import TAXI_TRIPS
-from retrain_assets.project import DEFAULT_START_DATE
+from retrain_assets.datasets.taxi.simulator import simulate_day
+from retrain_assets.pipeline.project import DEFAULT_START_DATE
 
 START = date.fromisoformat(DEFAULT_START_DATE)
 SPEC = TAXI_TRIPS
@@ -39,12 +39,12 @@ def bare_features(landed: Path, out: Path) -> None:
 def open_definitions(home: Path, *, floor: bool = False, **project_settings):
     """Point the environment at `home` (as `./tasks` does) and load the code location; `floor`
     loads bench/floor.py's instead (the same assets with no data work)."""
-    from retrain_assets.instance import use_home
-    from retrain_assets.project import Project
+    from retrain_assets.dev.instance import use_home
+    from retrain_assets.pipeline.project import Project
 
     use_home(home)
     if floor:
         from bench.floor import build_floor_definitions as build
     else:
-        from retrain_assets.definitions import build_definitions as build
+        from retrain_assets.pipeline.build import build_definitions as build
     return build(Project(spec=SPEC, **project_settings))

@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from retrain_assets.core.simulator import simulate_day
+from retrain_assets.datasets.taxi.simulator import simulate_day
 
 ROWS = 60
 

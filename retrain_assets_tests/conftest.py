@@ -8,13 +8,13 @@ import dagster as dg
 import pandas as pd
 import pytest
 
-from retrain_assets.core.simulator import simulate_day
+from retrain_assets.adapters.storage import LocalObjectStore
 from retrain_assets.datasets.taxi import TAXI_TRIPS
-from retrain_assets.definitions import build_definitions
-from retrain_assets.instance import use_home
-from retrain_assets.project import Project
-from retrain_assets.simulate import SimulationPlan, encode_frame, land_days
-from retrain_assets.storage import LocalObjectStore
+from retrain_assets.datasets.taxi.simulator import simulate_day
+from retrain_assets.dev.instance import use_home
+from retrain_assets.dev.simulate import SimulationPlan, encode_frame, land_days
+from retrain_assets.pipeline.build import build_definitions
+from retrain_assets.pipeline.project import Project
 
 START = date(2025, 1, 1)
 pytest_plugins = ["retrain_assets_tests.services"]  # gcs_emulator, gcs_bucket, mlflow_server
@@ -86,8 +86,8 @@ SMALL_TRAINING = training_config(min_train_days=3, max_iter=30)
 
 def champion_from(defs, instance, store, start: date = START, days: int = 8) -> str:
     """Land, ingest and train on a few small days so a champion exists; returns its version."""
-    from retrain_assets.instance import run_job
-    from retrain_assets.registry import CHAMPION
+    from retrain_assets.adapters.registry import CHAMPION
+    from retrain_assets.dev.instance import run_job
 
     keys = land(store, start, days, rows=120)
     assert run_job(defs, "ingest_job", instance, days=keys).success

@@ -15,8 +15,8 @@ from pathlib import Path
 
 import pytest
 
-from retrain_assets.instance import REPO_DAGSTER_YAML
-from retrain_assets_tests.services import free_port
+from retrain_assets.dev.instance import REPO_DAGSTER_YAML
+from retrain_assets.dev.services import free_port
 
 REPO = REPO_DAGSTER_YAML.parent
 DAGSTER = Path(sys.executable).with_name("dagster")

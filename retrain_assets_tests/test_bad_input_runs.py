@@ -14,14 +14,14 @@ from datetime import timedelta
 import dagster as dg
 import pytest
 
-from retrain_assets.checks import CONTRACT, markdown_literal
+from retrain_assets.adapters.landing import NOTE, QUARANTINE
+from retrain_assets.adapters.registry import CHAMPION
+from retrain_assets.adapters.storage import LocalObjectStore
 from retrain_assets.datasets.taxi import TAXI_TRIPS
-from retrain_assets.definitions import build_definitions
-from retrain_assets.instance import run_job, use_home
-from retrain_assets.landing import NOTE, QUARANTINE
-from retrain_assets.project import Project
-from retrain_assets.registry import CHAMPION
-from retrain_assets.storage import LocalObjectStore
+from retrain_assets.dev.instance import run_job, use_home
+from retrain_assets.pipeline.build import build_definitions
+from retrain_assets.pipeline.checks import CONTRACT, markdown_literal
+from retrain_assets.pipeline.project import Project
 from retrain_assets_tests.bad_inputs import CORPUS, good, parquet_bytes
 from retrain_assets_tests.conftest import START, champion_from
 

@@ -14,7 +14,7 @@ import pytest
 from bench.__main__ import BENCHMARKS
 from bench.floor import build_floor_definitions
 from bench.harness import failure_summary
-from retrain_assets.instance import run_job
+from retrain_assets.dev.instance import run_job
 from retrain_assets_tests.conftest import START, land
 
 REPO = Path(__file__).resolve().parents[1]

@@ -168,8 +168,8 @@ def test_ours_asks_and_trains_through_the_products_policy_functions(monkeypatch)
     a feature drift that fails two days running retrains with a window that follows the change
     (holdout cut from the rows since it), and the gate and decay check use the product's
     settings and the champion's holdout noise."""
-    from retrain_assets.assets.training import EvaluationConfig
     from retrain_assets.core import drift, evaluation, policy
+    from retrain_assets.pipeline.assets.training import EvaluationConfig
 
     calls: dict[str, list] = {"performance_decay": [], "decide_promotion": [],
                               "retrain_request": [], "build_reference": []}

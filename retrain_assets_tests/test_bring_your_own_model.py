@@ -11,15 +11,15 @@ import pandera.pandas as pa
 import pytest
 from pandera.typing import Series
 
+from retrain_assets.adapters.registry import CHAMPION, UntrustedModelError
+from retrain_assets.adapters.storage import LocalObjectStore
 from retrain_assets.core.dataset import DatasetSpec
 from retrain_assets.core.frames import read_parquet
 from retrain_assets.core.model import ModelSpec
 from retrain_assets.core.training import trusted_types
-from retrain_assets.definitions import build_definitions
-from retrain_assets.instance import run_job
-from retrain_assets.project import Project
-from retrain_assets.registry import CHAMPION, UntrustedModelError
-from retrain_assets.storage import LocalObjectStore
+from retrain_assets.dev.instance import run_job
+from retrain_assets.pipeline.build import build_definitions
+from retrain_assets.pipeline.project import Project
 from retrain_assets_tests.conftest import land_frame
 from retrain_assets_tests.test_bring_your_own_data import CHURN, churn_day
 

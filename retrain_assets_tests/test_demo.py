@@ -13,7 +13,7 @@ from datetime import timedelta
 import dagster as dg
 import pytest
 
-from retrain_assets.demo import DEMO_START, Daemon, Scenario, Watcher, land, run_demo
+from retrain_assets.dev.demo import DEMO_START, Daemon, Scenario, Watcher, land, run_demo
 
 
 @pytest.fixture
@@ -54,8 +54,8 @@ def test_daemon_restart_between_ticks_neither_duplicates_nor_misses_a_day(home, 
 
 
 def test_demo_exits_non_zero_when_the_story_does_not_happen(home, scenario_env, monkeypatch):
-    import retrain_assets.demo as demo
-    from retrain_assets.demo import Story
+    import retrain_assets.dev.demo as demo
+    from retrain_assets.dev.demo import Story
 
     monkeypatch.setattr(demo, "play", lambda *a, **k: Story(home=home, first_champion="1",
                                                             champion="1"))

@@ -22,20 +22,20 @@ import pandas as pd
 import pytest
 from mlflow import MlflowClient
 
-from retrain_assets.assets import ingest as ingest_assets
-from retrain_assets.assets import training as training_assets
+from retrain_assets.adapters.registry import CHAMPION, Actor, ChampionMovedError, ModelRegistry
+from retrain_assets.adapters.storage import LocalObjectStore
 from retrain_assets.datasets.taxi import TAXI_TRIPS
-from retrain_assets.definitions import build_definitions, default_resources
-from retrain_assets.instance import run_job
-from retrain_assets.project import Project
-from retrain_assets.registry import CHAMPION, Actor, ChampionMovedError, ModelRegistry
-from retrain_assets.resources import (
+from retrain_assets.dev.instance import run_job
+from retrain_assets.pipeline.assets import ingest as ingest_assets
+from retrain_assets.pipeline.assets import training as training_assets
+from retrain_assets.pipeline.build import build_definitions, default_resources
+from retrain_assets.pipeline.project import Project
+from retrain_assets.pipeline.resources import (
     TRANSIENT_RETRY,
     MlflowResource,
     ParquetIOManager,
     is_transient,
 )
-from retrain_assets.storage import LocalObjectStore
 from retrain_assets_tests.conftest import (
     SMALL_TRAINING,
     START,
@@ -133,7 +133,7 @@ def test_mlflow_unreachable_is_retried_then_fails_and_nothing_is_promoted(
 WRITE_LOOP = textwrap.dedent("""
     import io, sys
     import numpy as np, pandas as pd
-    from retrain_assets.storage import LocalObjectStore
+    from retrain_assets.adapters.storage import LocalObjectStore
     store = LocalObjectStore(sys.argv[1])
     frame = pd.DataFrame(np.random.default_rng(0).random((200_000, 8)), columns=list("abcdefgh"))
     buffer = io.BytesIO(); frame.to_parquet(buffer, index=False); data = buffer.getvalue()
@@ -165,9 +165,9 @@ def test_a_killed_writer_never_leaves_a_partial_parquet_visible(tmp_path):
 TRAIN_IN_SUBPROCESS = textwrap.dedent("""
     import json, sys
     import dagster as dg
-    from retrain_assets.definitions import build_definitions
-    from retrain_assets.instance import run_job
-    from retrain_assets.project import Project
+    from retrain_assets.pipeline.build import build_definitions
+    from retrain_assets.dev.instance import run_job
+    from retrain_assets.pipeline.project import Project
     from retrain_assets.datasets.taxi import TAXI_TRIPS
     defs = build_definitions(Project(spec=TAXI_TRIPS, start_date=sys.argv[1]))
     with dg.DagsterInstance.get() as instance:

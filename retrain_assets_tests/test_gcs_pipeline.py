@@ -10,10 +10,10 @@ from __future__ import annotations
 import dagster as dg
 import pytest
 
-from retrain_assets.definitions import GCP_PROJECT_ENV, build_definitions
-from retrain_assets.instance import run_job
-from retrain_assets.registry import CHAMPION
-from retrain_assets.resources import open_store
+from retrain_assets.adapters.registry import CHAMPION
+from retrain_assets.dev.instance import run_job
+from retrain_assets.pipeline.build import GCP_PROJECT_ENV, build_definitions
+from retrain_assets.pipeline.resources import open_store
 from retrain_assets_tests.conftest import START, good_day, land, land_frame, training_config
 
 pytestmark = [pytest.mark.service, pytest.mark.slow]

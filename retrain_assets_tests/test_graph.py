@@ -7,9 +7,9 @@ import mlflow
 import pytest
 import yaml
 
-from retrain_assets.checks import CANDIDATE_BLESSED, CONTRACT
-from retrain_assets.instance import REPO_DAGSTER_YAML, run_job
-from retrain_assets.project import DAYS_PER_RUN, Project
+from retrain_assets.dev.instance import REPO_DAGSTER_YAML, run_job
+from retrain_assets.pipeline.checks import CANDIDATE_BLESSED, CONTRACT
+from retrain_assets.pipeline.project import DAYS_PER_RUN, Project
 from retrain_assets_tests.conftest import START, good_day, land, land_frame
 
 

@@ -29,11 +29,10 @@ from dagster_postgres import PostgresEventLogStorage, PostgresRunStorage
 from dagster_postgres.utils import get_conn_string
 from sqlalchemy.dialects.postgresql.psycopg2 import PGDialect_psycopg2
 
-from retrain_assets.instance import REPO_DAGSTER_YAML
+from retrain_assets.dev.instance import REPO_DAGSTER_YAML
+from retrain_assets.dev.services import INI_TEMPLATE, pgbouncer, postgres_server
 from retrain_assets_tests.conftest import START, land
 from retrain_assets_tests.graphql import FINISHED
-from retrain_assets_tests.pgbouncer_server import INI_TEMPLATE, pgbouncer
-from retrain_assets_tests.postgres_server import postgres_server
 
 REPO = REPO_DAGSTER_YAML.parent
 PGBOUNCER_YAML = REPO / "dagster-pgbouncer.yaml"

@@ -16,10 +16,10 @@ from dagster._daemon.run_coordinator.queued_run_coordinator_daemon import (
 from dagster_graphql.test.utils import execute_dagster_graphql
 from dagster_postgres import PostgresEventLogStorage, PostgresRunStorage, PostgresScheduleStorage
 
-from retrain_assets.instance import REPO_DAGSTER_YAML, run_job
+from retrain_assets.dev.instance import REPO_DAGSTER_YAML, run_job
+from retrain_assets.dev.services import postgres_server
 from retrain_assets_tests.conftest import START, land
 from retrain_assets_tests.graphql import FINISHED, LAUNCH_RUN, execution_params, launched_run_id
-from retrain_assets_tests.postgres_server import postgres_server
 
 REPO = REPO_DAGSTER_YAML.parent
 POSTGRES_YAML = REPO / "dagster-postgres.yaml"

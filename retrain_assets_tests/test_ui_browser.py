@@ -9,7 +9,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from retrain_assets.instance import run_job
+from retrain_assets.dev.instance import run_job
 from retrain_assets_tests.conftest import SMALL_TRAINING, START, land
 from retrain_assets_tests.dagster_dev import REPO, dagster_dev
 from retrain_assets_tests.graphql import (

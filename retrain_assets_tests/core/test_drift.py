@@ -361,8 +361,8 @@ def taxi_days(first: int, count: int, rows: int, *, drifted: bool = False) -> li
     from datetime import date, timedelta
 
     from retrain_assets.core.features import build_features
-    from retrain_assets.core.simulator import conditions_for, simulate_day
     from retrain_assets.datasets.taxi import TAXI_TRIPS
+    from retrain_assets.datasets.taxi.simulator import conditions_for, simulate_day
 
     days = [date(2025, 1, 1) + timedelta(days=first + i) for i in range(count)]
     change = days[0] if drifted else None

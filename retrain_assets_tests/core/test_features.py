@@ -6,8 +6,8 @@ import pytest
 
 from retrain_assets.core.dataset import DatasetSpec
 from retrain_assets.core.features import build_features, features_schema
-from retrain_assets.core.simulator import simulate_day
 from retrain_assets.datasets.taxi import TAXI_TRIPS
+from retrain_assets.datasets.taxi.simulator import simulate_day
 
 
 @pytest.fixture

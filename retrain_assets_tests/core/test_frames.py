@@ -11,8 +11,8 @@ from pandera.engines import pandas_engine
 from retrain_assets.core.features import build_features
 from retrain_assets.core.frames import TEXT, as_timestamps, read_parquet, vectorised
 from retrain_assets.core.ingest import read_landed_file
-from retrain_assets.core.simulator import simulate_day
 from retrain_assets.datasets.taxi import TAXI_TRIPS
+from retrain_assets.datasets.taxi.simulator import simulate_day
 
 
 def _parquet(frame: pd.DataFrame) -> bytes:

@@ -12,7 +12,7 @@ from retrain_assets.core.ingest import (
     bad_row_sample,
     read_landed_file,
 )
-from retrain_assets.schemas import TaxiTripsRaw
+from retrain_assets.datasets.taxi.schema import TaxiTripsRaw
 from retrain_assets_tests.conftest import good_day
 
 DAY = "2025-02-03"

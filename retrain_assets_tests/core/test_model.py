@@ -18,7 +18,8 @@ from retrain_assets.core.training import (
     train_model,
     trusted_types,
 )
-from retrain_assets.datasets.churn import CUSTOMER_CHURN, simulate_churn_day
+from retrain_assets.datasets.churn import CUSTOMER_CHURN
+from retrain_assets.datasets.churn.simulator import simulate_churn_day
 from retrain_assets.datasets.taxi import TAXI_TRIPS
 
 LOGISTIC = ModelSpec("sklearn.linear_model.LogisticRegression", params={"C": 0.5,

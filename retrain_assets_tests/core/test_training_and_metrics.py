@@ -7,7 +7,6 @@ import pytest
 
 from retrain_assets.core.features import build_features
 from retrain_assets.core.metrics import compute_metrics, relative_improvement
-from retrain_assets.core.simulator import simulate_day
 from retrain_assets.core.training import (
     FeatureMismatchError,
     Hyperparameters,
@@ -16,6 +15,7 @@ from retrain_assets.core.training import (
     train_model,
 )
 from retrain_assets.datasets.taxi import TAXI_TRIPS
+from retrain_assets.datasets.taxi.simulator import simulate_day
 
 
 @pytest.fixture(scope="module")

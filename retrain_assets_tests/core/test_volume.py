@@ -8,7 +8,6 @@ from datetime import date
 import numpy as np
 import pytest
 
-from retrain_assets.core.simulator import simulate_day
 from retrain_assets.core.volume import (
     VolumeThresholds,
     content_columns,
@@ -20,6 +19,7 @@ from retrain_assets.core.volume import (
     recent_days,
 )
 from retrain_assets.datasets.taxi import TAXI_TRIPS
+from retrain_assets.datasets.taxi.simulator import simulate_day
 
 DAY = "2025-01-08"
 RECENT = {"2025-01-05": 950, "2025-01-06": 1000, "2025-01-07": 1100}

@@ -6,14 +6,14 @@ import pytest
 from retrain_assets.core.dataset import load_spec
 from retrain_assets.core.features import build_features, features_schema
 from retrain_assets.core.ingest import apply_contract, read_landed_file, validate_frame
-from retrain_assets.datasets.churn import (
-    CUSTOMER_CHURN,
+from retrain_assets.datasets.churn import CUSTOMER_CHURN
+from retrain_assets.datasets.churn.simulator import (
     PRICE_WAR_RULE,
     USAGE_DROP,
     ChurnConditions,
     simulate_churn_day,
 )
-from retrain_assets.simulate import encode_frame
+from retrain_assets.dev.simulate import encode_frame
 
 DAY = date(2025, 3, 4)
 

@@ -1,0 +1,54 @@
+"""Writing simulated days into a landing zone (the demo's data source)."""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import date, timedelta
+
+import pandas as pd
+
+from retrain_assets.adapters.storage import ObjectStore
+from retrain_assets.core.simulation import daily_row_count
+from retrain_assets.datasets.taxi.simulator import conditions_for, simulate_day
+
+
+@dataclass(frozen=True)
+class SimulationPlan:
+    start: date
+    days: int
+    mean_rows: int = 2_000
+    seed: int = 7
+    covariate_drift_from: date | None = None
+    concept_drift_from: date | None = None
+    file_format: str = "parquet"
+
+    def dates(self) -> Iterator[date]:
+        return (self.start + timedelta(days=i) for i in range(self.days))
+
+
+def encode_frame(frame: pd.DataFrame, file_format: str) -> bytes:
+    """A frame as the bytes of a landed file: `csv` or `parquet`."""
+    buffer = io.BytesIO()
+    if file_format == "csv":
+        frame.to_csv(buffer, index=False)
+    else:
+        frame.to_parquet(buffer, index=False)
+    return buffer.getvalue()
+
+
+def land_day(store: ObjectStore, day: date, plan: SimulationPlan) -> str:
+    """Simulate one day and write it as `<day>/trips.<fmt>`; returns the key written."""
+    frame = simulate_day(day, daily_row_count(day, plan.mean_rows, seed=plan.seed),
+                         seed=plan.seed,
+                         conditions=conditions_for(day,
+                                                   covariate_drift_from=plan.covariate_drift_from,
+                                                   concept_drift_from=plan.concept_drift_from))
+    key = f"{day.isoformat()}/trips.{plan.file_format}"
+    store.write_bytes(key, encode_frame(frame, plan.file_format))
+    return key
+
+
+def land_days(store: ObjectStore, plan: SimulationPlan) -> list[str]:
+    return [land_day(store, day, plan) for day in plan.dates()]

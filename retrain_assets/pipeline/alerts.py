@@ -1,0 +1,276 @@
+"""Outcome alerts: what the loop decided, sent where each team wants it.
+
+Failures page through `run_failure_alert` (sensors.py). Outcomes are not failures and have their
+own routes: drift and decay on a scored day, candidates not blessed N times in a row, a blessed
+candidate awaiting approval, a rejection, a promotion, a rollback. Each route takes some kinds
+to a Slack channel (dagster-slack) and/or e-mail addresses (Dagster's SMTP helpers, as its
+`make_email_on_run_failure_sensor` uses them); every alert is also logged.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, replace
+from email.message import EmailMessage
+from typing import Literal
+
+import dagster as dg
+from pydantic import Field
+
+from retrain_assets.core.policy import CheckResult
+from retrain_assets.pipeline.assets.deployment import (
+    APPROVED,
+    AWAITING,
+    NOT_PROMOTED,
+    PRODUCTION_MODEL,
+    PROMOTED,
+    REJECTED,
+    ROLLED_BACK,
+)
+from retrain_assets.pipeline.assets.monitoring import NO_FEATURE_DRIFT, NO_PERFORMANCE_DECAY
+from retrain_assets.pipeline.sensors import recent_check_results
+
+DRIFT, DECAY, NOT_BLESSED = "drift", "decay", "not_blessed"
+AWAITING_APPROVAL, REJECTION, PROMOTION, ROLLBACK = (
+    "awaiting_approval", "rejection", "promotion", "rollback")
+KINDS = (DRIFT, DECAY, NOT_BLESSED, AWAITING_APPROVAL, REJECTION, PROMOTION, ROLLBACK)
+CHECK_KINDS = {NO_FEATURE_DRIFT: DRIFT, NO_PERFORMANCE_DECAY: DECAY}
+OUTCOME_KINDS = {PROMOTED: PROMOTION, APPROVED: PROMOTION, ROLLED_BACK: ROLLBACK,
+                 AWAITING: AWAITING_APPROVAL, REJECTED: REJECTION}
+EVENTS_PER_TICK = 100
+
+
+@dataclass(frozen=True)
+class Alert:
+    kind: str
+    text: str
+    links: tuple[str, ...] = ()
+
+    def message(self) -> str:
+        return "\n".join((self.text, *self.links))
+
+
+class AlertRoute(dg.Config):
+    """Some kinds of outcome to one Slack channel and/or some e-mail addresses."""
+
+    kinds: list[str] = Field(description=f"any of {', '.join(KINDS)}")
+    slack_channel: str | None = None
+    email_to: list[str] = []
+
+
+class OutcomeAlerts(dg.ConfigurableResource):
+    """The outcome routes and how to reach them. Secrets come from the environment through
+    dg.EnvVar (`SLACK_BOT_TOKEN`, `RETRAIN_ASSETS_SMTP_PASSWORD`), never from config text."""
+
+    routes: list[AlertRoute] = []
+    slack_token: str | None = None
+    email_from: str | None = None
+    smtp_host: str = "localhost"
+    smtp_port: int = 587
+    smtp_type: Literal["SSL", "STARTTLS"] = "STARTTLS"
+    smtp_user: str | None = None
+    smtp_password: str | None = None
+    dagster_ui_url: str | None = Field(
+        default=None, description="Base URL of the Dagster UI, for the links in alerts")
+    not_blessed_in_a_row: int = Field(
+        default=3, description="Alert when this many candidates in a row were not blessed")
+
+    @classmethod
+    def from_env(cls) -> OutcomeAlerts:
+        """RETRAIN_ASSETS_ALERT_ROUTES (JSON list of routes) and the variables in README."""
+        env = os.environ.get
+        secret = {name: dg.EnvVar(var) for name, var in
+                  (("slack_token", "SLACK_BOT_TOKEN"),
+                   ("smtp_password", "RETRAIN_ASSETS_SMTP_PASSWORD")) if env(var)}
+        routes = json.loads(env("RETRAIN_ASSETS_ALERT_ROUTES", "[]"))
+        unknown = sorted({k for r in routes for k in r.get("kinds", [])} - set(KINDS))
+        if unknown:
+            raise ValueError(f"RETRAIN_ASSETS_ALERT_ROUTES names unknown kinds {unknown}; "
+                             f"the kinds are {', '.join(KINDS)}")
+        return cls(routes=[AlertRoute(**r) for r in routes], **secret,
+                   email_from=env("RETRAIN_ASSETS_ALERT_EMAIL_FROM"),
+                   smtp_host=env("RETRAIN_ASSETS_SMTP_HOST", "localhost"),
+                   smtp_port=int(env("RETRAIN_ASSETS_SMTP_PORT", 587)),
+                   smtp_type=env("RETRAIN_ASSETS_SMTP_TYPE", "STARTTLS"),
+                   smtp_user=env("RETRAIN_ASSETS_SMTP_USER"),
+                   dagster_ui_url=env("RETRAIN_ASSETS_DAGSTER_UI_URL"),
+                   not_blessed_in_a_row=int(env("RETRAIN_ASSETS_ALERT_NOT_BLESSED_IN_A_ROW", 3)))
+
+    def link(self, path: str) -> str | None:
+        return f"{self.dagster_ui_url.rstrip('/')}/{path}" if self.dagster_ui_url else None
+
+    def send(self, alert: Alert, logger) -> None:
+        logger.info(f"[{alert.kind}] {alert.message()}")
+        for route in self.routes:
+            if alert.kind not in route.kinds:
+                continue
+            if route.slack_channel and self.slack_token:
+                from dagster_slack import SlackResource
+
+                SlackResource(token=self.slack_token).get_client().chat_postMessage(
+                    channel=route.slack_channel, text=alert.message())
+            if route.email_to:
+                self._email(route.email_to, alert)
+
+    def _email(self, to: Sequence[str], alert: Alert) -> None:
+        from dagster._utils.alert import send_email_via_ssl, send_email_via_starttls
+
+        message = EmailMessage()
+        message["Subject"] = f"[retrain_assets] {alert.kind}: {alert.text.splitlines()[0]}"
+        message["From"] = self.email_from or self.smtp_user or "retrain-assets@localhost"
+        message["To"] = ", ".join(to)
+        message.set_content(alert.message())
+        send = send_email_via_ssl if self.smtp_type == "SSL" else send_email_via_starttls
+        send(message["From"], self.smtp_password or "", list(to), message.as_string(),
+             self.smtp_host, self.smtp_port, self.smtp_user or message["From"])
+
+
+# ---------------------------------------------------------------------------------------------
+# what happened since the last tick (pure)
+
+
+@dataclass(frozen=True)
+class ChampionEvent:
+    """A production_model materialization or observation: one decision about the champion."""
+
+    storage_id: int
+    run_id: str
+    metadata: dict[str, str]
+
+
+@dataclass(frozen=True)
+class AlertCursor:
+    """What outcome_alert_sensor remembers: the last production_model event taken in, how many
+    candidates in a row were not blessed, and which drift/decay failures were already sent."""
+
+    last_event: int = 0
+    not_blessed_in_a_row: int = 0
+    alerted_failures: tuple[int, ...] = ()
+
+    def to_json(self) -> str:
+        return json.dumps({"last_event": self.last_event,
+                           "not_blessed_in_a_row": self.not_blessed_in_a_row,
+                           "alerted_failures": sorted(self.alerted_failures)})
+
+    @classmethod
+    def from_json(cls, text: str | None) -> AlertCursor | None:
+        if not text:
+            return None
+        data = json.loads(text)
+        return cls(data["last_event"], data["not_blessed_in_a_row"],
+                   tuple(data["alerted_failures"]))
+
+
+def champion_alerts(events: Iterable[ChampionEvent], cursor: AlertCursor,
+                    alerts: OutcomeAlerts) -> tuple[list[Alert], AlertCursor]:
+    """Alerts for new production_model events, oldest first; a not-blessed streak alerts when
+    it reaches the configured length (and each multiple of it)."""
+    sent, streak, last = [], cursor.not_blessed_in_a_row, cursor.last_event
+    for event in sorted(events, key=lambda e: e.storage_id):
+        last = max(last, event.storage_id)
+        outcome, meta = event.metadata.get("outcome"), event.metadata
+        links = tuple(link for link in (meta.get("mlflow_run"), alerts.link(f"runs/{event.run_id}"))
+                      if link)
+        if outcome == NOT_PROMOTED:
+            streak += 1
+            if streak % max(alerts.not_blessed_in_a_row, 1) == 0:
+                sent.append(Alert(NOT_BLESSED, (
+                    f":warning: {streak} candidates in a row were not blessed; champion "
+                    f"version {meta.get('model_version', 'none')} keeps serving. Latest "
+                    f"(version {meta.get('candidate_version')}): {meta.get('reason', '')}"),
+                    links))
+            continue
+        if outcome in (PROMOTED, APPROVED, AWAITING):
+            streak = 0
+        kind = OUTCOME_KINDS.get(outcome or "")
+        if kind is None:
+            continue
+        version = meta.get("model_version")
+        text = {
+            PROMOTION: f":trophy: version {version} is champion ({outcome}; replaced "
+                       f"{meta.get('replaced_version')}): {meta.get('reason', '')}",
+            ROLLBACK: f":rewind: rolled back to version {version} (from "
+                      f"{meta.get('replaced_version')}): {meta.get('reason', '')}",
+            AWAITING_APPROVAL: f":hourglass: {meta.get('reason', '')}",
+            REJECTION: f":no_entry: candidate version {meta.get('candidate_version')} "
+                       f"{meta.get('reason', '')}",
+        }[kind]
+        sent.append(Alert(kind, text, links))
+    return sent, replace(cursor, last_event=last, not_blessed_in_a_row=streak)
+
+
+def check_alerts(recent: Iterable[CheckResult], cursor: AlertCursor,
+                 alerts: OutcomeAlerts) -> tuple[list[Alert], AlertCursor]:
+    """One alert per kind (drift, decay) for failures not sent before, naming their days."""
+    recent = list(recent)
+    new = [r for r in recent if not r.passed and r.check in CHECK_KINDS
+           and r.execution_id not in cursor.alerted_failures]
+    sent = []
+    for check, kind in CHECK_KINDS.items():
+        failed = sorted((r for r in new if r.check == check), key=lambda r: r.partition)
+        if not failed:
+            continue
+        days = ", ".join(r.partition for r in failed)
+        latest = failed[-1]
+        why = (latest.description or "").split("\n")[0]
+        link = alerts.link("assets/drift_report")
+        sent.append(Alert(kind, (f":chart_with_upwards_trend: {check} failed on {days} (model "
+                                 f"version {latest.model_version or '?'}): {why}"),
+                          (link,) if link else ()))
+    window = {r.execution_id for r in recent}  # ids older than the window are never seen again
+    alerted = {i for i in cursor.alerted_failures if i in window} | {r.execution_id for r in new}
+    return sent, replace(cursor, alerted_failures=tuple(sorted(alerted)))
+
+
+# ---------------------------------------------------------------------------------------------
+# the sensor
+
+
+def champion_events(instance: dg.DagsterInstance, after: int | None, *,
+                    limit: int = EVENTS_PER_TICK) -> list[ChampionEvent]:
+    """production_model's events after a storage id, oldest first; with `after` None, the
+    newest only (where a first tick starts)."""
+    query = dg.AssetRecordsFilter(asset_key=PRODUCTION_MODEL, after_storage_id=after)
+    ascending = after is not None
+    kinds = [instance.fetch_materializations(query, limit=limit, ascending=ascending).records,
+             instance.fetch_observations(query, limit=limit, ascending=ascending).records]
+    # a full page of one kind may end before the other's: take both only up to where it ends
+    full = [records[-1].storage_id for records in kinds if ascending and len(records) == limit]
+    cutoff = min(full, default=None)
+    events = []
+    for record in (r for records in kinds for r in records
+                   if cutoff is None or r.storage_id <= cutoff):
+        event = record.asset_materialization or record.asset_observation
+        events.append(ChampionEvent(record.storage_id, record.run_id or "",
+                                    {k: str(v.value) for k, v in event.metadata.items()}))
+    return events
+
+
+@dg.sensor(name="outcome_alert_sensor", minimum_interval_seconds=30,
+           default_status=dg.DefaultSensorStatus.RUNNING,
+           description="Sends outcomes (not failures) along the configured routes: drift and "
+                       "decay, candidates not blessed N times in a row, a candidate awaiting "
+                       "approval, a rejection, a promotion, a rollback — each with links. "
+                       "Starts from the present: history before its first tick is not sent.")
+def outcome_alert_sensor(context: dg.SensorEvaluationContext,
+                         outcome_alerts: OutcomeAlerts) -> dg.SkipReason:
+    instance = context.instance
+    cursor = AlertCursor.from_json(context.cursor)
+    recent = recent_check_results(instance)
+    if cursor is None:
+        newest = champion_events(instance, None, limit=1)
+        start = AlertCursor(last_event=max((e.storage_id for e in newest), default=0),
+                            alerted_failures=tuple(r.execution_id for r in recent
+                                                   if not r.passed))
+        context.update_cursor(start.to_json())
+        return dg.SkipReason("first tick: outcomes from now on are sent")
+    events = champion_events(instance, cursor.last_event)
+    sent, cursor = champion_alerts(events, cursor, outcome_alerts)
+    failures, cursor = check_alerts(recent, cursor, outcome_alerts)
+    for alert in (*sent, *failures):
+        outcome_alerts.send(alert, context.log)
+    context.update_cursor(cursor.to_json())
+    kinds = ", ".join(a.kind for a in (*sent, *failures))
+    return dg.SkipReason(f"sent {kinds}" if kinds else "no new outcome")

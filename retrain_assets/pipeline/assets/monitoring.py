@@ -1,0 +1,267 @@
+"""drift_report: each scored day against the reference stored with the model that scored it."""
+
+
+import dagster as dg
+import pandas as pd
+
+from retrain_assets.adapters.registry import ModelRegistry
+from retrain_assets.core.drift import (
+    DatasetReference,
+    DriftSummary,
+    DriftThresholds,
+    PerformanceDecay,
+    compare_to_reference,
+    performance_decay,
+)
+from retrain_assets.core.metrics import compute_metrics
+from retrain_assets.core.plots import drift_over_time
+from retrain_assets.pipeline.checks import PartitionOutcome, partition_check_results
+from retrain_assets.pipeline.metadata import (
+    DIGITS,
+    add_partition_metadata,
+    column_schema,
+    feature_drift_table,
+    figure,
+    table,
+)
+from retrain_assets.pipeline.project import Project
+from retrain_assets.pipeline.resources import MlflowResource, PartitionFrames
+
+NO_FEATURE_DRIFT = "no_feature_drift"
+NO_PERFORMANCE_DECAY = "no_performance_decay"
+DRIFT_CHECKS = (NO_FEATURE_DRIFT, NO_PERFORMANCE_DECAY)
+# A day has one weekday by construction (core.features), so comparing these calendar features
+# with a multi-week training reference would flag every single day.
+CALENDAR_FEATURES = frozenset({"day_of_week", "is_weekend"})
+
+
+class DriftReportConfig(dg.Config):
+    """Fixed drift thresholds (defaults: `core.drift.DriftThresholds`), editable in the
+    launchpad. A champion whose reference is calibrated raises them for small days and for the
+    day-to-day movement of its training data (`core.drift.feature_thresholds`)."""
+
+    psi: float = DriftThresholds.psi
+    ks_statistic: float = DriftThresholds.ks_statistic
+    js_distance: float = DriftThresholds.js_distance
+    prediction_shift: float = DriftThresholds.prediction_shift
+    metric_decay: float = DriftThresholds.metric_decay
+    plot_days: int = 60
+
+    def thresholds(self) -> DriftThresholds:
+        return DriftThresholds(psi=self.psi, ks_statistic=self.ks_statistic,
+                               js_distance=self.js_distance,
+                               prediction_shift=self.prediction_shift,
+                               metric_decay=self.metric_decay)
+
+
+class ChampionBaseline:
+    """What a model version was judged by when it was trained: its training reference and
+    its holdout metrics (value, chance spread, rows), both read from its MLflow run (cached per
+    version within a step)."""
+
+    def __init__(self, registry: ModelRegistry, features: list[str], metric: str):
+        self._registry, self._features, self._metric = registry, features, metric
+        self._cache: dict[str, tuple[DatasetReference, dict[str, float]]] = {}
+
+    def __call__(self, version: str) -> tuple[DatasetReference, dict[str, float]]:
+        if version not in self._cache:
+            stored = self._registry.load_reference(version)
+            if stored is None:
+                raise dg.Failure(
+                    f"model version {version} of {self._registry.model_name!r} has no training "
+                    "reference artifact, so drift cannot be measured against it. Retrain "
+                    "(training_job) to get a champion that stores one.")
+            run_id = self._registry.client.get_model_version(self._registry.model_name,
+                                                             version).run_id
+            holdout = self._registry.client.get_run(run_id).data.metrics
+            self._cache[version] = (DatasetReference.from_dict(stored).restricted_to(
+                self._features), holdout)
+        return self._cache[version]
+
+
+def build_monitoring_assets(project: Project) -> list[dg.AssetsDefinition]:
+    spec = project.spec
+    metric = spec.primary_metric
+    monitored = [f for f in spec.model_features if f not in CALENDAR_FEATURES]
+
+    @dg.asset(
+        partitions_def=project.partitions, backfill_policy=project.backfill_policy,
+        group_name="monitoring",
+        kinds={"pandas", "scipy", "mlflow"}, tags={"stage": "monitor"},
+        owners=["team:ml-platform"],
+        check_specs=[
+            dg.AssetCheckSpec(
+                NO_FEATURE_DRIFT, asset="drift_report", partitions_def=project.partitions,
+                description="No feature drifted past its PSI / KS / Jensen–Shannon threshold "
+                            "and the mean prediction stayed near the training label mean. "
+                            "A failure asks drift_retrain_sensor for a retrain."),
+            dg.AssetCheckSpec(
+                NO_PERFORMANCE_DECAY, asset="drift_report", partitions_def=project.partitions,
+                description=f"On labelled days, live {metric} is not worse than the champion's "
+                            "holdout metric by more than the allowed fraction (raised on small "
+                            "days to what chance alone reaches, measured on the holdout). A "
+                            "failure asks drift_retrain_sensor for a retrain."),
+        ],
+        description="Each scored day against the training reference stored with the model "
+                    "that scored it (per-feature PSI and KS / Jensen–Shannon, prediction drift "
+                    f"vs the training label mean) and, where labels exist, live {metric} vs "
+                    "that model's holdout metric. Stored: one row per feature.",
+    )
+    def drift_report(context: dg.AssetExecutionContext, config: DriftReportConfig,
+                     features: PartitionFrames, predictions: PartitionFrames,
+                     mlflow: MlflowResource):
+        thresholds = config.thresholds()
+        baseline = ChampionBaseline(mlflow.registry(), monitored, metric)
+        frames, days = {}, []
+        for day in context.partition_keys:
+            if day not in predictions:
+                context.log.warning(f"drift_report[{day}]: no predictions stored for the day; "
+                                    "materialize predictions for it first. Skipped.")
+                frames[day] = None
+                continue
+            scored = predictions[day]
+            version = str(scored["model_version"].iloc[0])
+            reference, holdout = baseline(version)
+            summary = compare_to_reference(reference, features[day],
+                                           predictions=scored["prediction"],
+                                           thresholds=thresholds)
+            decay = _decay(scored, holdout, spec.task, metric, thresholds)
+            frames[day] = summary.to_frame()
+            days.append(DayDrift(day, version, summary, decay))
+        _add_report_metadata(context, days, config)
+        yield dg.Output(frames)
+        yield from partition_check_results(
+            context, "drift_report", NO_FEATURE_DRIFT,
+            [d.feature_outcome() for d in days], what="drifted")
+        yield from partition_check_results(
+            context, "drift_report", NO_PERFORMANCE_DECAY,
+            [d.decay_outcome() for d in days], what="decayed")
+
+    return [drift_report]
+
+
+def _decay(scored: pd.DataFrame, holdout: dict[str, float], task: str, metric: str,
+           thresholds: DriftThresholds) -> PerformanceDecay | None:
+    """Live metric vs the holdout's (keys as evaluation_report logs them: `holdout_<metric>`,
+    `holdout_<metric>_noise`, `holdout_rows`; runs from before the noise have the first only)."""
+    labelled = scored.dropna(subset=["actual"])
+    if labelled.empty or f"holdout_{metric}" not in holdout:
+        return None
+    predicted = labelled["predicted_class" if task == "multiclass" else "prediction"]
+    live = compute_metrics(task, labelled["actual"], predicted)[metric]
+    return performance_decay(metric, live, holdout[f"holdout_{metric}"], thresholds,
+                             noise=holdout.get(f"holdout_{metric}_noise"), rows=len(labelled),
+                             holdout_rows=int(holdout.get("holdout_rows", 0)))
+
+
+class DayDrift:
+    """One day's drift and decay, turned into check outcomes and metadata."""
+
+    def __init__(self, day: str, version: str, summary: DriftSummary,
+                 decay: PerformanceDecay | None):
+        self.day, self.version, self.summary, self.decay = day, version, summary, decay
+
+    @property
+    def drifted(self) -> bool:
+        return bool(self.summary.drifted_features) or self.summary.prediction_drifted
+
+    def feature_outcome(self) -> PartitionOutcome:
+        s = self.summary
+        offenders = s.to_frame().query("drifted")
+        problems = [f"{r.feature} (PSI {r.psi:.2f} vs {r.psi_threshold:.2f}"
+                    + (f", KS {r.ks_statistic:.2f} vs {r.ks_threshold:.2f}"
+                       if pd.notna(r.ks_statistic) else
+                       f", JS {r.js_distance:.2f} vs {r.js_threshold:.2f}") + ")"
+                    for r in offenders.itertuples()]
+        if s.prediction_drifted:
+            problems.append(f"mean prediction {s.prediction_mean:.3g} is "
+                            f"{s.prediction_shift:.0%} away from the training label mean "
+                            f"{s.reference_label_mean:.3g}")
+        metadata = {
+            "partition": dg.MetadataValue.text(self.day),
+            "model_version": dg.MetadataValue.text(self.version),
+            "score": dg.MetadataValue.float(round(s.max_psi, 4)),
+            "max_psi": dg.MetadataValue.float(round(s.max_psi, 4)),
+            "prediction_shift": dg.MetadataValue.float(round(s.prediction_shift or 0.0, 4)),
+            "drifted_features": dg.MetadataValue.json(s.drifted_features),
+        }
+        if not offenders.empty:
+            metadata["offending_features"] = table(offenders.round(4))
+        description = (f"{self.day}: drift against model version {self.version}'s training "
+                       f"data: {'; '.join(problems)}. Retraining on recent days is requested "
+                       "by drift_retrain_sensor." if self.drifted else
+                       f"{self.day}: no drift (max PSI {s.max_psi:.3f})")
+        return PartitionOutcome(self.day, not self.drifted, description, metadata)
+
+    def decay_outcome(self) -> PartitionOutcome:
+        metadata = {"partition": dg.MetadataValue.text(self.day),
+                    "model_version": dg.MetadataValue.text(self.version)}
+        d = self.decay
+        if d is None:
+            return PartitionOutcome(self.day, True, f"{self.day}: no labels or no holdout "
+                                    f"metric for version {self.version}; not evaluated",
+                                    metadata)
+        metadata.update({
+            "score": dg.MetadataValue.float(round(d.decay, 4)),
+            "threshold": dg.MetadataValue.float(round(d.threshold, 4)),
+            f"live_{d.metric}": dg.MetadataValue.float(round(d.live, 4)),
+            f"holdout_{d.metric}": dg.MetadataValue.float(round(d.holdout, 4)),
+        })
+        description = (f"{self.day}: live {d.metric} {d.live:.3f} is {d.decay:.0%} worse than "
+                       f"model version {self.version}'s holdout {d.metric} {d.holdout:.3f} "
+                       f"(allowed: {d.threshold:.0%})"
+                       if d.decayed else
+                       f"{self.day}: live {d.metric} {d.live:.3f} vs holdout {d.holdout:.3f}")
+        return PartitionOutcome(self.day, not d.decayed, description, metadata)
+
+    def metadata(self) -> dict[str, dg.MetadataValue]:
+        """This day's materialization metadata; the numbers plot over days in the Plots tab.
+        The stored table has one row per feature; `rows_scored` is the day's size."""
+        stored = self.summary.to_frame()
+        metadata = {
+            "dagster/row_count": dg.MetadataValue.int(len(stored)),
+            "dagster/column_schema": column_schema(stored),
+            "rows_scored": dg.MetadataValue.int(self.summary.row_count),
+            "model_version": dg.MetadataValue.text(self.version),
+            "max_psi": dg.MetadataValue.float(round(self.summary.max_psi, DIGITS)),
+            "prediction_shift": dg.MetadataValue.float(
+                round(self.summary.prediction_shift or 0.0, DIGITS)),
+            "drifted_features": dg.MetadataValue.json(self.summary.drifted_features),
+            "feature_drift": table(feature_drift_table(stored)),
+        }
+        if self.decay is not None:
+            metadata["metric_decay"] = dg.MetadataValue.float(round(self.decay.decay, DIGITS))
+        return metadata
+
+
+def _add_report_metadata(context: dg.AssetExecutionContext, days: list[DayDrift],
+                         config: DriftReportConfig) -> None:
+    """Each day's own numbers on its own event, and the drift-over-time plot on the newest
+    day of the run (one copy per run, not one per backfilled day)."""
+    by_day = {d.day: d.metadata() for d in days}
+    history = _drift_history(context.instance, days, config.plot_days)
+    if days and not history.empty:
+        by_day[days[-1].day]["drift_over_time"] = figure(drift_over_time(
+            history, psi_threshold=config.psi, decay_threshold=config.metric_decay))
+    add_partition_metadata(context, by_day)
+
+
+def _drift_history(instance: dg.DagsterInstance, days: list[DayDrift],
+                   plot_days: int) -> pd.DataFrame:
+    """Scores of recent drift_report partitions (latest materialization each) plus this run's;
+    metric_decay is NaN on days without labels."""
+    records = instance.fetch_materializations(dg.AssetKey("drift_report"),
+                                              limit=4 * plot_days).records
+    latest: dict[str, dict] = {}
+    for record in records:  # newest first
+        event = record.asset_materialization
+        if (event is None or event.partition is None or event.partition in latest
+                or "max_psi" not in event.metadata):
+            continue
+        latest[event.partition] = {k: event.metadata[k].value if k in event.metadata else None
+                                   for k in ("max_psi", "metric_decay")}
+    latest.update({d.day: {"max_psi": d.summary.max_psi,
+                           "metric_decay": d.decay.decay if d.decay else None} for d in days})
+    frame = pd.DataFrame([{"day": day, **values} for day, values in latest.items()])
+    return frame.sort_values("day").tail(plot_days).astype(
+        {"max_psi": float, "metric_decay": float}) if not frame.empty else frame

@@ -1,0 +1,277 @@
+"""candidate_model and evaluation_report: train on a trailing window, judge on the latest rows."""
+
+
+import time
+from dataclasses import asdict, fields, replace
+
+import dagster as dg
+import pandas as pd
+
+from retrain_assets.adapters.registry import CHAMPION, ModelRef
+from retrain_assets.core.drift import build_reference
+from retrain_assets.core.evaluation import (
+    Verdict,
+    WindowSettings,
+    decide_promotion,
+    holdout_rows,
+    metric_noise,
+    split_window,
+    training_rows,
+    window_days,
+)
+from retrain_assets.core.frames import as_timestamps
+from retrain_assets.core.metrics import compute_metrics
+from retrain_assets.core.plots import predicted_vs_actual
+from retrain_assets.core.training import (
+    FeatureMismatchError,
+    Hyperparameters,
+    model_inputs,
+    model_params,
+    predict,
+    train_model,
+    trusted_types,
+)
+from retrain_assets.pipeline.checks import CANDIDATE_BLESSED, markdown_literal, superseded_days
+from retrain_assets.pipeline.metadata import DIGITS, image, png_data_uri, table
+from retrain_assets.pipeline.project import Project
+from retrain_assets.pipeline.resources import (
+    TRANSIENT_RETRY,
+    MlflowResource,
+    ParquetIOManager,
+    PartitionFrames,
+    retries_only_transient,
+)
+
+ALL_DAYS = dg.AssetIn(partition_mapping=dg.AllPartitionMapping())
+
+
+class TrainingConfig(dg.Config):
+    """Editable in the launchpad; every value is logged as an MLflow param. The window and
+    holdout rule is `core.evaluation.WindowSettings`'s."""
+
+    window_days: int = WindowSettings.window_days
+    holdout_fraction: float = WindowSettings.holdout_fraction
+    min_holdout_rows: int = WindowSettings.min_holdout_rows
+    min_train_days: int = WindowSettings.min_train_days
+    min_rows_after_change: int = WindowSettings.min_rows_after_change
+    change_day: str = ""  # YYYY-MM-DD where the data changed (drift_retrain_sensor sets it)
+    learning_rate: float = 0.1
+    max_iter: int = 200
+    max_leaf_nodes: int = 31
+    min_samples_leaf: int = 20
+    l2_regularization: float = 0.0
+    random_state: int = 0
+
+    def hyperparameters(self) -> Hyperparameters:
+        return Hyperparameters(**{f.name: getattr(self, f.name) for f in fields(Hyperparameters)})
+
+    def window_settings(self) -> WindowSettings:
+        return WindowSettings(**{f.name: getattr(self, f.name) for f in fields(WindowSettings)})
+
+
+class EvaluationConfig(dg.Config):
+    min_relative_improvement: float = 0.01
+    absolute_thresholds: dict[str, float] = {}  # merged over the dataset spec's thresholds
+    # a champion below a floor on the holdout is replaced by a candidate that beats it
+    replace_failing_champion: bool = True
+    # a champion that cannot score today's features (the spec changed) is not compared with;
+    # the candidate is judged on the absolute thresholds alone
+    replace_incompatible_champion: bool = False
+
+
+def concat_days(frames: PartitionFrames, days) -> pd.DataFrame:
+    missing = [d for d in days if d not in frames]
+    if missing:
+        raise dg.Failure(f"features partitions {missing} are not stored; materialize them first",
+                         allow_retries=False)
+    return pd.concat([frames[d] for d in days], ignore_index=True)
+
+
+def build_training_assets(project: Project) -> list[dg.AssetsDefinition]:
+    spec = project.spec
+
+    @dg.asset(
+        ins={"features": ALL_DAYS}, group_name="training", kinds={"sklearn", "mlflow"},
+        tags={"stage": "train"}, owners=["team:ml-platform"], pool="training",
+        retry_policy=TRANSIENT_RETRY,
+        description="Trains a scikit-learn Pipeline (preprocessing inside) on the trailing "
+                    "window of `features` days before the holdout, logs it to MLflow with "
+                    "signature, input example and lineage tags, and registers a new version.",
+    )
+    @retries_only_transient
+    def candidate_model(context: dg.AssetExecutionContext, config: TrainingConfig,
+                        features: PartitionFrames, mlflow: MlflowResource,
+                        io_manager: dg.ResourceParam[ParquetIOManager]) -> dg.Output[dict]:
+        settings = config.window_settings()
+        frames = {d: features[d] for d in window_days(list(features), settings.window_days)}
+        try:
+            window = split_window({d: len(f) for d, f in frames.items()}, settings,
+                                  change_day=config.change_day or None)
+        except ValueError as exc:
+            raise dg.Failure(str(exc), allow_retries=False) from exc
+        train = training_rows(frames, window, spec.time_column)
+        superseded = superseded_days(io_manager.day_profiles("raw_data"), window.train_days)
+        if superseded:
+            context.log.warning(f"trained on {len(superseded)} day(s) whose newest landing was "
+                                f"rejected, from their earlier copies: {superseded}")
+        hyperparameters = config.hyperparameters()
+        model = train_model(train, spec, hyperparameters)
+        reference = build_reference(train, list(spec.model_numeric_features),
+                                    list(spec.categorical_features),
+                                    # a mean label (prediction drift) needs numeric labels
+                                    label=None if spec.task == "multiclass" else train[spec.target],
+                                    days=train[spec.time_column].dt.floor("D"))
+        tags = {"dagster_run_id": context.run_id, "dataset": spec.name,
+                "trigger": context.run.tags.get("retrain/trigger", "manual"),
+                **{k: v for k, v in context.run.tags.items() if k.startswith("retrain/")}}
+        ref = mlflow.registry().log_candidate(
+            model, inputs=model_inputs(train, spec),
+            params={**model_params(spec, hyperparameters), **asdict(settings),
+                    "task": spec.task, "holdout_rows": window.holdout_rows,
+                    "change_day": window.change_day or "none",
+                    "trains_from_change": window.trains_from_change},
+            metrics={"train_rows": len(train), "train_days": len(window.train_days)},
+            tags=tags, train_days=window.train_days, holdout_days=window.holdout_days,
+            reference=reference.to_dict(), trusted_types=trusted_types(spec))
+        return dg.Output(ref.to_dict(), metadata={
+            "model_version": dg.MetadataValue.text(ref.version),
+            "mlflow_run": dg.MetadataValue.url(ref.run_url),
+            "train_days": dg.MetadataValue.text(window.train_range),
+            "holdout_days": dg.MetadataValue.text(window.holdout_range),
+            "train_rows": dg.MetadataValue.int(len(train)),
+            "holdout_rows": dg.MetadataValue.int(window.holdout_rows),
+            "change_day": dg.MetadataValue.text(window.change_day or "none"),
+            "trains_from_change": dg.MetadataValue.bool(window.trains_from_change),
+            "hyperparameters": dg.MetadataValue.json(model_params(spec, hyperparameters)),
+            "superseded_days": dg.MetadataValue.json(superseded),
+        })
+
+    @dg.asset(
+        ins={"features": ALL_DAYS}, group_name="training", kinds={"sklearn", "mlflow"},
+        tags={"stage": "evaluate"}, owners=["team:ml-platform"], retry_policy=TRANSIENT_RETRY,
+        check_specs=[dg.AssetCheckSpec(
+            CANDIDATE_BLESSED, asset="evaluation_report",
+            description="The candidate meets the absolute thresholds and beats the champion on "
+                        "the same holdout by the configured margin. Not blessed is a WARN, not "
+                        "an error: production_model keeps the champion and the run succeeds.")],
+        description="Scores the candidate and the current champion on the same holdout rows "
+                    "(the latest rows, which the candidate never trained on) and gives a "
+                    "blessed / not blessed verdict with its reasons, as TFX's Evaluator does.",
+    )
+    @retries_only_transient
+    def evaluation_report(context: dg.AssetExecutionContext, config: EvaluationConfig,
+                          candidate_model: dict, features: PartitionFrames,
+                          mlflow: MlflowResource):
+        registry = mlflow.registry()
+        candidate = ModelRef.from_dict(candidate_model)
+        frames = {d: concat_days(features, [d]) for d in candidate.holdout_days}
+        holdout = holdout_rows(frames, candidate.holdout_days,
+                               candidate.params.get("holdout_rows", sum(map(len, frames.values()))),
+                               spec.time_column)
+        champion_version = registry.version_for(CHAMPION)
+        trusted = trusted_types(spec)
+        scores = {"candidate": predict(registry.load_model(candidate.version, trusted), holdout,
+                                       spec)}
+        notes = []
+        if champion_version is not None:
+            try:
+                scores["champion"] = predict(registry.load_model(champion_version, trusted),
+                                             holdout, spec)
+            except FeatureMismatchError as exc:
+                if not config.replace_incompatible_champion:
+                    raise dg.Failure(f"champion version {champion_version} cannot be compared "
+                                     f"with the candidate: {exc}", allow_retries=False) from exc
+                notes.append(f"note champion version {champion_version} cannot score today's "
+                             "features (replace_incompatible_champion): judged on the "
+                             "absolute thresholds alone")
+        actual = holdout[spec.target]
+        metrics = {who: compute_metrics(spec.task, actual, s) for who, s in scores.items()}
+        verdict = decide_promotion(
+            metrics["candidate"], metrics.get("champion"), primary_metric=spec.primary_metric,
+            absolute_thresholds={**spec.thresholds, **config.absolute_thresholds},
+            min_relative_improvement=config.min_relative_improvement,
+            replace_failing_champion=config.replace_failing_champion)
+        verdict = replace(verdict, reasons=(*notes, *verdict.reasons))
+        noise = metric_noise(spec.task, spec.primary_metric, actual, scores["candidate"])
+        registry.client.log_batch(candidate.run_id, metrics=[
+            *(_metric(f"holdout_{name}", value) for name, value in metrics["candidate"].items()),
+            _metric("holdout_rows", len(holdout)),
+            *([_metric(f"holdout_{spec.primary_metric}_noise", noise)] if noise else [])])
+        outcome = "blessed" if verdict.blessed else "not blessed"
+        registry.client.set_tag(candidate.run_id, "verdict", outcome)
+        registry.tag_verdict(candidate.version, f"{outcome}: {'; '.join(verdict.reasons)}")
+        per_day = _per_day_metrics(holdout, scores, spec)
+        report = {"candidate_version": candidate.version, "champion_version": champion_version,
+                  "holdout_days": list(candidate.holdout_days), "holdout_rows": len(holdout),
+                  "metrics": metrics,
+                  "verdict": verdict.to_dict(), "candidate_run_id": candidate.run_id}
+        metric_table = pd.DataFrame(metrics).rename_axis("metric").reset_index()
+        plot = png_data_uri(predicted_vs_actual(actual, scores, spec.task))
+        yield dg.Output(report, metadata={
+            "verdict": dg.MetadataValue.text(verdict_label(verdict)),
+            **verdict_numbers(metrics, spec.primary_metric, verdict),
+            "holdout_rows": dg.MetadataValue.int(len(holdout)),
+            "reasons": dg.MetadataValue.md("\n".join(f"- {r}" for r in verdict.reasons)),
+            "candidate_version": dg.MetadataValue.text(candidate.version),
+            "champion_version": dg.MetadataValue.text(champion_version or "none"),
+            "metrics": table(metric_table),
+            "per_day": table(per_day),
+            "predicted_vs_actual": image(plot, "predicted vs actual"),
+            "mlflow_run": dg.MetadataValue.url(candidate.run_url),
+        })
+        yield dg.AssetCheckResult(
+            check_name=CANDIDATE_BLESSED, passed=verdict.blessed,
+            severity=dg.AssetCheckSeverity.WARN,
+            metadata={"reasons": dg.MetadataValue.md("\n".join(f"- {r}" for r in
+                                                              verdict.reasons)),
+                      "improvement": dg.MetadataValue.float(verdict.improvement or 0.0)},
+            description=verdict_markdown(verdict, candidate.version, plot))
+
+    return [candidate_model, evaluation_report]
+
+
+def verdict_label(verdict: Verdict) -> str:
+    if not verdict.blessed:
+        return "NOT blessed"
+    return "blessed (below_floor)" if verdict.below_floor else "blessed"
+
+
+def verdict_numbers(metrics: dict[str, dict[str, float]], primary: str,
+                    verdict: Verdict) -> dict[str, dg.MetadataValue]:
+    """The primary metric of both models and the improvement as numbers, so the asset's Plots
+    tab draws candidate vs champion over successive evaluations."""
+    numbers = {f"{who}_{primary}": dg.MetadataValue.float(round(values[primary], DIGITS))
+               for who, values in metrics.items()}
+    if verdict.improvement is not None:
+        numbers["improvement"] = dg.MetadataValue.float(round(verdict.improvement, DIGITS))
+    return numbers
+
+
+def verdict_markdown(verdict: Verdict, candidate_version: str, plot_uri: str) -> str:
+    """The check result's description: the verdict, its reasons and the holdout plot.
+
+    A description is rendered as Markdown in place on the check's page; a metadata Markdown
+    value longer than 1,000 characters (any image) only opens from "[Show Markdown]".
+    """
+    reasons = "\n".join(f"- {markdown_literal(r)}" for r in verdict.reasons)
+    return (f"**Candidate version {candidate_version}: {verdict_label(verdict)}**\n\n"
+            f"{reasons}\n\n![predicted vs actual on the holdout]({plot_uri})")
+
+
+def _metric(key: str, value: float):
+    from mlflow.entities import Metric  # MLflow is imported where used (see registry.py)
+
+    return Metric(key, value, int(time.time() * 1000), 0)
+
+
+def _per_day_metrics(holdout: pd.DataFrame, scores: dict[str, pd.Series], spec) -> pd.DataFrame:
+    days = as_timestamps(holdout[spec.time_column]).dt.strftime("%Y-%m-%d")
+    rows = []
+    for day, index in holdout.groupby(days).groups.items():
+        row = {"day": day, "rows": len(index)}
+        for who, predicted in scores.items():
+            day_metrics = compute_metrics(spec.task, holdout.loc[index, spec.target],
+                                          predicted.loc[index])
+            row[f"{who}_{spec.primary_metric}"] = round(day_metrics[spec.primary_metric], 4)
+        rows.append(row)
+    return pd.DataFrame(rows)

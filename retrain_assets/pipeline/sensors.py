@@ -1,0 +1,533 @@
+"""The automated loop: new data is scored and monitored, drift asks for a retrain, failures alert.
+
+- `landing_zone_sensor`: a day that appears (or is rewritten) in the landing zone gets one run
+  of raw_data → features → predictions → drift_report for exactly that partition; a day that is
+  not a partition (yet) is held back with a warning and never blocks the others.
+- `drift_retrain_sensor`: a failed drift/decay check, enough new rows since the last
+  training, or (before any champion) enough days of features asks for one `training_job` run,
+  tagged with why. A failure that arrives while a
+  retrain may not start is deferred, not dropped (`core.policy`).
+- `run_failure_alert`: every failed run is reported with its failed steps, to the log and, when
+  `SLACK_BOT_TOKEN` is set, to Slack.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import time
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime, timedelta
+
+import dagster as dg
+from dagster._core.storage.asset_check_execution_record import AssetCheckExecutionRecordStatus
+from dagster._time import get_current_datetime  # the clock partitions are validated against
+from pydantic import Field
+
+from retrain_assets.adapters.landing_watch import WatchState, look
+from retrain_assets.adapters.registry import CHAMPION
+from retrain_assets.core.policy import (
+    CheckResult,
+    first_champion_due,
+    retrain_request,
+    standing_failures,
+)
+from retrain_assets.pipeline.assets.monitoring import DRIFT_CHECKS
+from retrain_assets.pipeline.resources import LandingZoneResource, MlflowResource
+
+log = logging.getLogger(__name__)
+
+TRIGGER = "retrain/trigger"  # dagster.yaml limits runs carrying this tag to one at a time
+MONITORING_TRIGGERS = ("drift", "performance_decay")  # retrains asked for by failed checks
+TRAINING_JOB = "training_job"
+INGEST_ASSETS = ("raw_data", "features")
+SCORING_ASSETS = ("predictions", "drift_report")
+IN_FLIGHT = [dg.DagsterRunStatus.QUEUED, dg.DagsterRunStatus.NOT_STARTED,
+             dg.DagsterRunStatus.STARTING, dg.DagsterRunStatus.STARTED]
+
+
+def _env_int(name: str, default: int) -> int:
+    return int(os.environ.get(name, default))
+
+
+DEFAULT_MIN_INTERVAL_SECONDS = 600
+DEFAULT_BOOTSTRAP_DAYS = 14
+
+
+class RetrainPolicy(dg.ConfigurableResource):
+    """When drift_retrain_sensor may ask for a retrain (env: RETRAIN_ASSETS_RETRAIN_*)."""
+
+    min_interval_seconds: int = Field(
+        default=DEFAULT_MIN_INTERVAL_SECONDS,
+        description="No retrain for failed checks sooner than this after the previous one "
+                    "monitoring asked for; failures meanwhile are deferred to its end")
+    bootstrap_days: int = Field(
+        default=DEFAULT_BOOTSTRAP_DAYS,
+        description="With no champion yet, train the first one once this many days of "
+                    "features exist, and again each new day until one is blessed (0 = off)")
+    min_new_rows: int = Field(
+        default=200_000, description="Retrain once this many new feature rows arrived since "
+                                     "the last training (0 turns the data-volume trigger off)")
+
+    training_config: str = Field(
+        default="{}", description="TrainingConfig values (JSON) for the retrains this policy "
+                                  "requests, e.g. {\"window_days\": 56}")
+
+    @classmethod
+    def from_env(cls) -> RetrainPolicy:
+        return cls(min_interval_seconds=_env_int("RETRAIN_ASSETS_RETRAIN_MIN_INTERVAL_SECONDS",
+                                                 DEFAULT_MIN_INTERVAL_SECONDS),
+                   bootstrap_days=_env_int("RETRAIN_ASSETS_RETRAIN_BOOTSTRAP_DAYS",
+                                           DEFAULT_BOOTSTRAP_DAYS),
+                   min_new_rows=_env_int("RETRAIN_ASSETS_RETRAIN_MIN_NEW_ROWS", 200_000),
+                   training_config=os.environ.get("RETRAIN_ASSETS_RETRAIN_TRAINING_CONFIG", "{}"))
+
+    def run_config(self, change_day: str | None = None) -> dict:
+        """Run config of a requested retrain; `change_day` lets its window follow the change."""
+        values = {**json.loads(self.training_config),
+                  **({"change_day": change_day} if change_day else {})}
+        return {"ops": {"candidate_model": {"config": values}}} if values else {}
+
+
+# ---------------------------------------------------------------------------------------------
+# landing_zone_sensor
+
+
+def landing_run_request(day: str, fingerprint: str, *, with_scoring: bool) -> dg.RunRequest:
+    """One run for one landed day. The run key is the day plus its files' fingerprint, so a
+    re-evaluated tick (daemon restarted before the cursor was saved) asks for the same run and
+    Dagster drops the duplicate, while a rewritten day gets a new key."""
+    assets = INGEST_ASSETS + (SCORING_ASSETS if with_scoring else ())
+    return dg.RunRequest(run_key=f"{day}@{fingerprint}", partition_key=day,
+                         asset_selection=[dg.AssetKey(a) for a in assets],
+                         tags={"landing/fingerprint": fingerprint, "landing/day": day})
+
+
+def hold_reasons(days: list[str], first: str, last: str | None, today: str, *,
+                 end: str | None = None) -> list[str]:
+    """Why landed days are not partitions, and what happens or what to do: one sentence per
+    kind (too early, past the dataset's declared last day `end`, today, later), however many
+    days a zone holds of each."""
+    beyond = [day for day in days if end is not None and day > end]
+    early = [day for day in days if day < first]
+    later = [day for day in days if first <= day and day != today and day not in beyond]
+    reasons = []
+    if early:
+        reasons.append(f"{_days(early)} before the first partition {first}: to ingest "
+                       f"{'it' if len(early) == 1 else 'them'}, set RETRAIN_ASSETS_START_DATE "
+                       f"to {early[0]} or earlier (or move {'it' if len(early) == 1 else 'them'}"
+                       " out of the zone)")
+    if beyond:
+        them = "it" if len(beyond) == 1 else "them"
+        reasons.append(f"{_days(beyond)} after the dataset's last day {end} "
+                       f"(RETRAIN_ASSETS_END_DATE): to ingest {them}, set "
+                       f"RETRAIN_ASSETS_END_DATE to {beyond[-1]} or later, or unset it")
+    if today in days and first <= today and today not in beyond:
+        reasons.append(f"{today} is today (UTC): its partition exists from 00:00 UTC tomorrow, "
+                       "when it is ingested")
+    if later:
+        reasons.append(f"{_days(later)} after the last partition {last or '(none yet)'}: "
+                       f"ingested once {'its' if len(later) == 1 else 'their'} partition exists; "
+                       "if a date is wrong, rename the folder")
+    return reasons
+
+
+def landing_summary(changed: dict[str, str], before: WatchState, *, with_scoring: bool) -> str:
+    """What a tick that requests runs found, in words: which days are new, which rewritten,
+    and what runs for them."""
+    new = sorted(day for day in changed if day not in before.days)
+    rewritten = sorted(day for day in changed if day in before.days)
+    found = "; ".join(part for part in (
+        f"new: {', '.join(new)}" if new else "",
+        f"rewritten (files changed since they were ingested): {', '.join(rewritten)}"
+        if rewritten else "") if part)
+    runs = ("raw_data → features → predictions → drift_report" if with_scoring else
+            "raw_data → features (no champion yet: predictions and drift_report start once "
+            "production_model has one)")
+    return f"{found}. One run per day of {runs}."
+
+
+def landing_cursor(state: WatchState) -> str:
+    """The landing sensor's cursor: compact JSON led by a sentence saying what it holds."""
+    days = sorted(state.days)
+    seen = f"{len(days)} day(s) seen ({days[0]}..{days[-1]})" if days else "no day seen yet"
+    held = f", held back: {', '.join(sorted(state.held))}" if state.held else ""
+    return json.dumps({"summary": f"{seen}{held}; look {state.looks}", **state.to_dict()},
+                      separators=(",", ":"))
+
+
+def landing_state(cursor: str) -> WatchState:
+    data = json.loads(cursor)
+    data.pop("summary", None)
+    return WatchState.from_dict(data)
+
+
+def _days(days: list[str]) -> str:
+    return f"{days[0]} is" if len(days) == 1 else \
+        f"{len(days)} days ({days[0]}..{days[-1]}) are"
+
+
+def build_landing_zone_sensor(interval_seconds: int, full_rescan_every: int):
+    @dg.sensor(
+        name="landing_zone_sensor", minimum_interval_seconds=interval_seconds,
+        target=dg.AssetSelection.assets(*INGEST_ASSETS, *SCORING_ASSETS),
+        default_status=dg.DefaultSensorStatus.RUNNING,
+        description="A new or rewritten day in the landing zone → one run of raw_data → "
+                    "features (→ predictions → drift_report once a champion exists) for that "
+                    "partition. Days already landed when the sensor first looks are history: "
+                    "backfill them. Malformed names are reported once and skipped; a day that "
+                    "is not a partition (today's, a future or too early date, or one after "
+                    "the dataset's declared last day) is held back with one warning, saying "
+                    "what takes it.",
+    )
+    def landing_zone_sensor(context: dg.SensorEvaluationContext,
+                            landing_zone: LandingZoneResource, mlflow: MlflowResource):
+        zone = landing_zone.zone()
+        first_look = context.cursor is None
+        state = WatchState() if first_look else landing_state(context.cursor)
+        partitions = context.repository_def.asset_graph.get(
+            dg.AssetKey(INGEST_ASSETS[0])).partitions_def
+        first = partitions.start.strftime(partitions.fmt)
+        last = partitions.get_last_partition_key()  # keys are ISO dates: they sort as strings
+        # a dataset's declared last day (Project.end_date); Dagster's end excludes its day
+        end = (partitions.end - timedelta(days=1)).strftime(partitions.fmt) \
+            if partitions.end else None
+        changes = look(zone, state, full_rescan_every=full_rescan_every,
+                       is_partition=lambda day: last is not None and first <= day <= last)
+        cursor = landing_cursor(changes.state)
+        today = get_current_datetime().date().isoformat()
+        for reason in hold_reasons(changes.held, first, last, today, end=end):
+            context.log.warning(f"landing zone {zone.url}: held back {reason}.")
+        held = "".join(f"; held back {reason}" for reason in hold_reasons(
+            sorted(changes.state.held), first, last, today, end=end))
+        for name in changes.malformed:
+            context.log.warning(
+                f"landing zone {zone.url}: skipped {name!r}: a landed file must be "
+                "<YYYY-MM-DD>/<name>.csv|.parquet or <YYYY-MM-DD>.csv|.parquet. Rename or "
+                "move it; it is reported only once.")
+        skipped = (f"; skipped malformed name(s): {', '.join(changes.malformed)}"
+                   if changes.malformed else "")
+        if first_look:
+            days = sorted(changes.changed)
+            history = (f"{len(days)} day(s) already landed ({days[0]}..{days[-1]}) are "
+                       "history: backfill them (the UI, or `RETRAIN_ASSETS_BACKFILL_MAX_DAYS_PER_"
+                       "RUN=all dagster asset materialize --select "
+                       f"raw_data,features --partition-range {days[0]}...{days[-1]}`)"
+                       if days else "no day that is a partition has landed yet")
+            return dg.SensorResult(cursor=cursor, skip_reason=dg.SkipReason(
+                f"first look at {zone.url}: {history}{held}; from now on each new or "
+                f"rewritten day gets a run{skipped}"))
+        if not changes.changed:
+            return dg.SensorResult(cursor=cursor, skip_reason=dg.SkipReason(
+                f"no new or rewritten day in {zone.url} ({len(changes.state.days)} day(s) "
+                f"landed so far){held}{skipped}"))
+        with_scoring = mlflow.registry().version_for(CHAMPION) is not None
+        context.log.info(landing_summary(changes.changed, state, with_scoring=with_scoring))
+        return dg.SensorResult(cursor=cursor, run_requests=[
+            landing_run_request(day, fp, with_scoring=with_scoring)
+            for day, fp in sorted(changes.changed.items())])
+
+    return landing_zone_sensor
+
+
+# ---------------------------------------------------------------------------------------------
+# drift_retrain_sensor
+
+
+RECENT_RESULTS = 100  # per check and tick: enough to see the days around the newest failures
+SEEN_LIMIT = 1_000
+
+
+def recent_check_results(instance: dg.DagsterInstance) -> list[CheckResult]:
+    """The latest evaluations of drift_report's checks, passed and failed, newest first.
+
+    Reads only the latest few executions of each check (an indexed query, on SQLite and
+    PostgreSQL alike). Ids rather than a high-water mark tell new from seen: a check planned
+    earlier by a slower run can be evaluated after a later one.
+    """
+    results = []
+    for check_name in DRIFT_CHECKS:
+        records = instance.event_log_storage.get_asset_check_execution_history(
+            dg.AssetCheckKey(dg.AssetKey("drift_report"), check_name), limit=RECENT_RESULTS,
+            status={AssetCheckExecutionRecordStatus.SUCCEEDED,
+                    AssetCheckExecutionRecordStatus.FAILED})
+        for record in records:
+            if record.event is None:
+                continue
+            evaluation = record.event.dagster_event.event_specific_data
+            score, version = (evaluation.metadata.get(k) for k in ("score", "model_version"))
+            results.append(CheckResult(
+                check=check_name, partition=record.partition or "",
+                passed=record.status == AssetCheckExecutionRecordStatus.SUCCEEDED,
+                execution_id=record.id, score=None if score is None else float(score.value),
+                model_version=None if version is None else str(version.value),
+                description=evaluation.description or ""))
+    return results
+
+
+def last_training_storage_id(instance: dg.DagsterInstance) -> int | None:
+    records = instance.fetch_materializations(dg.AssetKey("candidate_model"), limit=1).records
+    return records[0].storage_id if records else None
+
+
+def rows_since_last_training(instance: dg.DagsterInstance) -> int:
+    """Feature rows materialized after the latest candidate_model materialization."""
+    after = last_training_storage_id(instance)
+    records = instance.fetch_materializations(
+        dg.AssetRecordsFilter(asset_key=dg.AssetKey("features"), after_storage_id=after),
+        limit=10_000).records
+    return rows_in(records)
+
+
+def rows_in(records) -> int:
+    """Rows of `features` materialization records: each day's event carries its own count."""
+    return sum(int(value.value) for record in records
+               if (value := record.asset_materialization.metadata.get("dagster/row_count"))
+               is not None)
+
+
+def debounce_reason(instance: dg.DagsterInstance, min_interval_seconds: int,
+                    now: float) -> str | None:
+    """Why a retrain for failed checks may not start now, or None when it may.
+
+    The interval counts from the last retrain monitoring asked for: a manual or data-volume
+    training does not hold failures back (if it replaced the champion, the failures it
+    answered are cleared instead; see `core.policy.standing_failures`).
+    """
+    in_flight = instance.get_run_records(
+        dg.RunsFilter(job_name=TRAINING_JOB, statuses=IN_FLIGHT), limit=1)
+    if in_flight:
+        return f"training run {in_flight[0].dagster_run.run_id} is still queued or running"
+    last = instance.get_run_records(
+        dg.RunsFilter(job_name=TRAINING_JOB, tags={TRIGGER: list(MONITORING_TRIGGERS)}), limit=1)
+    if last:
+        waited = now - last[0].create_timestamp.timestamp()
+        if waited < min_interval_seconds:
+            return (f"the last retrain for failed checks started {waited:.0f}s ago; the minimum "
+                    f"interval is {min_interval_seconds}s")
+    return None
+
+
+def retrain_run_request(policy: RetrainPolicy, trigger: str, key: str, tags: dict[str, str],
+                        change_day: str | None = None) -> dg.RunRequest:
+    return dg.RunRequest(run_key=f"retrain:{key}", tags={TRIGGER: trigger, **tags},
+                         run_config=policy.run_config(change_day))
+
+
+@dataclass(frozen=True)
+class RetrainCursor:
+    """What drift_retrain_sensor remembers between ticks: the check executions it has taken in,
+    and the failures still owed a retrain. Stored as JSON a person can read on the sensor's
+    page: a summary sentence, the seen execution ids as ranges ("1-79,81-120"), and each
+    pending failure."""
+
+    seen: tuple[int, ...] = ()
+    pending: tuple[CheckResult, ...] = ()
+
+    def to_json(self) -> str:
+        seen = sorted(set(self.seen))[-SEEN_LIMIT:]
+        owed = ", ".join(f"{p.check}[{p.partition}]" for p in self.pending)
+        summary = (f"{len(self.pending)} failure(s) waiting for a retrain: {owed}" if owed
+                   else "no failure waiting for a retrain") + \
+            f"; {len(seen)} check execution(s) taken in"
+        return json.dumps({"summary": summary, "seen": id_ranges(seen),
+                           "pending": [p.to_dict() for p in self.pending]},
+                          separators=(",", ":"))
+
+    @classmethod
+    def from_json(cls, text: str | None) -> RetrainCursor:
+        if not text:
+            return cls()
+        data = json.loads(text)
+        if isinstance(data, list):  # before deferral, the cursor was the seen ids alone
+            return cls(seen=tuple(data))
+        seen = data["seen"]  # a list of ids before the cursor was made readable
+        return cls(seen=tuple(seen if isinstance(seen, list) else ids_in(seen)),
+                   pending=tuple(CheckResult.from_dict(p) for p in data["pending"]))
+
+
+def id_ranges(ids: list[int]) -> str:
+    """Sorted ids as runs of consecutive ids: [1, 2, 3, 7] → "1-3,7"."""
+    runs: list[list[int]] = []
+    for i in ids:
+        if runs and i == runs[-1][1] + 1:
+            runs[-1][1] = i
+        else:
+            runs.append([i, i])
+    return ",".join(str(a) if a == b else f"{a}-{b}" for a, b in runs)
+
+
+def ids_in(ranges: str) -> list[int]:
+    """The inverse of `id_ranges`."""
+    ids = []
+    for part in filter(None, ranges.split(",")):
+        first, _, last = part.partition("-")
+        ids.extend(range(int(first), int(last or first) + 1))
+    return ids
+
+
+def build_drift_retrain_sensor(interval_seconds: int):
+    @dg.sensor(
+        name="drift_retrain_sensor", job_name=TRAINING_JOB,
+        minimum_interval_seconds=interval_seconds,
+        default_status=dg.DefaultSensorStatus.RUNNING,
+        description="A failed drift or performance check on drift_report, enough new "
+                    "rows since the last training, or (no champion yet) enough days of "
+                    "features → one training_job run (candidate → "
+                    "evaluation → promotion if blessed) whose window follows the change. "
+                    "Debounced, not dropped: while a training run is queued or running, or "
+                    "within the policy's minimum interval after the last retrain for failed "
+                    "checks, failures wait in the cursor and ask once it may start, unless a "
+                    "later pass or a new champion answered them. Run tags say why "
+                    "(retrain/trigger, checks, partition, change_day, score).",
+    )
+    def drift_retrain_sensor(context: dg.SensorEvaluationContext,
+                             retrain_policy: RetrainPolicy, mlflow: MlflowResource):
+        instance = context.instance
+        remembered = RetrainCursor.from_json(context.cursor)
+        recent = recent_check_results(instance)
+        taken = RetrainCursor(seen=(*remembered.seen, *(r.execution_id for r in recent)))
+        failing = bool(remembered.pending) or any(
+            not r.passed and r.execution_id not in remembered.seen for r in recent)
+        standing = standing_failures(
+            remembered.pending, recent, seen=set(remembered.seen),
+            champion=mlflow.registry().version_for(CHAMPION) if failing else None)
+        if standing:
+            return _answer_failures(context, retrain_policy, standing, recent, taken)
+        rows = (rows_since_last_training(instance) if retrain_policy.min_new_rows > 0
+                else 0)
+        if retrain_policy.min_new_rows > 0 and rows >= retrain_policy.min_new_rows:
+            return _data_volume(instance, retrain_policy, rows, taken)
+        days = _first_champion_due(instance, mlflow, retrain_policy)
+        if days is not None:
+            return _bootstrap(instance, retrain_policy, days, taken)
+        volume = (f"{rows:,} of the {retrain_policy.min_new_rows:,} new feature rows a "
+                  "data-volume retrain needs have arrived since the last training"
+                  if retrain_policy.min_new_rows > 0 else "the data-volume trigger is off")
+        return dg.SensorResult(cursor=taken.to_json(), skip_reason=dg.SkipReason(
+            f"no retrain needed: no drift or decay check failure is waiting; {volume}"))
+
+    return drift_retrain_sensor
+
+
+def _answer_failures(context: dg.SensorEvaluationContext, policy: RetrainPolicy,
+                     standing: list[CheckResult], recent: list[CheckResult],
+                     taken: RetrainCursor) -> dg.SensorResult:
+    """One retrain for the standing failures, or, while one may not start, keep them pending."""
+    blocked = debounce_reason(context.instance, policy.min_interval_seconds, time.time())
+    if blocked:
+        deferred = ", ".join(f"{f.check}[{f.partition}]" for f in standing)
+        return dg.SensorResult(cursor=replace(taken, pending=tuple(standing)).to_json(),
+                               skip_reason=dg.SkipReason(
+            f"deferred ({deferred}): {blocked}; the retrain follows once it may start, if "
+            "these checks still fail"))
+    request = retrain_request(standing, recent)
+    tags = request.tags()
+    context.log.info(f"retrain requested for {tags['retrain/checks']} (change from "
+                     f"{request.change_day}): {standing[-1].description}")
+    key = f"{request.trigger}:{max(f.execution_id for f in standing)}"
+    return dg.SensorResult(cursor=taken.to_json(), run_requests=[retrain_run_request(
+        policy, request.trigger, key, tags, change_day=request.change_day)])
+
+
+def _data_volume(instance: dg.DagsterInstance, policy: RetrainPolicy, rows: int,
+                 taken: RetrainCursor) -> dg.SensorResult:
+    blocked = debounce_reason(instance, 0, time.time())
+    if blocked:
+        return dg.SensorResult(cursor=taken.to_json(),
+                               skip_reason=dg.SkipReason(f"data volume: {blocked}"))
+    since = last_training_storage_id(instance) or 0
+    batch = rows // policy.min_new_rows
+    return dg.SensorResult(cursor=taken.to_json(), run_requests=[retrain_run_request(
+        policy, "data_volume", f"volume:after-{since}:{batch}",
+        {"retrain/new_rows": str(rows), "retrain/min_new_rows": str(policy.min_new_rows)})])
+
+
+def _first_champion_due(instance: dg.DagsterInstance, mlflow: MlflowResource,
+                        policy: RetrainPolicy) -> int | None:
+    """The days of features there are when the first champion is due, else None."""
+    if policy.bootstrap_days <= 0:
+        return None
+    registry = mlflow.registry()
+    waiting = registry.pending_approval()
+    # a first candidate awaiting approval (`approve` mode) answers the bootstrap until it expires
+    has_champion = registry.version_for(CHAMPION) is not None or (
+        waiting is not None and waiting.expires_at > datetime.now(UTC))
+    days = 0 if has_champion else len(
+        instance.get_materialized_partitions(dg.AssetKey("features")))
+    return days if first_champion_due(has_champion, days, policy.bootstrap_days) else None
+
+
+def _bootstrap(instance: dg.DagsterInstance, policy: RetrainPolicy, days: int,
+               cursor: RetrainCursor) -> dg.SensorResult:
+    blocked = debounce_reason(instance, 0, time.time())
+    if blocked:
+        return dg.SensorResult(cursor=cursor.to_json(),
+                               skip_reason=dg.SkipReason(f"first champion: {blocked}"))
+    run = retrain_run_request(policy, "bootstrap", f"bootstrap:{days}",
+                              {"retrain/days_with_features": str(days)})
+    return dg.SensorResult(cursor=cursor.to_json(), run_requests=[run])
+
+
+# ---------------------------------------------------------------------------------------------
+# failure alerting
+
+
+class FailureAlerts(dg.ConfigurableResource):
+    """Where failed runs are reported: always the log; Slack too when a token is configured
+    (`SLACK_BOT_TOKEN`, read through dg.EnvVar, never logged)."""
+
+    slack_token: str | None = None
+    slack_channel: str = "#ml-alerts"
+
+    @classmethod
+    def from_env(cls) -> FailureAlerts:
+        if not os.environ.get("SLACK_BOT_TOKEN"):
+            return cls()
+        return cls(slack_token=dg.EnvVar("SLACK_BOT_TOKEN"),
+                   slack_channel=os.environ.get("RETRAIN_ASSETS_SLACK_CHANNEL", "#ml-alerts"))
+
+    def send(self, text: str, logger: logging.Logger | dg.DagsterLogManager = log) -> None:
+        logger.error(text)
+        if self.slack_token:
+            from dagster_slack import SlackResource
+
+            SlackResource(token=self.slack_token).get_client().chat_postMessage(
+                channel=self.slack_channel, text=text)
+
+
+def failure_text(run: dg.DagsterRun, step_errors: dict[str, str], run_url: str | None) -> str:
+    """The alert: which run, which job, which steps failed and why (first line of each)."""
+    steps = "\n".join(f"• step `{step}`: {error.strip().splitlines()[0] if error else '?'}"
+                      for step, error in step_errors.items()) or "• no step failed (the run " \
+                                                                  "itself failed to start)"
+    trigger = run.tags.get(TRIGGER)
+    why = f" (triggered by {trigger})" if trigger else ""
+    where = f"\n{run_url}" if run_url else ""
+    return f":red_circle: run {run.run_id} of `{run.job_name}` failed{why}\n{steps}{where}"
+
+
+@dg.run_failure_sensor(name="run_failure_alert", default_status=dg.DefaultSensorStatus.RUNNING,
+                       description="Reports every failed run and its failed steps: to the log, "
+                                   "and to Slack when SLACK_BOT_TOKEN is set.")
+def run_failure_alert(context: dg.RunFailureSensorContext, alerts: FailureAlerts) -> None:
+    errors = {event.step_key: event.event_specific_data.error.message
+              for event in context.get_step_failure_events()
+              if event.step_key and event.event_specific_data.error}
+    base = os.environ.get("RETRAIN_ASSETS_DAGSTER_UI_URL")
+    url = f"{base.rstrip('/')}/runs/{context.dagster_run.run_id}" if base else None
+    alerts.send(failure_text(context.dagster_run, errors, url), context.log)
+
+
+def build_sensors() -> list:
+    """Sensors with their tick intervals from the environment (the demo uses seconds)."""
+    interval = _env_int("RETRAIN_ASSETS_SENSOR_INTERVAL_SECONDS", 15)
+    # its tick is a few indexed queries, so it can look soon after a landing run's checks
+    retrain_interval = _env_int("RETRAIN_ASSETS_RETRAIN_SENSOR_INTERVAL_SECONDS",
+                                min(interval, 5))
+    return [
+        build_landing_zone_sensor(interval, _env_int("RETRAIN_ASSETS_LANDING_FULL_RESCAN", 120)),
+        build_drift_retrain_sensor(retrain_interval),
+        run_failure_alert,
+    ]
