@@ -22,17 +22,67 @@ DEFAULT_FRESHNESS_DEADLINE = "0 6 * * *"  # a day is expected by 06:00 UTC the n
 DAYS_PER_RUN = 183
 
 
+@dataclass(frozen=True)
+class Names:
+    """Every name one pipeline's definitions carry, made in one place.
+
+    A pipeline with a `model` name (one `RetrainingPipeline` component instance) prefixes its
+    asset keys (`taxi/raw_data`) and names its groups, jobs, sensors and resources after it
+    (`taxi_training_job`), so several pipelines share a code location without sharing state.
+    Without one (a single pipeline built in Python), the bare names.
+    """
+
+    model: str | None = None
+
+    def asset(self, name: str) -> dg.AssetKey:
+        return dg.AssetKey([self.model, name] if self.model else [name])
+
+    def of(self, name: str) -> str:
+        """A job, sensor, schedule, group or resource key of this pipeline."""
+        return f"{self.model}_{name}" if self.model else name
+
+    @property
+    def key_prefix(self) -> list[str]:
+        return [self.model] if self.model else []
+
+    def resource(self, context, name: str):
+        """This pipeline's resource `name` from a step's or a sensor's context. (A sensor called
+        directly is also handed its resources as keywords, which its `**_on_context` takes.)"""
+        return getattr(context.resources, self.of(name))
+
+    raw_data = property(lambda self: self.asset("raw_data"))
+    features = property(lambda self: self.asset("features"))
+    candidate_model = property(lambda self: self.asset("candidate_model"))
+    evaluation_report = property(lambda self: self.asset("evaluation_report"))
+    production_model = property(lambda self: self.asset("production_model"))
+    promotion_history = property(lambda self: self.asset("promotion_history"))
+    predictions = property(lambda self: self.asset("predictions"))
+    drift_report = property(lambda self: self.asset("drift_report"))
+    ingest_job = property(lambda self: self.of("ingest_job"))
+    training_job = property(lambda self: self.of("training_job"))
+    scoring_job = property(lambda self: self.of("scoring_job"))
+    rollback_job = property(lambda self: self.of("rollback_job"))
+    approve_job = property(lambda self: self.of("approve_job"))
+
+
 @dataclass
 class Project:
     spec: DatasetSpec
+    name: str | None = None  # the model's name in a project of several (see `Names`)
     start_date: str = DEFAULT_START_DATE
     end_date: str | None = None  # the last day with data (included); None: open-ended
     max_days_per_run: int | None = DAYS_PER_RUN  # None: a backfill of any length is one run
     volume: VolumeThresholds = field(default_factory=VolumeThresholds)
     freshness_deadline_cron: str = DEFAULT_FRESHNESS_DEADLINE
+    sensor_interval_seconds: int = 15  # how often landing_zone_sensor looks
+    # drift_retrain_sensor's tick is a few indexed queries: it can look soon after a landing
+    # run's checks (None: min(sensor_interval_seconds, 5))
+    retrain_sensor_interval_seconds: int | None = None
+    landing_full_rescan: int = 120  # every this many looks, every day folder is listed again
     partitions: dg.DailyPartitionsDefinition = field(init=False)
 
     def __post_init__(self) -> None:
+        self.names = Names(self.name)
         self.partitions = daily_partitions(self.start_date, self.end_date)
         self.raw_type = frames_type(self.spec.raw_schema)
         self.features_schema = features_schema(self.spec)
@@ -71,7 +121,13 @@ class Project:
             max_replay_share=_env_number("RETRAIN_ASSETS_REPLAY_MAX_SHARE",
                                          defaults.max_replay_share),
             blocking=_env_flag("RETRAIN_ASSETS_VOLUME_CHECKS_BLOCK", defaults.blocking))
+        interval = env("RETRAIN_ASSETS_RETRAIN_SENSOR_INTERVAL_SECONDS")
         return cls(spec=load_spec(env("RETRAIN_ASSETS_DATASET", "taxi")),
+                   sensor_interval_seconds=int(_env_number(
+                       "RETRAIN_ASSETS_SENSOR_INTERVAL_SECONDS", 15)),
+                   retrain_sensor_interval_seconds=int(interval) if interval else None,
+                   landing_full_rescan=int(_env_number("RETRAIN_ASSETS_LANDING_FULL_RESCAN",
+                                                       120)),
                    start_date=env("RETRAIN_ASSETS_START_DATE", DEFAULT_START_DATE),
                    end_date=env("RETRAIN_ASSETS_END_DATE") or None,
                    max_days_per_run=None if chunk == "all" else int(chunk), volume=volume,
