@@ -359,9 +359,9 @@ def build_freshness_checks(asset: dg.AssetKey,
         (checks,) = dg.build_time_partition_freshness_checks(
             assets=[asset], deadline_cron=deadline_cron, severity=dg.AssetCheckSeverity.WARN)
     description = (f"The newest complete day of {asset.to_user_string()} has been materialized "
-                   f"once its deadline (cron `{deadline_cron}`, UTC) has passed; warns when a day never landed or "
-                   "was not ingested. Evaluated with every ingest run and by "
-                   "freshness_checks_sensor.")
+                   f"once its deadline (cron `{deadline_cron}`, UTC) has passed; warns when a "
+                   "day never landed or was not ingested. Evaluated with every ingest run and "
+                   "by the pipeline's freshness_checks_sensor.")
     return [dg.AssetChecksDefinition.create(  # the same check, with a description that says it
         keys_by_input_name=checks.keys_by_input_name, node_def=checks.node_def,
         check_specs_by_output_name={name: spec._replace(description=description)
