@@ -161,6 +161,7 @@ def stale_champion(defs: dg.Definitions, instance: dg.DagsterInstance, landing: 
     reasons, is added to `failures` for the report."""
     from retrain_assets.demo import DEMO_START, land
     from retrain_assets.instance import run_job
+    from retrain_assets.names import Names
     from retrain_assets.registry import CHAMPION
 
     registry = defs.resources["mlflow"].registry()
@@ -171,7 +172,7 @@ def stale_champion(defs: dg.Definitions, instance: dg.DagsterInstance, landing: 
                for day in days[scenario.history_days:-1]]
     for job, keys, config in (
             ("ingest_job", history, None),
-            ("training_job", None, defs.resources["retrain_policy"].run_config()),
+            ("training_job", None, defs.resources["retrain_policy"].run_config(Names())),
             ("ingest_job", drifted, None)):
         for attempt in (1, 2):
             result = run_job(defs, job, instance, days=keys, run_config=config)
@@ -191,7 +192,7 @@ def reaction_time(parent: Path, scenario: Scenario) -> float:
     """In a fresh home: bootstrap a stale champion, start the daemon, land one drifted day and
     time until the champion alias moves; checks the promotion was drift-triggered and writes
     the phases to `<home>/reaction.json`. Returns the seconds."""
-    from retrain_assets.definitions import build_definitions
+    from retrain_assets.build import build_definitions
     from retrain_assets.demo import Daemon, Watcher, land, mlflow_tags
     from retrain_assets.instance import use_home
     from retrain_assets.registry import CHAMPION

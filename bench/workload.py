@@ -46,5 +46,5 @@ def open_definitions(home: Path, *, floor: bool = False, **project_settings):
     if floor:
         from bench.floor import build_floor_definitions as build
     else:
-        from retrain_assets.definitions import build_definitions as build
+        from retrain_assets.build import build_definitions as build
     return build(Project(spec=SPEC, **project_settings))

@@ -29,7 +29,8 @@ from retrain_assets.assets.deployment import (
 )
 from retrain_assets.assets.monitoring import NO_FEATURE_DRIFT, NO_PERFORMANCE_DECAY
 from retrain_assets.core.policy import CheckResult
-from retrain_assets.project import Names, Project
+from retrain_assets.names import Names
+from retrain_assets.project import Project
 from retrain_assets.sensors import recent_check_results
 
 DRIFT, DECAY, NOT_BLESSED = "drift", "decay", "not_blessed"

@@ -33,6 +33,7 @@ from retrain_assets.core.volume import (
     recent_days,
 )
 from retrain_assets.metadata import table
+from retrain_assets.names import Names
 from retrain_assets.resources import DayProfiles
 
 CONTRACT = "contract"
@@ -43,8 +44,9 @@ STORED_COPY_CURRENT = "stored_copy_current"
 FRESHNESS = "freshness_check"  # the name Dagster's freshness checks carry
 
 
-def frames_type(schema) -> dg.DagsterType:
-    """The Pandera schema as the Dagster type of a `{partition: DataFrame}` output.
+def frames_type(schema, names: Names) -> dg.DagsterType:
+    """The Pandera schema as the Dagster type of a `{partition: DataFrame}` output, named for
+    its pipeline (a code location holds one type per name).
 
     Per-day assets return one frame per partition so a backfill can write many days in one run;
     the schema shows in the UI (via dagster-pandera). A `None` frame is a rejected day, already
@@ -73,7 +75,7 @@ def frames_type(schema) -> dg.DagsterType:
                     f"(missing {missing}, unexpected {extra})"))
         return dg.TypeCheck(True)
 
-    return dg.DagsterType(type_check_fn=check_each_partition, name=per_frame.unique_name,
+    return dg.DagsterType(type_check_fn=check_each_partition, name=names.of(per_frame.unique_name),
                           description=per_frame.description, metadata=per_frame.metadata)
 
 

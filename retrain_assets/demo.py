@@ -219,7 +219,7 @@ def play(scenario: Scenario, home: Path, out=print) -> Story:
         shutil.rmtree(home)  # the demo's own generated state, never user data
     use_home(home)
     os.environ.update(scenario.environment())
-    from retrain_assets.definitions import build_definitions
+    from retrain_assets.build import build_definitions
 
     defs = build_definitions()  # reads the environment just set
     registry = defs.resources["mlflow"].registry()

@@ -12,6 +12,7 @@ from retrain_assets.checks import frames_type
 from retrain_assets.core.dataset import DatasetSpec, load_spec
 from retrain_assets.core.features import features_contract_after_raw, features_schema
 from retrain_assets.core.volume import VolumeThresholds
+from retrain_assets.names import Names
 from retrain_assets.schemas import predictions_model
 
 DEFAULT_START_DATE = "2025-01-01"
@@ -20,49 +21,6 @@ DEFAULT_FRESHNESS_DEADLINE = "0 6 * * *"  # a day is expected by 06:00 UTC the n
 # runs at once (bench/README.md: a year as two runs on two cores beats one run; below about half a
 # year the second run's start-up eats the gain).
 DAYS_PER_RUN = 183
-
-
-@dataclass(frozen=True)
-class Names:
-    """Every name one pipeline's definitions carry, made in one place.
-
-    A pipeline with a `model` name (one `RetrainingPipeline` component instance) prefixes its
-    asset keys (`taxi/raw_data`) and names its groups, jobs, sensors and resources after it
-    (`taxi_training_job`), so several pipelines share a code location without sharing state.
-    Without one (a single pipeline built in Python), the bare names.
-    """
-
-    model: str | None = None
-
-    def asset(self, name: str) -> dg.AssetKey:
-        return dg.AssetKey([self.model, name] if self.model else [name])
-
-    def of(self, name: str) -> str:
-        """A job, sensor, schedule, group or resource key of this pipeline."""
-        return f"{self.model}_{name}" if self.model else name
-
-    @property
-    def key_prefix(self) -> list[str]:
-        return [self.model] if self.model else []
-
-    def resource(self, context, name: str):
-        """This pipeline's resource `name` from a step's or a sensor's context. (A sensor called
-        directly is also handed its resources as keywords, which its `**_on_context` takes.)"""
-        return getattr(context.resources, self.of(name))
-
-    raw_data = property(lambda self: self.asset("raw_data"))
-    features = property(lambda self: self.asset("features"))
-    candidate_model = property(lambda self: self.asset("candidate_model"))
-    evaluation_report = property(lambda self: self.asset("evaluation_report"))
-    production_model = property(lambda self: self.asset("production_model"))
-    promotion_history = property(lambda self: self.asset("promotion_history"))
-    predictions = property(lambda self: self.asset("predictions"))
-    drift_report = property(lambda self: self.asset("drift_report"))
-    ingest_job = property(lambda self: self.of("ingest_job"))
-    training_job = property(lambda self: self.of("training_job"))
-    scoring_job = property(lambda self: self.of("scoring_job"))
-    rollback_job = property(lambda self: self.of("rollback_job"))
-    approve_job = property(lambda self: self.of("approve_job"))
 
 
 @dataclass
@@ -84,11 +42,11 @@ class Project:
     def __post_init__(self) -> None:
         self.names = Names(self.name)
         self.partitions = daily_partitions(self.start_date, self.end_date)
-        self.raw_type = frames_type(self.spec.raw_schema)
+        self.raw_type = frames_type(self.spec.raw_schema, self.names)
         self.features_schema = features_schema(self.spec)
         self.features_contract = features_contract_after_raw(self.spec)  # what `features` checks
-        self.features_type = frames_type(self.features_schema)
-        self.predictions_type = frames_type(predictions_model(self.spec.task))
+        self.features_type = frames_type(self.features_schema, self.names)
+        self.predictions_type = frames_type(predictions_model(self.spec.task), self.names)
 
     @property
     def backfill_policy(self) -> dg.BackfillPolicy:

@@ -26,6 +26,7 @@ from dagster._time import get_current_datetime  # the clock partitions are valid
 from pydantic import Field
 
 from retrain_assets.assets.monitoring import DRIFT_CHECKS
+from retrain_assets.assets.training import TrainingConfig
 from retrain_assets.core.policy import (
     CheckResult,
     first_champion_due,
@@ -33,7 +34,8 @@ from retrain_assets.core.policy import (
     standing_failures,
 )
 from retrain_assets.landing_watch import WatchState, look
-from retrain_assets.project import Names, Project
+from retrain_assets.names import Names
+from retrain_assets.project import Project
 from retrain_assets.registry import CHAMPION
 from retrain_assets.resources import LandingZoneResource, MlflowResource
 
@@ -66,9 +68,10 @@ class RetrainPolicy(dg.ConfigurableResource):
         default=200_000, description="Retrain once this many new feature rows arrived since "
                                      "the last training (0 turns the data-volume trigger off)")
 
-    training_config: str = Field(
-        default="{}", description="TrainingConfig values (JSON) for the retrains this policy "
-                                  "requests, e.g. {\"window_days\": 56}")
+    training: TrainingConfig = Field(
+        default_factory=TrainingConfig,
+        description="candidate_model's settings for the retrains this policy requests, e.g. "
+                    "window_days: 56 (unset values: TrainingConfig's defaults)")
 
     @classmethod
     def from_env(cls) -> RetrainPolicy:
@@ -78,13 +81,15 @@ class RetrainPolicy(dg.ConfigurableResource):
                    bootstrap_days=int(env("RETRAIN_ASSETS_RETRAIN_BOOTSTRAP_DAYS",
                                           DEFAULT_BOOTSTRAP_DAYS)),
                    min_new_rows=int(env("RETRAIN_ASSETS_RETRAIN_MIN_NEW_ROWS", 200_000)),
-                   training_config=os.environ.get("RETRAIN_ASSETS_RETRAIN_TRAINING_CONFIG", "{}"))
+                   training=TrainingConfig(**json.loads(
+                       env("RETRAIN_ASSETS_RETRAIN_TRAINING_CONFIG", "{}"))))
 
-    def run_config(self, change_day: str | None = None) -> dict:
-        """Run config of a requested retrain; `change_day` lets its window follow the change."""
-        values = {**json.loads(self.training_config),
+    def run_config(self, names: Names, change_day: str | None = None) -> dict:
+        """Run config of a requested retrain: the settings that differ from TrainingConfig's
+        defaults; `change_day` lets its window follow the change."""
+        values = {**self.training.model_dump(exclude_defaults=True),
                   **({"change_day": change_day} if change_day else {})}
-        return {"ops": {"candidate_model": {"config": values}}} if values else {}
+        return {"ops": {names.op(names.candidate_model): {"config": values}}} if values else {}
 
 
 # ---------------------------------------------------------------------------------------------
@@ -315,10 +320,10 @@ def debounce_reason(instance: dg.DagsterInstance, training_job: str, min_interva
     return None
 
 
-def retrain_run_request(policy: RetrainPolicy, trigger: str, key: str, tags: dict[str, str],
-                        change_day: str | None = None) -> dg.RunRequest:
+def retrain_run_request(names: Names, policy: RetrainPolicy, trigger: str, key: str,
+                        tags: dict[str, str], change_day: str | None = None) -> dg.RunRequest:
     return dg.RunRequest(run_key=f"retrain:{key}", tags={TRIGGER: trigger, **tags},
-                         run_config=policy.run_config(change_day))
+                         run_config=policy.run_config(names, change_day))
 
 
 @dataclass(frozen=True)
@@ -440,7 +445,7 @@ def _answer_failures(context: dg.SensorEvaluationContext, names: Names, policy: 
                      f"{request.change_day}): {standing[-1].description}")
     key = f"{request.trigger}:{max(f.execution_id for f in standing)}"
     return dg.SensorResult(cursor=taken.to_json(), run_requests=[retrain_run_request(
-        policy, request.trigger, key, tags, change_day=request.change_day)])
+        names, policy, request.trigger, key, tags, change_day=request.change_day)])
 
 
 def _data_volume(instance: dg.DagsterInstance, names: Names, policy: RetrainPolicy, rows: int,
@@ -452,7 +457,7 @@ def _data_volume(instance: dg.DagsterInstance, names: Names, policy: RetrainPoli
     since = last_training_storage_id(instance, names) or 0
     batch = rows // policy.min_new_rows
     return dg.SensorResult(cursor=taken.to_json(), run_requests=[retrain_run_request(
-        policy, "data_volume", f"volume:after-{since}:{batch}",
+        names, policy, "data_volume", f"volume:after-{since}:{batch}",
         {"retrain/new_rows": str(rows), "retrain/min_new_rows": str(policy.min_new_rows)})])
 
 
@@ -477,7 +482,7 @@ def _bootstrap(instance: dg.DagsterInstance, names: Names, policy: RetrainPolicy
     if blocked:
         return dg.SensorResult(cursor=cursor.to_json(),
                                skip_reason=dg.SkipReason(f"first champion: {blocked}"))
-    run = retrain_run_request(policy, "bootstrap", f"bootstrap:{days}",
+    run = retrain_run_request(names, policy, "bootstrap", f"bootstrap:{days}",
                               {"retrain/days_with_features": str(days)})
     return dg.SensorResult(cursor=cursor.to_json(), run_requests=[run])
 

@@ -8,9 +8,9 @@ import dagster as dg
 import pandas as pd
 import pytest
 
+from retrain_assets.build import build_definitions
 from retrain_assets.core.simulator import simulate_day
 from retrain_assets.datasets.taxi import TAXI_TRIPS
-from retrain_assets.definitions import build_definitions
 from retrain_assets.instance import use_home
 from retrain_assets.project import Project
 from retrain_assets.simulate import SimulationPlan, encode_frame, land_days

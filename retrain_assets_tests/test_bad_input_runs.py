@@ -14,9 +14,9 @@ from datetime import timedelta
 import dagster as dg
 import pytest
 
+from retrain_assets.build import build_definitions
 from retrain_assets.checks import CONTRACT, markdown_literal
 from retrain_assets.datasets.taxi import TAXI_TRIPS
-from retrain_assets.definitions import build_definitions
 from retrain_assets.instance import run_job, use_home
 from retrain_assets.landing import NOTE, QUARANTINE
 from retrain_assets.project import Project

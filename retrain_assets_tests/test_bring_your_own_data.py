@@ -9,8 +9,8 @@ import pandera.pandas as pa
 import pytest
 from pandera.typing import Series
 
+from retrain_assets.build import build_definitions
 from retrain_assets.core.dataset import DatasetSpec, load_spec
-from retrain_assets.definitions import build_definitions
 from retrain_assets.instance import run_job
 from retrain_assets.project import Project
 from retrain_assets_tests.conftest import land_frame

@@ -11,11 +11,11 @@ import pandera.pandas as pa
 import pytest
 from pandera.typing import Series
 
+from retrain_assets.build import build_definitions
 from retrain_assets.core.dataset import DatasetSpec
 from retrain_assets.core.frames import read_parquet
 from retrain_assets.core.model import ModelSpec
 from retrain_assets.core.training import trusted_types
-from retrain_assets.definitions import build_definitions
 from retrain_assets.instance import run_job
 from retrain_assets.project import Project
 from retrain_assets.registry import CHAMPION, UntrustedModelError

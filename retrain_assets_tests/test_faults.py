@@ -24,8 +24,8 @@ from mlflow import MlflowClient
 
 from retrain_assets.assets import ingest as ingest_assets
 from retrain_assets.assets import training as training_assets
+from retrain_assets.build import build_definitions, default_resources
 from retrain_assets.datasets.taxi import TAXI_TRIPS
-from retrain_assets.definitions import build_definitions, default_resources
 from retrain_assets.instance import run_job
 from retrain_assets.project import Project
 from retrain_assets.registry import CHAMPION, Actor, ChampionMovedError, ModelRegistry
@@ -165,7 +165,7 @@ def test_a_killed_writer_never_leaves_a_partial_parquet_visible(tmp_path):
 TRAIN_IN_SUBPROCESS = textwrap.dedent("""
     import json, sys
     import dagster as dg
-    from retrain_assets.definitions import build_definitions
+    from retrain_assets.build import build_definitions
     from retrain_assets.instance import run_job
     from retrain_assets.project import Project
     from retrain_assets.datasets.taxi import TAXI_TRIPS

@@ -10,7 +10,7 @@ from __future__ import annotations
 import dagster as dg
 import pytest
 
-from retrain_assets.definitions import GCP_PROJECT_ENV, build_definitions
+from retrain_assets.build import GCP_PROJECT_ENV, build_definitions
 from retrain_assets.instance import run_job
 from retrain_assets.registry import CHAMPION
 from retrain_assets.resources import open_store

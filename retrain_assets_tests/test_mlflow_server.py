@@ -16,7 +16,7 @@ import dagster as dg
 import pytest
 from mlflow import MlflowClient
 
-from retrain_assets.definitions import build_definitions
+from retrain_assets.build import build_definitions
 from retrain_assets.instance import run_job
 from retrain_assets.registry import CHAMPION, PREVIOUS
 from retrain_assets_tests.conftest import START, land, training_config

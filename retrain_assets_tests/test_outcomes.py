@@ -7,8 +7,8 @@ import dagster as dg
 import pytest
 
 from retrain_assets.alerts import AlertRoute, OutcomeAlerts, build_outcome_alert_sensor
+from retrain_assets.build import build_definitions
 from retrain_assets.datasets.taxi import TAXI_TRIPS
-from retrain_assets.definitions import build_definitions
 from retrain_assets.instance import run_job
 from retrain_assets.project import Project
 from retrain_assets.registry import AWAITING_APPROVAL, CHAMPION

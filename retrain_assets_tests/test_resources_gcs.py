@@ -9,7 +9,7 @@ import pytest
 import yaml
 from dagster_gcp import GCSResource
 
-from retrain_assets.definitions import GCP_PROJECT_ENV, build_definitions
+from retrain_assets.build import GCP_PROJECT_ENV, build_definitions
 from retrain_assets.resources import (
     LandingZoneResource,
     MlflowResource,

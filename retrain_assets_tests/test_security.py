@@ -15,7 +15,7 @@ from sklearn.base import BaseEstimator
 from sklearn.linear_model import LinearRegression
 from sklearn.pipeline import Pipeline
 
-from retrain_assets.definitions import build_definitions, default_resources
+from retrain_assets.build import build_definitions, default_resources
 from retrain_assets.registry import SKOPS_TRUSTED_TYPES, ModelRegistry, UntrustedModelError
 from retrain_assets.resources import MlflowResource
 from retrain_assets_tests.conftest import champion_from

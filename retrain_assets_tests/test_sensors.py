@@ -9,11 +9,11 @@ import pytest
 from dagster._core.test_utils import freeze_time
 from dagster._core.utils import make_new_run_id
 
+from retrain_assets.build import build_definitions
 from retrain_assets.checks import CONTRACT
 from retrain_assets.core.ingest import RowPolicy
 from retrain_assets.core.policy import CheckResult
 from retrain_assets.datasets.taxi import TAXI_TRIPS
-from retrain_assets.definitions import build_definitions
 from retrain_assets.landing import LandingZone
 from retrain_assets.landing_watch import WatchState, look
 from retrain_assets.project import Project

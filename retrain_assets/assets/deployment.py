@@ -13,7 +13,8 @@ import pandas as pd
 from pydantic import Field
 
 from retrain_assets.metadata import table
-from retrain_assets.project import Names, Project
+from retrain_assets.names import Names
+from retrain_assets.project import Project
 from retrain_assets.registry import (
     APPROVE,
     CHAMPION,
@@ -106,6 +107,7 @@ def build_production_model(project: Project) -> dg.AssetsDefinition:
     names = project.names
 
     @dg.multi_asset(
+        name=names.op(names.production_model),
         specs=[
             dg.AssetSpec(names.production_model, deps=[names.evaluation_report],
                          group_name=names.of("deployment"),

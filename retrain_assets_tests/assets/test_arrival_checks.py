@@ -9,9 +9,9 @@ import pandas as pd
 import pytest
 from dagster._core.test_utils import freeze_time
 
+from retrain_assets.build import build_definitions
 from retrain_assets.checks import FRESHNESS, NO_REPLAYED_ROWS, ROW_VOLUME, STORED_COPY_CURRENT
 from retrain_assets.core.volume import VolumeThresholds
-from retrain_assets.definitions import build_definitions
 from retrain_assets.instance import run_job
 from retrain_assets.project import Project
 from retrain_assets_tests.conftest import (

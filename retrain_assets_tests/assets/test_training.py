@@ -4,7 +4,7 @@ from dataclasses import replace
 
 import dagster as dg
 
-from retrain_assets.definitions import build_definitions
+from retrain_assets.build import build_definitions
 from retrain_assets.instance import run_job
 from retrain_assets.project import Project
 from retrain_assets_tests.conftest import START, land, training_config
