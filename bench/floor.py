@@ -31,10 +31,10 @@ class NothingStored(dg.IOManager):
         return None
 
 
-def _all_days_pass(context: dg.AssetExecutionContext, asset: str):
+def _all_days_pass(context: dg.AssetExecutionContext):
     yield dg.Output(None)
     for spec in context.assets_def.check_specs:
-        yield from partition_check_results(context, asset, spec.name, [
+        yield from partition_check_results(context, context.asset_key, spec.name, [
             PartitionOutcome(day, True, f"{day}: {spec.name} holds", {})
             for day in context.partition_keys], what=f"fail {spec.name}", blocking=spec.blocking)
 
@@ -42,24 +42,27 @@ def _all_days_pass(context: dg.AssetExecutionContext, asset: str):
 def build_floor_definitions(project: Project | None = None) -> dg.Definitions:
     project = project or Project.from_env()
 
-    def shaped_like(name: str, *more_checks: dg.AssetCheckSpec, **kwargs):
-        return dg.asset(name=name, partitions_def=project.partitions,
+    names = project.names
+
+    def shaped_like(key: dg.AssetKey, *more_checks: dg.AssetCheckSpec, **kwargs):
+        return dg.asset(key=key, partitions_def=project.partitions,
                         backfill_policy=project.backfill_policy, io_manager_key="nothing_stored",
-                        check_specs=[contract_spec(name, project.partitions,
+                        check_specs=[contract_spec(key, project.partitions,
                                                    "no rule (a bench floor)"), *more_checks],
                         **kwargs)
 
-    @shaped_like("raw_data", *arrival_specs("raw_data", project.partitions, project.volume))
+    @shaped_like(names.raw_data, *arrival_specs(names.raw_data, project.partitions,
+                                                project.volume))
     def raw_data(context: dg.AssetExecutionContext):
-        yield from _all_days_pass(context, "raw_data")
+        yield from _all_days_pass(context)
 
-    @shaped_like("features", ins={"raw_data": dg.AssetIn()})
+    @shaped_like(names.features, ins={"raw_data": dg.AssetIn(names.raw_data)})
     def features(context: dg.AssetExecutionContext, raw_data):
-        yield from _all_days_pass(context, "features")
+        yield from _all_days_pass(context)
 
     return dg.Definitions(
         assets=[raw_data, features],
-        asset_checks=build_freshness_checks("raw_data", project.freshness_deadline_cron),
+        asset_checks=build_freshness_checks(names.raw_data, project.freshness_deadline_cron),
         jobs=[build_ingest_job(project)],
         resources={"nothing_stored": NothingStored()},
         executor=dg.in_process_executor)

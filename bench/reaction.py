@@ -162,6 +162,7 @@ def stale_champion(defs: dg.Definitions, instance: dg.DagsterInstance, landing: 
     from retrain_assets.adapters.registry import CHAMPION
     from retrain_assets.dev.demo import DEMO_START, land
     from retrain_assets.dev.instance import run_job
+    from retrain_assets.pipeline.names import Names
 
     registry = defs.resources["mlflow"].registry()
     days = [DEMO_START + timedelta(days=i)
@@ -171,7 +172,7 @@ def stale_champion(defs: dg.Definitions, instance: dg.DagsterInstance, landing: 
                for day in days[scenario.history_days:-1]]
     for job, keys, config in (
             ("ingest_job", history, None),
-            ("training_job", None, defs.resources["retrain_policy"].run_config()),
+            ("training_job", None, defs.resources["retrain_policy"].run_config(Names())),
             ("ingest_job", drifted, None)):
         for attempt in (1, 2):
             result = run_job(defs, job, instance, days=keys, run_config=config)

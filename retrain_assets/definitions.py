@@ -1,5 +1,8 @@
-"""The code location: `dagster dev` loads `defs` from here (see workspace.yaml)."""
+"""The code location: every model under `defs/` (one `RetrainingPipeline` YAML each), as
+`dagster dev`, `dg` and the daemon load it (workspace.yaml, pyproject.toml's [tool.dg])."""
 
-from retrain_assets.pipeline.build import build_definitions
+from pathlib import Path
 
-defs = build_definitions()
+import dagster as dg
+
+defs = dg.load_from_defs_folder(path_within_project=Path(__file__).parent)

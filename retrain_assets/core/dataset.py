@@ -8,11 +8,16 @@ Asset code reads only the spec, never dataset-specific names.
 
 from __future__ import annotations
 
+import hashlib
 import importlib
+import importlib.util
+import sys
 import zoneinfo
 from collections import Counter
 from dataclasses import dataclass, field
 from difflib import get_close_matches
+from pathlib import Path
+from types import ModuleType
 from typing import Literal
 
 import pandera.pandas as pa
@@ -180,17 +185,38 @@ class DatasetSpec:
         return {**DEFAULT_ABSOLUTE_THRESHOLDS[self.task], **self.absolute_thresholds}
 
 
-def load_spec(reference: str) -> DatasetSpec:
-    """Load a spec from `package.module:ATTRIBUTE`, or a built-in name such as `taxi`."""
+def load_spec(reference: str, base: Path | None = None) -> DatasetSpec:
+    """Load a spec from `package.module:ATTRIBUTE`, a built-in name such as `taxi`, or
+    `file.py:ATTRIBUTE` (a path relative to `base`, e.g. a spec next to a model's YAML)."""
     builtin = {"taxi": "retrain_assets.datasets.taxi:TAXI_TRIPS",
                "churn": "retrain_assets.datasets.churn:CUSTOMER_CHURN"}
     module_name, _, attribute = builtin.get(reference, reference).partition(":")
     if not attribute:
         raise ValueError(
             f"dataset reference {reference!r} is neither a built-in ({sorted(builtin)}) nor of "
-            "the form 'package.module:SPEC'."
+            "the form 'package.module:SPEC' or 'file.py:SPEC'."
         )
-    spec = getattr(importlib.import_module(module_name), attribute)
+    if module_name.endswith(".py"):
+        module = _module_from_file((base or Path.cwd()) / module_name, reference)
+    else:
+        module = importlib.import_module(module_name)
+    spec = getattr(module, attribute, None)
+    if spec is None:
+        raise ValueError(f"dataset reference {reference!r}: {module_name} has no {attribute!r}")
     if not isinstance(spec, DatasetSpec):
         raise TypeError(f"{reference!r} is a {type(spec).__name__}, not a DatasetSpec")
     return spec
+
+
+def _module_from_file(path: Path, reference: str) -> ModuleType:
+    """Import a spec file once per process under a name made from its path."""
+    path = path.resolve()
+    if not path.is_file():
+        raise ValueError(f"dataset reference {reference!r}: no file {path}")
+    name = "retrain_assets_spec_" + hashlib.sha1(str(path).encode()).hexdigest()[:12]
+    if name not in sys.modules:
+        loader = importlib.util.spec_from_file_location(name, path)
+        module = importlib.util.module_from_spec(loader)
+        sys.modules[name] = module  # before running it, as dataclasses and pandera look it up
+        loader.loader.exec_module(module)
+    return sys.modules[name]

@@ -24,12 +24,13 @@ from retrain_assets.pipeline.assets.deployment import (
     APPROVED,
     AWAITING,
     NOT_PROMOTED,
-    PRODUCTION_MODEL,
     PROMOTED,
     REJECTED,
     ROLLED_BACK,
 )
 from retrain_assets.pipeline.assets.monitoring import NO_FEATURE_DRIFT, NO_PERFORMANCE_DECAY
+from retrain_assets.pipeline.names import Names
+from retrain_assets.pipeline.project import Project
 from retrain_assets.pipeline.sensors import recent_check_results
 
 DRIFT, DECAY, NOT_BLESSED = "drift", "decay", "not_blessed"
@@ -201,8 +202,8 @@ def champion_alerts(events: Iterable[ChampionEvent], cursor: AlertCursor,
     return sent, replace(cursor, last_event=last, not_blessed_in_a_row=streak)
 
 
-def check_alerts(recent: Iterable[CheckResult], cursor: AlertCursor,
-                 alerts: OutcomeAlerts) -> tuple[list[Alert], AlertCursor]:
+def check_alerts(recent: Iterable[CheckResult], cursor: AlertCursor, alerts: OutcomeAlerts,
+                 drift_report: dg.AssetKey) -> tuple[list[Alert], AlertCursor]:
     """One alert per kind (drift, decay) for failures not sent before, naming their days."""
     recent = list(recent)
     new = [r for r in recent if not r.passed and r.check in CHECK_KINDS
@@ -215,7 +216,7 @@ def check_alerts(recent: Iterable[CheckResult], cursor: AlertCursor,
         days = ", ".join(r.partition for r in failed)
         latest = failed[-1]
         why = (latest.description or "").split("\n")[0]
-        link = alerts.link("assets/drift_report")
+        link = alerts.link(f"assets/{drift_report.to_user_string()}")
         sent.append(Alert(kind, (f":chart_with_upwards_trend: {check} failed on {days} (model "
                                  f"version {latest.model_version or '?'}): {why}"),
                           (link,) if link else ()))
@@ -228,11 +229,11 @@ def check_alerts(recent: Iterable[CheckResult], cursor: AlertCursor,
 # the sensor
 
 
-def champion_events(instance: dg.DagsterInstance, after: int | None, *,
-                    limit: int = EVENTS_PER_TICK) -> list[ChampionEvent]:
+def champion_events(instance: dg.DagsterInstance, production_model: dg.AssetKey,
+                    after: int | None, *, limit: int = EVENTS_PER_TICK) -> list[ChampionEvent]:
     """production_model's events after a storage id, oldest first; with `after` None, the
     newest only (where a first tick starts)."""
-    query = dg.AssetRecordsFilter(asset_key=PRODUCTION_MODEL, after_storage_id=after)
+    query = dg.AssetRecordsFilter(asset_key=production_model, after_storage_id=after)
     ascending = after is not None
     kinds = [instance.fetch_materializations(query, limit=limit, ascending=ascending).records,
              instance.fetch_observations(query, limit=limit, ascending=ascending).records]
@@ -248,27 +249,38 @@ def champion_events(instance: dg.DagsterInstance, after: int | None, *,
     return events
 
 
-@dg.sensor(name="outcome_alert_sensor", minimum_interval_seconds=30,
-           default_status=dg.DefaultSensorStatus.RUNNING,
-           description="Sends outcomes (not failures) along the configured routes: drift and "
-                       "decay, candidates not blessed N times in a row, a candidate awaiting "
-                       "approval, a rejection, a promotion, a rollback — each with links. "
-                       "Starts from the present: history before its first tick is not sent.")
-def outcome_alert_sensor(context: dg.SensorEvaluationContext,
-                         outcome_alerts: OutcomeAlerts) -> dg.SkipReason:
+def build_outcome_alert_sensor(project: Project) -> dg.SensorDefinition:
+    names = project.names
+
+    @dg.sensor(name=names.of("outcome_alert_sensor"), minimum_interval_seconds=30,
+               default_status=dg.DefaultSensorStatus.RUNNING,
+               required_resource_keys={names.of("outcome_alerts")},
+               description="Sends outcomes (not failures) along the configured routes: drift "
+                           "and decay, candidates not blessed N times in a row, a candidate "
+                           "awaiting approval, a rejection, a promotion, a rollback — each with "
+                           "links. Starts from the present: history before its first tick is "
+                           "not sent.")
+    def outcome_alert_sensor(context: dg.SensorEvaluationContext, **_on_context) -> dg.SkipReason:
+        return send_outcomes(context, names, names.resource(context, "outcome_alerts"))
+
+    return outcome_alert_sensor
+
+
+def send_outcomes(context: dg.SensorEvaluationContext, names: Names,
+                  outcome_alerts: OutcomeAlerts) -> dg.SkipReason:
     instance = context.instance
     cursor = AlertCursor.from_json(context.cursor)
-    recent = recent_check_results(instance)
+    recent = recent_check_results(instance, names)
     if cursor is None:
-        newest = champion_events(instance, None, limit=1)
+        newest = champion_events(instance, names.production_model, None, limit=1)
         start = AlertCursor(last_event=max((e.storage_id for e in newest), default=0),
                             alerted_failures=tuple(r.execution_id for r in recent
                                                    if not r.passed))
         context.update_cursor(start.to_json())
         return dg.SkipReason("first tick: outcomes from now on are sent")
-    events = champion_events(instance, cursor.last_event)
+    events = champion_events(instance, names.production_model, cursor.last_event)
     sent, cursor = champion_alerts(events, cursor, outcome_alerts)
-    failures, cursor = check_alerts(recent, cursor, outcome_alerts)
+    failures, cursor = check_alerts(recent, cursor, outcome_alerts, names.drift_report)
     for alert in (*sent, *failures):
         outcome_alerts.send(alert, context.log)
     context.update_cursor(cursor.to_json())

@@ -1,17 +1,20 @@
-"""Building the code location's Definitions: assets, checks, jobs, sensors and resources."""
+"""One pipeline's Definitions: its assets, checks, jobs, sensors and schedule, and the resources
+they use under the pipeline's names. The `RetrainingPipeline` component builds one per model;
+tests and scripts can build one directly."""
 
 from __future__ import annotations
 
+import functools
 import os
 
 import dagster as dg
 
-from retrain_assets.pipeline.alerts import OutcomeAlerts, outcome_alert_sensor
+from retrain_assets.pipeline.alerts import OutcomeAlerts, build_outcome_alert_sensor
 from retrain_assets.pipeline.assets.deployment import (
     PromotionPolicy,
-    approve_job,
-    production_model,
-    rollback_job,
+    build_approve_job,
+    build_production_model,
+    build_rollback_job,
 )
 from retrain_assets.pipeline.assets.ingest import build_ingest_assets, build_ingest_job
 from retrain_assets.pipeline.assets.monitoring import build_monitoring_assets
@@ -25,17 +28,18 @@ from retrain_assets.pipeline.resources import (
     ParquetIOManager,
     project_home,
 )
-from retrain_assets.pipeline.schedules import weekly_retrain_schedule
+from retrain_assets.pipeline.schedules import build_weekly_retrain_schedule
 from retrain_assets.pipeline.sensors import FailureAlerts, RetrainPolicy, build_sensors
 
 GCP_PROJECT_ENV = "RETRAIN_ASSETS_GCP_PROJECT"
 
 
+@functools.cache
 def gcs_resource() -> dg.ConfigurableResource:
     """The GCS client settings shared by every gs:// location: a dagster-gcp GCSResource. The
     project is read from RETRAIN_ASSETS_GCP_PROJECT at run time (an EnvVar, so its value never
     lands in the code location's snapshot); credentials come from the environment, never from
-    config."""
+    config. One object for every pipeline, as Definitions.merge requires of a shared key."""
     from dagster_gcp import GCSResource  # only setups with a gs:// location import it
 
     if os.environ.get(GCP_PROJECT_ENV):
@@ -43,73 +47,102 @@ def gcs_resource() -> dg.ConfigurableResource:
     return GCSResource()
 
 
-def default_resources(project: Project) -> dict:
-    """Embedded defaults under RETRAIN_ASSETS_HOME; each location can be overridden by env
-    (a gs://bucket/prefix URL puts it on Google Cloud Storage)."""
-    home = project_home()
-    landing_url = os.environ.get("RETRAIN_ASSETS_LANDING_URL", str(home / "landing"))
-    storage_url = os.environ.get("RETRAIN_ASSETS_STORAGE_URL", str(home / "storage"))
-    # Only a gs:// location (or a GCP project setting) brings in the GCS client: building it
-    # needs Google credentials, which a local setup does not have.
+def default_tracking_uri() -> str:
+    """MLflow's own MLFLOW_TRACKING_URI, else the embedded store under RETRAIN_ASSETS_HOME."""
+    return os.environ.get("MLFLOW_TRACKING_URI",
+                          f"sqlite:///{project_home() / 'mlflow' / 'mlflow.db'}")
+
+
+def default_artifact_location(tracking_uri: str) -> str | None:
+    """A tracking server chooses (and serves) its own artifact store; only the embedded store
+    needs a local folder."""
+    if tracking_uri.startswith(("http://", "https://")):
+        return None
+    return str(project_home() / "mlflow" / "artifacts")
+
+
+def pipeline_resources(project: Project, *, landing_url: str, storage_url: str,
+                       tracking_uri: str, artifact_location: str | None, model_name: str,
+                       experiment: str, mlflow_ui_url: str | None, retrain_policy: RetrainPolicy,
+                       failure_alerts: FailureAlerts, outcome_alerts: OutcomeAlerts,
+                       promotion: PromotionPolicy) -> dict:
+    """Everything one pipeline's definitions use, keyed by `project.names`. Only a gs://
+    location (or a GCP project setting) brings in the GCS client: building it needs Google
+    credentials, which a local setup does not have."""
     uses_gcs = any(url.startswith("gs://") for url in (landing_url, storage_url)) \
         or bool(os.environ.get(GCP_PROJECT_ENV))
     gcs = gcs_resource() if uses_gcs else None
-    tracking_uri = os.environ.get("MLFLOW_TRACKING_URI",
-                                  f"sqlite:///{home / 'mlflow' / 'mlflow.db'}")
+    names = project.names
     return {
         **({"gcs": gcs} if gcs is not None else {}),
-        "landing_zone": LandingZoneResource(url=landing_url, gcs=gcs),
-        "io_manager": ParquetIOManager(url=storage_url, gcs=gcs),
-        "mlflow": MlflowResource(
-            tracking_uri=tracking_uri,
-            # A tracking server chooses (and serves) its own artifact store; only the embedded
-            # store needs a local folder.
-            artifact_location=os.environ.get(
-                "RETRAIN_ASSETS_MLFLOW_ARTIFACTS",
-                None if tracking_uri.startswith(("http://", "https://"))
-                else str(home / "mlflow" / "artifacts")),
-            model_name=os.environ.get("RETRAIN_ASSETS_MODEL_NAME", project.spec.name),
-            ui_url=os.environ.get("RETRAIN_ASSETS_MLFLOW_UI_URL")),
-        "retrain_policy": RetrainPolicy.from_env(),
-        "alerts": FailureAlerts.from_env(),
-        "outcome_alerts": OutcomeAlerts.from_env(),
-        "promotion": PromotionPolicy.from_env(),
+        names.of("landing_zone"): LandingZoneResource(url=landing_url, gcs=gcs),
+        names.of("io_manager"): ParquetIOManager(url=storage_url, gcs=gcs),
+        names.of("mlflow"): MlflowResource(
+            tracking_uri=tracking_uri, artifact_location=artifact_location,
+            model_name=model_name, experiment=experiment, ui_url=mlflow_ui_url),
+        names.of("retrain_policy"): retrain_policy,
+        names.of("alerts"): failure_alerts,
+        names.of("outcome_alerts"): outcome_alerts,
+        names.of("promotion"): promotion,
     }
 
 
+def default_resources(project: Project) -> dict:
+    """A single pipeline's resources from the environment (RETRAIN_ASSETS_HOME and the
+    variables the README lists): how tests and scripts build one without a component."""
+    home, env = project_home(), os.environ.get
+    tracking_uri = default_tracking_uri()
+    return pipeline_resources(
+        project, landing_url=env("RETRAIN_ASSETS_LANDING_URL", str(home / "landing")),
+        storage_url=env("RETRAIN_ASSETS_STORAGE_URL", str(home / "storage")),
+        tracking_uri=tracking_uri,
+        artifact_location=env("RETRAIN_ASSETS_MLFLOW_ARTIFACTS",
+                              default_artifact_location(tracking_uri)),
+        model_name=env("RETRAIN_ASSETS_MODEL_NAME", project.spec.name),
+        experiment="retrain_assets", mlflow_ui_url=env("RETRAIN_ASSETS_MLFLOW_UI_URL"),
+        retrain_policy=RetrainPolicy.from_env(), failure_alerts=FailureAlerts.from_env(),
+        outcome_alerts=OutcomeAlerts.from_env(), promotion=PromotionPolicy.from_env())
+
+
 def build_jobs(project: Project) -> list:
+    names = project.names
     return [
         build_ingest_job(project),
-        dg.define_asset_job("training_job",
-                            selection=["candidate_model", "evaluation_report",
-                                       "production_model", "promotion_history"],
+        dg.define_asset_job(names.training_job,
+                            selection=[names.candidate_model, names.evaluation_report,
+                                       names.production_model, names.promotion_history],
                             description="Train a candidate, evaluate it against the champion "
                                         "and promote it only if blessed (in `approve` mode: "
                                         "park it for approve_job). A candidate that is not "
                                         "blessed ends the run green, champion unchanged."),
-        dg.define_asset_job("scoring_job", selection=["predictions"],
-                            partitions_def=project.partitions,
+        dg.define_asset_job(names.scoring_job, selection=[names.predictions],
                             description="Score the selected days with the current champion."),
-        rollback_job,
-        approve_job,
+        build_rollback_job(project),
+        build_approve_job(project),
     ]
 
 
 def build_definitions(project: Project | None = None,
                       resources: dict | None = None) -> dg.Definitions:
+    """One pipeline's definitions: its assets, checks, jobs, sensors and schedule, named by
+    `project.names`, with `resources` (default: `default_resources`) under those names."""
     project = project or Project.from_env()
-    freshness = build_freshness_checks("raw_data", project.freshness_deadline_cron)
+    freshness = build_freshness_checks(project.names.raw_data, project.freshness_deadline_cron)
+    jobs = build_jobs(project)
     return dg.Definitions(
         assets=[*build_ingest_assets(project), *build_training_assets(project),
-                production_model, *build_scoring_assets(project),
+                build_production_model(project), *build_scoring_assets(project),
                 *build_monitoring_assets(project)],
         asset_checks=freshness,
-        jobs=build_jobs(project),
-        sensors=[*build_sensors(), outcome_alert_sensor, build_freshness_sensor(freshness)],
-        schedules=[weekly_retrain_schedule],
+        jobs=jobs,
+        sensors=[*build_sensors(project, jobs), build_outcome_alert_sensor(project),
+                 build_freshness_sensor(freshness,
+                                        name=project.names.of("freshness_checks_sensor"))],
+        schedules=[build_weekly_retrain_schedule(project)],
         resources=resources or default_resources(project),
         # Steps run one after another in the run's own process: our graphs are chains, and a
         # process per step (the multiprocess default) re-imports the code location each time,
         # which cost more than the work itself in backfills (see bench/RESULTS.md).
         executor=dg.in_process_executor,
     )
+

@@ -33,6 +33,7 @@ from retrain_assets.core.volume import (
     recent_days,
 )
 from retrain_assets.pipeline.metadata import table
+from retrain_assets.pipeline.names import Names
 from retrain_assets.pipeline.resources import DayProfiles
 
 CONTRACT = "contract"
@@ -43,8 +44,9 @@ STORED_COPY_CURRENT = "stored_copy_current"
 FRESHNESS = "freshness_check"  # the name Dagster's freshness checks carry
 
 
-def frames_type(schema) -> dg.DagsterType:
-    """The Pandera schema as the Dagster type of a `{partition: DataFrame}` output.
+def frames_type(schema, names: Names) -> dg.DagsterType:
+    """The Pandera schema as the Dagster type of a `{partition: DataFrame}` output, named for
+    its pipeline (a code location holds one type per name).
 
     Per-day assets return one frame per partition so a backfill can write many days in one run;
     the schema shows in the UI (via dagster-pandera). A `None` frame is a rejected day, already
@@ -73,15 +75,16 @@ def frames_type(schema) -> dg.DagsterType:
                     f"(missing {missing}, unexpected {extra})"))
         return dg.TypeCheck(True)
 
-    return dg.DagsterType(type_check_fn=check_each_partition, name=per_frame.unique_name,
+    return dg.DagsterType(type_check_fn=check_each_partition, name=names.of(per_frame.unique_name),
                           description=per_frame.description, metadata=per_frame.metadata)
 
 
-def contract_spec(asset: str, partitions_def: dg.PartitionsDefinition,
+def contract_spec(asset: dg.AssetKey, partitions_def: dg.PartitionsDefinition,
                   what: str) -> dg.AssetCheckSpec:
     return dg.AssetCheckSpec(CONTRACT, asset=asset, blocking=True, partitions_def=partitions_def,
-                             description=f"Every partition of {asset} satisfies {what}; a failing "
-                                         "day blocks everything downstream of it in the run.")
+                             description=f"Every partition of {asset.to_user_string()} "
+                                         f"satisfies {what}; a failing day blocks everything "
+                                         "downstream of it in the run.")
 
 
 def markdown_literal(text: str) -> str:
@@ -123,7 +126,7 @@ def report_metadata(report: ContractReport, *, sample: pd.DataFrame | None = Non
     return metadata
 
 
-def contract_results(context: dg.AssetExecutionContext, asset: str,
+def contract_results(context: dg.AssetExecutionContext, asset: dg.AssetKey,
                      results: Sequence[tuple[ContractReport, dict[str, dg.MetadataValue]]]
                      ) -> Iterator[dg.AssetCheckResult]:
     """One `contract` check result per partition (see `partition_check_results`)."""
@@ -143,7 +146,7 @@ class PartitionOutcome:
     metadata: Mapping[str, dg.MetadataValue]
 
 
-def partition_check_results(context: dg.AssetExecutionContext, asset: str, check_name: str,
+def partition_check_results(context: dg.AssetExecutionContext, asset: dg.AssetKey, check_name: str,
                             outcomes: Sequence[PartitionOutcome], *, what: str,
                             blocking: bool = False,
                             severity: dg.AssetCheckSeverity = dg.AssetCheckSeverity.ERROR,
@@ -167,7 +170,7 @@ def partition_check_results(context: dg.AssetExecutionContext, asset: str, check
                                    [o.partition for o in outcomes])
     for outcome in outcomes:
         context.log_event(dg.AssetCheckEvaluation(
-            asset_key=dg.AssetKey(asset), check_name=check_name, passed=outcome.passed,
+            asset_key=asset, check_name=check_name, passed=outcome.passed,
             metadata=dict(outcome.metadata), partition=outcome.partition, blocking=blocking,
             description=outcome.description, severity=severity,
             target_materialization_data=targets.get(outcome.partition)))
@@ -185,20 +188,20 @@ def partition_check_results(context: dg.AssetExecutionContext, asset: str, check
         if failed else f"all {len(outcomes)} days pass {check_name}", severity=severity)
 
 
-def run_materializations(instance: dg.DagsterInstance, asset: str, run_id: str,
+def run_materializations(instance: dg.DagsterInstance, asset: dg.AssetKey, run_id: str,
                          partitions: Sequence[str],
                          ) -> dict[str, AssetCheckEvaluationTargetMaterializationData]:
     """The materialization `run_id` recorded for each of `partitions` of `asset`, as the target
     a check evaluation links to (what Dagster itself looks up for a single-partition result)."""
     records = instance.fetch_materializations(
-        dg.AssetRecordsFilter(asset_key=dg.AssetKey(asset), asset_partitions=list(partitions)),
+        dg.AssetRecordsFilter(asset_key=asset, asset_partitions=list(partitions)),
         limit=len(partitions)).records  # newest first: this run's, unless one came since
     return {record.partition_key: AssetCheckEvaluationTargetMaterializationData(
                 storage_id=record.storage_id, run_id=run_id, timestamp=record.timestamp)
             for record in reversed(records) if record.run_id == run_id}
 
 
-def _range_failure(asset: str, what: str, failed: Sequence[PartitionOutcome],
+def _range_failure(asset: dg.AssetKey, what: str, failed: Sequence[PartitionOutcome],
                    passed: Sequence[str], blocking: bool) -> str:
     """Why a range run's check failed, and (for a blocking check) how to carry on with the days
     that were fine.
@@ -209,15 +212,15 @@ def _range_failure(asset: str, what: str, failed: Sequence[PartitionOutcome],
     """
     total = len(failed) + len(passed)
     carry_on = (f" The other {len(passed)} day(s) ({', '.join(passed)}) passed and were "
-                f"stored, but nothing downstream of {asset} ran in this run: materialize them "
-                "on their own, or fix the rejected days and re-run the range."
+                f"stored, but nothing downstream of {asset.to_user_string()} ran in this run: "
+                "materialize them on their own, or fix the rejected days and re-run the range."
                 if passed and blocking else "")
     return (f"{len(failed)} of {total} days {what} ({', '.join(o.partition for o in failed)})."
             f"{carry_on} " + " | ".join(o.description for o in failed[:5])
             + (f" | … and {len(failed) - 5} more (see by_partition)" if len(failed) > 5 else ""))
 
 
-def arrival_specs(asset: str, partitions_def: dg.PartitionsDefinition,
+def arrival_specs(asset: dg.AssetKey, partitions_def: dg.PartitionsDefinition,
                   thresholds: VolumeThresholds) -> list[dg.AssetCheckSpec]:
     """Per-day checks that a landed day is plausible next to the recent ones, and that what is
     stored for it is its newest landing."""
@@ -320,7 +323,7 @@ def _outcome(day: str, judgement: Judgement) -> PartitionOutcome:
            else value for name, value in judgement.figures.items()}})
 
 
-def arrival_results(context: dg.AssetExecutionContext, asset: str,
+def arrival_results(context: dg.AssetExecutionContext, asset: dg.AssetKey,
                     outcomes: Sequence[Mapping[str, PartitionOutcome]],
                     thresholds: VolumeThresholds) -> Iterator[dg.AssetCheckResult]:
     """One result per day for each arrival check (see `partition_check_results`)."""
@@ -344,7 +347,8 @@ def superseded_days(profiles: DayProfiles, days: Sequence[str]) -> dict[str, str
             for day, r in records.items() if r is not None and r.rejected_landing}
 
 
-def build_freshness_checks(asset: str, deadline_cron: str) -> list[dg.AssetChecksDefinition]:
+def build_freshness_checks(asset: dg.AssetKey,
+                           deadline_cron: str) -> list[dg.AssetChecksDefinition]:
     """Dagster's check that the newest daily partition has been materialized once
     `deadline_cron` has passed (a day that never landed shows here), as a WARN asset check.
 
@@ -356,10 +360,10 @@ def build_freshness_checks(asset: str, deadline_cron: str) -> list[dg.AssetCheck
         warnings.filterwarnings("ignore", message=".*is superseded.*")
         (checks,) = dg.build_time_partition_freshness_checks(
             assets=[asset], deadline_cron=deadline_cron, severity=dg.AssetCheckSeverity.WARN)
-    description = (f"The newest complete day of {asset} has been materialized once its deadline "
-                   f"(cron `{deadline_cron}`, UTC) has passed; warns when a day never landed or "
-                   "was not ingested. Evaluated with every ingest run and by "
-                   "freshness_checks_sensor.")
+    description = (f"The newest complete day of {asset.to_user_string()} has been materialized "
+                   f"once its deadline (cron `{deadline_cron}`, UTC) has passed; warns when a "
+                   "day never landed or was not ingested. Evaluated with every ingest run and "
+                   "by the pipeline's freshness_checks_sensor.")
     return [dg.AssetChecksDefinition.create(  # the same check, with a description that says it
         keys_by_input_name=checks.keys_by_input_name, node_def=checks.node_def,
         check_specs_by_output_name={name: spec._replace(description=description)
@@ -367,11 +371,12 @@ def build_freshness_checks(asset: str, deadline_cron: str) -> list[dg.AssetCheck
         can_subset=True)]
 
 
-def build_freshness_sensor(checks: Sequence[dg.AssetChecksDefinition]) -> dg.SensorDefinition:
+def build_freshness_sensor(checks: Sequence[dg.AssetChecksDefinition],
+                           name: str = "freshness_checks_sensor") -> dg.SensorDefinition:
     """Dagster's sensor that evaluates the freshness checks between ingest runs (every 10
     minutes, only when a result could have changed), so a day that never lands is noticed."""
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", message=".*is superseded.*")
         return dg.build_sensor_for_freshness_checks(
-            freshness_checks=checks, minimum_interval_seconds=600,
+            freshness_checks=checks, minimum_interval_seconds=600, name=name,
             default_status=dg.DefaultSensorStatus.RUNNING)

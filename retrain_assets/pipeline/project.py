@@ -13,6 +13,7 @@ from retrain_assets.core.features import features_contract_after_raw, features_s
 from retrain_assets.core.predictions import predictions_model
 from retrain_assets.core.volume import VolumeThresholds
 from retrain_assets.pipeline.checks import frames_type
+from retrain_assets.pipeline.names import Names
 
 DEFAULT_START_DATE = "2025-01-01"
 DEFAULT_FRESHNESS_DEADLINE = "0 6 * * *"  # a day is expected by 06:00 UTC the next day
@@ -25,20 +26,27 @@ DAYS_PER_RUN = 183
 @dataclass
 class Project:
     spec: DatasetSpec
+    name: str | None = None  # the model's name in a project of several (see `Names`)
     start_date: str = DEFAULT_START_DATE
     end_date: str | None = None  # the last day with data (included); None: open-ended
     max_days_per_run: int | None = DAYS_PER_RUN  # None: a backfill of any length is one run
     volume: VolumeThresholds = field(default_factory=VolumeThresholds)
     freshness_deadline_cron: str = DEFAULT_FRESHNESS_DEADLINE
+    sensor_interval_seconds: int = 15  # how often landing_zone_sensor looks
+    # drift_retrain_sensor's tick is a few indexed queries: it can look soon after a landing
+    # run's checks (None: min(sensor_interval_seconds, 5))
+    retrain_sensor_interval_seconds: int | None = None
+    landing_full_rescan: int = 120  # every this many looks, every day folder is listed again
     partitions: dg.DailyPartitionsDefinition = field(init=False)
 
     def __post_init__(self) -> None:
+        self.names = Names(self.name)
         self.partitions = daily_partitions(self.start_date, self.end_date)
-        self.raw_type = frames_type(self.spec.raw_schema)
+        self.raw_type = frames_type(self.spec.raw_schema, self.names)
         self.features_schema = features_schema(self.spec)
         self.features_contract = features_contract_after_raw(self.spec)  # what `features` checks
-        self.features_type = frames_type(self.features_schema)
-        self.predictions_type = frames_type(predictions_model(self.spec.task))
+        self.features_type = frames_type(self.features_schema, self.names)
+        self.predictions_type = frames_type(predictions_model(self.spec.task), self.names)
 
     @property
     def backfill_policy(self) -> dg.BackfillPolicy:
@@ -71,7 +79,13 @@ class Project:
             max_replay_share=_env_number("RETRAIN_ASSETS_REPLAY_MAX_SHARE",
                                          defaults.max_replay_share),
             blocking=_env_flag("RETRAIN_ASSETS_VOLUME_CHECKS_BLOCK", defaults.blocking))
+        interval = env("RETRAIN_ASSETS_RETRAIN_SENSOR_INTERVAL_SECONDS")
         return cls(spec=load_spec(env("RETRAIN_ASSETS_DATASET", "taxi")),
+                   sensor_interval_seconds=int(_env_number(
+                       "RETRAIN_ASSETS_SENSOR_INTERVAL_SECONDS", 15)),
+                   retrain_sensor_interval_seconds=int(interval) if interval else None,
+                   landing_full_rescan=int(_env_number("RETRAIN_ASSETS_LANDING_FULL_RESCAN",
+                                                       120)),
                    start_date=env("RETRAIN_ASSETS_START_DATE", DEFAULT_START_DATE),
                    end_date=env("RETRAIN_ASSETS_END_DATE") or None,
                    max_days_per_run=None if chunk == "all" else int(chunk), volume=volume,

@@ -34,21 +34,19 @@ from retrain_assets.core.policy import (
     standing_failures,
 )
 from retrain_assets.pipeline.assets.monitoring import DRIFT_CHECKS
+from retrain_assets.pipeline.assets.training import TrainingConfig
+from retrain_assets.pipeline.names import Names
+from retrain_assets.pipeline.project import Project
 from retrain_assets.pipeline.resources import LandingZoneResource, MlflowResource
 
 log = logging.getLogger(__name__)
 
 TRIGGER = "retrain/trigger"  # dagster.yaml limits runs carrying this tag to one at a time
 MONITORING_TRIGGERS = ("drift", "performance_decay")  # retrains asked for by failed checks
-TRAINING_JOB = "training_job"
 INGEST_ASSETS = ("raw_data", "features")
 SCORING_ASSETS = ("predictions", "drift_report")
 IN_FLIGHT = [dg.DagsterRunStatus.QUEUED, dg.DagsterRunStatus.NOT_STARTED,
              dg.DagsterRunStatus.STARTING, dg.DagsterRunStatus.STARTED]
-
-
-def _env_int(name: str, default: int) -> int:
-    return int(os.environ.get(name, default))
 
 
 DEFAULT_MIN_INTERVAL_SECONDS = 600
@@ -70,37 +68,42 @@ class RetrainPolicy(dg.ConfigurableResource):
         default=200_000, description="Retrain once this many new feature rows arrived since "
                                      "the last training (0 turns the data-volume trigger off)")
 
-    training_config: str = Field(
-        default="{}", description="TrainingConfig values (JSON) for the retrains this policy "
-                                  "requests, e.g. {\"window_days\": 56}")
+    training: TrainingConfig = Field(
+        default_factory=TrainingConfig,
+        description="candidate_model's settings for the retrains this policy requests, e.g. "
+                    "window_days: 56 (unset values: TrainingConfig's defaults)")
 
     @classmethod
     def from_env(cls) -> RetrainPolicy:
-        return cls(min_interval_seconds=_env_int("RETRAIN_ASSETS_RETRAIN_MIN_INTERVAL_SECONDS",
-                                                 DEFAULT_MIN_INTERVAL_SECONDS),
-                   bootstrap_days=_env_int("RETRAIN_ASSETS_RETRAIN_BOOTSTRAP_DAYS",
-                                           DEFAULT_BOOTSTRAP_DAYS),
-                   min_new_rows=_env_int("RETRAIN_ASSETS_RETRAIN_MIN_NEW_ROWS", 200_000),
-                   training_config=os.environ.get("RETRAIN_ASSETS_RETRAIN_TRAINING_CONFIG", "{}"))
+        env = os.environ.get
+        return cls(min_interval_seconds=int(env("RETRAIN_ASSETS_RETRAIN_MIN_INTERVAL_SECONDS",
+                                                DEFAULT_MIN_INTERVAL_SECONDS)),
+                   bootstrap_days=int(env("RETRAIN_ASSETS_RETRAIN_BOOTSTRAP_DAYS",
+                                          DEFAULT_BOOTSTRAP_DAYS)),
+                   min_new_rows=int(env("RETRAIN_ASSETS_RETRAIN_MIN_NEW_ROWS", 200_000)),
+                   training=TrainingConfig(**json.loads(
+                       env("RETRAIN_ASSETS_RETRAIN_TRAINING_CONFIG", "{}"))))
 
-    def run_config(self, change_day: str | None = None) -> dict:
-        """Run config of a requested retrain; `change_day` lets its window follow the change."""
-        values = {**json.loads(self.training_config),
+    def run_config(self, names: Names, change_day: str | None = None) -> dict:
+        """Run config of a requested retrain: the settings that differ from TrainingConfig's
+        defaults; `change_day` lets its window follow the change."""
+        values = {**self.training.model_dump(exclude_defaults=True),
                   **({"change_day": change_day} if change_day else {})}
-        return {"ops": {"candidate_model": {"config": values}}} if values else {}
+        return {"ops": {names.op(names.candidate_model): {"config": values}}} if values else {}
 
 
 # ---------------------------------------------------------------------------------------------
 # landing_zone_sensor
 
 
-def landing_run_request(day: str, fingerprint: str, *, with_scoring: bool) -> dg.RunRequest:
+def landing_run_request(names: Names, day: str, fingerprint: str, *,
+                        with_scoring: bool) -> dg.RunRequest:
     """One run for one landed day. The run key is the day plus its files' fingerprint, so a
     re-evaluated tick (daemon restarted before the cursor was saved) asks for the same run and
     Dagster drops the duplicate, while a rewritten day gets a new key."""
     assets = INGEST_ASSETS + (SCORING_ASSETS if with_scoring else ())
     return dg.RunRequest(run_key=f"{day}@{fingerprint}", partition_key=day,
-                         asset_selection=[dg.AssetKey(a) for a in assets],
+                         asset_selection=[names.asset(a) for a in assets],
                          tags={"landing/fingerprint": fingerprint, "landing/day": day})
 
 
@@ -168,10 +171,15 @@ def _days(days: list[str]) -> str:
         f"{len(days)} days ({days[0]}..{days[-1]}) are"
 
 
-def build_landing_zone_sensor(interval_seconds: int, full_rescan_every: int):
+def build_landing_zone_sensor(project: Project) -> dg.SensorDefinition:
+    names = project.names
+
     @dg.sensor(
-        name="landing_zone_sensor", minimum_interval_seconds=interval_seconds,
-        target=dg.AssetSelection.assets(*INGEST_ASSETS, *SCORING_ASSETS),
+        name=names.of("landing_zone_sensor"),
+        minimum_interval_seconds=project.sensor_interval_seconds,
+        target=dg.AssetSelection.assets(*(names.asset(a) for a in INGEST_ASSETS +
+                                          SCORING_ASSETS)),
+        required_resource_keys={names.of("landing_zone"), names.of("mlflow")},
         default_status=dg.DefaultSensorStatus.RUNNING,
         description="A new or rewritten day in the landing zone → one run of raw_data → "
                     "features (→ predictions → drift_report once a champion exists) for that "
@@ -181,19 +189,19 @@ def build_landing_zone_sensor(interval_seconds: int, full_rescan_every: int):
                     "the dataset's declared last day) is held back with one warning, saying "
                     "what takes it.",
     )
-    def landing_zone_sensor(context: dg.SensorEvaluationContext,
-                            landing_zone: LandingZoneResource, mlflow: MlflowResource):
+    def landing_zone_sensor(context: dg.SensorEvaluationContext, **_on_context):
+        landing_zone: LandingZoneResource = names.resource(context, "landing_zone")
+        mlflow: MlflowResource = names.resource(context, "mlflow")
         zone = landing_zone.zone()
         first_look = context.cursor is None
         state = WatchState() if first_look else landing_state(context.cursor)
-        partitions = context.repository_def.asset_graph.get(
-            dg.AssetKey(INGEST_ASSETS[0])).partitions_def
+        partitions = project.partitions
         first = partitions.start.strftime(partitions.fmt)
         last = partitions.get_last_partition_key()  # keys are ISO dates: they sort as strings
         # a dataset's declared last day (Project.end_date); Dagster's end excludes its day
         end = (partitions.end - timedelta(days=1)).strftime(partitions.fmt) \
             if partitions.end else None
-        changes = look(zone, state, full_rescan_every=full_rescan_every,
+        changes = look(zone, state, full_rescan_every=project.landing_full_rescan,
                        is_partition=lambda day: last is not None and first <= day <= last)
         cursor = landing_cursor(changes.state)
         today = get_current_datetime().date().isoformat()
@@ -213,7 +221,9 @@ def build_landing_zone_sensor(interval_seconds: int, full_rescan_every: int):
             history = (f"{len(days)} day(s) already landed ({days[0]}..{days[-1]}) are "
                        "history: backfill them (the UI, or `RETRAIN_ASSETS_BACKFILL_MAX_DAYS_PER_"
                        "RUN=all dagster asset materialize --select "
-                       f"raw_data,features --partition-range {days[0]}...{days[-1]}`)"
+                       f"{names.raw_data.to_user_string()},"
+                       f"{names.features.to_user_string()} --partition-range "
+                       f"{days[0]}...{days[-1]}`)"
                        if days else "no day that is a partition has landed yet")
             return dg.SensorResult(cursor=cursor, skip_reason=dg.SkipReason(
                 f"first look at {zone.url}: {history}{held}; from now on each new or "
@@ -225,7 +235,7 @@ def build_landing_zone_sensor(interval_seconds: int, full_rescan_every: int):
         with_scoring = mlflow.registry().version_for(CHAMPION) is not None
         context.log.info(landing_summary(changes.changed, state, with_scoring=with_scoring))
         return dg.SensorResult(cursor=cursor, run_requests=[
-            landing_run_request(day, fp, with_scoring=with_scoring)
+            landing_run_request(names, day, fp, with_scoring=with_scoring)
             for day, fp in sorted(changes.changed.items())])
 
     return landing_zone_sensor
@@ -239,7 +249,7 @@ RECENT_RESULTS = 100  # per check and tick: enough to see the days around the ne
 SEEN_LIMIT = 1_000
 
 
-def recent_check_results(instance: dg.DagsterInstance) -> list[CheckResult]:
+def recent_check_results(instance: dg.DagsterInstance, names: Names) -> list[CheckResult]:
     """The latest evaluations of drift_report's checks, passed and failed, newest first.
 
     Reads only the latest few executions of each check (an indexed query, on SQLite and
@@ -249,7 +259,7 @@ def recent_check_results(instance: dg.DagsterInstance) -> list[CheckResult]:
     results = []
     for check_name in DRIFT_CHECKS:
         records = instance.event_log_storage.get_asset_check_execution_history(
-            dg.AssetCheckKey(dg.AssetKey("drift_report"), check_name), limit=RECENT_RESULTS,
+            dg.AssetCheckKey(names.drift_report, check_name), limit=RECENT_RESULTS,
             status={AssetCheckExecutionRecordStatus.SUCCEEDED,
                     AssetCheckExecutionRecordStatus.FAILED})
         for record in records:
@@ -266,16 +276,16 @@ def recent_check_results(instance: dg.DagsterInstance) -> list[CheckResult]:
     return results
 
 
-def last_training_storage_id(instance: dg.DagsterInstance) -> int | None:
-    records = instance.fetch_materializations(dg.AssetKey("candidate_model"), limit=1).records
+def last_training_storage_id(instance: dg.DagsterInstance, names: Names) -> int | None:
+    records = instance.fetch_materializations(names.candidate_model, limit=1).records
     return records[0].storage_id if records else None
 
 
-def rows_since_last_training(instance: dg.DagsterInstance) -> int:
+def rows_since_last_training(instance: dg.DagsterInstance, names: Names) -> int:
     """Feature rows materialized after the latest candidate_model materialization."""
-    after = last_training_storage_id(instance)
+    after = last_training_storage_id(instance, names)
     records = instance.fetch_materializations(
-        dg.AssetRecordsFilter(asset_key=dg.AssetKey("features"), after_storage_id=after),
+        dg.AssetRecordsFilter(asset_key=names.features, after_storage_id=after),
         limit=10_000).records
     return rows_in(records)
 
@@ -287,7 +297,7 @@ def rows_in(records) -> int:
                is not None)
 
 
-def debounce_reason(instance: dg.DagsterInstance, min_interval_seconds: int,
+def debounce_reason(instance: dg.DagsterInstance, training_job: str, min_interval_seconds: int,
                     now: float) -> str | None:
     """Why a retrain for failed checks may not start now, or None when it may.
 
@@ -296,11 +306,12 @@ def debounce_reason(instance: dg.DagsterInstance, min_interval_seconds: int,
     answered are cleared instead; see `core.policy.standing_failures`).
     """
     in_flight = instance.get_run_records(
-        dg.RunsFilter(job_name=TRAINING_JOB, statuses=IN_FLIGHT), limit=1)
+        dg.RunsFilter(job_name=training_job, statuses=IN_FLIGHT), limit=1)
     if in_flight:
         return f"training run {in_flight[0].dagster_run.run_id} is still queued or running"
     last = instance.get_run_records(
-        dg.RunsFilter(job_name=TRAINING_JOB, tags={TRIGGER: list(MONITORING_TRIGGERS)}), limit=1)
+        dg.RunsFilter(job_name=training_job, tags={TRIGGER: list(MONITORING_TRIGGERS)}),
+        limit=1)
     if last:
         waited = now - last[0].create_timestamp.timestamp()
         if waited < min_interval_seconds:
@@ -309,10 +320,10 @@ def debounce_reason(instance: dg.DagsterInstance, min_interval_seconds: int,
     return None
 
 
-def retrain_run_request(policy: RetrainPolicy, trigger: str, key: str, tags: dict[str, str],
-                        change_day: str | None = None) -> dg.RunRequest:
+def retrain_run_request(names: Names, policy: RetrainPolicy, trigger: str, key: str,
+                        tags: dict[str, str], change_day: str | None = None) -> dg.RunRequest:
     return dg.RunRequest(run_key=f"retrain:{key}", tags={TRIGGER: trigger, **tags},
-                         run_config=policy.run_config(change_day))
+                         run_config=policy.run_config(names, change_day))
 
 
 @dataclass(frozen=True)
@@ -367,10 +378,14 @@ def ids_in(ranges: str) -> list[int]:
     return ids
 
 
-def build_drift_retrain_sensor(interval_seconds: int):
+def build_drift_retrain_sensor(project: Project) -> dg.SensorDefinition:
+    names = project.names
+    interval = project.retrain_sensor_interval_seconds or min(project.sensor_interval_seconds, 5)
+
     @dg.sensor(
-        name="drift_retrain_sensor", job_name=TRAINING_JOB,
-        minimum_interval_seconds=interval_seconds,
+        name=names.of("drift_retrain_sensor"), job_name=names.training_job,
+        minimum_interval_seconds=interval,
+        required_resource_keys={names.of("retrain_policy"), names.of("mlflow")},
         default_status=dg.DefaultSensorStatus.RUNNING,
         description="A failed drift or performance check on drift_report, enough new "
                     "rows since the last training, or (no champion yet) enough days of "
@@ -382,11 +397,12 @@ def build_drift_retrain_sensor(interval_seconds: int):
                     "later pass or a new champion answered them. Run tags say why "
                     "(retrain/trigger, checks, partition, change_day, score).",
     )
-    def drift_retrain_sensor(context: dg.SensorEvaluationContext,
-                             retrain_policy: RetrainPolicy, mlflow: MlflowResource):
+    def drift_retrain_sensor(context: dg.SensorEvaluationContext, **_on_context):
+        retrain_policy: RetrainPolicy = names.resource(context, "retrain_policy")
+        mlflow: MlflowResource = names.resource(context, "mlflow")
         instance = context.instance
         remembered = RetrainCursor.from_json(context.cursor)
-        recent = recent_check_results(instance)
+        recent = recent_check_results(instance, names)
         taken = RetrainCursor(seen=(*remembered.seen, *(r.execution_id for r in recent)))
         failing = bool(remembered.pending) or any(
             not r.passed and r.execution_id not in remembered.seen for r in recent)
@@ -394,14 +410,14 @@ def build_drift_retrain_sensor(interval_seconds: int):
             remembered.pending, recent, seen=set(remembered.seen),
             champion=mlflow.registry().version_for(CHAMPION) if failing else None)
         if standing:
-            return _answer_failures(context, retrain_policy, standing, recent, taken)
-        rows = (rows_since_last_training(instance) if retrain_policy.min_new_rows > 0
+            return _answer_failures(context, names, retrain_policy, standing, recent, taken)
+        rows = (rows_since_last_training(instance, names) if retrain_policy.min_new_rows > 0
                 else 0)
         if retrain_policy.min_new_rows > 0 and rows >= retrain_policy.min_new_rows:
-            return _data_volume(instance, retrain_policy, rows, taken)
-        days = _first_champion_due(instance, mlflow, retrain_policy)
+            return _data_volume(instance, names, retrain_policy, rows, taken)
+        days = _first_champion_due(instance, names, mlflow, retrain_policy)
         if days is not None:
-            return _bootstrap(instance, retrain_policy, days, taken)
+            return _bootstrap(instance, names, retrain_policy, days, taken)
         volume = (f"{rows:,} of the {retrain_policy.min_new_rows:,} new feature rows a "
                   "data-volume retrain needs have arrived since the last training"
                   if retrain_policy.min_new_rows > 0 else "the data-volume trigger is off")
@@ -411,11 +427,12 @@ def build_drift_retrain_sensor(interval_seconds: int):
     return drift_retrain_sensor
 
 
-def _answer_failures(context: dg.SensorEvaluationContext, policy: RetrainPolicy,
+def _answer_failures(context: dg.SensorEvaluationContext, names: Names, policy: RetrainPolicy,
                      standing: list[CheckResult], recent: list[CheckResult],
                      taken: RetrainCursor) -> dg.SensorResult:
     """One retrain for the standing failures, or, while one may not start, keep them pending."""
-    blocked = debounce_reason(context.instance, policy.min_interval_seconds, time.time())
+    blocked = debounce_reason(context.instance, names.training_job, policy.min_interval_seconds,
+                              time.time())
     if blocked:
         deferred = ", ".join(f"{f.check}[{f.partition}]" for f in standing)
         return dg.SensorResult(cursor=replace(taken, pending=tuple(standing)).to_json(),
@@ -428,23 +445,23 @@ def _answer_failures(context: dg.SensorEvaluationContext, policy: RetrainPolicy,
                      f"{request.change_day}): {standing[-1].description}")
     key = f"{request.trigger}:{max(f.execution_id for f in standing)}"
     return dg.SensorResult(cursor=taken.to_json(), run_requests=[retrain_run_request(
-        policy, request.trigger, key, tags, change_day=request.change_day)])
+        names, policy, request.trigger, key, tags, change_day=request.change_day)])
 
 
-def _data_volume(instance: dg.DagsterInstance, policy: RetrainPolicy, rows: int,
+def _data_volume(instance: dg.DagsterInstance, names: Names, policy: RetrainPolicy, rows: int,
                  taken: RetrainCursor) -> dg.SensorResult:
-    blocked = debounce_reason(instance, 0, time.time())
+    blocked = debounce_reason(instance, names.training_job, 0, time.time())
     if blocked:
         return dg.SensorResult(cursor=taken.to_json(),
                                skip_reason=dg.SkipReason(f"data volume: {blocked}"))
-    since = last_training_storage_id(instance) or 0
+    since = last_training_storage_id(instance, names) or 0
     batch = rows // policy.min_new_rows
     return dg.SensorResult(cursor=taken.to_json(), run_requests=[retrain_run_request(
-        policy, "data_volume", f"volume:after-{since}:{batch}",
+        names, policy, "data_volume", f"volume:after-{since}:{batch}",
         {"retrain/new_rows": str(rows), "retrain/min_new_rows": str(policy.min_new_rows)})])
 
 
-def _first_champion_due(instance: dg.DagsterInstance, mlflow: MlflowResource,
+def _first_champion_due(instance: dg.DagsterInstance, names: Names, mlflow: MlflowResource,
                         policy: RetrainPolicy) -> int | None:
     """The days of features there are when the first champion is due, else None."""
     if policy.bootstrap_days <= 0:
@@ -455,17 +472,17 @@ def _first_champion_due(instance: dg.DagsterInstance, mlflow: MlflowResource,
     has_champion = registry.version_for(CHAMPION) is not None or (
         waiting is not None and waiting.expires_at > datetime.now(UTC))
     days = 0 if has_champion else len(
-        instance.get_materialized_partitions(dg.AssetKey("features")))
+        instance.get_materialized_partitions(names.features))
     return days if first_champion_due(has_champion, days, policy.bootstrap_days) else None
 
 
-def _bootstrap(instance: dg.DagsterInstance, policy: RetrainPolicy, days: int,
+def _bootstrap(instance: dg.DagsterInstance, names: Names, policy: RetrainPolicy, days: int,
                cursor: RetrainCursor) -> dg.SensorResult:
-    blocked = debounce_reason(instance, 0, time.time())
+    blocked = debounce_reason(instance, names.training_job, 0, time.time())
     if blocked:
         return dg.SensorResult(cursor=cursor.to_json(),
                                skip_reason=dg.SkipReason(f"first champion: {blocked}"))
-    run = retrain_run_request(policy, "bootstrap", f"bootstrap:{days}",
+    run = retrain_run_request(names, policy, "bootstrap", f"bootstrap:{days}",
                               {"retrain/days_with_features": str(days)})
     return dg.SensorResult(cursor=cursor.to_json(), run_requests=[run])
 
@@ -480,12 +497,15 @@ class FailureAlerts(dg.ConfigurableResource):
 
     slack_token: str | None = None
     slack_channel: str = "#ml-alerts"
+    dagster_ui_url: str | None = Field(
+        default=None, description="Base URL of the Dagster UI, for the run link in alerts")
 
     @classmethod
     def from_env(cls) -> FailureAlerts:
+        url = os.environ.get("RETRAIN_ASSETS_DAGSTER_UI_URL")
         if not os.environ.get("SLACK_BOT_TOKEN"):
-            return cls()
-        return cls(slack_token=dg.EnvVar("SLACK_BOT_TOKEN"),
+            return cls(dagster_ui_url=url)
+        return cls(slack_token=dg.EnvVar("SLACK_BOT_TOKEN"), dagster_ui_url=url,
                    slack_channel=os.environ.get("RETRAIN_ASSETS_SLACK_CHANNEL", "#ml-alerts"))
 
     def send(self, text: str, logger: logging.Logger | dg.DagsterLogManager = log) -> None:
@@ -508,26 +528,30 @@ def failure_text(run: dg.DagsterRun, step_errors: dict[str, str], run_url: str |
     return f":red_circle: run {run.run_id} of `{run.job_name}` failed{why}\n{steps}{where}"
 
 
-@dg.run_failure_sensor(name="run_failure_alert", default_status=dg.DefaultSensorStatus.RUNNING,
-                       description="Reports every failed run and its failed steps: to the log, "
-                                   "and to Slack when SLACK_BOT_TOKEN is set.")
-def run_failure_alert(context: dg.RunFailureSensorContext, alerts: FailureAlerts) -> None:
-    errors = {event.step_key: event.event_specific_data.error.message
-              for event in context.get_step_failure_events()
-              if event.step_key and event.event_specific_data.error}
-    base = os.environ.get("RETRAIN_ASSETS_DAGSTER_UI_URL")
-    url = f"{base.rstrip('/')}/runs/{context.dagster_run.run_id}" if base else None
-    alerts.send(failure_text(context.dagster_run, errors, url), context.log)
+def build_run_failure_alert(project: Project, jobs: list) -> dg.SensorDefinition:
+    """Reports every failed run of this pipeline's `jobs`: to the log, and to Slack when its
+    alerts resource has a token."""
+    names = project.names
+
+    def run_failure_alert(context: dg.RunStatusSensorContext, **resources) -> None:
+        failure = context.for_run_failure()
+        alerts: FailureAlerts = resources[names.of("alerts")]  # passed by key, as keywords
+        errors = {event.step_key: event.event_specific_data.error.message
+                  for event in failure.get_step_failure_events()
+                  if event.step_key and event.event_specific_data.error}
+        base = alerts.dagster_ui_url
+        url = f"{base.rstrip('/')}/runs/{context.dagster_run.run_id}" if base else None
+        alerts.send(failure_text(context.dagster_run, errors, url), context.log)
+
+    return dg.RunStatusSensorDefinition(
+        name=names.of("run_failure_alert"), run_status=dg.DagsterRunStatus.FAILURE,
+        run_status_sensor_fn=run_failure_alert, monitored_jobs=jobs,
+        default_status=dg.DefaultSensorStatus.RUNNING,
+        required_resource_keys={names.of("alerts")},
+        description="Reports every failed run and its failed steps: to the log, and to Slack "
+                    "when SLACK_BOT_TOKEN is set.")
 
 
-def build_sensors() -> list:
-    """Sensors with their tick intervals from the environment (the demo uses seconds)."""
-    interval = _env_int("RETRAIN_ASSETS_SENSOR_INTERVAL_SECONDS", 15)
-    # its tick is a few indexed queries, so it can look soon after a landing run's checks
-    retrain_interval = _env_int("RETRAIN_ASSETS_RETRAIN_SENSOR_INTERVAL_SECONDS",
-                                min(interval, 5))
-    return [
-        build_landing_zone_sensor(interval, _env_int("RETRAIN_ASSETS_LANDING_FULL_RESCAN", 120)),
-        build_drift_retrain_sensor(retrain_interval),
-        run_failure_alert,
-    ]
+def build_sensors(project: Project, jobs: list) -> list[dg.SensorDefinition]:
+    return [build_landing_zone_sensor(project), build_drift_retrain_sensor(project),
+            build_run_failure_alert(project, jobs)]

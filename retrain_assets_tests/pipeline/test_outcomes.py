@@ -7,11 +7,18 @@ import dagster as dg
 import pytest
 
 from retrain_assets.adapters.registry import AWAITING_APPROVAL, CHAMPION
+from retrain_assets.datasets.taxi import TAXI_TRIPS
 from retrain_assets.dev.instance import run_job
-from retrain_assets.pipeline.alerts import AlertRoute, OutcomeAlerts, outcome_alert_sensor
+from retrain_assets.pipeline.alerts import (
+    AlertRoute,
+    OutcomeAlerts,
+    build_outcome_alert_sensor,
+)
 from retrain_assets.pipeline.build import build_definitions
+from retrain_assets.pipeline.project import Project
 from retrain_assets_tests.conftest import SMALL_TRAINING, START, champion_from, land
 
+DRIFT_REPORT = dg.AssetKey("drift_report")
 CRIPPLED = {"ops": {"candidate_model": {"config": {
     **SMALL_TRAINING["ops"]["candidate_model"]["config"], "max_iter": 2, "learning_rate": 0.01}}}}
 
@@ -33,7 +40,7 @@ def slack(monkeypatch) -> list[dict]:
 def _tick(instance, alerts: OutcomeAlerts, cursor: str | None) -> str:
     context = dg.build_sensor_context(instance=instance, cursor=cursor,
                                       resources={"outcome_alerts": alerts})
-    outcome_alert_sensor(context)
+    build_outcome_alert_sensor(Project(spec=TAXI_TRIPS))(context)
     return context.cursor
 
 
@@ -161,7 +168,7 @@ def test_drift_and_decay_failures_alert_once_each_along_their_routes(monkeypatch
               result("no_feature_drift", "2025-03-02", 11),
               result("no_performance_decay", "2025-03-02", 10),
               result("no_feature_drift", "2025-03-01", 9, passed=True)]
-    sent, cursor = check_alerts(recent, AlertCursor(), alerts)
+    sent, cursor = check_alerts(recent, AlertCursor(), alerts, DRIFT_REPORT)
     assert [(a.kind, a.text.split(":", 2)[2].split("(")[0].strip()) for a in sent] == [
         ("drift", "no_feature_drift failed on 2025-03-02, 2025-03-03"),
         ("decay", "no_performance_decay failed on 2025-03-02")]
@@ -176,10 +183,10 @@ def test_drift_and_decay_failures_alert_once_each_along_their_routes(monkeypatch
     assert "Subject: [retrain_assets] drift:" in message
 
     again, cursor = check_alerts([*recent, result("no_feature_drift", "2025-03-04", 13)],
-                                 cursor, alerts)
+                                 cursor, alerts, DRIFT_REPORT)
     assert [a.text.split(" failed on ")[1].split(" ")[0] for a in again] == ["2025-03-04"]
     # ids that left the window of recent results are forgotten, so the cursor stays small
-    assert check_alerts([], cursor, alerts)[1].alerted_failures == ()
+    assert check_alerts([], cursor, alerts, DRIFT_REPORT)[1].alerted_failures == ()
 
 
 def test_alert_routes_from_the_environment_name_only_known_kinds(monkeypatch):

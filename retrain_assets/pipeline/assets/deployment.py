@@ -24,15 +24,11 @@ from retrain_assets.adapters.registry import (
     ModelRegistry,
 )
 from retrain_assets.pipeline.metadata import table
-from retrain_assets.pipeline.resources import (
-    TRANSIENT_RETRY,
-    MlflowResource,
-    retries_only_transient,
-)
+from retrain_assets.pipeline.names import Names
+from retrain_assets.pipeline.project import Project
+from retrain_assets.pipeline.resources import TRANSIENT_RETRY, retries_only_transient
 
 CHAMPION_POOL = "champion_alias"  # one alias move at a time (dagster concurrency pool)
-PRODUCTION_MODEL = dg.AssetKey("production_model")
-PROMOTION_HISTORY = dg.AssetKey("promotion_history")
 # metadata key `outcome` on production_model events: what outcome_alert_sensor reads
 PROMOTED, APPROVED, ROLLED_BACK = "promoted", "approved", "rolled back"
 NOT_PROMOTED, AWAITING, REJECTED = "not promoted", "awaiting approval", "rejected"
@@ -93,11 +89,11 @@ def champion_metadata(registry: ModelRegistry, moves: list[AliasMove], outcome: 
     }
 
 
-def outcome_observation(registry: ModelRegistry, outcome: str, candidate: str,
+def outcome_observation(names: Names, registry: ModelRegistry, outcome: str, candidate: str,
                         champion: str | None, detail: str) -> dg.AssetObservation:
     """An event on production_model for a decision that did not move the champion."""
     run_id = registry.client.get_model_version(registry.model_name, candidate).run_id
-    return dg.AssetObservation(asset_key=PRODUCTION_MODEL, description=detail, metadata={
+    return dg.AssetObservation(asset_key=names.production_model, description=detail, metadata={
         "outcome": dg.MetadataValue.text(outcome),
         "candidate_version": dg.MetadataValue.text(candidate),
         "model_version": dg.MetadataValue.text(champion or "none"),
@@ -105,42 +101,54 @@ def outcome_observation(registry: ModelRegistry, outcome: str, candidate: str,
         "mlflow_run": dg.MetadataValue.url(registry.run_url(run_id))})
 
 
-@dg.multi_asset(
-    specs=[
-        dg.AssetSpec(PRODUCTION_MODEL, deps=["evaluation_report"], group_name="deployment",
-                     kinds={"mlflow"}, tags={"stage": "deploy"}, owners=["team:ml-platform"],
-                     skippable=True,
-                     description=f"The model serving predictions: the MLflow alias `{CHAMPION}`. "
-                                 "Moves to a blessed candidate (at once, or after a person "
-                                 "approves it in `approve` mode) and on rollback. A candidate "
-                                 "that is not blessed leaves it as it is: the run succeeds and "
-                                 "an observation (outcome `not promoted`) says why."),
-        dg.AssetSpec(PROMOTION_HISTORY, deps=[PRODUCTION_MODEL], group_name="deployment",
-                     kinds={"mlflow"}, tags={"stage": "deploy"}, owners=["team:ml-platform"],
-                     skippable=True,
-                     description="Every alias move and approval decision (promote, approve, "
-                                 "reject, expire, rollback): from, to, why, run and who, newest "
-                                 "first. Append-only: kept as `history.<seq>` tags on the MLflow "
-                                 "versions, never rewritten."),
-    ],
-    ins={"evaluation_report": dg.AssetIn()}, pool=CHAMPION_POOL, retry_policy=TRANSIENT_RETRY,
-    can_subset=True,
-)
-@retries_only_transient
-def production_model(context: dg.AssetExecutionContext, evaluation_report: dict,
-                     mlflow: MlflowResource, promotion: PromotionPolicy):
-    """Decides when production_model is selected; promotion_history alone only re-reads the
-    history (a refresh of the table, never a promotion)."""
-    registry = mlflow.registry()
-    selected = context.selected_asset_keys
-    changed = PRODUCTION_MODEL not in selected or (
-        yield from decide_promotion(context, evaluation_report, registry, promotion))
-    if changed and PROMOTION_HISTORY in selected:
-        yield dg.MaterializeResult(asset_key=PROMOTION_HISTORY,
-                                   metadata=history_metadata(registry))
+def build_production_model(project: Project) -> dg.AssetsDefinition:
+    """production_model and promotion_history: one step, so the history is written by the
+    run that moved the alias."""
+    names = project.names
+
+    @dg.multi_asset(
+        name=names.op(names.production_model),
+        specs=[
+            dg.AssetSpec(names.production_model, deps=[names.evaluation_report],
+                         group_name=names.of("deployment"),
+                         kinds={"mlflow"}, tags={"stage": "deploy"}, owners=["team:ml-platform"],
+                         skippable=True,
+                         description=f"The model serving predictions: the MLflow alias "
+                                     f"`{CHAMPION}`. Moves to a blessed candidate (at once, or "
+                                     "after a person approves it in `approve` mode) and on "
+                                     "rollback. A candidate that is not blessed leaves it as it "
+                                     "is: the run succeeds and an observation (outcome `not "
+                                     "promoted`) says why."),
+            dg.AssetSpec(names.promotion_history, deps=[names.production_model],
+                         group_name=names.of("deployment"),
+                         kinds={"mlflow"}, tags={"stage": "deploy"}, owners=["team:ml-platform"],
+                         skippable=True,
+                         description="Every alias move and approval decision (promote, "
+                                     "approve, reject, expire, rollback): from, to, why, run and "
+                                     "who, newest first. Append-only: kept as `history.<seq>` "
+                                     "tags on the MLflow versions, never rewritten."),
+        ],
+        ins={"evaluation_report": dg.AssetIn(names.evaluation_report)}, pool=CHAMPION_POOL,
+        retry_policy=TRANSIENT_RETRY, can_subset=True,
+        required_resource_keys={names.of("mlflow"), names.of("promotion")},
+    )
+    @retries_only_transient
+    def production_model(context: dg.AssetExecutionContext, evaluation_report: dict):
+        """Decides when production_model is selected; promotion_history alone only re-reads the
+        history (a refresh of the table, never a promotion)."""
+        registry = names.resource(context, "mlflow").registry()
+        selected = context.selected_asset_keys
+        changed = names.production_model not in selected or (
+            yield from decide_promotion(context, names, evaluation_report, registry,
+                                        names.resource(context, "promotion")))
+        if changed and names.promotion_history in selected:
+            yield dg.MaterializeResult(asset_key=names.promotion_history,
+                                       metadata=history_metadata(registry))
+
+    return production_model
 
 
-def decide_promotion(context: dg.AssetExecutionContext, evaluation_report: dict,
+def decide_promotion(context: dg.AssetExecutionContext, names: Names, evaluation_report: dict,
                      registry: ModelRegistry, promotion: PromotionPolicy):
     """Act on the verdict; yields production_model's materialization when the champion moved
     and returns whether the history changed."""
@@ -151,7 +159,8 @@ def decide_promotion(context: dg.AssetExecutionContext, evaluation_report: dict,
     if not verdict["blessed"]:
         detail = f"candidate version {candidate} was not blessed; champion stays: {reasons}"
         context.log.info(detail)
-        context.log_event(outcome_observation(registry, NOT_PROMOTED, candidate, expected, detail))
+        context.log_event(outcome_observation(names, registry, NOT_PROMOTED, candidate, expected,
+                                              detail))
         return False
     actor = actor_of(context)
     if promotion.mode == "approve":
@@ -161,7 +170,8 @@ def decide_promotion(context: dg.AssetExecutionContext, evaluation_report: dict,
         detail = (f"candidate version {candidate} is blessed and awaits approval until "
                   f"{expires:%Y-%m-%d %H:%M} UTC: run approve_job (decision approve or reject)")
         context.log.info(detail)
-        context.log_event(outcome_observation(registry, AWAITING, candidate, expected, detail))
+        context.log_event(outcome_observation(names, registry, AWAITING, candidate, expected,
+                                              detail))
         return True
     reason = f"blessed by evaluation_report in run {context.run_id}: {reasons}"
     try:
@@ -169,21 +179,22 @@ def decide_promotion(context: dg.AssetExecutionContext, evaluation_report: dict,
                                  actor=actor)
     except ChampionMovedError as exc:
         raise dg.Failure(str(exc), allow_retries=False) from exc
-    yield dg.MaterializeResult(asset_key=PRODUCTION_MODEL,
+    yield dg.MaterializeResult(asset_key=names.production_model,
                                metadata=champion_metadata(registry, moves, PROMOTED, reason))
     return True
 
 
-def record_champion(context: dg.OpExecutionContext, registry: ModelRegistry,
+def record_champion(context: dg.OpExecutionContext, names: Names, registry: ModelRegistry,
                     moves: list[AliasMove], outcome: str, reason: str) -> None:
     """An op's alias move as a production_model materialization, so the UI's champion is true."""
     context.log_event(dg.AssetMaterialization(
-        asset_key=PRODUCTION_MODEL, description=f"{outcome}: {reason}",
+        asset_key=names.production_model, description=f"{outcome}: {reason}",
         metadata=champion_metadata(registry, moves, outcome, reason)))
 
 
-def record_history(context: dg.OpExecutionContext, registry: ModelRegistry) -> None:
-    context.log_event(dg.AssetMaterialization(asset_key=PROMOTION_HISTORY,
+def record_history(context: dg.OpExecutionContext, names: Names,
+                   registry: ModelRegistry) -> None:
+    context.log_event(dg.AssetMaterialization(asset_key=names.promotion_history,
                                               metadata=history_metadata(registry)))
 
 
@@ -195,27 +206,31 @@ class RollbackConfig(dg.Config):
     reason: str = "manual rollback"
 
 
-@dg.op(tags={"stage": "deploy"}, pool=CHAMPION_POOL, retry_policy=TRANSIENT_RETRY)
-@retries_only_transient
-def rollback_champion(context: dg.OpExecutionContext, config: RollbackConfig,
-                      mlflow: MlflowResource) -> None:
-    """Re-point the champion alias along the promotion history."""
-    registry = mlflow.registry()
-    try:
-        moves = registry.rollback(config.to, reason=config.reason, actor=actor_of(context))
-    except ValueError as exc:
-        raise dg.Failure(str(exc), allow_retries=False) from exc
-    champion = next(m for m in moves if m.alias == CHAMPION)
-    context.log.info(f"champion: version {champion.from_version} -> {champion.to_version}")
-    record_champion(context, registry, moves, ROLLED_BACK, config.reason)
-    record_history(context, registry)
+def build_rollback_job(project: Project) -> dg.JobDefinition:
+    names = project.names
 
+    @dg.op(name=names.of("rollback_champion"), tags={"stage": "deploy"}, pool=CHAMPION_POOL,
+           retry_policy=TRANSIENT_RETRY, required_resource_keys={names.of("mlflow")})
+    @retries_only_transient
+    def rollback_champion(context: dg.OpExecutionContext, config: RollbackConfig) -> None:
+        """Re-point the champion alias along the promotion history."""
+        registry = names.resource(context, "mlflow").registry()
+        try:
+            moves = registry.rollback(config.to, reason=config.reason, actor=actor_of(context))
+        except ValueError as exc:
+            raise dg.Failure(str(exc), allow_retries=False) from exc
+        champion = next(m for m in moves if m.alias == CHAMPION)
+        context.log.info(f"champion: version {champion.from_version} -> {champion.to_version}")
+        record_champion(context, names, registry, moves, ROLLED_BACK, config.reason)
+        record_history(context, names, registry)
 
-@dg.job(description="Roll the champion back to the one before it (promotion_history), or to "
-                    "any version given in config.",
-        tags={"retrain/trigger": "rollback"})
-def rollback_job():
-    rollback_champion()
+    @dg.job(name=names.rollback_job, tags={"retrain/trigger": "rollback"},
+            description="Roll the champion back to the one before it (promotion_history), or "
+                        "to any version given in config.")
+    def rollback_job():
+        rollback_champion()
+
+    return rollback_job
 
 
 class ApprovalConfig(dg.Config):
@@ -227,32 +242,36 @@ class ApprovalConfig(dg.Config):
     reason: str = Field(description="Why; recorded in promotion_history and on the version")
 
 
-@dg.op(tags={"stage": "deploy"}, pool=CHAMPION_POOL, retry_policy=TRANSIENT_RETRY)
-@retries_only_transient
-def decide_approval(context: dg.OpExecutionContext, config: ApprovalConfig,
-                    mlflow: MlflowResource) -> None:
-    """A person's decision on a blessed candidate waiting in `approve` mode."""
-    registry = mlflow.registry()
-    actor = actor_of(context)
-    approve = config.decision == APPROVE
-    try:
-        version, moves = registry.decide_approval(
-            config.version or None, approve=approve, reason=config.reason, actor=actor,
-            now=datetime.now(UTC))
-    except (ApprovalError, ChampionMovedError) as exc:
-        record_history(context, registry)  # an expiry is recorded
-        raise dg.Failure(str(exc), allow_retries=False) from exc
-    reason = f"{config.decision}d by {actor.user}: {config.reason}"
-    if approve:
-        record_champion(context, registry, moves, APPROVED, reason)
-    else:
-        context.log_event(outcome_observation(registry, REJECTED, version,
-                                              registry.version_for(CHAMPION), reason))
-    record_history(context, registry)
+def build_approve_job(project: Project) -> dg.JobDefinition:
+    names = project.names
 
+    @dg.op(name=names.of("decide_approval"), tags={"stage": "deploy"}, pool=CHAMPION_POOL,
+           retry_policy=TRANSIENT_RETRY, required_resource_keys={names.of("mlflow")})
+    @retries_only_transient
+    def decide_approval(context: dg.OpExecutionContext, config: ApprovalConfig) -> None:
+        """A person's decision on a blessed candidate waiting in `approve` mode."""
+        registry = names.resource(context, "mlflow").registry()
+        actor = actor_of(context)
+        approve = config.decision == APPROVE
+        try:
+            version, moves = registry.decide_approval(
+                config.version or None, approve=approve, reason=config.reason, actor=actor,
+                now=datetime.now(UTC))
+        except (ApprovalError, ChampionMovedError) as exc:
+            record_history(context, names, registry)  # an expiry is recorded
+            raise dg.Failure(str(exc), allow_retries=False) from exc
+        reason = f"{config.decision}d by {actor.user}: {config.reason}"
+        if approve:
+            record_champion(context, names, registry, moves, APPROVED, reason)
+        else:
+            context.log_event(outcome_observation(names, registry, REJECTED, version,
+                                                  registry.version_for(CHAMPION), reason))
+        record_history(context, names, registry)
 
-@dg.job(description="Approve or reject the blessed candidate awaiting approval (`approve` "
-                    "promotion mode); the decision enters promotion_history.",
-        tags={"retrain/trigger": "approval"})
-def approve_job():
-    decide_approval()
+    @dg.job(name=names.approve_job, tags={"retrain/trigger": "approval"},
+            description="Approve or reject the blessed candidate awaiting approval (`approve` "
+                        "promotion mode); the decision enters promotion_history.")
+    def approve_job():
+        decide_approval()
+
+    return approve_job

@@ -52,26 +52,28 @@ class RawDataConfig(dg.Config):
 
 
 def build_ingest_assets(project: Project) -> list[dg.AssetsDefinition]:
-    spec = project.spec
+    spec, names = project.spec, project.names
     replay_content = content_columns(list(spec.raw_schema.to_schema().columns),
                                      id_column=spec.id_column, time_column=spec.time_column)
 
     @dg.asset(
-        partitions_def=project.partitions, backfill_policy=project.backfill_policy,
-        group_name="ingestion",
+        key=names.raw_data, partitions_def=project.partitions,
+        backfill_policy=project.backfill_policy, group_name=names.of("ingestion"),
         kinds={"pandas", "parquet"}, dagster_type=project.raw_type,
-        check_specs=[contract_spec("raw_data", project.partitions,
+        io_manager_key=names.of("io_manager"),
+        required_resource_keys={names.of("landing_zone"), names.of("io_manager")},
+        check_specs=[contract_spec(names.raw_data, project.partitions,
                                    f"the {spec.raw_schema.__name__} Pandera schema"),
-                     *arrival_specs("raw_data", project.partitions, project.volume)],
+                     *arrival_specs(names.raw_data, project.partitions, project.volume)],
         tags={"stage": "ingest"}, owners=["team:ml-platform"], retry_policy=TRANSIENT_RETRY,
         description=f"{spec.description or spec.name}: each day's landed CSV/Parquet files, "
                     f"validated against {spec.raw_schema.__name__}. Files that break the "
                     "contract are quarantined with a note, never deleted.",
     )
     @retries_only_transient
-    def raw_data(context: dg.AssetExecutionContext, config: RawDataConfig,
-                 landing_zone: LandingZoneResource,
-                 io_manager: dg.ResourceParam[ParquetIOManager]):
+    def raw_data(context: dg.AssetExecutionContext, config: RawDataConfig):
+        landing_zone: LandingZoneResource = names.resource(context, "landing_zone")
+        io_manager: ParquetIOManager = names.resource(context, "io_manager")
         zone = landing_zone.zone()
         policy = config.policy(spec.row_policy)
         frames, results = {}, []
@@ -86,20 +88,22 @@ def build_ingest_assets(project: Project) -> list[dg.AssetsDefinition]:
                 intake.report, sample=bad_row_sample(intake.report, intake.frames)
                 if not intake.report.passed and intake.frames else None,
                 quarantined=intake.quarantined)))
-        ledger = ArrivalLedger(io_manager.day_profiles("raw_data"), project.volume,
-                               content=replay_content, run_id=context.run_id)
+        ledger = ArrivalLedger(io_manager.day_profiles(names.raw_data.to_user_string()),
+                               project.volume, content=replay_content, run_id=context.run_id)
         arrivals = [ledger.outcomes(report) for report, _ in results]
         add_partition_metadata(context, {day: stored_day_summary(frame)
                                          for day, frame in frames.items()})
         yield dg.Output(frames, metadata={"landing_zone": dg.MetadataValue.path(zone.url)})
-        yield from contract_results(context, "raw_data", results)
-        yield from arrival_results(context, "raw_data", arrivals, project.volume)
+        yield from contract_results(context, names.raw_data, results)
+        yield from arrival_results(context, names.raw_data, arrivals, project.volume)
 
     @dg.asset(
+        key=names.features, ins={"raw_data": dg.AssetIn(names.raw_data)},
         partitions_def=project.partitions, backfill_policy=project.backfill_policy,
-        group_name="ingestion",
+        group_name=names.of("ingestion"), io_manager_key=names.of("io_manager"),
         kinds={"pandas", "parquet"}, dagster_type=project.features_type,
-        check_specs=[contract_spec("features", project.partitions, "the features schema")],
+        check_specs=[contract_spec(names.features, project.partitions,
+                                   "the features schema")],
         tags={"stage": "features"}, owners=["team:ml-platform"], retry_policy=TRANSIENT_RETRY,
         description="Model inputs for each day, built by core.features.build_features — the "
                     "same function batch scoring uses, so training and serving cannot skew.",
@@ -120,14 +124,14 @@ def build_ingest_assets(project: Project) -> list[dg.AssetsDefinition]:
         add_partition_metadata(context, {day: stored_day_summary(frame)
                                          for day, frame in frames.items()})
         yield dg.Output(frames)
-        yield from contract_results(context, "features", results)
+        yield from contract_results(context, names.features, results)
 
     return [raw_data, features]
 
 
 def build_ingest_job(project: Project):
     """The one ingest job definition; bench/floor.py runs it too, so both runs are alike."""
-    return dg.define_asset_job("ingest_job", selection=["raw_data", "features"],
-                               partitions_def=project.partitions,
+    names = project.names
+    return dg.define_asset_job(names.ingest_job, selection=[names.raw_data, names.features],
                                description="Land → validate → features for the selected days.")
 

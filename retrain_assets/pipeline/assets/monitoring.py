@@ -25,7 +25,7 @@ from retrain_assets.pipeline.metadata import (
     table,
 )
 from retrain_assets.pipeline.project import Project
-from retrain_assets.pipeline.resources import MlflowResource, PartitionFrames
+from retrain_assets.pipeline.resources import PartitionFrames
 
 NO_FEATURE_DRIFT = "no_feature_drift"
 NO_PERFORMANCE_DECAY = "no_performance_decay"
@@ -80,23 +80,26 @@ class ChampionBaseline:
 
 
 def build_monitoring_assets(project: Project) -> list[dg.AssetsDefinition]:
-    spec = project.spec
+    spec, names = project.spec, project.names
     metric = spec.primary_metric
     monitored = [f for f in spec.model_features if f not in CALENDAR_FEATURES]
 
     @dg.asset(
+        key=names.drift_report, ins={"features": dg.AssetIn(names.features),
+                                     "predictions": dg.AssetIn(names.predictions)},
         partitions_def=project.partitions, backfill_policy=project.backfill_policy,
-        group_name="monitoring",
+        group_name=names.of("monitoring"), io_manager_key=names.of("io_manager"),
+        required_resource_keys={names.of("mlflow")},
         kinds={"pandas", "scipy", "mlflow"}, tags={"stage": "monitor"},
         owners=["team:ml-platform"],
         check_specs=[
             dg.AssetCheckSpec(
-                NO_FEATURE_DRIFT, asset="drift_report", partitions_def=project.partitions,
+                NO_FEATURE_DRIFT, asset=names.drift_report, partitions_def=project.partitions,
                 description="No feature drifted past its PSI / KS / Jensen–Shannon threshold "
                             "and the mean prediction stayed near the training label mean. "
                             "A failure asks drift_retrain_sensor for a retrain."),
             dg.AssetCheckSpec(
-                NO_PERFORMANCE_DECAY, asset="drift_report", partitions_def=project.partitions,
+                NO_PERFORMANCE_DECAY, asset=names.drift_report, partitions_def=project.partitions,
                 description=f"On labelled days, live {metric} is not worse than the champion's "
                             "holdout metric by more than the allowed fraction (raised on small "
                             "days to what chance alone reaches, measured on the holdout). A "
@@ -108,10 +111,10 @@ def build_monitoring_assets(project: Project) -> list[dg.AssetsDefinition]:
                     "that model's holdout metric. Stored: one row per feature.",
     )
     def drift_report(context: dg.AssetExecutionContext, config: DriftReportConfig,
-                     features: PartitionFrames, predictions: PartitionFrames,
-                     mlflow: MlflowResource):
+                     features: PartitionFrames, predictions: PartitionFrames):
         thresholds = config.thresholds()
-        baseline = ChampionBaseline(mlflow.registry(), monitored, metric)
+        baseline = ChampionBaseline(names.resource(context, "mlflow").registry(), monitored,
+                                    metric)
         frames, days = {}, []
         for day in context.partition_keys:
             if day not in predictions:
@@ -131,10 +134,10 @@ def build_monitoring_assets(project: Project) -> list[dg.AssetsDefinition]:
         _add_report_metadata(context, days, config)
         yield dg.Output(frames)
         yield from partition_check_results(
-            context, "drift_report", NO_FEATURE_DRIFT,
+            context, names.drift_report, NO_FEATURE_DRIFT,
             [d.feature_outcome() for d in days], what="drifted")
         yield from partition_check_results(
-            context, "drift_report", NO_PERFORMANCE_DECAY,
+            context, names.drift_report, NO_PERFORMANCE_DECAY,
             [d.decay_outcome() for d in days], what="decayed")
 
     return [drift_report]
@@ -239,18 +242,18 @@ def _add_report_metadata(context: dg.AssetExecutionContext, days: list[DayDrift]
     """Each day's own numbers on its own event, and the drift-over-time plot on the newest
     day of the run (one copy per run, not one per backfilled day)."""
     by_day = {d.day: d.metadata() for d in days}
-    history = _drift_history(context.instance, days, config.plot_days)
+    history = _drift_history(context.instance, context.asset_key, days, config.plot_days)
     if days and not history.empty:
         by_day[days[-1].day]["drift_over_time"] = figure(drift_over_time(
             history, psi_threshold=config.psi, decay_threshold=config.metric_decay))
     add_partition_metadata(context, by_day)
 
 
-def _drift_history(instance: dg.DagsterInstance, days: list[DayDrift],
-                   plot_days: int) -> pd.DataFrame:
+def _drift_history(instance: dg.DagsterInstance, drift_report: dg.AssetKey,
+                   days: list[DayDrift], plot_days: int) -> pd.DataFrame:
     """Scores of recent drift_report partitions (latest materialization each) plus this run's;
     metric_decay is NaN on days without labels."""
-    records = instance.fetch_materializations(dg.AssetKey("drift_report"),
+    records = instance.fetch_materializations(drift_report,
                                               limit=4 * plot_days).records
     latest: dict[str, dict] = {}
     for record in records:  # newest first

@@ -14,7 +14,6 @@ from retrain_assets.pipeline.metadata import DIGITS, add_partition_metadata, sto
 from retrain_assets.pipeline.project import Project
 from retrain_assets.pipeline.resources import (
     TRANSIENT_RETRY,
-    MlflowResource,
     PartitionFrames,
     retries_only_transient,
 )
@@ -52,23 +51,24 @@ def unscored_day(day: str) -> ContractReport:
 
 
 def build_scoring_assets(project: Project) -> list[dg.AssetsDefinition]:
-    spec = project.spec
+    spec, names = project.spec, project.names
 
     @dg.asset(
+        key=names.predictions, ins={"features": dg.AssetIn(names.features)},
         partitions_def=project.partitions, backfill_policy=project.backfill_policy,
-        group_name="monitoring",
+        group_name=names.of("monitoring"), io_manager_key=names.of("io_manager"),
+        required_resource_keys={names.of("mlflow")},
         kinds={"pandas", "sklearn", "parquet"}, dagster_type=project.predictions_type,
-        deps=["production_model"], tags={"stage": "score"}, owners=["team:ml-platform"],
+        deps=[names.production_model], tags={"stage": "score"}, owners=["team:ml-platform"],
         retry_policy=TRANSIENT_RETRY,
-        check_specs=[contract_spec("predictions", project.partitions,
+        check_specs=[contract_spec(names.predictions, project.partitions,
                                    "the Predictions Pandera schema")],
         description=f"The champion (MLflow alias `{CHAMPION}`) scores every row of the day; "
                     "the model version used is stored in each row and in the metadata.",
     )
     @retries_only_transient
-    def predictions(context: dg.AssetExecutionContext, features: PartitionFrames,
-                    mlflow: MlflowResource):
-        registry = mlflow.registry()
+    def predictions(context: dg.AssetExecutionContext, features: PartitionFrames):
+        registry = names.resource(context, "mlflow").registry()
         version = registry.version_for(CHAMPION)
         if version is None:
             raise dg.Failure(f"no champion yet for {registry.model_name!r}: materialize "
@@ -96,6 +96,6 @@ def build_scoring_assets(project: Project) -> list[dg.AssetsDefinition]:
                 round(float(frame["prediction"].mean()), DIGITS))} if frame is not None else {})}
             for day, frame in frames.items()})
         yield dg.Output(frames, metadata={"model_version": dg.MetadataValue.text(version)})
-        yield from contract_results(context, "predictions", results)
+        yield from contract_results(context, names.predictions, results)
 
     return [predictions]

@@ -42,8 +42,6 @@ from retrain_assets.pipeline.resources import (
     retries_only_transient,
 )
 
-ALL_DAYS = dg.AssetIn(partition_mapping=dg.AllPartitionMapping())
-
 
 class TrainingConfig(dg.Config):
     """Editable in the launchpad; every value is logged as an MLflow param. The window and
@@ -88,10 +86,14 @@ def concat_days(frames: PartitionFrames, days) -> pd.DataFrame:
 
 
 def build_training_assets(project: Project) -> list[dg.AssetsDefinition]:
-    spec = project.spec
+    spec, names = project.spec, project.names
+    all_days = dg.AssetIn(names.features, partition_mapping=dg.AllPartitionMapping())
 
     @dg.asset(
-        ins={"features": ALL_DAYS}, group_name="training", kinds={"sklearn", "mlflow"},
+        key=names.candidate_model, ins={"features": all_days},
+        group_name=names.of("training"), kinds={"sklearn", "mlflow"},
+        io_manager_key=names.of("io_manager"),
+        required_resource_keys={names.of("mlflow"), names.of("io_manager")},
         tags={"stage": "train"}, owners=["team:ml-platform"], pool="training",
         retry_policy=TRANSIENT_RETRY,
         description="Trains a scikit-learn Pipeline (preprocessing inside) on the trailing "
@@ -100,8 +102,9 @@ def build_training_assets(project: Project) -> list[dg.AssetsDefinition]:
     )
     @retries_only_transient
     def candidate_model(context: dg.AssetExecutionContext, config: TrainingConfig,
-                        features: PartitionFrames, mlflow: MlflowResource,
-                        io_manager: dg.ResourceParam[ParquetIOManager]) -> dg.Output[dict]:
+                        features: PartitionFrames) -> dg.Output[dict]:
+        mlflow: MlflowResource = names.resource(context, "mlflow")
+        io_manager: ParquetIOManager = names.resource(context, "io_manager")
         settings = config.window_settings()
         frames = {d: features[d] for d in window_days(list(features), settings.window_days)}
         try:
@@ -110,7 +113,8 @@ def build_training_assets(project: Project) -> list[dg.AssetsDefinition]:
         except ValueError as exc:
             raise dg.Failure(str(exc), allow_retries=False) from exc
         train = training_rows(frames, window, spec.time_column)
-        superseded = superseded_days(io_manager.day_profiles("raw_data"), window.train_days)
+        superseded = superseded_days(io_manager.day_profiles(names.raw_data.to_user_string()),
+                                     window.train_days)
         if superseded:
             context.log.warning(f"trained on {len(superseded)} day(s) whose newest landing was "
                                 f"rejected, from their earlier copies: {superseded}")
@@ -147,10 +151,13 @@ def build_training_assets(project: Project) -> list[dg.AssetsDefinition]:
         })
 
     @dg.asset(
-        ins={"features": ALL_DAYS}, group_name="training", kinds={"sklearn", "mlflow"},
+        key=names.evaluation_report,
+        ins={"features": all_days, "candidate_model": dg.AssetIn(names.candidate_model)},
+        group_name=names.of("training"), kinds={"sklearn", "mlflow"},
+        io_manager_key=names.of("io_manager"), required_resource_keys={names.of("mlflow")},
         tags={"stage": "evaluate"}, owners=["team:ml-platform"], retry_policy=TRANSIENT_RETRY,
         check_specs=[dg.AssetCheckSpec(
-            CANDIDATE_BLESSED, asset="evaluation_report",
+            CANDIDATE_BLESSED, asset=names.evaluation_report,
             description="The candidate meets the absolute thresholds and beats the champion on "
                         "the same holdout by the configured margin. Not blessed is a WARN, not "
                         "an error: production_model keeps the champion and the run succeeds.")],
@@ -160,9 +167,8 @@ def build_training_assets(project: Project) -> list[dg.AssetsDefinition]:
     )
     @retries_only_transient
     def evaluation_report(context: dg.AssetExecutionContext, config: EvaluationConfig,
-                          candidate_model: dict, features: PartitionFrames,
-                          mlflow: MlflowResource):
-        registry = mlflow.registry()
+                          candidate_model: dict, features: PartitionFrames):
+        registry = names.resource(context, "mlflow").registry()
         candidate = ModelRef.from_dict(candidate_model)
         frames = {d: concat_days(features, [d]) for d in candidate.holdout_days}
         holdout = holdout_rows(frames, candidate.holdout_days,
