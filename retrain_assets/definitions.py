@@ -9,5 +9,10 @@ import dagster as dg
 # the installed packages offer, importing each of them (dagster-gcp's BigQuery and Dataproc
 # clients, dagster-k8s, ...): about half a second more in every process that loads the code
 # location, each run worker included. Building the defs folder alone loads the same models.
-_tree = dg.ComponentTree.for_project(path_within_project=Path(__file__).parent)
-defs = _tree.build_defs(_tree.defs_module_path)
+def load_definitions() -> dg.Definitions:
+    """Every model under defs/, built from the environment as it is now."""
+    tree = dg.ComponentTree.for_project(path_within_project=Path(__file__).parent)
+    return tree.build_defs(tree.defs_module_path)
+
+
+defs = load_definitions()

@@ -6,7 +6,7 @@ import argparse
 import sys
 from datetime import date
 
-from retrain_assets.dev.simulate import SimulationPlan
+from retrain_assets.dev.simulate import SIMULATORS, SimulationPlan
 
 
 def _date(text: str) -> date:
@@ -19,12 +19,12 @@ def _date(text: str) -> date:
 def _simulate(args: argparse.Namespace) -> int:
     from retrain_assets.pipeline.resources import open_store, project_home
 
-    landing = args.landing or str(project_home() / "landing")
+    landing = args.landing or str(project_home() / args.dataset / "landing")
     covariate = args.drift_from if args.drift_kind in ("covariate", "both") else None
     concept = args.drift_from if args.drift_kind in ("concept", "both") else None
     plan = SimulationPlan(start=args.start, days=args.days, mean_rows=args.rows, seed=args.seed,
                           covariate_drift_from=covariate, concept_drift_from=concept,
-                          file_format=args.format)
+                          file_format=args.format, dataset=args.dataset)
     from retrain_assets.dev.simulate import land_days
 
     keys = land_days(open_store(landing), plan)
@@ -35,14 +35,17 @@ def _simulate(args: argparse.Namespace) -> int:
 def _demo(args: argparse.Namespace) -> int:
     from retrain_assets.dev.demo import Scenario, run_demo
 
-    return run_demo(scenario=Scenario(history_days=args.days, rows=args.rows, seed=args.seed))
+    return run_demo(scenario=Scenario(history_days=args.days, rows=args.rows))
 
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="retrain-assets", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
 
-    simulate = commands.add_parser("simulate", help="land simulated taxi trips, one day a folder")
+    simulate = commands.add_parser("simulate", help="land simulated days of a built-in dataset "
+                                                    "(taxi trips or churn), one day a folder")
+    simulate.add_argument("--dataset", choices=sorted(SIMULATORS), default="taxi",
+                          help="which built-in dataset (the shipped model of the same name)")
     simulate.add_argument("--start", type=_date, required=True, help="first day (YYYY-MM-DD)")
     simulate.add_argument("--days", type=int, required=True, help="number of days")
     simulate.add_argument("--rows", type=int, default=2_000, help="mean rows per day")
@@ -51,15 +54,15 @@ def build_parser() -> argparse.ArgumentParser:
     simulate.add_argument("--drift-kind", choices=("covariate", "concept", "both"),
                           default="both", help="what changes from --drift-from on")
     simulate.add_argument("--format", choices=("parquet", "csv"), default="parquet")
-    simulate.add_argument("--landing", help="landing zone (default: $RETRAIN_ASSETS_HOME/landing)")
+    simulate.add_argument("--landing", help="landing zone (default: the shipped model's, "
+                                            "$RETRAIN_ASSETS_HOME/<dataset>/landing)")
     simulate.set_defaults(run=_simulate)
 
     demo = commands.add_parser("demo", help="the automated loop under the real Dagster daemon: "
                                             "backfill, first champion, days landing, drift, "
                                             "retrain, promotion")
     demo.add_argument("--days", type=int, default=35, help="days of history before new days")
-    demo.add_argument("--rows", type=int, default=1_000, help="mean rows per day")
-    demo.add_argument("--seed", type=int, default=7)
+    demo.add_argument("--rows", type=int, default=1_000, help="mean rows per day and model")
     demo.set_defaults(run=_demo)
     return parser
 

@@ -1,16 +1,19 @@
-"""The demo: the automated retraining loop, run by the real Dagster daemon.
+"""The demo: the shipped project's two retraining loops, run side by side by the real daemon.
 
-It plays out a model's life against a fresh project-local instance (`<home>/demo`):
+It plays out the life of both models under `defs/` — the taxi fare regression and the churn
+classifier — against a fresh project-local instance (`<home>/demo`), on the settings a user gets:
 
-1. weeks of history land and are backfilled (one backfill; BackfillPolicy packs it into few runs);
-2. the first champion is trained once enough days of features exist;
-3. new days land one at a time; `landing_zone_sensor` ingests, scores and monitors each;
-4. from some day on the world changes (longer trips, a new fare rule): the drift checks fail,
-   `drift_retrain_sensor` asks for retrains, and a candidate that learned the new world is
-   blessed and promoted (earlier candidates are rightly rejected).
+1. weeks of history land for each and are backfilled (one backfill; BackfillPolicy packs it into
+   few runs);
+2. each model's first champion is trained once enough days of features exist;
+3. new days land one at a time; each model's `landing_zone_sensor` ingests, scores and
+   monitors its day;
+4. from some day on both worlds change (longer trips and a new tariff; lower usage and a price
+   war): the drift checks fail, each `drift_retrain_sensor` asks for retrains, and a candidate
+   that learned the new world is blessed and promoted (earlier candidates are rightly rejected).
 
 Nothing is driven by hand after the backfill: the demo only lands files and watches the
-instance. It prints a timeline and exits non-zero if the story did not happen.
+instance. It prints a timeline per model and exits non-zero if a story did not happen.
 """
 
 from __future__ import annotations
@@ -32,14 +35,17 @@ from dagster._core.execution.backfill import BulkActionStatus, PartitionBackfill
 from dagster._core.scheduler.instigation import InstigatorType
 from dagster._core.utils import make_new_backfill_id
 
-from retrain_assets.adapters.registry import ModelRegistry
+from retrain_assets.adapters.registry import CHAMPION, ModelRegistry
 from retrain_assets.adapters.storage import ObjectStore
 from retrain_assets.dev.instance import use_home
 from retrain_assets.dev.simulate import SimulationPlan, land_day
+from retrain_assets.pipeline.names import Names
 from retrain_assets.pipeline.resources import open_store, project_home
 from retrain_assets.pipeline.sensors import rows_in
 
 DEMO_START = date(2025, 1, 1)
+# the shipped models (retrain_assets/defs/<model>/defs.yaml) and the seed of each one's data
+MODELS = {"taxi": 7, "churn": 11}
 # The code location's name, as workspace.yaml and pyproject's [tool.dagster] pin it: `./tasks dev`
 # on the demo's instance then finds the same sensor cursors, ticks and runs to re-execute.
 CODE_LOCATION = "retrain_assets"
@@ -53,7 +59,7 @@ class Scenario:
     max_drift_days: int = 8
     days_after_promotion: int = 1
     rows: int = 1_000  # per day; far fewer makes zone shares too noisy for the drift checks
-    seed: int = 7
+    seeds: dict[str, int] = field(default_factory=lambda: dict(MODELS))  # the models played
     sensor_interval_seconds: int | None = 2  # None: the code location's default
     timeout_seconds: float = 300.0  # per wait; generous for a loaded 2-core machine
 
@@ -84,19 +90,51 @@ class Row:
 
 @dataclass
 class Story:
-    home: Path
+    """One model's life in the demo."""
+
+    model: str
     rows: list[Row] = field(default_factory=list)
     first_champion: str | None = None
     champion: str | None = None
     drift_failures: int = 0
     promoted_by: dict[str, str] = field(default_factory=dict)  # MLflow tags of the new champion
-    backfill_runs: int = 0
 
     @property
     def happened(self) -> bool:
         return (self.first_champion is not None and self.champion != self.first_champion
                 and self.drift_failures > 0
                 and self.promoted_by.get("retrain/trigger") in ("drift", "performance_decay"))
+
+
+@dataclass
+class Demo:
+    home: Path
+    stories: dict[str, Story]
+    backfill_runs: int = 0
+
+    @property
+    def happened(self) -> bool:
+        return all(story.happened for story in self.stories.values())
+
+
+@dataclass
+class Model:
+    """A shipped model as the demo drives it: its names, registry, landing zone and seed."""
+
+    names: Names
+    registry: ModelRegistry
+    landing: ObjectStore
+    seed: int
+
+    @classmethod
+    def of(cls, defs: dg.Definitions, name: str, seed: int) -> Model:
+        names = Names(name)
+        return cls(names, defs.resources[names.of("mlflow")].registry(),
+                   open_store(defs.resources[names.of("landing_zone")].url), seed)
+
+    def sensor_runs(self, watch: Watcher, day: str) -> list[dg.DagsterRun]:
+        return watch.runs(tags={"landing/day": day,
+                                "dagster/sensor_name": self.names.of("landing_zone_sensor")})
 
 
 class Daemon:
@@ -185,13 +223,13 @@ class Watcher:
 
 
 def submit_backfill(instance: dg.DagsterInstance, defs: dg.Definitions, days: list[str],
-                    assets: list[str]) -> str:
+                    assets: list[dg.AssetKey]) -> str:
     """A backfill of `assets` over `days`, as the UI's "Materialize → backfill" submits it;
     the daemon runs it in as few runs as the assets' BackfillPolicy allows."""
     backfill_id = make_new_backfill_id()
     instance.add_backfill(PartitionBackfill.from_asset_partitions(
         backfill_id=backfill_id, asset_graph=defs.resolve_asset_graph(), partition_names=days,
-        asset_selection=[dg.AssetKey(a) for a in assets], backfill_timestamp=time.time(),
+        asset_selection=assets, backfill_timestamp=time.time(),
         tags={"demo": "history"}, dynamic_partitions_store=instance, all_partitions=False,
         title=f"history {days[0]}..{days[-1]}", description="demo: weeks of history",
         run_config=None))
@@ -204,89 +242,118 @@ def run_demo(*, scenario: Scenario | None = None, home: Path | None = None,
         warnings.filterwarnings("ignore", category=category)
     # a plain `kill` (or a CI timeout) still stops the daemon: Daemon.__exit__ runs on exit
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(128 + signal.SIGTERM))
-    story = play(scenario or Scenario(), home or project_home() / "demo", out)
-    print_timeline(story, out)
-    if not story.happened:
-        out("\nthe story did not happen: the champion should have moved because drift "
-            "triggered a retrain that was blessed. See the timeline above and "
-            f"{story.home / 'daemon.log'}.")
+    demo = play(scenario or Scenario(), home or project_home() / "demo", out)
+    print_timeline(demo, out)
+    missed = [story.model for story in demo.stories.values() if not story.happened]
+    if missed:
+        out(f"\nthe story did not happen for {', '.join(missed)}: the champion should have "
+            "moved because drift triggered a retrain that was blessed. See the timeline above "
+            f"and {demo.home / 'daemon.log'}.")
         return 1
     return 0
 
 
-def play(scenario: Scenario, home: Path, out=print) -> Story:
+def play(scenario: Scenario, home: Path, out=print) -> Demo:
     if home.exists():
         shutil.rmtree(home)  # the demo's own generated state, never user data
     use_home(home)
     os.environ.update(scenario.environment())
-    from retrain_assets.pipeline.build import build_definitions
+    from retrain_assets.definitions import load_definitions
 
-    defs = build_definitions()  # reads the environment just set
-    registry = defs.resources["mlflow"].registry()
-    landing = open_store(str(home / "landing"))
-    story = Story(home=home)
-    history = [land(landing, DEMO_START + timedelta(days=i), scenario)
-               for i in range(scenario.history_days)]
-    out(f"landed {len(history)} days of history ({history[0]}..{history[-1]}), "
-        f"~{scenario.rows} trips a day; starting the Dagster daemon ...")
+    defs = load_definitions()  # the shipped models, from the environment just set
+    models = {name: Model.of(defs, name, seed) for name, seed in scenario.seeds.items()}
+    demo = Demo(home=home, stories={name: Story(name) for name in models})
+    history = [DEMO_START + timedelta(days=i) for i in range(scenario.history_days)]
+    keys = [day.isoformat() for day in history]
+    for model in models.values():
+        for day in history:
+            land(model, day, scenario)
+    out(f"landed {len(keys)} days of history ({keys[0]}..{keys[-1]}) for "
+        f"{', '.join(models)}, ~{scenario.rows} rows a day each; starting the Dagster "
+        "daemon ...")
     with dg.DagsterInstance.get() as instance, \
             Daemon(home, scenario.environment()) as daemon:
         watch = Watcher(instance, daemon, scenario.timeout_seconds)
-        watch.until("landing_zone_sensor's first look",
-                    lambda: watch.sensor_cursor("landing_zone_sensor"))
-        backfill_id = submit_backfill(instance, defs, history, ["raw_data", "features"])
-        out(f"backfill {backfill_id} submitted: raw_data, features for {len(history)} days")
+        for model in models.values():
+            sensor = model.names.of("landing_zone_sensor")
+            watch.until(f"{sensor}'s first look", lambda s=sensor: watch.sensor_cursor(s))
+        backfill_id = submit_backfill(instance, defs, keys, [
+            key for m in models.values() for key in (m.names.raw_data, m.names.features)])
+        out(f"backfill {backfill_id} submitted: raw_data, features of each model for "
+            f"{len(keys)} days")
         status = watch.until("the history backfill", lambda: watch.backfill_done(backfill_id))
-        story.backfill_runs = len(watch.runs(tags={"dagster/backfill": backfill_id}))
+        demo.backfill_runs = len(watch.runs(tags={"dagster/backfill": backfill_id}))
         if status != BulkActionStatus.COMPLETED_SUCCESS:
             raise RuntimeError(f"the history backfill ended {status.value}; see the runs of "
                                f"backfill {backfill_id} in the UI")
-        out(f"backfill done in {story.backfill_runs} run(s); waiting for the first champion")
-        bootstrap = watch.until("the first training", lambda: watch.runs(
-            job_name="training_job"))[0]
-        bootstrap = watch.until("the first training run",
-                                lambda: watch.finished(bootstrap)).dagster_run
-        story.first_champion = story.champion = registry.version_for("champion")
-        story.rows.append(Row(
-            day=f"{history[0]}..{history[-1]}", rows=str(rows_of(instance, history)),
-            checks=f"backfill: {story.backfill_runs} run(s)",
-            trigger=bootstrap.tags.get("retrain/trigger", ""),
-            model=f"v{story.champion}" if story.champion else "none",
-            verdict=verdict_of(instance, bootstrap)))
-        out(format_row(story.rows[-1]))
+        out(f"backfill done in {demo.backfill_runs} run(s); waiting for the first champions")
+        for name, model in models.items():
+            first_champion(watch, model, demo.stories[name], keys, demo.backfill_runs, out)
 
-        days_left_after_promotion = scenario.days_after_promotion
+        after_promotion = {name: scenario.days_after_promotion for name in models}
         for i in range(scenario.normal_days + scenario.max_drift_days):
             day = DEMO_START + timedelta(days=scenario.history_days + i)
-            key = land(landing, day, scenario, drift_from=scenario.drift_from)
-            landed_at = time.time()
-            run = watch.until(f"the landing run for {key}",
-                              lambda k=key: watch.runs(tags={"landing/day": k}))[0]
-            record = watch.until(f"the landing run for {key} to finish",
-                                 lambda r=run: watch.finished(r))
-            run, checked = record.dagster_run, max(landed_at, record.end_time or 0)
-            watch.until("drift_retrain_sensor to look at the checks", lambda t=checked: (
-                watch.sensor_ticked_after("drift_retrain_sensor", t)))
-            retrains = [watch.until(f"the retrain for {key}",
-                                    lambda r=retrain: watch.finished(r)).dagster_run
-                        for retrain in watch.runs(job_name="training_job",
-                                                  tags={"retrain/partition": key})]
-            story.rows.append(day_row(instance, registry, key, run, retrains, story))
-            out(format_row(story.rows[-1]))
-            if story.champion != story.first_champion:
-                if days_left_after_promotion == 0:
-                    break
-                days_left_after_promotion -= 1
+            playing = {name: m for name, m in models.items() if after_promotion[name] >= 0}
+            if not playing:
+                break
+            landed_at, key = time.time(), day.isoformat()
+            for model in playing.values():
+                land(model, day, scenario, drift_from=scenario.drift_from)
+            for name, model in playing.items():
+                story = demo.stories[name]
+                story.rows.append(new_day(watch, model, key, landed_at, story))
+                out(f"{name:<7}" + format_row(story.rows[-1]))
+                if story.champion != story.first_champion:
+                    after_promotion[name] -= 1
         watch.until("all runs to finish", watch.quiet)
-    story.promoted_by = mlflow_tags(registry, story.champion) if story.champion else {}
-    return story
+    for name, model in models.items():
+        story = demo.stories[name]
+        story.promoted_by = mlflow_tags(model.registry, story.champion) \
+            if story.champion else {}
+    return demo
 
 
-def land(store: ObjectStore, day: date, scenario: Scenario, *,
+def first_champion(watch: Watcher, model: Model, story: Story, history: list[str],
+                   backfill_runs: int, out) -> None:
+    """Waits for the model's bootstrap training and records it as the story's first row."""
+    job = model.names.training_job
+    bootstrap = watch.until(f"the first training of {job}", lambda: watch.runs(job_name=job))[0]
+    bootstrap = watch.until(f"the first {job} run",
+                            lambda: watch.finished(bootstrap)).dagster_run
+    story.first_champion = story.champion = model.registry.version_for(CHAMPION)
+    story.rows.append(Row(
+        day=f"{history[0]}..{history[-1]}",
+        rows=str(rows_of(watch.instance, model.names, history)),
+        checks=f"backfill: {backfill_runs} run(s)",
+        trigger=bootstrap.tags.get("retrain/trigger", ""),
+        model=f"v{story.champion}" if story.champion else "none",
+        verdict=verdict_of(watch.instance, model.names, bootstrap)))
+    out(f"{story.model:<7}" + format_row(story.rows[-1]))
+
+
+def new_day(watch: Watcher, model: Model, key: str, landed_at: float, story: Story) -> Row:
+    """Waits for the landed day's run, the retrain sensor's look at its checks and any retrain
+    it asked for; returns the day's row."""
+    run = watch.until(f"the landing run for {model.names.model} {key}",
+                      lambda: model.sensor_runs(watch, key))[0]
+    record = watch.until(f"the landing run for {model.names.model} {key} to finish",
+                         lambda: watch.finished(run))
+    run, checked = record.dagster_run, max(landed_at, record.end_time or 0)
+    sensor = model.names.of("drift_retrain_sensor")
+    watch.until(f"{sensor} to look at the checks",
+                lambda: watch.sensor_ticked_after(sensor, checked))
+    retrains = [watch.until(f"the retrain for {key}", lambda r=retrain: watch.finished(r))
+                .dagster_run for retrain in watch.runs(job_name=model.names.training_job,
+                                                       tags={"retrain/partition": key})]
+    return day_row(watch.instance, model, key, run, retrains, story)
+
+
+def land(model: Model, day: date, scenario: Scenario, *,
          drift_from: date | None = None) -> str:
-    land_day(store, day, SimulationPlan(start=day, days=1, mean_rows=scenario.rows,
-                                        seed=scenario.seed, covariate_drift_from=drift_from,
-                                        concept_drift_from=drift_from))
+    land_day(model.landing, day, SimulationPlan(
+        start=day, days=1, mean_rows=scenario.rows, seed=model.seed,
+        covariate_drift_from=drift_from, concept_drift_from=drift_from,
+        dataset=model.names.model))
     return day.isoformat()
 
 
@@ -295,43 +362,44 @@ def mlflow_tags(registry: ModelRegistry, version: str) -> dict[str, str]:
     return registry.client.get_run(run_id).data.tags
 
 
-def rows_of(instance: dg.DagsterInstance, days: list[str]) -> int:
+def rows_of(instance: dg.DagsterInstance, names: Names, days: list[str]) -> int:
     """Feature rows stored for `days` (latest materialization of each)."""
     records = instance.fetch_materializations(dg.AssetRecordsFilter(
-        asset_key=dg.AssetKey("features"), asset_partitions=days), limit=len(days) * 4).records
+        asset_key=names.features, asset_partitions=days), limit=len(days) * 4).records
     latest = {}
     for record in records:  # newest first
         latest.setdefault(record.asset_materialization.partition, record)
     return rows_in(latest.values())
 
 
-def verdict_of(instance: dg.DagsterInstance, run: dg.DagsterRun) -> str:
+def verdict_of(instance: dg.DagsterInstance, names: Names, run: dg.DagsterRun) -> str:
     if run.status != dg.DagsterRunStatus.SUCCESS and run.status != dg.DagsterRunStatus.FAILURE:
         return run.status.value.lower()
     events = instance.get_records_for_run(
         run.run_id, of_type=dg.DagsterEventType.ASSET_MATERIALIZATION).records
     for record in events:
         materialization = record.event_log_entry.asset_materialization
-        if materialization.asset_key == dg.AssetKey("evaluation_report"):
+        if materialization.asset_key == names.evaluation_report:
             return str(materialization.metadata["verdict"].value)
     return "training failed"
 
 
-def day_row(instance: dg.DagsterInstance, registry: ModelRegistry, day: str,
-            run: dg.DagsterRun, retrains: list[dg.DagsterRun], story: Story) -> Row:
-    checks, drift = check_summary(instance, run, day)
+def day_row(instance: dg.DagsterInstance, model: Model, day: str, run: dg.DagsterRun,
+            retrains: list[dg.DagsterRun], story: Story) -> Row:
+    checks, drift = check_summary(instance, model.names, run)
     story.drift_failures += checks.count("FAIL")
     before = story.champion
-    story.champion = registry.version_for("champion")
+    story.champion = model.registry.version_for(CHAMPION)
     retrain = retrains[0] if retrains else None
-    model = f"v{story.champion}" + (f" (was v{before})" if story.champion != before else "")
-    return Row(day=day, rows=str(rows_of(instance, [day])), checks=checks, drift=drift,
-               trigger=retrain.tags["retrain/trigger"] if retrain else "",
-               model=model, verdict=verdict_of(instance, retrain) if retrain else "")
+    champion = f"v{story.champion}" + (f" (was v{before})" if story.champion != before else "")
+    return Row(day=day, rows=str(rows_of(instance, model.names, [day])), checks=checks,
+               drift=drift, trigger=retrain.tags["retrain/trigger"] if retrain else "",
+               model=champion,
+               verdict=verdict_of(instance, model.names, retrain) if retrain else "")
 
 
-def check_summary(instance: dg.DagsterInstance, run: dg.DagsterRun, day: str) -> tuple[str,
-                                                                                         str]:
+def check_summary(instance: dg.DagsterInstance, names: Names,
+                  run: dg.DagsterRun) -> tuple[str, str]:
     if run.status != dg.DagsterRunStatus.SUCCESS:
         return f"run {run.status.value.lower()}", ""
     results, psi = {}, ""
@@ -341,11 +409,11 @@ def check_summary(instance: dg.DagsterInstance, run: dg.DagsterRun, day: str) ->
             continue
         if event.event_type == dg.DagsterEventType.ASSET_CHECK_EVALUATION:
             evaluation = event.event_specific_data
-            if evaluation.asset_key == dg.AssetKey("drift_report"):
+            if evaluation.asset_key == names.drift_report:
                 results[evaluation.check_name] = "ok" if evaluation.passed else "FAIL"
         elif event.event_type == dg.DagsterEventType.ASSET_MATERIALIZATION:
             materialization = event.event_specific_data.materialization
-            if materialization.asset_key == dg.AssetKey("drift_report"):
+            if materialization.asset_key == names.drift_report:
                 psi = f"{materialization.metadata['max_psi'].value:.2f}"
     if not results:
         return "ingested (no champion yet)", ""
@@ -362,17 +430,18 @@ def format_row(row: Row) -> str:
     return "".join(f"{v:<{w}}" for v, (_, w) in zip(values, COLUMNS, strict=True))
 
 
-def print_timeline(story: Story, out=print) -> None:
-    out(f"\nretrain_assets demo — what the daemon did (state in {story.home})\n")
-    out("".join(f"{name:<{w}}" for name, w in COLUMNS))
-    for row in story.rows:
-        out(format_row(row))
-    out(f"\nchampion: v{story.first_champion} at first, v{story.champion} now"
-        + (f", promoted after {story.promoted_by.get('retrain/trigger')} on "
-           f"{story.promoted_by.get('retrain/partition')} "
-           f"({story.promoted_by.get('retrain/check')}, score "
-           f"{story.promoted_by.get('retrain/score')})"
-           if story.champion != story.first_champion else ""))
-    out(f"\nbrowse what happened (the instance is kept in {story.home}):\n"
-        f"  RETRAIN_ASSETS_HOME={story.home} ./tasks dev      # Dagster UI on 127.0.0.1:3000\n"
-        f"  RETRAIN_ASSETS_HOME={story.home} ./tasks mlflow-ui  # MLflow UI on 127.0.0.1:5000")
+def print_timeline(demo: Demo, out=print) -> None:
+    out(f"\nretrain_assets demo — what the daemon did (state in {demo.home})")
+    for story in demo.stories.values():
+        out(f"\n{story.model}\n" + "".join(f"{name:<{w}}" for name, w in COLUMNS))
+        for row in story.rows:
+            out(format_row(row))
+        tags = story.promoted_by
+        out(f"champion: v{story.first_champion} at first, v{story.champion} now"
+            + (f", promoted after {tags.get('retrain/trigger')} on "
+               f"{tags.get('retrain/partition')} ({tags.get('retrain/check')}, score "
+               f"{tags.get('retrain/score')})"
+               if story.champion != story.first_champion else ""))
+    out(f"\nbrowse what happened (the instance is kept in {demo.home}):\n"
+        f"  RETRAIN_ASSETS_HOME={demo.home} ./tasks dev      # Dagster UI on 127.0.0.1:3000\n"
+        f"  RETRAIN_ASSETS_HOME={demo.home} ./tasks mlflow-ui  # MLflow UI on 127.0.0.1:5000")

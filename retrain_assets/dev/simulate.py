@@ -1,4 +1,4 @@
-"""Writing simulated days into a landing zone (the demo's data source)."""
+"""Writing simulated days of a built-in dataset into a landing zone (the demo's data source)."""
 
 from __future__ import annotations
 
@@ -11,7 +11,10 @@ import pandas as pd
 
 from retrain_assets.adapters.storage import ObjectStore
 from retrain_assets.core.simulation import daily_row_count
-from retrain_assets.datasets.taxi.simulator import conditions_for, simulate_day
+from retrain_assets.datasets.churn import simulator as churn
+from retrain_assets.datasets.taxi import simulator as taxi
+
+SIMULATORS = {"taxi": taxi, "churn": churn}  # built-in dataset name -> its simulator module
 
 
 @dataclass(frozen=True)
@@ -23,6 +26,7 @@ class SimulationPlan:
     covariate_drift_from: date | None = None
     concept_drift_from: date | None = None
     file_format: str = "parquet"
+    dataset: str = "taxi"  # a key of SIMULATORS
 
     def dates(self) -> Iterator[date]:
         return (self.start + timedelta(days=i) for i in range(self.days))
@@ -39,13 +43,13 @@ def encode_frame(frame: pd.DataFrame, file_format: str) -> bytes:
 
 
 def land_day(store: ObjectStore, day: date, plan: SimulationPlan) -> str:
-    """Simulate one day and write it as `<day>/trips.<fmt>`; returns the key written."""
-    frame = simulate_day(day, daily_row_count(day, plan.mean_rows, seed=plan.seed),
-                         seed=plan.seed,
-                         conditions=conditions_for(day,
-                                                   covariate_drift_from=plan.covariate_drift_from,
-                                                   concept_drift_from=plan.concept_drift_from))
-    key = f"{day.isoformat()}/trips.{plan.file_format}"
+    """Simulate one day and write it as `<day>/<file name>.<fmt>`; returns the key written."""
+    simulator = SIMULATORS[plan.dataset]
+    frame = simulator.simulated_day(day, daily_row_count(day, plan.mean_rows, seed=plan.seed),
+                                    seed=plan.seed,
+                                    covariate_drift_from=plan.covariate_drift_from,
+                                    concept_drift_from=plan.concept_drift_from)
+    key = f"{day.isoformat()}/{simulator.FILE_NAME}.{plan.file_format}"
     store.write_bytes(key, encode_frame(frame, plan.file_format))
     return key
 

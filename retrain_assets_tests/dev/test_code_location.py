@@ -27,3 +27,4 @@ def test_dev_the_demo_and_pyproject_name_the_code_location_alike(tmp_path):
     assert location_names(REPO / "workspace.yaml") == [CODE_LOCATION]
     assert location_names(demo_workspace) == [CODE_LOCATION]
     assert pyproject["tool"]["dagster"]["code_location_name"] == CODE_LOCATION
+    assert pyproject["tool"]["dg"]["project"]["code_location_name"] == CODE_LOCATION

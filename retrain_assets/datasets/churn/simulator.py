@@ -89,3 +89,19 @@ def simulate_churn_day(day: date, rows: int, *, seed: int = 11,
         "usage_hours": usage,
         "churned": churned,
     })
+
+
+FILE_NAME = "customers"  # a landed day is <day>/customers.<csv|parquet>
+
+
+def simulated_day(day: date, rows: int, *, seed: int = 11,
+                  covariate_drift_from: date | None = None,
+                  concept_drift_from: date | None = None) -> pd.DataFrame:
+    """A day as the demo and `retrain-assets simulate` land it: from `covariate_drift_from`
+    usage drops (the app changed); from `concept_drift_from` the price war decides who
+    churns."""
+    covariate = covariate_drift_from is not None and day >= covariate_drift_from
+    concept = concept_drift_from is not None and day >= concept_drift_from
+    return simulate_churn_day(day, rows, seed=seed, conditions=ChurnConditions(
+        rule=PRICE_WAR_RULE if concept else BASELINE_CHURN_RULE,
+        usage_scale=USAGE_DROP if covariate else 1.0))

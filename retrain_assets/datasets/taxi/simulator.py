@@ -91,3 +91,16 @@ def simulate_day(day: date, rows: int, *, seed: int = 7,
         "fare_amount": np.round(np.clip(fare, 2.5, None), 2),
     })
 
+
+
+FILE_NAME = "trips"  # a landed day is <day>/trips.<csv|parquet>
+
+
+def simulated_day(day: date, rows: int, *, seed: int = 7,
+                  covariate_drift_from: date | None = None,
+                  concept_drift_from: date | None = None) -> pd.DataFrame:
+    """A day as the demo and `retrain-assets simulate` land it: from `covariate_drift_from`
+    trips are longer with more airport runs; from `concept_drift_from` the new tariff prices
+    them."""
+    return simulate_day(day, rows, seed=seed, conditions=conditions_for(
+        day, covariate_drift_from=covariate_drift_from, concept_drift_from=concept_drift_from))
