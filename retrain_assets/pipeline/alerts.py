@@ -17,7 +17,7 @@ from email.message import EmailMessage
 from typing import Literal
 
 import dagster as dg
-from pydantic import Field
+from pydantic import Field, field_validator
 
 from retrain_assets.core.policy import CheckResult
 from retrain_assets.pipeline.assets.deployment import (
@@ -60,6 +60,15 @@ class AlertRoute(dg.Config):
     slack_channel: str | None = None
     email_to: list[str] = []
 
+    @field_validator("kinds")
+    @classmethod
+    def _known_kinds(cls, kinds: list[str]) -> list[str]:
+        unknown = sorted(set(kinds) - set(KINDS))
+        if unknown:
+            raise ValueError(f"an alert route names unknown kinds {unknown}; the kinds are "
+                             f"{', '.join(KINDS)}")
+        return kinds
+
 
 class OutcomeAlerts(dg.ConfigurableResource):
     """The outcome routes and how to reach them. Secrets come from the environment through
@@ -86,10 +95,6 @@ class OutcomeAlerts(dg.ConfigurableResource):
                   (("slack_token", "SLACK_BOT_TOKEN"),
                    ("smtp_password", "RETRAIN_ASSETS_SMTP_PASSWORD")) if env(var)}
         routes = json.loads(env("RETRAIN_ASSETS_ALERT_ROUTES", "[]"))
-        unknown = sorted({k for r in routes for k in r.get("kinds", [])} - set(KINDS))
-        if unknown:
-            raise ValueError(f"RETRAIN_ASSETS_ALERT_ROUTES names unknown kinds {unknown}; "
-                             f"the kinds are {', '.join(KINDS)}")
         return cls(routes=[AlertRoute(**r) for r in routes], **secret,
                    email_from=env("RETRAIN_ASSETS_ALERT_EMAIL_FROM"),
                    smtp_host=env("RETRAIN_ASSETS_SMTP_HOST", "localhost"),

@@ -155,3 +155,10 @@ def test_a_bad_setting_names_the_field():
     with pytest.raises(Exception, match="min_interval_seconds"):
         RetrainingPipeline.resolve_from_yaml(
             "dataset: taxi\nretrain: {min_interval_seconds: soon}\n")
+
+
+def test_an_unknown_alert_kind_in_the_yaml_is_refused_naming_it():
+    with pytest.raises(Exception, match=r"unknown kinds \['promoted'\]"):
+        RetrainingPipeline.resolve_from_yaml(
+            "dataset: taxi\noutcome_alerts:\n  routes: [{kinds: [promoted], "
+            "slack_channel: '#x'}]\n")
