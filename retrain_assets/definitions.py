@@ -5,6 +5,7 @@ from pathlib import Path
 
 import dagster as dg
 
+
 # `dg.load_from_defs_folder` builds this same tree and adds a catalog of every component type
 # the installed packages offer, importing each of them (dagster-gcp's BigQuery and Dataproc
 # clients, dagster-k8s, ...): about half a second more in every process that loads the code
