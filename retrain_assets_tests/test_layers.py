@@ -21,7 +21,7 @@ MAY_IMPORT = {  # a layer may import its own modules and these layers of retrain
     "core": (),
     "adapters": ("core",),
     "datasets": ("core",),
-    "pipeline": ("core", "adapters", "datasets"),
+    "pipeline": ("core", "adapters"),  # a model names its dataset in YAML, never in wiring
 }
 """dev/ and the top-level modules may import any layer; definitions.py nothing from dev/."""
 
@@ -167,3 +167,12 @@ def test_a_forbidden_import_or_cycle_is_reported_with_its_module_and_line():
     ]
     assert import_cycles(imports_of(sources)) == [
         ["retrain_assets.adapters.e", "retrain_assets.adapters.f", "retrain_assets.adapters.e"]]
+
+
+def test_defs_holds_configuration_only():
+    """Each model under defs/ is a YAML file (and, optionally, its spec): the wiring stays in
+    pipeline/, so the defs folder's autoloading finds nothing but components."""
+    defs = Path(retrain_assets.__file__).parent / "defs"
+    models = sorted(p.parent.name for p in defs.glob("*/defs.yaml"))
+    assert models == ["churn", "taxi"]
+    assert [p.relative_to(defs) for p in defs.rglob("*.py")] == []
