@@ -16,9 +16,6 @@ from datetime import UTC, datetime
 
 import dagster as dg
 import pandas as pd
-from dagster._core.definitions.asset_checks.asset_check_evaluation import (
-    AssetCheckEvaluationTargetMaterializationData,
-)
 from dagster_pandera import pandera_schema_to_dagster_type
 
 from retrain_assets.core.ingest import ContractReport, shorten
@@ -32,6 +29,7 @@ from retrain_assets.core.volume import (
     judge_volume,
     recent_days,
 )
+from retrain_assets.pipeline.dagster_internals import AssetCheckEvaluationTargetMaterializationData
 from retrain_assets.pipeline.metadata import table
 from retrain_assets.pipeline.names import Names
 from retrain_assets.pipeline.resources import DayProfiles
