@@ -56,7 +56,7 @@ def actor_of(context: dg.OpExecutionContext) -> Actor:
             or (f"sensor {tags['dagster/sensor_name']}" if "dagster/sensor_name" in tags else None)
             or (f"schedule {tags['dagster/schedule_name']}"
                 if "dagster/schedule_name" in tags else "manual (no user tag)"))
-    return Actor(run_id=context.run_id, user=user)
+    return Actor(run_id=context.run.run_id, user=user)
 
 
 def history_frame(history: list[HistoryRecord]) -> pd.DataFrame:
@@ -173,7 +173,7 @@ def decide_promotion(context: dg.AssetExecutionContext, names: Names,
         context.log_event(outcome_observation(names, registry, AWAITING, candidate, expected,
                                               detail))
         return True
-    reason = f"blessed by evaluation_report in run {context.run_id}: {reasons}"
+    reason = f"blessed by evaluation_report in run {context.run.run_id}: {reasons}"
     try:
         moves = registry.promote(candidate, expected_champion=expected, reason=reason,
                                  actor=actor)

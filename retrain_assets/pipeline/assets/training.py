@@ -125,7 +125,7 @@ def build_training_assets(project: Project) -> list[dg.AssetsDefinition]:
                                     # a mean label (prediction drift) needs numeric labels
                                     label=None if spec.task == "multiclass" else train[spec.target],
                                     days=train[spec.time_column].dt.floor("D"))
-        tags = {"dagster_run_id": context.run_id, "dataset": spec.name,
+        tags = {"dagster_run_id": context.run.run_id, "dataset": spec.name,
                 "trigger": context.run.tags.get("retrain/trigger", "manual"),
                 **{k: v for k, v in context.run.tags.items() if k.startswith("retrain/")}}
         ref = mlflow.registry().log_candidate(
