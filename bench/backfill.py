@@ -31,14 +31,15 @@ def daemon_backfill(home: Path, day_keys: list[str], days_per_run: int | str | N
     `module` is the code location (FLOOR: the same shape with no data work)."""
     import os
 
-    from dagster._core.execution.backfill import BulkActionStatus, PartitionBackfill
-    from dagster._core.storage.tags import BACKFILL_ID_TAG
-    from dagster._core.test_utils import create_test_daemon_workspace_context
-    from dagster._core.utils import make_new_backfill_id
-    from dagster._core.workspace.load_target import ModuleTarget
-    from dagster._daemon.backfill import execute_backfill_iteration
-    from dagster._daemon.run_coordinator.queued_run_coordinator_daemon import (
+    from retrain_assets.pipeline.dagster_internals import (
+        BACKFILL_ID_TAG,
+        BulkActionStatus,
+        ModuleTarget,
+        PartitionBackfill,
         QueuedRunCoordinatorDaemon,
+        create_test_daemon_workspace_context,
+        execute_backfill_iteration,
+        make_new_backfill_id,
     )
 
     if postgres:
@@ -86,8 +87,9 @@ def wait_until_runs_reaped(location, timeout: float = 60) -> None:
     cleanup tick that opens the instance; if PostgreSQL stops first, that thread dies and the
     server waits for its runs forever instead of shutting down (seen as orphaned code servers
     after the PostgreSQL backfill)."""
-    from dagster._grpc.types import GetCurrentRunsResult
     from dagster_shared.serdes import deserialize_value
+
+    from retrain_assets.pipeline.dagster_internals import GetCurrentRunsResult
 
     deadline = time.monotonic() + timeout
     while deserialize_value(location.client.get_current_runs(), GetCurrentRunsResult).current_runs:

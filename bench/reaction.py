@@ -135,7 +135,7 @@ def run_times(instance: dg.DagsterInstance, run_id: str) -> RunTimes:
 
 def tick_time(instance: dg.DagsterInstance, sensor: str, run_id: str, after: float) -> float:
     """When the sensor tick that requested `run_id` started."""
-    from dagster._core.scheduler.instigation import InstigatorType
+    from retrain_assets.pipeline.dagster_internals import InstigatorType
 
     (state,) = [s for s in instance.all_instigator_state(instigator_type=InstigatorType.SENSOR)
                 if s.name == sensor]

@@ -30,10 +30,11 @@ def daemon_ticks(home: Path, existing: int) -> tuple[float, float]:
     landed among `existing` known ones."""
     import os
 
-    from dagster._core.test_utils import create_test_daemon_workspace_context
-    from dagster._core.workspace.load_target import ModuleTarget
-
     from bench.workload import open_definitions
+    from retrain_assets.pipeline.dagster_internals import (
+        ModuleTarget,
+        create_test_daemon_workspace_context,
+    )
 
     os.environ["RETRAIN_ASSETS_START_DATE"] = FIRST_DAY.isoformat()  # for the code server
     open_definitions(home)  # sets the homes in the environment the code server inherits

@@ -194,6 +194,32 @@ class Verdict:
     def to_dict(self) -> dict:
         return asdict(self)
 
+    @classmethod
+    def from_dict(cls, data: Mapping) -> Verdict:
+        return cls(**{**data, "reasons": tuple(data["reasons"])})
+
+
+@dataclass(frozen=True)
+class EvaluationReport:
+    """A candidate judged against the champion of the time on the same holdout rows: what
+    evaluation_report stores (as JSON, `to_dict`) and production_model acts on."""
+
+    candidate_version: str
+    candidate_run_id: str
+    champion_version: str | None  # the champion the verdict was measured against
+    holdout_days: tuple[str, ...]
+    holdout_rows: int
+    metrics: dict[str, dict[str, float]]  # "candidate" (and "champion") -> metric -> value
+    verdict: Verdict
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: Mapping) -> EvaluationReport:
+        return cls(**{**data, "holdout_days": tuple(data["holdout_days"]),
+                      "verdict": Verdict.from_dict(data["verdict"])})
+
 
 def _meets(metric: str, value: float, bound: float) -> bool:
     return value <= bound if metric in LOWER_IS_BETTER else value >= bound

@@ -21,8 +21,6 @@ from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 
 import dagster as dg
-from dagster._core.storage.asset_check_execution_record import AssetCheckExecutionRecordStatus
-from dagster._time import get_current_datetime  # the clock partitions are validated against
 from pydantic import Field
 
 from retrain_assets.adapters.landing_watch import WatchState, look
@@ -35,6 +33,10 @@ from retrain_assets.core.policy import (
 )
 from retrain_assets.pipeline.assets.monitoring import DRIFT_CHECKS
 from retrain_assets.pipeline.assets.training import TrainingConfig
+from retrain_assets.pipeline.dagster_internals import (
+    AssetCheckExecutionRecordStatus,
+    get_current_datetime,
+)
 from retrain_assets.pipeline.names import Names
 from retrain_assets.pipeline.project import Project
 from retrain_assets.pipeline.resources import LandingZoneResource, MlflowResource

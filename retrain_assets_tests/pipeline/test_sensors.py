@@ -11,6 +11,7 @@ from dagster._core.utils import make_new_run_id
 
 from retrain_assets.adapters.landing import LandingZone
 from retrain_assets.adapters.landing_watch import WatchState, look
+from retrain_assets.adapters.storage import ObjectStore
 from retrain_assets.core.ingest import RowPolicy
 from retrain_assets.core.policy import CheckResult
 from retrain_assets.datasets.taxi import TAXI_TRIPS
@@ -309,6 +310,29 @@ def test_a_flat_file_beside_a_day_folder_is_part_of_that_day(landing):
     changes = look(zone, state)
     assert list(changes.changed) == [day]
     assert changes.changed[day] != state.days[day]
+
+
+class InterfaceOnly:
+    """A store seen only through the ObjectStore interface (no local paths, no GCS client)."""
+
+    def __init__(self, store):
+        self._store, self.url = store, store.url
+
+    def __getattr__(self, name):
+        if name not in ObjectStore.__dict__:
+            raise AttributeError(f"{name} is not part of the ObjectStore interface")
+        return getattr(self._store, name)
+
+
+def test_a_look_needs_only_the_store_interface_and_still_lists_only_changed_days(landing):
+    zone = LandingZone(InterfaceOnly(landing))
+    land(landing, START, 3, rows=5)
+    (landing.root / "2025-01-04.csv").write_text("trip_id\n1\n")
+    first = look(zone, WatchState())
+    assert sorted(first.changed) == ["2025-01-01", "2025-01-02", "2025-01-03", "2025-01-04"]
+    land(landing, START.replace(day=5), 1, rows=5)
+    changes = look(zone, first.state)
+    assert list(changes.changed) == ["2025-01-05"] and changes.listed_days == 1
 
 
 def test_in_place_overwrite_is_caught_by_the_periodic_full_rescan(landing):
