@@ -193,7 +193,7 @@ def reaction_time(parent: Path, scenario: Scenario) -> float:
     time until the champion alias moves; checks the promotion was drift-triggered and writes
     the phases to `<home>/reaction.json`. Returns the seconds."""
     from retrain_assets.adapters.registry import CHAMPION
-    from retrain_assets.dev.demo import Daemon, Watcher, land, mlflow_tags
+    from retrain_assets.dev.demo import Daemon, Watcher, land
     from retrain_assets.dev.instance import use_home
     from retrain_assets.pipeline.build import build_definitions
     from retrain_assets.pipeline.resources import open_store
@@ -231,7 +231,7 @@ def reaction_time(parent: Path, scenario: Scenario) -> float:
                 print(daemon.log_path.read_text()[-5000:], flush=True)  # into the bench log
                 raise
         (landing_run,) = watch.runs(tags={"landing/day": key})
-        promoted_by = mlflow_tags(registry, champion)
+        promoted_by = registry.run_tags(champion)
         if (training.tags.get("retrain/trigger") not in TRIGGERS
                 or training.tags.get("dagster/sensor_name") != "drift_retrain_sensor"
                 or promoted_by.get("dagster_run_id") != training.run_id):

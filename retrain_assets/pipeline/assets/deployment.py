@@ -206,12 +206,20 @@ class RollbackConfig(dg.Config):
     reason: str = "manual rollback"
 
 
+def champion_op(names: Names, name: str):
+    """An op of this model that moves its champion alias: one such step at a time (the
+    `champion_alias` pool), transient errors retried, the model's registry as a resource."""
+    def decorate(fn):
+        return dg.op(name=names.of(name), tags={"stage": "deploy"}, pool=CHAMPION_POOL,
+                     retry_policy=TRANSIENT_RETRY, required_resource_keys={names.of("mlflow")})(
+            retries_only_transient(fn))
+    return decorate
+
+
 def build_rollback_job(project: Project) -> dg.JobDefinition:
     names = project.names
 
-    @dg.op(name=names.of("rollback_champion"), tags={"stage": "deploy"}, pool=CHAMPION_POOL,
-           retry_policy=TRANSIENT_RETRY, required_resource_keys={names.of("mlflow")})
-    @retries_only_transient
+    @champion_op(names, "rollback_champion")
     def rollback_champion(context: dg.OpExecutionContext, config: RollbackConfig) -> None:
         """Re-point the champion alias along the promotion history."""
         registry = names.resource(context, "mlflow").registry()
@@ -245,9 +253,7 @@ class ApprovalConfig(dg.Config):
 def build_approve_job(project: Project) -> dg.JobDefinition:
     names = project.names
 
-    @dg.op(name=names.of("decide_approval"), tags={"stage": "deploy"}, pool=CHAMPION_POOL,
-           retry_policy=TRANSIENT_RETRY, required_resource_keys={names.of("mlflow")})
-    @retries_only_transient
+    @champion_op(names, "decide_approval")
     def decide_approval(context: dg.OpExecutionContext, config: ApprovalConfig) -> None:
         """A person's decision on a blessed candidate waiting in `approve` mode."""
         registry = names.resource(context, "mlflow").registry()
