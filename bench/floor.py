@@ -3,12 +3,12 @@
 The same two assets as the product's taxi model (taxi/raw_data → taxi/features: its names, daily
 partitions and backfill policy, from its YAML), its per-day checks (the blocking `contract`,
 raw_data's arrival checks), Dagster's freshness check and the in-process executor, run through
-the same routes as the product's runs. Each step
-reads, validates and stores nothing: it reports its days as passing. So its run records the
-same events as the product's (run, step, and per day a planned materialization, a
-materialization and a check evaluation for each check; test_bench.py checks the counts match),
-and its time is what Dagster charges for that shape on this instance. Taken from our figure,
-the rest is what the product adds on top of the orchestrator.
+the same routes as the product's runs. Each step reads, validates and stores nothing: it reports
+its days as passing. So its run records the same events as the product's (run, step, and per
+day a planned materialization, a materialization and a check evaluation for each check;
+test_bench.py checks the counts match), and its time is what Dagster charges for that shape on
+this instance. Taken from our figure, the rest is what the product adds on top of the
+orchestrator.
 """
 
 import dagster as dg

@@ -12,7 +12,7 @@ from retrain_assets.core.features import build_features
 from retrain_assets.datasets.taxi import TAXI_TRIPS
 from retrain_assets.datasets.taxi.simulator import simulate_day
 from retrain_assets.pipeline.names import Names
-from retrain_assets.pipeline.project import DEFAULT_START_DATE
+from retrain_assets.pipeline.project import DEFAULT_START_DATE, Project
 
 START = date.fromisoformat(DEFAULT_START_DATE)
 SPEC = TAXI_TRIPS
@@ -67,7 +67,7 @@ def open_definitions(home: Path, *, floor: bool = False):
     return load_definitions()
 
 
-def shipped_project():
+def shipped_project() -> Project:
     """The model's `Project` as the shipped code location builds it: from its YAML file and the
     environment (start date, backfill split, ...)."""
     import dagster as dg
