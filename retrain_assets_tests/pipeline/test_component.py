@@ -177,3 +177,10 @@ def test_secrets_reach_the_resources_as_env_vars_never_as_values(monkeypatch, ho
     assert outcomes["smtp_password"] == {"env": "RETRAIN_ASSETS_SMTP_PASSWORD"}
     assert "xoxb-not-for-the-ui" not in repr(failures) + repr(outcomes)
     assert "hunter2" not in repr(outcomes)
+
+
+def test_an_end_date_before_the_start_names_both_settings(tmp_path):
+    pipeline = RetrainingPipeline.resolve_from_yaml(
+        "dataset: taxi\nstart_date: '2025-03-01'\nend_date: '2025-02-01'\n")
+    with pytest.raises(ValueError, match="end_date 2025-02-01 is before start_date 2025-03-01"):
+        pipeline.project_and_resources(tmp_path / "taxi")
