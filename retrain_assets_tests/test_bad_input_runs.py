@@ -47,7 +47,7 @@ def corpus(tmp_path_factory):
         project = Project(spec=TAXI_TRIPS, start_date=START.isoformat())
         defs = build_definitions(project)
         defs = dg.Definitions.merge(defs, dg.Definitions(jobs=[dg.define_asset_job(
-            "whole_graph", selection=WHOLE_GRAPH, partitions_def=project.partitions)]))
+            "whole_graph", selection=WHOLE_GRAPH)]))
         store = LocalObjectStore(home / "landing")
         with dg.DagsterInstance.get() as instance:
             champion = champion_from(defs, instance, store)
