@@ -15,11 +15,15 @@ import math
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass
 from datetime import date, timedelta
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
 
 from retrain_assets.core.metrics import LOWER_IS_BETTER, compute_metrics, relative_improvement
+
+if TYPE_CHECKING:
+    from retrain_assets.core.gates import ImprovementInterval
 
 
 @dataclass(frozen=True)
@@ -190,6 +194,7 @@ class Verdict:
     champion_metrics: dict[str, float] | None
     improvement: float | None  # relative, on the primary metric; positive = candidate better
     below_floor: bool = False  # blessed under a floor it misses, because the champion misses it too
+    interval: ImprovementInterval | None = None  # of `improvement`, from paired resamples
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -206,9 +211,12 @@ def _missing(value: float | None) -> bool:
 def decide_promotion(candidate: Mapping[str, float], champion: Mapping[str, float] | None, *,
                      primary_metric: str, absolute_thresholds: Mapping[str, float],
                      min_relative_improvement: float,
-                     replace_failing_champion: bool = True) -> Verdict:
+                     replace_failing_champion: bool = True,
+                     interval: ImprovementInterval | None = None) -> Verdict:
     """Blessed only if the candidate beats the champion on the primary metric by at least
-    `min_relative_improvement` and meets every absolute threshold.
+    `min_relative_improvement` and meets every absolute threshold. Given the `interval` of
+    that improvement (`core.gates.paired_bootstrap`), its lower bound must clear the margin
+    too: a lead chance alone could produce is no lead.
 
     A floor stops garbage, not recovery: with `replace_failing_champion`, a floor the candidate
     misses is tolerated when the champion misses it too on the same rows and the candidate is
@@ -247,9 +255,11 @@ def decide_promotion(candidate: Mapping[str, float], champion: Mapping[str, floa
                            "cannot compare on the same holdout")
         else:
             improvement = relative_improvement(primary_metric, cand, champ)
+            spread = "" if interval is None else f"; {interval.describe()}, lower bound"
             compared = (f"{primary_metric} {cand:.4g} vs champion {champ:.4g} "
-                        f"({improvement:+.2%}, need ≥ {min_relative_improvement:+.2%})")
-            if improvement >= min_relative_improvement:
+                        f"({improvement:+.2%}{spread}, need ≥ {min_relative_improvement:+.2%})")
+            lead = improvement if interval is None else min(improvement, interval.low)
+            if lead >= min_relative_improvement:
                 reasons.append(f"ok   {compared}")
             else:
                 blessed = False
@@ -263,4 +273,5 @@ def decide_promotion(candidate: Mapping[str, float], champion: Mapping[str, floa
         candidate_metrics=dict(candidate),
         champion_metrics=dict(champion) if champion is not None else None,
         improvement=improvement, below_floor=below_floor,
+        interval=interval if champion is not None else None,
     )
