@@ -216,7 +216,9 @@ def decide_promotion(candidate: Mapping[str, float], champion: Mapping[str, floa
     """Blessed only if the candidate beats the champion on the primary metric by at least
     `min_relative_improvement` and meets every absolute threshold. Given the `interval` of
     that improvement (`core.gates.paired_bootstrap`), its lower bound must clear the margin
-    too: a lead chance alone could produce is no lead.
+    too: a lead chance alone could produce is no lead. Against a champion that misses a floor
+    (with `replace_failing_champion`) the lower bound need only be ≥ 0: keeping a model known
+    to fail costs more than the margin protects, so surely no worse is enough.
 
     A floor stops garbage, not recovery: with `replace_failing_champion`, a floor the candidate
     misses is tolerated when the champion misses it too on the same rows and the candidate is
@@ -255,11 +257,18 @@ def decide_promotion(candidate: Mapping[str, float], champion: Mapping[str, floa
                            "cannot compare on the same holdout")
         else:
             improvement = relative_improvement(primary_metric, cand, champ)
-            spread = "" if interval is None else f"; {interval.describe()}, lower bound"
             compared = (f"{primary_metric} {cand:.4g} vs champion {champ:.4g} "
-                        f"({improvement:+.2%}{spread}, need ≥ {min_relative_improvement:+.2%})")
-            lead = improvement if interval is None else min(improvement, interval.low)
-            if lead >= min_relative_improvement:
+                        f"({improvement:+.2%}, need ≥ {min_relative_improvement:+.2%})")
+            sure = True
+            if interval is not None:
+                failing = replace_failing_champion and any(
+                    not _missing(champion.get(m)) and not _meets(m, champion[m], bound)
+                    for m, bound in absolute_thresholds.items())
+                bar = 0.0 if failing else min_relative_improvement
+                sure = interval.low >= bar
+                compared += (f"; {interval.describe()}, lower bound need ≥ {bar:+.2%}"
+                             + (" (the champion misses a floor)" if failing else ""))
+            if improvement >= min_relative_improvement and sure:
                 reasons.append(f"ok   {compared}")
             else:
                 blessed = False

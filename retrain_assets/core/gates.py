@@ -24,8 +24,10 @@ RESAMPLED_VALUES = 2_000_000  # values drawn at once: bounds memory on a large h
 
 @dataclass(frozen=True)
 class ImprovementInterval:
-    """A confidence interval of the candidate's relative improvement over the champion
-    (positive = candidate better), from `resamples` paired bootstrap resamples."""
+    """One-sided confidence bounds of the candidate's relative improvement over the champion
+    (positive = candidate better), from `resamples` paired bootstrap resamples: with
+    `confidence` the improvement is at least `low` (and at most `high`). One-sided, because
+    the gate asks one question: is the candidate better?"""
 
     low: float
     high: float
@@ -33,8 +35,8 @@ class ImprovementInterval:
     resamples: int
 
     def describe(self) -> str:
-        return (f"{self.confidence:.0%} CI [{self.low:+.2%}, {self.high:+.2%}] over "
-                f"{self.resamples} paired resamples")
+        return (f"{self.confidence:.0%}-confidence bounds [{self.low:+.2%}, {self.high:+.2%}] "
+                f"over {self.resamples} paired resamples")
 
 
 def paired_bootstrap(task: str, metric: str, actual: pd.Series,
@@ -42,7 +44,7 @@ def paired_bootstrap(task: str, metric: str, actual: pd.Series,
                      *, confidence: float = DEFAULT_CONFIDENCE,
                      resamples: int = DEFAULT_RESAMPLES, seed: int = 0
                      ) -> ImprovementInterval | None:
-    """The interval of the candidate's relative improvement on `metric`, both models scored
+    """The bounds of the candidate's relative improvement on `metric`, both models scored
     on the same resampled rows each time. None when the rows cannot say (fewer than two, or a
     metric undefined on every resample, e.g. ROC AUC of one class)."""
     if not 0 < confidence < 1:
@@ -63,7 +65,7 @@ def paired_bootstrap(task: str, metric: str, actual: pd.Series,
     improvements = improvements[np.isfinite(improvements)]
     if improvements.size < 2:
         return None
-    low, high = np.quantile(improvements, [(1 - confidence) / 2, (1 + confidence) / 2])
+    low, high = np.quantile(improvements, [1 - confidence, confidence])
     return ImprovementInterval(low=float(low), high=float(high), confidence=confidence,
                                resamples=int(improvements.size))
 

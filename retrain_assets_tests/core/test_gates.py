@@ -6,6 +6,7 @@ import pytest
 
 from retrain_assets.core.evaluation import decide_promotion
 from retrain_assets.core.gates import (
+    ImprovementInterval,
     paired_bootstrap,
     resampled_metric,
     segment_gate,
@@ -40,8 +41,8 @@ def test_a_candidate_inside_the_noise_is_not_promoted():
     verdict = _gate(actual, candidate, champion, min_relative_improvement=0.0,
                     interval=interval)
     assert not verdict.blessed
-    assert any(r.startswith("FAIL rmse") and "90% CI [" in r and "lower bound" in r
-               for r in verdict.reasons)
+    assert any(r.startswith("FAIL rmse") and "90%-confidence bounds [" in r
+               and "lower bound need ≥ +0.00%" in r for r in verdict.reasons)
     assert verdict.to_dict()["interval"]["low"] == pytest.approx(interval.low)
 
 
@@ -53,6 +54,27 @@ def test_a_clearly_better_candidate_is_promoted_and_the_interval_is_reproducible
     assert 0.05 < interval.low < interval.high
     assert _gate(actual, candidate, champion, min_relative_improvement=0.01,
                  interval=interval).blessed
+
+
+def test_against_a_champion_below_a_floor_surely_no_worse_is_enough():
+    """A champion that misses a floor is known to fail: the candidate must lead by the margin
+    and be surely no worse, not surely better by the margin."""
+    interval = ImprovementInterval(low=0.002, high=0.09, confidence=0.9, resamples=300)
+    candidate = {"roc_auc": 0.56}
+    options = {"primary_metric": "roc_auc", "min_relative_improvement": 0.01,
+               "interval": interval}
+    failing = decide_promotion(candidate, {"roc_auc": 0.53},
+                               absolute_thresholds={"roc_auc": 0.55}, **options)
+    assert failing.blessed and failing.below_floor is False
+    assert any("lower bound need ≥ +0.00% (the champion misses a floor)" in r
+               for r in failing.reasons)
+    healthy = decide_promotion(candidate, {"roc_auc": 0.53},
+                               absolute_thresholds={"roc_auc": 0.5}, **options)
+    assert not healthy.blessed
+    assert any("lower bound need ≥ +1.00%" in r for r in healthy.reasons)
+    strict = decide_promotion(candidate, {"roc_auc": 0.53}, replace_failing_champion=False,
+                              absolute_thresholds={"roc_auc": 0.55}, **options)
+    assert not strict.blessed
 
 
 def test_vectorised_metrics_match_scikit_learn_on_each_resample():

@@ -71,7 +71,7 @@ def test_the_evaluation_report_shows_the_interval_and_a_table_per_segment(defs, 
                  if m.asset_key == dg.AssetKey("evaluation_report")]
     low, high = report.metadata["improvement_low"].value, report.metadata["improvement_high"].value
     assert low <= report.metadata["improvement"].value <= high
-    assert "90% CI [" in report.metadata["reasons"].value
+    assert "90%-confidence bounds [" in report.metadata["reasons"].value
     table = report.metadata["segments"].value
     assert {c.name for c in table.schema.columns} >= {"column", "segment", "rows", "status"}
     assert {r.data["column"] for r in table.records} == {"pickup_zone"}
