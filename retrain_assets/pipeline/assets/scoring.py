@@ -134,7 +134,7 @@ def build_scoring_assets(project: Project) -> list[dg.AssetsDefinition]:
             for day, frame in frames.items()})
         used = sorted({s.version for s in served.values()} - {None}, key=int)
         yield dg.Output(frames, metadata={
-            "model_version": dg.MetadataValue.text(", ".join(used) or "none"),
+            "model_versions": dg.MetadataValue.text(", ".join(used) or "none"),
             "champion": dg.MetadataValue.text(config.champion)})
         yield from contract_results(context, names.predictions, results)
 
