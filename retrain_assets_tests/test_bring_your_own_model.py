@@ -35,7 +35,9 @@ def test_a_logistic_regression_goes_from_candidate_to_predictions(home, instance
     assert run_job(defs, "ingest_job", instance, days=keys).success
     assert run_job(defs, "training_job", instance, run_config={"ops": {"candidate_model": {
         "config": {"window_days": 10}}}}).success
-    assert run_job(defs, "scoring_job", instance, days=[keys[-1]]).success
+    # the model was judged on the last day: scoring it there is asked for explicitly
+    assert run_job(defs, "scoring_job", instance, days=[keys[-1]], run_config={
+        "ops": {"predictions": {"config": {"champion": "today"}}}}).success
 
     registry = defs.resources["mlflow"].registry()
     assert registry.version_for(CHAMPION) == "1"
