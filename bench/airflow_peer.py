@@ -22,7 +22,7 @@ from pathlib import Path
 
 from bench.backfill import bare_loop, daemon_backfill
 from bench.harness import Figure, Run, benchmark, times_faster_than_baseline
-from bench.workload import START, days, land
+from bench.workload import START, days, land, landing_zone
 
 REPO = Path(__file__).resolve().parents[1]
 REQUIREMENTS = Path(__file__).with_name("airflow-peer-requirements.txt")
@@ -193,11 +193,11 @@ def peer(run: Run) -> list[Figure]:
     python, install_seconds = airflow_environment()
     home = run.folder("home")
     day_keys = days(count, START)
-    files = land(home / "landing", day_keys, rows)
+    files = land(landing_zone(home), day_keys, rows)
     ours = run.measure(daemon_backfill, home, day_keys)
     floor = run.measure(bare_loop, files, run.folder("bare"))
     airflow = run.measure(airflow_backfill, str(python), str(run.folder("airflow")),
-                          str(home / "landing"), day_keys, repeats=1)
+                          str(landing_zone(home)), day_keys, repeats=1)
     run.sizes.append(f"{count} daily partitions × {rows:,} rows landed as Parquet")
     run.notes += [
         f"peer: Apache Airflow {AIRFLOW_VERSION} as `airflow standalone` runs it (LocalExecutor, "

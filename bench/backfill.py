@@ -11,41 +11,44 @@ import dagster as dg
 import yaml
 
 from bench.harness import Figure, Run, benchmark, ratio_at_most, times_faster_than_baseline
-from bench.workload import bare_features, days, land, open_definitions
+from bench.workload import NAMES, bare_features, days, land, landing_zone
+from retrain_assets.dev.instance import use_home
 from retrain_assets.dev.services import pgbouncer, postgres_server
 from retrain_assets.pipeline.project import DAYS_PER_RUN
 
-SELECTION = [dg.AssetKey("raw_data"), dg.AssetKey("features")]
+SELECTION = [NAMES.raw_data, NAMES.features]
 REPO = Path(__file__).resolve().parents[1]
 PRODUCT, FLOOR = "retrain_assets.definitions", "bench.floor"
 
 
 def daemon_backfill(home: Path, day_keys: list[str], days_per_run: int | str | None = None,
                     postgres: dict[str, str] | None = None, module: str = PRODUCT) -> float:
-    """Submit an asset backfill to the instance (as the UI does) and drive the daemons' own
-    iterations (backfill daemon, run queue) until its runs finish; runs are launched by the
-    instance's run launcher in their own processes via the code location's gRPC server.
+    """Submit an asset backfill of the taxi model's raw_data and features to the instance (as
+    the UI does) and drive the daemons' own iterations (backfill daemon, run queue) until its
+    runs finish; runs are launched by the instance's run launcher in their own processes via
+    the code location's gRPC server.
     `days_per_run` sets RETRAIN_ASSETS_BACKFILL_MAX_DAYS_PER_RUN (None: the product's default
     split, 1: one run per partition, "all": one run);
     `postgres` (DAGSTER_PG_* values) puts the instance on dagster-postgres.yaml instead;
     `module` is the code location (FLOOR: the same shape with no data work)."""
     import os
 
-    from dagster._core.execution.backfill import BulkActionStatus, PartitionBackfill
-    from dagster._core.storage.tags import BACKFILL_ID_TAG
-    from dagster._core.test_utils import create_test_daemon_workspace_context
-    from dagster._core.utils import make_new_backfill_id
-    from dagster._core.workspace.load_target import ModuleTarget
-    from dagster._daemon.backfill import execute_backfill_iteration
-    from dagster._daemon.run_coordinator.queued_run_coordinator_daemon import (
+    from retrain_assets.pipeline.dagster_internals import (
+        BACKFILL_ID_TAG,
+        BulkActionStatus,
+        ModuleTarget,
+        PartitionBackfill,
         QueuedRunCoordinatorDaemon,
+        create_test_daemon_workspace_context,
+        execute_backfill_iteration,
+        make_new_backfill_id,
     )
 
     if postgres:
         os.environ.update(postgres)
         (home / "dagster").mkdir(parents=True, exist_ok=True)
         (home / "dagster" / "dagster.yaml").symlink_to(REPO / "dagster-postgres.yaml")
-    open_definitions(home)  # sets RETRAIN_ASSETS_HOME / DAGSTER_HOME for the code server too
+    use_home(home)  # RETRAIN_ASSETS_HOME / DAGSTER_HOME, for the code server too
     if days_per_run:
         os.environ["RETRAIN_ASSETS_BACKFILL_MAX_DAYS_PER_RUN"] = str(days_per_run)
     target = ModuleTarget(module, "defs", str(REPO), location_name=module)
@@ -86,8 +89,9 @@ def wait_until_runs_reaped(location, timeout: float = 60) -> None:
     cleanup tick that opens the instance; if PostgreSQL stops first, that thread dies and the
     server waits for its runs forever instead of shutting down (seen as orphaned code servers
     after the PostgreSQL backfill)."""
-    from dagster._grpc.types import GetCurrentRunsResult
     from dagster_shared.serdes import deserialize_value
+
+    from retrain_assets.pipeline.dagster_internals import GetCurrentRunsResult
 
     deadline = time.monotonic() + timeout
     while deserialize_value(location.client.get_current_runs(), GetCurrentRunsResult).current_runs:
@@ -117,6 +121,13 @@ def pgbouncer_backfill(home: Path, day_keys: list[str], bouncer: dict[str, str])
     return daemon_backfill(home, day_keys)
 
 
+def same_landing(home: Path, landed: Path) -> Path:
+    """`home` whose landing zone is the one of `landed` (a link: the same files)."""
+    landing_zone(home).parent.mkdir(parents=True, exist_ok=True)
+    landing_zone(home).symlink_to(landing_zone(landed))
+    return home
+
+
 def bare_loop(files: list[Path], out: Path) -> float:
     started = time.perf_counter()
     for landed in files:
@@ -129,7 +140,7 @@ def backfill(run: Run) -> list[Figure]:
     count, rows, sample = (30, 2_000, 2) if run.quick else (365, 20_000, 12)
     home = run.folder("home")
     day_keys = days(count)
-    files = land(home / "landing", day_keys, rows)
+    files = land(landing_zone(home), day_keys, rows)
     ours = run.measure(daemon_backfill, home, day_keys)
     floor = run.measure(bare_loop, files, run.folder("bare"))
     dagster_alone = run.measure(daemon_backfill, run.folder("home-floor"), day_keys, None, None,
@@ -141,13 +152,11 @@ def backfill(run: Run) -> list[Figure]:
     per_run = run.measure(daemon_backfill, home, day_keys[-sample:], 1, repeats=1)
     per_partition = per_run.best / sample * count
     with postgres_server(durable=True) as server:
-        on_postgres = run.folder("home-postgres")
-        (on_postgres / "landing").symlink_to(home / "landing")  # the same landed files
+        on_postgres = same_landing(run.folder("home-postgres"), home)
         postgres = run.measure(daemon_backfill, on_postgres, day_keys, None, server.env(),
                                repeats=1)
     with postgres_server(durable=True) as server, pgbouncer(server) as bouncer:
-        via_bouncer = run.folder("home-pgbouncer")
-        (via_bouncer / "landing").symlink_to(home / "landing")
+        via_bouncer = same_landing(run.folder("home-pgbouncer"), home)
         bounced = run.measure(pgbouncer_backfill, via_bouncer, day_keys, bouncer.env(),
                               repeats=1)
     run.sizes.append(f"{count} daily partitions × {rows:,} rows landed as Parquet")

@@ -1,17 +1,19 @@
 """Dagster's own cost for the ingest benchmarks' shape, with no data work: a code location.
 
-The same two assets as the product (raw_data → features) with its daily partitions, backfill
-policy, per-day checks (the blocking `contract`, raw_data's arrival checks), Dagster's freshness
-check and the in-process executor, run through the same routes as the product's runs. Each step
-reads, validates and stores nothing: it reports its days as passing. So its run records the
-same events as the product's (run, step, and per day a planned materialization, a
-materialization and a check evaluation for each check; test_bench.py checks the counts match),
-and its time is what Dagster charges for that shape on this instance. Taken from our figure,
-the rest is what the product adds on top of the orchestrator.
+The same two assets as the product's taxi model (taxi/raw_data → taxi/features: its names, daily
+partitions and backfill policy, from its YAML), its per-day checks (the blocking `contract`,
+raw_data's arrival checks), Dagster's freshness check and the in-process executor, run through
+the same routes as the product's runs. Each step reads, validates and stores nothing: it reports
+its days as passing. So its run records the same events as the product's (run, step, and per
+day a planned materialization, a materialization and a check evaluation for each check;
+test_bench.py checks the counts match), and its time is what Dagster charges for that shape on
+this instance. Taken from our figure, the rest is what the product adds on top of the
+orchestrator.
 """
 
 import dagster as dg
 
+from bench.workload import shipped_project
 from retrain_assets.pipeline.assets.ingest import build_ingest_job
 from retrain_assets.pipeline.checks import (
     PartitionOutcome,
@@ -40,8 +42,8 @@ def _all_days_pass(context: dg.AssetExecutionContext):
 
 
 def build_floor_definitions(project: Project | None = None) -> dg.Definitions:
-    project = project or Project.from_env()
-
+    """The floor of `project` (default: the shipped taxi model's)."""
+    project = project or shipped_project()
     names = project.names
 
     def shaped_like(key: dg.AssetKey, *more_checks: dg.AssetCheckSpec, **kwargs):

@@ -8,21 +8,29 @@ from pathlib import Path
 import dagster as dg
 
 from bench.harness import Figure, Run, benchmark, failure_summary, ratio_at_most
-from bench.workload import SPEC, bare_features, days, land, open_definitions
+from bench.workload import (
+    NAMES,
+    SPEC,
+    bare_features,
+    days,
+    land,
+    landing_zone,
+    open_definitions,
+)
 
 
 def dagster_ingest(home: Path, day: str, floor: bool = False) -> float:
-    """One in-process run (`instance.run_job` → execute_in_process) of ingest_job for `day`;
-    `floor`: of bench/floor.py's ingest_job (the same run with no data work)."""
+    """One in-process run (`instance.run_job` → execute_in_process) of the shipped taxi model's
+    ingest job for `day`; `floor`: of bench/floor.py's (the same run with no data work)."""
     from retrain_assets.dev.instance import run_job
 
     defs = open_definitions(home, floor=floor)
     with dg.DagsterInstance.get() as instance:
         started = time.perf_counter()
-        result = run_job(defs, "ingest_job", instance, days=[day])
+        result = run_job(defs, NAMES.ingest_job, instance, days=[day])
         seconds = time.perf_counter() - started
     if not result.success:
-        raise RuntimeError(f"ingest_job failed for {day}: {failure_summary(result)}")
+        raise RuntimeError(f"{NAMES.ingest_job} failed for {day}: {failure_summary(result)}")
     return seconds
 
 
@@ -59,7 +67,7 @@ def ingest(run: Run) -> list[Figure]:
     rows = 100_000 if run.quick else 1_000_000
     home = run.folder("home")
     (day,) = days(1)
-    (landed,) = land(home / "landing", [day], rows)
+    (landed,) = land(landing_zone(home), [day], rows)
     ours = run.measure(dagster_ingest, home, day)
     floor = run.measure(bare_ingest, landed, run.folder("bare") / f"{day}.parquet")
     dagster_alone = run.measure(dagster_ingest, run.folder("home-floor"), day, True)
@@ -68,7 +76,8 @@ def ingest(run: Run) -> list[Figure]:
     size_mib = landed.stat().st_size / 2 ** 20
     run.sizes.append(f"one day of {rows:,} rows landed as Parquet ({size_mib:.0f} MiB)")
     run.notes += [
-        "ours: ingest_job (raw_data → features) as one in-process run "
+        "ours: the shipped taxi model's ingest job (taxi/raw_data → taxi/features) as one "
+        "in-process run "
         "(`retrain_assets.dev.instance.run_job`, execute_in_process) on a temporary instance "
         "configured by the repository's dagster.yaml; the code location is loaded before the "
         "clock starts",

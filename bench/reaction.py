@@ -2,7 +2,8 @@
 `dagster-daemon run` on embedded storage (SQLite instance, local landing zone and storage,
 MLflow on SQLite), and where that time goes.
 
-The route timed is the product's automated loop, untouched: landing_zone_sensor sees the day →
+The route timed is the shipped taxi model's automated loop, untouched (the shipped code location
+runs its other models alongside): landing_zone_sensor sees the day →
 one run of raw_data → features → predictions → drift_report → the drift check fails →
 drift_retrain_sensor asks for a retrain → training_job: candidate_model → evaluation_report →
 production_model moves the alias. The breakdown is read from the instance's own records (sensor
@@ -23,12 +24,12 @@ from typing import TYPE_CHECKING
 import dagster as dg
 
 from bench.harness import Figure, Run, benchmark, failure_summary, value_below
+from bench.workload import MODEL, NAMES
 
 if TYPE_CHECKING:
     from datetime import date
 
-    from retrain_assets.adapters.storage import ObjectStore
-    from retrain_assets.dev.demo import Scenario
+    from retrain_assets.dev.demo import Model, Scenario
 
 # Drifted days already ingested when the measured one lands: the retrain it triggers then trains
 # on 3 days of the new world and is judged on the 2 latest (the scenario's holdout), where it
@@ -135,7 +136,7 @@ def run_times(instance: dg.DagsterInstance, run_id: str) -> RunTimes:
 
 def tick_time(instance: dg.DagsterInstance, sensor: str, run_id: str, after: float) -> float:
     """When the sensor tick that requested `run_id` started."""
-    from dagster._core.scheduler.instigation import InstigatorType
+    from retrain_assets.pipeline.dagster_internals import InstigatorType
 
     (state,) = [s for s in instance.all_instigator_state(instigator_type=InstigatorType.SENSOR)
                 if s.name == sensor]
@@ -149,7 +150,7 @@ def tick_time(instance: dg.DagsterInstance, sensor: str, run_id: str, after: flo
 # the measurement
 
 
-def stale_champion(defs: dg.Definitions, instance: dg.DagsterInstance, landing: ObjectStore,
+def stale_champion(defs: dg.Definitions, instance: dg.DagsterInstance, model: Model,
                    scenario: Scenario, failures: list[str]) -> date:
     """Untimed set-up: history landed and ingested, a champion trained on it (in-process), then
     DRIFTED_DAYS_BEFORE drifted days landed and ingested with features only (no scoring, so no
@@ -162,18 +163,16 @@ def stale_champion(defs: dg.Definitions, instance: dg.DagsterInstance, landing: 
     from retrain_assets.adapters.registry import CHAMPION
     from retrain_assets.dev.demo import DEMO_START, land
     from retrain_assets.dev.instance import run_job
-    from retrain_assets.pipeline.names import Names
 
-    registry = defs.resources["mlflow"].registry()
     days = [DEMO_START + timedelta(days=i)
             for i in range(scenario.history_days + DRIFTED_DAYS_BEFORE + 1)]
-    history = [land(landing, day, scenario) for day in days[:scenario.history_days]]
-    drifted = [land(landing, day, scenario, drift_from=scenario.drift_from)
+    history = [land(model, day, scenario) for day in days[:scenario.history_days]]
+    drifted = [land(model, day, scenario, drift_from=scenario.drift_from)
                for day in days[scenario.history_days:-1]]
-    for job, keys, config in (
-            ("ingest_job", history, None),
-            ("training_job", None, defs.resources["retrain_policy"].run_config(Names())),
-            ("ingest_job", drifted, None)):
+    training = defs.resources[NAMES.of("retrain_policy")].run_config(NAMES)
+    for job, keys, config in ((NAMES.ingest_job, history, None),
+                              (NAMES.training_job, None, training),
+                              (NAMES.ingest_job, drifted, None)):
         for attempt in (1, 2):
             result = run_job(defs, job, instance, days=keys, run_config=config)
             if result.success:
@@ -181,7 +180,7 @@ def stale_champion(defs: dg.Definitions, instance: dg.DagsterInstance, landing: 
             failures.append(f"set-up {job} attempt {attempt}"
                             + (f" for {keys[0]}..{keys[-1]}" if keys else "")
                             + f" (run {result.run_id}): {failure_summary(result)}")
-            if job == "training_job" and registry.version_for(CHAMPION) is not None:
+            if job == NAMES.training_job and model.registry.version_for(CHAMPION) is not None:
                 break
             if attempt == 2:
                 raise RuntimeError(" | ".join(failures))
@@ -193,34 +192,36 @@ def reaction_time(parent: Path, scenario: Scenario) -> float:
     time until the champion alias moves; checks the promotion was drift-triggered and writes
     the phases to `<home>/reaction.json`. Returns the seconds."""
     from retrain_assets.adapters.registry import CHAMPION
-    from retrain_assets.dev.demo import Daemon, Watcher, land, mlflow_tags
+    from retrain_assets.definitions import load_definitions
+    from retrain_assets.dev.demo import Daemon, Model, Watcher, land
     from retrain_assets.dev.instance import use_home
-    from retrain_assets.pipeline.build import build_definitions
-    from retrain_assets.pipeline.resources import open_store
 
     home = Path(tempfile.mkdtemp(prefix="reaction-", dir=parent))
     use_home(home)
     os.environ.update(scenario.environment())
-    defs = build_definitions()  # reads the environment just set, as the daemon's will
-    registry = defs.resources["mlflow"].registry()
-    landing = open_store(str(home / "landing"))
+    defs = load_definitions()  # reads the environment just set, as the daemon's will
+    model = Model.of(defs, MODEL, scenario.seeds[MODEL])
+    registry = model.registry
+    landing_sensor, retrain_sensor = (NAMES.of(sensor) for sensor in (
+        "landing_zone_sensor", "drift_retrain_sensor"))
     with dg.DagsterInstance.get() as instance:
         setup_failures: list[str] = []
-        measured = stale_champion(defs, instance, landing, scenario, setup_failures)
+        measured = stale_champion(defs, instance, model, scenario, setup_failures)
         stale = registry.version_for(CHAMPION)
         if stale is None:
             raise RuntimeError("set-up: the first training_job promoted no champion")
         with Daemon(home, scenario.environment()) as daemon:
             watch = Watcher(instance, daemon, scenario.timeout_seconds, poll_seconds=0.25)
             try:
-                watch.until("landing_zone_sensor's first look",
-                            lambda: watch.sensor_cursor("landing_zone_sensor"))
+                watch.until(f"{landing_sensor}'s first look",
+                            lambda: watch.sensor_cursor(landing_sensor))
                 landed = time.time()
-                key = land(landing, measured, scenario, drift_from=scenario.drift_from)
+                key = land(model, measured, scenario, drift_from=scenario.drift_from)
                 champion = watch.until("the champion alias to move", lambda: (
                     (version := registry.version_for(CHAMPION)) != stale and version))
                 alias_seen = time.time()
-                retrains = watch.runs(job_name="training_job", tags={"retrain/partition": key})
+                retrains = watch.runs(job_name=NAMES.training_job,
+                                      tags={"retrain/partition": key})
                 if len(retrains) != 1:
                     raise RuntimeError(f"the champion moved from v{stale} to v{champion}, but "
                                        f"{len(retrains)} training runs were requested for {key}")
@@ -230,21 +231,21 @@ def reaction_time(parent: Path, scenario: Scenario) -> float:
             except Exception:
                 print(daemon.log_path.read_text()[-5000:], flush=True)  # into the bench log
                 raise
-        (landing_run,) = watch.runs(tags={"landing/day": key})
-        promoted_by = mlflow_tags(registry, champion)
+        (landing_run,) = model.sensor_runs(watch, key)
+        promoted_by = registry.run_tags(champion)
         if (training.tags.get("retrain/trigger") not in TRIGGERS
-                or training.tags.get("dagster/sensor_name") != "drift_retrain_sensor"
+                or training.tags.get("dagster/sensor_name") != retrain_sensor
                 or promoted_by.get("dagster_run_id") != training.run_id):
             raise RuntimeError(
                 f"the champion moved from v{stale} to v{champion}, but not by a drift-triggered "
                 f"retrain of {key}: run {training.run_id} tags {dict(training.tags)}, the new "
                 f"version's MLflow tags {promoted_by}")
         result = reaction_phases(
-            landed, tick_time(instance, "landing_zone_sensor", landing_run.run_id, landed),
+            landed, tick_time(instance, landing_sensor, landing_run.run_id, landed),
             run_times(instance, landing_run.run_id),
-            tick_time(instance, "drift_retrain_sensor", training.run_id, landed),
+            tick_time(instance, retrain_sensor, training.run_id, landed),
             run_times(instance, training.run_id), alias_seen)
-    interval = defs.resolve_sensor_def("landing_zone_sensor").minimum_interval_seconds
+    interval = defs.resolve_sensor_def(landing_sensor).minimum_interval_seconds
     (home / RESULT_FILE).write_text(json.dumps({
         "seconds": alias_seen - landed, "sensor_interval_seconds": interval,
         "trigger": training.tags["retrain/trigger"], "versions": [stale, champion],
@@ -279,9 +280,10 @@ def reaction(run: Run) -> list[Figure]:
     run.notes += [
         "ours: `dagster-daemon run` (retrain_assets.dev.demo.Daemon) on a fresh embedded instance "
         "(the repository's dagster.yaml: SQLite, queued run coordinator), local landing zone "
-        "and storage, MLflow on SQLite. Timed from writing the day's file into the landing "
-        "zone to the MLflow registry's `champion` alias pointing at a new version (polled every "
-        "0.25 s): "
+        "and storage, MLflow on SQLite, loading the shipped code location: the taxi model is "
+        "timed, the churn model's sensors tick on its empty landing zone alongside. Timed from "
+        "writing the day's file into the taxi landing zone to the MLflow registry's `champion` "
+        "alias pointing at a new version (polled every 0.25 s): "
         "landing_zone_sensor → raw_data → features → predictions → drift_report (check fails) "
         "→ drift_retrain_sensor → training_job: candidate_model → evaluation_report → "
         "production_model",

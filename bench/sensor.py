@@ -1,4 +1,5 @@
-"""3. Sensor tick cost: landing_zone_sensor with many existing days and one new one."""
+"""3. Sensor tick cost: the taxi model's landing_zone_sensor with many existing days and one new
+one."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from pathlib import Path
 import dagster as dg
 
 from bench.harness import Figure, Run, benchmark, in_child, value_below
+from bench.workload import NAMES, landing_zone
 
 FIRST_DAY = date(1990, 1, 1)
 REPO = Path(__file__).resolve().parents[1]
@@ -30,14 +32,15 @@ def daemon_ticks(home: Path, existing: int) -> tuple[float, float]:
     landed among `existing` known ones."""
     import os
 
-    from dagster._core.test_utils import create_test_daemon_workspace_context
-    from dagster._core.workspace.load_target import ModuleTarget
-
-    from bench.workload import open_definitions
+    from retrain_assets.dev.instance import use_home
+    from retrain_assets.pipeline.dagster_internals import (
+        ModuleTarget,
+        create_test_daemon_workspace_context,
+    )
 
     os.environ["RETRAIN_ASSETS_START_DATE"] = FIRST_DAY.isoformat()  # for the code server
-    open_definitions(home)  # sets the homes in the environment the code server inherits
-    _land_tiny_days(home / "landing", 0, existing)
+    use_home(home)  # the homes, in the environment the code server inherits
+    _land_tiny_days(landing_zone(home), 0, existing)
     target = ModuleTarget("retrain_assets.definitions", "defs", str(REPO), "retrain_assets")
     with dg.DagsterInstance.get() as instance, \
             create_test_daemon_workspace_context(target, instance) as workspace:
@@ -47,13 +50,14 @@ def daemon_ticks(home: Path, existing: int) -> tuple[float, float]:
         def tick(cursor: str | None):
             started = time.perf_counter()
             data = location.get_sensor_execution_data(
-                instance, repository, "landing_zone_sensor", None, None, cursor, None, None)
+                instance, repository, NAMES.of("landing_zone_sensor"), None, None, cursor, None,
+                None)
             return time.perf_counter() - started, data
 
         _, data = tick(None)  # the first look records the history
         seconds = []
         for new_day in range(existing, existing + 1 + WARM_TICKS):
-            _land_tiny_days(home / "landing", new_day, 1)
+            _land_tiny_days(landing_zone(home), new_day, 1)
             elapsed, data = tick(data.cursor)
             if len(data.run_requests or []) != 1:
                 raise RuntimeError(f"expected one run request for the new day, got "
@@ -67,8 +71,8 @@ def full_listing(home: Path, existing: int) -> float:
     from retrain_assets.adapters.landing import LandingZone
     from retrain_assets.adapters.storage import LocalObjectStore
 
-    _land_tiny_days(home / "landing", 0, existing + 1)
-    zone = LandingZone(LocalObjectStore(home / "landing"))
+    _land_tiny_days(landing_zone(home), 0, existing + 1)
+    zone = LandingZone(LocalObjectStore(landing_zone(home)))
     started = time.perf_counter()
     zone.files_by_day()
     return time.perf_counter() - started

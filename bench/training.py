@@ -18,17 +18,17 @@ from bench.harness import (
     ratio_at_most,
     value_below,
 )
-from bench.workload import SPEC, days, open_definitions
+from bench.workload import NAMES, SPEC, days, open_definitions, stored
 
 WINDOW_DAYS, HOLDOUT_DAYS = 28, 7  # TrainingConfig's defaults: 28 training days, 7 holdout
 
 
-def store_features(storage: Path, day_keys: list[str], rows: int) -> None:
-    """Features partitions as the features asset stores them (only candidate_model is timed)."""
+def store_features(folder: Path, day_keys: list[str], rows: int) -> None:
+    """Features partitions as the features asset stores them in `folder` (only candidate_model
+    is timed)."""
     from retrain_assets.core.features import build_features
     from retrain_assets.datasets.taxi.simulator import simulate_day
 
-    folder = storage / "features"
     folder.mkdir(parents=True, exist_ok=True)
     for day in day_keys:
         frame = build_features(simulate_day(date.fromisoformat(day), rows), SPEC)
@@ -38,7 +38,7 @@ def store_features(storage: Path, day_keys: list[str], rows: int) -> None:
 def create_tracking_store(home: Path) -> float:
     """Setup, untimed: a user's MLflow store exists before training (creating one runs its
     schema migrations, seconds that only the very first training would pay)."""
-    open_definitions(home).resources["mlflow"].registry().client.search_experiments()
+    open_definitions(home).resources[NAMES.of("mlflow")].registry().client.search_experiments()
     return 0.0
 
 
@@ -46,8 +46,8 @@ def dagster_training(home: Path) -> float:
     """candidate_model materialized in-process: read the window, fit, log and register in
     MLflow (signature, input example, drift reference) on a temporary tracking store."""
     defs = open_definitions(home)
-    job = defs.resolve_implicit_global_asset_job_def().get_subset(
-        asset_selection={dg.AssetKey("candidate_model")})
+    job = defs.resolve_job_def(NAMES.training_job).get_subset(
+        asset_selection={NAMES.candidate_model})
     with dg.DagsterInstance.get() as instance:
         started = time.perf_counter()
         result = job.execute_in_process(instance=instance, raise_on_error=False)
@@ -57,12 +57,12 @@ def dagster_training(home: Path) -> float:
     return seconds
 
 
-def bare_fit(storage: Path, train_days: list[str]) -> float:
+def bare_fit(features: Path, train_days: list[str]) -> float:
     """The floor: read the same training days and fit the same Pipeline on the same rows."""
     from retrain_assets.core.training import Hyperparameters, build_pipeline, model_inputs
 
     started = time.perf_counter()
-    train = pd.concat([pd.read_parquet(storage / "features" / f"{day}.parquet")
+    train = pd.concat([pd.read_parquet(features / f"{day}.parquet")
                        for day in train_days], ignore_index=True)
     build_pipeline(SPEC, Hyperparameters()).fit(model_inputs(train, SPEC), train[SPEC.target])
     return time.perf_counter() - started
@@ -74,10 +74,10 @@ def training(run: Run) -> list[Figure]:
     per_day = -(-train_rows // WINDOW_DAYS)
     home = run.folder("home")
     all_days = days(WINDOW_DAYS + HOLDOUT_DAYS)
-    store_features(home / "storage", all_days, per_day)
+    store_features(stored(home, "features"), all_days, per_day)
     in_child(create_tracking_store, home, log=run.log)
     ours = run.measure(dagster_training, home)
-    floor = run.measure(bare_fit, home / "storage", all_days[:WINDOW_DAYS])
+    floor = run.measure(bare_fit, stored(home, "features"), all_days[:WINDOW_DAYS])
     run.sizes.append(f"{WINDOW_DAYS} training days × {per_day:,} rows = "
                      f"{WINDOW_DAYS * per_day:,} rows (+ {HOLDOUT_DAYS} holdout days)")
     run.notes += [

@@ -1,4 +1,5 @@
-"""What the benchmarks work on: simulated days landed as Parquet, and a project home."""
+"""What the benchmarks work on: simulated days landed as Parquet, a project home, and the
+shipped code location's taxi model (retrain_assets/defs/taxi), which every product figure runs."""
 
 from __future__ import annotations
 
@@ -10,14 +11,28 @@ import pandas as pd
 from retrain_assets.core.features import build_features
 from retrain_assets.datasets.taxi import TAXI_TRIPS
 from retrain_assets.datasets.taxi.simulator import simulate_day
-from retrain_assets.pipeline.project import DEFAULT_START_DATE
+from retrain_assets.pipeline.names import Names
+from retrain_assets.pipeline.project import DEFAULT_START_DATE, Project
 
 START = date.fromisoformat(DEFAULT_START_DATE)
 SPEC = TAXI_TRIPS
+MODEL = "taxi"  # the shipped model whose dataset is SPEC
+NAMES = Names(MODEL)
 
 
 def days(count: int, start: date = START) -> list[str]:
     return [(start + timedelta(days=i)).isoformat() for i in range(count)]
+
+
+def landing_zone(home: Path) -> Path:
+    """The model's landing zone in `home` (the component's default)."""
+    return home / MODEL / "landing"
+
+
+def stored(home: Path, asset: str) -> Path:
+    """Where the model stores `asset`'s partitions in `home` (the component's default storage,
+    one folder per asset key)."""
+    return home / MODEL / "storage" / Path(*NAMES.asset(asset).path)
 
 
 def land(landing: Path, day_keys: list[str], rows: int) -> list[Path]:
@@ -36,15 +51,32 @@ def bare_features(landed: Path, out: Path) -> None:
     build_features(pd.read_parquet(landed), SPEC).to_parquet(out, index=False)
 
 
-def open_definitions(home: Path, *, floor: bool = False, **project_settings):
-    """Point the environment at `home` (as `./tasks` does) and load the code location; `floor`
-    loads bench/floor.py's instead (the same assets with no data work)."""
+def open_definitions(home: Path, *, floor: bool = False):
+    """Point the environment at `home` (as `./tasks` does) and load the shipped code location
+    (run its model by NAMES); `floor` loads bench/floor.py's instead (the same model's ingest
+    assets with no data work)."""
     from retrain_assets.dev.instance import use_home
-    from retrain_assets.pipeline.project import Project
 
     use_home(home)
     if floor:
-        from bench.floor import build_floor_definitions as build
-    else:
-        from retrain_assets.pipeline.build import build_definitions as build
-    return build(Project(spec=SPEC, **project_settings))
+        from bench.floor import build_floor_definitions
+
+        return build_floor_definitions()
+    from retrain_assets.definitions import load_definitions
+
+    return load_definitions()
+
+
+def shipped_project() -> Project:
+    """The model's `Project` as the shipped code location builds it: from its YAML file and the
+    environment (start date, backfill split, ...)."""
+    import dagster as dg
+
+    import retrain_assets.definitions
+    from retrain_assets.pipeline.component import RetrainingPipeline
+
+    tree = dg.ComponentTree.for_project(
+        path_within_project=Path(retrain_assets.definitions.__file__).parent)
+    project, _ = tree.load_component(MODEL, RetrainingPipeline).project_and_resources(
+        tree.defs_module_path / MODEL)
+    return project

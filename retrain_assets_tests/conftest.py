@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import date
+from pathlib import Path
 
 import dagster as dg
 import pandas as pd
@@ -14,6 +16,7 @@ from retrain_assets.datasets.taxi.simulator import simulate_day
 from retrain_assets.dev.instance import use_home
 from retrain_assets.dev.simulate import SimulationPlan, encode_frame, land_days
 from retrain_assets.pipeline.build import build_definitions
+from retrain_assets.pipeline.names import Names
 from retrain_assets.pipeline.project import Project
 
 START = date(2025, 1, 1)
@@ -42,6 +45,39 @@ def project() -> Project:
 @pytest.fixture
 def defs(home, project) -> dg.Definitions:
     return build_definitions(project)
+
+
+@dataclass(frozen=True)
+class Shipped:
+    """The shipped code location's taxi model, as a daemon, `dagster dev` or a workspace loads
+    it: a test that runs some jobs in-process and lets those load the rest must use these
+    definitions and names, so both sides share one landing zone, storage and registry."""
+
+    defs: dg.Definitions
+    names: Names
+    landing: LocalObjectStore
+    storage: Path
+
+    @property
+    def small_training(self) -> dict:
+        """SMALL_TRAINING for this model's training job."""
+        return training_config(names=self.names, **SMALL_TRAINING_SETTINGS)
+
+
+def load_shipped() -> Shipped:
+    """The shipped taxi model (landing and storage under `$RETRAIN_ASSETS_HOME/taxi/`); call
+    it after setting any RETRAIN_ASSETS_* variable the code location reads, as the processes
+    started after it will."""
+    from retrain_assets.definitions import load_definitions
+
+    defs, names = load_definitions(), Names("taxi")
+    return Shipped(defs, names, LocalObjectStore(defs.resources[names.of("landing_zone")].url),
+                   Path(defs.resources[names.of("io_manager")].url))
+
+
+@pytest.fixture
+def shipped(home) -> Shipped:
+    return load_shipped()
 
 
 @pytest.fixture
@@ -74,14 +110,15 @@ def good_day(day: str, rows: int = 200) -> pd.DataFrame:
     return simulate_day(date.fromisoformat(day), rows)
 
 
-def training_config(*, window_days: int = 7, min_train_days: int = 5,
+def training_config(*, names: Names = Names(), window_days: int = 7, min_train_days: int = 5,
                     max_iter: int = 50) -> dict:
     """Run config for training_job on a few days of data (the defaults want four weeks)."""
-    return {"ops": {"candidate_model": {"config": {
+    return {"ops": {names.op(names.candidate_model): {"config": {
         "window_days": window_days, "min_train_days": min_train_days, "max_iter": max_iter}}}}
 
 
-SMALL_TRAINING = training_config(min_train_days=3, max_iter=30)
+SMALL_TRAINING_SETTINGS = {"min_train_days": 3, "max_iter": 30}
+SMALL_TRAINING = training_config(**SMALL_TRAINING_SETTINGS)
 
 
 def champion_from(defs, instance, store, start: date = START, days: int = 8) -> str:

@@ -14,6 +14,7 @@ import pytest
 from bench.__main__ import BENCHMARKS
 from bench.floor import build_floor_definitions
 from bench.harness import failure_summary
+from bench.workload import NAMES, landing_zone, stored
 from retrain_assets.dev.instance import run_job
 from retrain_assets_tests.conftest import START, land
 
@@ -80,22 +81,31 @@ def test_a_failed_run_is_summarised_with_its_retries_causes_and_check_reasons():
     assert "RuntimeError: promotion failed <- KeyError: 'alias'" in summary
 
 
-def test_the_dagster_floor_records_what_the_product_records(defs, project, instance, landing):
+def test_the_dagster_floor_records_what_the_product_records(home, shipped, instance):
     """bench/floor.py stands for Dagster's own share of the ingest figures only while its runs
-    record the same events as the product's: a range run (a backfill) and a one-day run."""
-    days = land(landing, START, 3, rows=50)
-    floor = build_floor_definitions(project)
+    record the same events as the shipped taxi model's, which the benchmarks run: a range run
+    (a backfill) and a one-day run, of the same assets with the same partitions and policy."""
+    names = shipped.names
+    assert names == NAMES
+    assert shipped.landing.root == landing_zone(home)  # where the benchmarks land
+    days = land(shipped.landing, START, 3, rows=50)
+    floor = build_floor_definitions()
 
     def events(definitions: dg.Definitions, keys: list[str]) -> Counter:
-        result = run_job(definitions, "ingest_job", instance, days=keys)
+        result = run_job(definitions, names.ingest_job, instance, days=keys)
         assert result.success
         return Counter(record.event_log_entry.dagster_event_type
                        for record in instance.get_records_for_run(result.run_id).records)
 
     for keys in (days, days[:1]):
-        recorded = events(defs, keys)
+        recorded = events(shipped.defs, keys)
         assert events(floor, keys) == recorded
         per_asset_day = 2 * len(keys)
         assert recorded[dg.DagsterEventType.ASSET_MATERIALIZATION] == per_asset_day
         assert recorded[dg.DagsterEventType.ASSET_MATERIALIZATION_PLANNED] == per_asset_day
         assert recorded[dg.DagsterEventType.ASSET_CHECK_EVALUATION] >= per_asset_day
+    assert sorted(path.stem for path in stored(home, "features").iterdir()) == days
+    product, bare = shipped.defs.resolve_asset_graph(), floor.resolve_asset_graph()
+    for key in (names.raw_data, names.features):
+        assert bare.get(key).partitions_def == product.get(key).partitions_def
+        assert bare.get(key).backfill_policy == product.get(key).backfill_policy

@@ -15,6 +15,11 @@ from pathlib import Path
 import retrain_assets
 
 PACKAGE = "retrain_assets"
+BENCH = Path(retrain_assets.__file__).parents[1] / "bench"
+# the modules that may import Dagster's private `dagster._...` names: the one adapter module for
+# them, the custom instance storage (it subclasses Dagster's storage classes), and dev/
+DAGSTER_INTERNALS = f"{PACKAGE}.pipeline.dagster_internals"
+MAY_IMPORT_DAGSTER_PRIVATE = (DAGSTER_INTERNALS, f"{PACKAGE}.instance_storage", f"{PACKAGE}.dev")
 LAYERS = ("core", "adapters", "datasets", "pipeline", "dev")
 NO_DAGSTER = ("core", "adapters", "datasets")
 MAY_IMPORT = {  # a layer may import its own modules and these layers of retrain_assets
@@ -36,11 +41,12 @@ class Import:
         return f"{self.module} (line {self.line}) imports {self.target}"
 
 
-def package_sources(root: Path = Path(retrain_assets.__file__).parent) -> dict[str, str]:
+def package_sources(root: Path = Path(retrain_assets.__file__).parent,
+                    package: str = PACKAGE) -> dict[str, str]:
     """Every module of the package by dotted name (a package by its __init__), with its source."""
     sources = {}
     for path in sorted(root.rglob("*.py")):
-        parts = (PACKAGE, *path.relative_to(root).with_suffix("").parts)
+        parts = (package, *path.relative_to(root).with_suffix("").parts)
         name = ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
         sources[name] = path.read_text()
     return sources
@@ -97,6 +103,14 @@ def layer_violations(imports: list[Import]) -> list[str]:
     return broken
 
 
+def private_dagster_imports(imports: list[Import]) -> list[str]:
+    """Each import of a `dagster._...` module outside the modules allowed one."""
+    return [f"{imp}: import it from {DAGSTER_INTERNALS}, with why no public API does it"
+            for imp in imports if imp.target.startswith("dagster._")
+            and not any(imp.module == allowed or imp.module.startswith(allowed + ".")
+                        for allowed in MAY_IMPORT_DAGSTER_PRIVATE)]
+
+
 def import_cycles(imports: list[Import]) -> list[list[str]]:
     """The cycles among package modules a depth-first walk closes, each as a closed path; there is
     at least one whenever the import graph has a cycle."""
@@ -134,6 +148,19 @@ def test_the_package_has_its_layers_and_the_scan_sees_their_imports():
 def test_core_adapters_and_datasets_import_no_dagster_and_each_layer_only_what_is_below_it():
     broken = layer_violations(imports_of(package_sources()))
     assert not broken, "imports against the layering:\n" + "\n".join(broken)
+
+
+def test_dagster_private_names_come_through_one_module_in_the_package_and_bench():
+    imports = imports_of({**package_sources(), **package_sources(BENCH, "bench")})
+    assert any(imp.module == DAGSTER_INTERNALS and imp.target.startswith("dagster._")
+               for imp in imports)
+    broken = private_dagster_imports(imports)
+    assert not broken, "private Dagster imports:\n" + "\n".join(broken)
+    assert private_dagster_imports(imports_of({
+        "bench.x": "def f():\n    from dagster._core.test_utils import instance_for_test\n",
+        "retrain_assets.dev.demo": "from dagster._core.utils import make_new_backfill_id\n",
+    })) == ["bench.x (line 2) imports dagster._core.test_utils: import it from "
+            f"{DAGSTER_INTERNALS}, with why no public API does it"]
 
 
 def test_the_package_has_no_import_cycle():

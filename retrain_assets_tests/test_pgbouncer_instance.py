@@ -98,18 +98,19 @@ def drive_queue_until_finished(instance, workspace, run_ids: list[str]) -> dict[
 
 
 @pytest.mark.service
-def test_backfill_through_pgbouncer_stores_every_day_in_postgres(bounced_instance, landing):
+def test_backfill_through_pgbouncer_stores_every_day_in_postgres(bounced_instance, shipped):
     instance, server, bouncer = bounced_instance
     assert isinstance(instance.run_storage, PostgresRunStorage)
     assert isinstance(instance.event_log_storage, PostgresEventLogStorage)
-    days = land(landing, START, 3, rows=150)
+    names = shipped.names
+    days = land(shipped.landing, START, 3, rows=150)
     served_before = bouncer.transactions_served()
 
     with daemon_workspace(instance) as workspace:
         backfill = PartitionBackfill.from_asset_partitions(
             backfill_id=make_new_backfill_id(),
             asset_graph=workspace.create_request_context().asset_graph, partition_names=days,
-            asset_selection=[dg.AssetKey("raw_data"), dg.AssetKey("features")],
+            asset_selection=[names.raw_data, names.features],
             backfill_timestamp=time.time(), tags={}, dynamic_partitions_store=instance,
             all_partitions=False, title="pgbouncer", description=None, run_config=None)
         instance.add_backfill(backfill)
@@ -127,37 +128,39 @@ def test_backfill_through_pgbouncer_stores_every_day_in_postgres(bounced_instanc
     materialized = server.query(
         "SELECT asset_key, partition FROM event_logs "
         "WHERE dagster_event_type = 'ASSET_MATERIALIZATION'")
-    for asset in ("raw_data", "features"):
-        assert sorted(p for key, p in materialized if key == f'["{asset}"]') == days, asset
+    for asset in (names.raw_data, names.features):
+        assert sorted(p for key, p in materialized if key == asset.to_string()) == days, asset
     # their traffic went through the bouncer (the instance knows no other address)
     assert bouncer.transactions_served() > served_before + 6 * len(days)
 
 
 @pytest.mark.service
-def test_landing_sensor_run_through_pgbouncer(bounced_instance, landing):
-    """The sensor daemon's iterations: a first look at the empty zone, then (past the sensor's
-    interval) a new day and its run request; the queue daemon launches the run; its
-    materializations and the sensor's ticks are in PostgreSQL."""
+def test_landing_sensor_run_through_pgbouncer(bounced_instance, shipped):
+    """The sensor daemon's iterations: a first look at the empty zones, then (past the sensors'
+    interval) a new taxi day and its run request; the queue daemon launches the run; its
+    materializations and the sensors' ticks are in PostgreSQL."""
     instance, server, _ = bounced_instance
+    names = shipped.names
     with daemon_workspace(instance) as workspace:
         list(execute_sensor_iteration(workspace, LOGGER, None, None))
-        (day,) = land(landing, START, 1, rows=150)
+        (day,) = land(shipped.landing, START, 1, rows=150)
         with freeze_time(time.time() + 3600):  # past minimum_interval_seconds
             list(execute_sensor_iteration(workspace, LOGGER, None, None))
-        # the landing sensor's run (the freshness check's own sensor may request one too)
-        runs = [r for r in instance.get_runs() if r.job_name.endswith("landing_zone_sensor")]
+        # the landing sensor's run (the freshness checks' own sensors may request some too)
+        runs = [r for r in instance.get_runs()
+                if r.job_name.endswith(names.of("landing_zone_sensor"))]
         assert [r.tags.get("landing/day") for r in runs] == [day], runs
         assert drive_queue_until_finished(instance, workspace, [runs[0].run_id]) == {
             runs[0].run_id: "SUCCESS"}
         sensor = next(iter(workspace.create_request_context().get_code_location(LOCATION)
-                           .get_repositories().values())).get_sensor("landing_zone_sensor")
+                           .get_repositories().values())).get_sensor(names.of("landing_zone_sensor"))
         ticks = instance.get_ticks(sensor.get_remote_origin_id(), sensor.selector_id)
 
     assert [t.status.value for t in reversed(ticks)] == ["SKIPPED", "SUCCESS"]
     assert ticks[0].run_ids == [runs[0].run_id]
     (stored_ticks,), = server.query("SELECT count(*) FROM job_ticks WHERE type = 'SENSOR'")
     assert stored_ticks >= len(ticks)  # in PostgreSQL, with the other sensors' ticks
-    assert instance.get_materialized_partitions(dg.AssetKey("raw_data")) == {day}
+    assert instance.get_materialized_partitions(names.raw_data) == {day}
 
 
 @pytest.mark.service

@@ -18,14 +18,11 @@ from dagster_postgres import PostgresEventLogStorage, PostgresRunStorage, Postgr
 
 from retrain_assets.dev.instance import REPO_DAGSTER_YAML, run_job
 from retrain_assets.dev.services import postgres_server
-from retrain_assets_tests.conftest import START, land
+from retrain_assets_tests.conftest import SMALL_TRAINING, START, land
 from retrain_assets_tests.graphql import FINISHED, LAUNCH_RUN, execution_params, launched_run_id
 
 REPO = REPO_DAGSTER_YAML.parent
 POSTGRES_YAML = REPO / "dagster-postgres.yaml"
-# small data: at least 3 training days before the default 250-row holdout, a quick model
-TRAINING_CONFIG = {"ops": {"candidate_model": {"config": {
-    "min_train_days": 3, "max_iter": 30}}}}
 
 
 def test_postgres_yaml_reads_the_connection_from_env_and_queues_like_the_embedded_one():
@@ -71,7 +68,7 @@ def test_materializations_checks_and_runs_are_stored_in_postgres(pg_instance, pg
 
     one_day = run_job(defs, "ingest_job", instance, days=days[:1])
     backfill = run_job(defs, "ingest_job", instance, days=days[1:])
-    training = run_job(defs, "training_job", instance, run_config=TRAINING_CONFIG)
+    training = run_job(defs, "training_job", instance, run_config=SMALL_TRAINING)
     assert one_day.success and backfill.success
     assert training.output_for_node("candidate_model")["version"] == "1"
 
@@ -109,13 +106,14 @@ def wait_for_runs(instance: dg.DagsterInstance, run_ids: list[str],
 
 @pytest.mark.service
 @pytest.mark.slow
-def test_run_queue_starts_one_retraining_run_at_a_time(pg_instance, pg, defs, landing):
+def test_run_queue_starts_one_retraining_run_at_a_time(pg_instance, pg, shipped):
     """Runs launched as in the UI are queued in PostgreSQL; the daemon's dequeue honours the
-    `retrain/trigger` limit of 1 while other runs go ahead."""
-    instance = pg_instance
+    `retrain/trigger` limit of 1 while other runs go ahead. The launched runs load the shipped
+    code location (workspace.yaml), so the days before are ingested through its taxi model."""
+    instance, names = pg_instance, shipped.names
     assert isinstance(instance.run_coordinator, QueuedRunCoordinator)
-    days = land(landing, START, 6, rows=200)
-    assert run_job(defs, "ingest_job", instance, days=days[:5]).success
+    days = land(shipped.landing, START, 6, rows=200)
+    assert run_job(shipped.defs, names.ingest_job, instance, days=days[:5]).success
 
     with WorkspaceProcessContext(instance, WorkspaceFileTarget([str(REPO / "workspace.yaml")])
                                  ) as workspace:
@@ -127,11 +125,11 @@ def test_run_queue_starts_one_retraining_run_at_a_time(pg_instance, pg, defs, la
                 "executionParams": execution_params(location, job, **kwargs)})
             return launched_run_id(result.data)
 
-        drift = launch("training_job", tags={"retrain/trigger": "drift"},
-                       run_config=TRAINING_CONFIG)
-        schedule = launch("training_job", tags={"retrain/trigger": "schedule"},
-                          run_config=TRAINING_CONFIG)
-        ingest = launch("ingest_job", partition=days[5], run_config={})
+        drift = launch(names.training_job, tags={"retrain/trigger": "drift"},
+                       run_config=shipped.small_training)
+        schedule = launch(names.training_job, tags={"retrain/trigger": "schedule"},
+                          run_config=shipped.small_training)
+        ingest = launch(names.ingest_job, partition=days[5], run_config={})
         assert dict(pg.query("SELECT run_id, status FROM runs WHERE run_id IN (%s, %s, %s)",
                              drift, schedule, ingest)) == {
             drift: "QUEUED", schedule: "QUEUED", ingest: "QUEUED"}
@@ -153,7 +151,7 @@ def test_run_queue_starts_one_retraining_run_at_a_time(pg_instance, pg, defs, la
     (first_end,), = pg.query("SELECT end_time FROM runs WHERE run_id = %s", first)
     (second_start,), = pg.query("SELECT start_time FROM runs WHERE run_id = %s", second)
     assert second_start >= first_end
-    assert instance.get_materialized_partitions(dg.AssetKey("raw_data")) == set(days)
+    assert instance.get_materialized_partitions(names.raw_data) == set(days)
 
 
 @pytest.mark.service

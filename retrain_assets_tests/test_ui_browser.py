@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pandas as pd
 import pytest
 
 from retrain_assets.dev.instance import run_job
-from retrain_assets_tests.conftest import SMALL_TRAINING, START, land
+from retrain_assets.pipeline.names import Names
+from retrain_assets_tests.conftest import Shipped, land, load_shipped
 from retrain_assets_tests.dagster_dev import REPO, dagster_dev
 from retrain_assets_tests.graphql import (
     CODE_LOCATIONS,
@@ -28,10 +30,12 @@ CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic",
                  "--no-first-run", "--disable-background-networking",
                  "--disable-component-update", "--disable-sync"]
-GROUPS = {"ingestion": ["raw_data", "features"],
+STAGES = {"ingestion": ["raw_data", "features"],
           "training": ["candidate_model", "evaluation_report"],
           "deployment": ["production_model"],
           "monitoring": ["predictions"]}
+MODELS = ("taxi", "churn")  # the shipped models: each has its own groups
+GROUPS = [Names(model).of(stage) for model in MODELS for stage in STAGES]
 WAIT_MS = 180_000  # generous: the UI loads the code location on a busy 2-core machine
 
 
@@ -85,26 +89,37 @@ def wait_for_run(page, url: str, run_id: str, deadline_s: float = 600) -> str:
 
 
 @pytest.fixture
-def days(defs, instance, landing, monkeypatch) -> list[str]:
-    """Nine landed days, the first eight ingested in-process as one backfill run and a first
-    champion trained on them; the code location `dagster dev` loads declares the ninth as the
-    dataset's last day. Requested before `page`: an in-process run inside Playwright's running
-    event loop leaves Dagster's event-loop clean-up un-awaited (a RuntimeWarning)."""
-    days = land(landing, START, 9, rows=150)
-    assert run_job(defs, "ingest_job", instance, days=days[:8]).success
-    assert run_job(defs, "training_job", instance, run_config=SMALL_TRAINING).success
-    monkeypatch.setenv("RETRAIN_ASSETS_END_DATE", days[-1])
-    return days
+def taxi(home, instance, monkeypatch) -> tuple[Shipped, list[str]]:
+    """The shipped taxi model and nine days landed for it, up to yesterday: the shipped code
+    location has a partition for every day from RETRAIN_ASSETS_START_DATE to yesterday, so it
+    starts at the first landed day and has no day without data. The first eight are ingested
+    in-process as one backfill run and a first champion trained on them. Requested before
+    `page`: an in-process run inside Playwright's running event loop leaves Dagster's
+    event-loop clean-up un-awaited (a RuntimeWarning)."""
+    first = datetime.now(UTC).date() - timedelta(days=9)
+    monkeypatch.setenv("RETRAIN_ASSETS_START_DATE", first.isoformat())  # for `dagster dev` too
+    shipped = load_shipped()
+    days = land(shipped.landing, first, 9, rows=150)
+    assert run_job(shipped.defs, shipped.names.ingest_job, instance, days=days[:8]).success
+    assert run_job(shipped.defs, shipped.names.training_job, instance,
+                   run_config=shipped.small_training).success
+    return shipped, days
 
 
-def test_the_ui_shows_graph_partitions_checks_and_runs_what_it_launches(home, days, page):
+def test_the_ui_shows_graph_partitions_checks_and_runs_what_it_launches(taxi, page):
     """Screenshots of each page checked are kept in test-artifacts/ (CI's artifact folder)."""
     from playwright.sync_api import expect
+
+    shipped, days = taxi
+    names = shipped.names
+    raw_data, evaluation_report = (f"assets/{names.asset(asset).to_user_string()}"
+                                   for asset in ("raw_data", "evaluation_report"))
 
     with dagster_dev(ARTIFACTS / "dagster-dev.log") as url:
         # what the "Join the Dagster community" dialog's Skip does, so it never covers the page
         graphql(page, url, "mutation { setNuxSeen }")
-        # the asset graph: every group, expanded, with the core assets inside
+        # the asset graph: every group of both shipped models, expanded, with the core assets
+        # inside
         open_page(page, f"{url}/asset-groups")
         for group in GROUPS:
             expect(page.get_by_text(group, exact=True).first).to_be_visible()
@@ -119,52 +134,54 @@ def test_the_ui_shows_graph_partitions_checks_and_runs_what_it_launches(home, da
                 expect(page.get_by_text(group, exact=True)).to_have_count(3)
             if not expand.count():
                 break
-        assets = [page.get_by_text(asset, exact=True).first
-                  for names in GROUPS.values() for asset in names]
-        for asset in assets:
-            expect(asset).to_be_visible()
+        for asset in (asset for assets in STAGES.values() for asset in assets):
+            # a node shows the key's last part, in each model's group
+            expect(page.get_by_text(asset, exact=True).filter(visible=True)).to_have_count(
+                len(MODELS))
         shoot(page, "asset-graph")
 
         # a materialization launched through the UI's GraphQL API, for the last day
         location, = (entry["name"] for entry in graphql(page, url, CODE_LOCATIONS)
                      ["workspaceOrError"]["locationEntries"])
         run_id = launched_run_id(graphql(page, url, LAUNCH_RUN, {
-            "executionParams": execution_params(location, "ingest_job", partition=days[-1])}))
+            "executionParams": execution_params(location, names.ingest_job,
+                                                partition=days[-1])}))
         assert wait_for_run(page, url, run_id) == "SUCCESS"
         open_page(page, f"{url}/runs/{run_id}")
         expect(page.get_by_text("Success", exact=True).first).to_be_visible()
         shoot(page, "launched-run")
 
         # raw_data's partitions: the days backfilled in-process plus the launched one, and no
-        # partition past the dataset's declared last day
-        open_page(page, f"{url}/assets/raw_data?view=partitions")
+        # partition without data
+        open_page(page, f"{url}/{raw_data}?view=partitions")
         expect(page.get_by_text(f"Materialized ({len(days)})")).to_be_visible()
         expect(page.get_by_text("Missing (0)").first).to_be_visible()
         expect(page.get_by_text("Failed (0)")).to_be_visible()
         shoot(page, "raw-data-partitions")
 
         # a backfilled day shows its own row count, not the backfill run's total
-        rows = len(pd.read_parquet(home / "storage" / "raw_data" / f"{days[0]}.parquet"))
-        open_page(page, f"{url}/assets/raw_data?view=partitions&partition={days[0]}")
+        rows = len(pd.read_parquet(
+            shipped.storage.joinpath(*names.raw_data.path, f"{days[0]}.parquet")))
+        open_page(page, f"{url}/{raw_data}?view=partitions&partition={days[0]}")
         expect(page.get_by_text(str(rows), exact=True).first).to_be_visible()
         shoot(page, "backfilled-day")
 
         # the contract check's partitions: every backfilled day passed
-        open_page(page, f"{url}/assets/raw_data?view=checks&checkDetail=contract")
+        open_page(page, f"{url}/{raw_data}?view=checks&checkDetail=contract")
         page.locator("button[role=tab]", has_text="Partitions").click()  # the check's tab
         expect(page.get_by_text(f"Passed ({len(days)})").first).to_be_visible()
         expect(page.get_by_text("Missing (0)").first).to_be_visible()
         shoot(page, "contract-check-partitions")
 
         # the evaluation's verdict and holdout plot, in place on the check's page
-        open_page(page, f"{url}/assets/evaluation_report?view=checks")
+        open_page(page, f"{url}/{evaluation_report}?view=checks")
         plot = page.get_by_role("img", name="predicted vs actual on the holdout")
         expect(plot).to_be_visible()
         expect(plot).to_be_in_viewport()
         shoot(page, "evaluation-report-plot")
 
         # the contract check and its latest result
-        open_page(page, f"{url}/assets/raw_data?view=checks")
+        open_page(page, f"{url}/{raw_data}?view=checks")
         expect(page.get_by_text("contract", exact=True).first).to_be_visible()
         expect(page.get_by_text("Passed", exact=True).first).to_be_visible()
         expect(page.get_by_text(f"{days[-1]}: contract holds").first).to_be_visible()

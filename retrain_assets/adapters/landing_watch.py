@@ -3,17 +3,16 @@
 A landing zone grows by a day at a time for years, so the landing-zone sensor must not list every
 file on every tick. What is cheap depends on where the files live:
 
-- **Local disk**: landing a file creates or renames a directory entry, which updates the mtime of
-  the folder it lands in. One `scandir` of the zone's root (one entry per day, no file reads)
-  shows which day folders changed; only those are listed. This holds for anything that writes by
-  create/rename (our simulator, `rsync`, `mv`, most copy tools). An in-place overwrite of an
-  existing file (`cp` onto it) changes the file but not its folder, so it is caught by the full
-  rescan every `full_rescan_every` looks.
-- **GCS**: there are no folders, but object names are listed in lexicographic order and days are
-  ISO dates, so listing from the newest day already seen (`start_offset`) returns only the new
-  days plus that last one. Rewritten older days (a new object generation) are caught by the full
-  rescan.
-- Any other store: a full listing each time (correct, just not cheap).
+- **Local disk** (`ObjectStore.top_entries`): landing a file creates or renames a directory
+  entry, which updates the mtime of the folder it lands in. One `scandir` of the zone's root (one
+  entry per day, no file reads) shows which day folders changed; only those are listed. This
+  holds for anything that writes by create/rename (our simulator, `rsync`, `mv`, most copy
+  tools). An in-place overwrite of an existing file (`cp` onto it) changes the file but not its
+  folder, so it is caught by the full rescan every `full_rescan_every` looks.
+- **GCS** (no top entries: `ObjectStore.list_from`): there are no folders, but object names are
+  listed in lexicographic order and days are ISO dates, so listing from the newest day already
+  seen (`start_offset`) returns only the new days plus that last one. Rewritten older days (a
+  new object generation) are caught by the full rescan.
 
 Each day is summarised by a fingerprint of its files' keys and versions (mtime+size locally,
 generation on GCS) and of any file this process may not read: a new fingerprint means the day is
@@ -28,13 +27,12 @@ is requested once its partition exists — and a day with a file the process may
 from __future__ import annotations
 
 import hashlib
-import os
 from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass, field, fields
 
 from retrain_assets.adapters.landing import QUARANTINE, LandingZone, day_of, is_landing_file
-from retrain_assets.adapters.storage import GCSObjectStore, LocalObjectStore, StoredObject
+from retrain_assets.adapters.storage import ObjectStore, StoredObject, TopEntry
 
 
 @dataclass
@@ -42,7 +40,7 @@ class WatchState:
     """What the last look saw; stored as the sensor cursor (JSON)."""
 
     days: dict[str, str] = field(default_factory=dict)  # day -> fingerprint of its files
-    folders: dict[str, int] = field(default_factory=dict)  # local: root entry -> mtime_ns
+    folders: dict[str, int] = field(default_factory=dict)  # local: top entry -> its stamp
     reported: list[str] = field(default_factory=list)  # malformed names already reported
     looks: int = 0
     held: dict[str, str] = field(default_factory=dict)  # day that is no partition -> fingerprint
@@ -83,8 +81,10 @@ def look(zone: LandingZone, state: WatchState, *, full_rescan_every: int = 120,
     full = state.looks % max(1, full_rescan_every) == 0
     store = zone.store
     recheck = {*state.held, *state.unreadable}
-    if isinstance(store, LocalObjectStore):
-        candidates, folders, malformed = _local_candidates(store, state, full, recheck)
+    entries = store.top_entries()
+    if entries is not None:
+        candidates, folders, malformed = _stamped_candidates(store, entries, state, full,
+                                                             recheck)
     else:
         candidates, malformed = _listed_candidates(store, state, full, recheck)
         folders = {}
@@ -114,27 +114,22 @@ def look(zone: LandingZone, state: WatchState, *, full_rescan_every: int = 120,
                        unreadable=sorted(unreadable)))
 
 
-def _local_candidates(store: LocalObjectStore, state: WatchState, full: bool,
-                      recheck: set[str]):
-    """Days whose root entry (folder or flat file) changed mtime, and the `recheck` days; one
-    scandir of the root, then only those days' entries are listed (on a full rescan, every
-    day's)."""
-    if not store.root.is_dir():
-        return {}, {}, []
+def _stamped_candidates(store: ObjectStore, entries: list[TopEntry], state: WatchState,
+                        full: bool, recheck: set[str]):
+    """Days whose top entry (folder or flat file) changed stamp, and the `recheck` days; only
+    those days' entries are listed (on a full rescan, every day's)."""
     folders, changed_days, malformed = {}, set(), []
-    by_stem = defaultdict(list)  # "<day>" and "<day>.csv" -> the root entries a day is made of
-    for entry in os.scandir(store.root):
-        if _ignored(entry.name) or entry.name.startswith(".tmp-"):
+    by_stem = defaultdict(list)  # "<day>" and "<day>.csv" -> the top entries a day is made of
+    for entry in entries:
+        if _ignored(entry.name):
             continue
-        mtime = entry.stat(follow_symlinks=False).st_mtime_ns
-        folders[entry.name] = mtime
-        is_dir = entry.is_dir(follow_symlinks=False)
-        by_stem[entry.name if is_dir else entry.name.rsplit(".", 1)[0]].append(entry)
-        if not full and state.folders.get(entry.name) == mtime:
+        folders[entry.name] = entry.stamp
+        by_stem[entry.name if entry.is_folder else entry.name.rsplit(".", 1)[0]].append(entry)
+        if not full and state.folders.get(entry.name) == entry.stamp:
             continue
-        day = day_of(f"{entry.name}/" if is_dir else entry.name)
+        day = day_of(f"{entry.name}/" if entry.is_folder else entry.name)
         if day is None:
-            malformed.append(entry.name + ("/" if is_dir else ""))
+            malformed.append(entry.name + ("/" if entry.is_folder else ""))
         else:  # its unchanged entries belong to the day's fingerprint too: all are listed
             changed_days.add(day)
     candidates = {day: [obj for entry in by_stem[day] for obj in _objects(store, entry)
@@ -142,18 +137,23 @@ def _local_candidates(store: LocalObjectStore, state: WatchState, full: bool,
     return candidates, folders, malformed
 
 
-def _objects(store: LocalObjectStore, entry: os.DirEntry) -> list[StoredObject]:
-    """A root entry's files: a day folder's contents, or the flat file itself."""
-    return store.list(f"{entry.name}/") if entry.is_dir(follow_symlinks=False) \
-        else [store.stored(entry)]
+def _objects(store: ObjectStore, entry: TopEntry) -> list[StoredObject]:
+    """A top entry's files: a day folder's contents, or the flat file itself (none if it is
+    not a file the store lists, e.g. a symbolic link)."""
+    if entry.is_folder:
+        return store.list(f"{entry.name}/")
+    try:
+        return [store.stat(entry.name)]
+    except FileNotFoundError:
+        return []
 
 
-def _listed_candidates(store, state: WatchState, full: bool, recheck: set[str]):
-    """GCS: objects from the newest day already seen on, and the `recheck` days before it;
-    other stores: everything."""
-    if isinstance(store, GCSObjectStore) and state.days and not full:
+def _listed_candidates(store: ObjectStore, state: WatchState, full: bool, recheck: set[str]):
+    """Objects from the newest day already seen on (`list_from`: one request on GCS), and the
+    `recheck` days before it; on a full rescan, everything."""
+    if state.days and not full:
         newest = max(state.days)
-        objects = [*_gcs_list_from(store, newest),
+        objects = [*store.list_from(newest),
                    *(o for day in sorted(recheck) if day < newest for o in store.list(day))]
     else:
         objects = store.list()
@@ -168,11 +168,3 @@ def _listed_candidates(store, state: WatchState, full: bool, recheck: set[str]):
         else:
             by_day.setdefault(day, []).append(obj)
     return by_day, malformed
-
-
-def _gcs_list_from(store: GCSObjectStore, start: str) -> list[StoredObject]:
-    blobs = store.client.list_blobs(store.bucket, prefix=store.prefix,
-                                    start_offset=f"{store.prefix}{start}")
-    return [StoredObject(key=b.name[len(store.prefix):], size=b.size or 0,
-                         updated=b.updated.timestamp() if b.updated else 0.0,
-                         version=str(b.generation)) for b in blobs]

@@ -17,6 +17,7 @@ import fcntl
 import hashlib
 import json
 import tempfile
+import time
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
@@ -38,6 +39,8 @@ PROMOTE, APPROVE, REJECT, ROLLBACK, AWAIT, EXPIRE = (
 FORWARD = (PROMOTE, APPROVE)
 MAX_TAG_VALUE = 5000  # MLflow's limit on a model version tag's value
 REFERENCE_ARTIFACT = "reference/training_reference.json"
+# run metrics of an evaluated candidate: holdout_<metric>, holdout_<metric>_noise, holdout_rows
+HOLDOUT, NOISE, ROWS = "holdout_", "_noise", "rows"
 # Models are stored with skops, not pickle; these are the non-default types our pipeline
 # (HistGradientBoosting inside a ColumnTransformer) needs, reviewed and trusted explicitly. A
 # dataset spec with its own model adds the types it declares (core.training.trusted_types).
@@ -68,6 +71,18 @@ class ModelRef:
     def from_dict(cls, data: Mapping) -> ModelRef:
         return cls(**{**data, "train_days": tuple(data["train_days"]),
                       "holdout_days": tuple(data["holdout_days"])})
+
+
+@dataclass(frozen=True)
+class HoldoutMetrics:
+    """What a version scored on its holdout when it was evaluated: each metric, the relative
+    chance spread per row of those the evaluation measured it for (`core.evaluation.
+    metric_noise`), and how many rows. Empty for a version never evaluated; versions evaluated
+    before the spread was measured have none."""
+
+    metrics: Mapping[str, float]
+    rows: int = 0
+    noise: Mapping[str, float] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -194,6 +209,49 @@ class ModelRegistry:
         experiment_id = self.client.get_run(run_id).info.experiment_id
         return f"{self.ui_url}/#/experiments/{experiment_id}/runs/{run_id}"
 
+    def _run_id_of(self, version: str) -> str:
+        return self.client.get_model_version(self.model_name, version).run_id
+
+    def run_url_of(self, version: str) -> str:
+        """The MLflow UI page of the run that trained `version`."""
+        return self.run_url(self._run_id_of(version))
+
+    def run_tags(self, version: str) -> dict[str, str]:
+        """The tags of the run that trained `version` (lineage, trigger, verdict)."""
+        return dict(self.client.get_run(self._run_id_of(version)).data.tags)
+
+    def log_evaluation(self, candidate: ModelRef, holdout: HoldoutMetrics, *, blessed: bool,
+                       reasons: Sequence[str]) -> None:
+        """The candidate's holdout metrics on its run (where monitoring reads them back with
+        `holdout_metrics`), and the verdict on its run and, with its reasons, on its version."""
+        from mlflow.entities import Metric
+
+        now = int(time.time() * 1000)
+        values = {**{f"{HOLDOUT}{name}": value for name, value in holdout.metrics.items()},
+                  f"{HOLDOUT}{ROWS}": holdout.rows,
+                  **{f"{HOLDOUT}{name}{NOISE}": value for name, value in holdout.noise.items()}}
+        self.client.log_batch(candidate.run_id, metrics=[
+            Metric(key, float(value), now, 0) for key, value in values.items()])
+        outcome = "blessed" if blessed else "not blessed"
+        self.client.set_tag(candidate.run_id, "verdict", outcome)
+        self.tag_verdict(candidate.version, f"{outcome}: {'; '.join(reasons)}")
+
+    def holdout_metrics(self, version: str) -> HoldoutMetrics:
+        """What `log_evaluation` recorded for `version`."""
+        logged = self.client.get_run(self._run_id_of(version)).data.metrics
+        metrics, noise, rows = {}, {}, 0
+        for key, value in logged.items():
+            name = key.removeprefix(HOLDOUT)
+            if name == key:
+                continue
+            if name == ROWS:
+                rows = int(value)
+            elif name.endswith(NOISE):
+                noise[name.removesuffix(NOISE)] = value
+            else:
+                metrics[name] = value
+        return HoldoutMetrics(metrics=metrics, rows=rows, noise=noise)
+
     def log_candidate(self, model, *, inputs: pd.DataFrame, params: Mapping,
                       metrics: Mapping[str, float], tags: Mapping[str, str],
                       train_days: tuple[str, ...], holdout_days: tuple[str, ...],
@@ -279,7 +337,7 @@ class ModelRegistry:
     def load_reference(self, version: str) -> dict | None:
         from mlflow.exceptions import MlflowException
 
-        run_id = self.client.get_model_version(self.model_name, version).run_id
+        run_id = self._run_id_of(version)
         with tempfile.TemporaryDirectory() as tmp:
             try:
                 path = self.client.download_artifacts(run_id, REFERENCE_ARTIFACT, tmp)
@@ -294,8 +352,8 @@ class ModelRegistry:
 
     def version_window(self, version: str) -> VersionWindow | None:
         """The last days `version` trained and was judged on, from its run's tags."""
-        run = self.client.get_run(self.client.get_model_version(self.model_name, version).run_id)
-        train, judged = run.data.tags.get("train_days"), run.data.tags.get("holdout_days")
+        tags = self.run_tags(version)
+        train, judged = tags.get("train_days"), tags.get("holdout_days")
         if not train or not judged:
             return None
         return VersionWindow(last_train_day=train.rpartition("..")[2],

@@ -13,7 +13,7 @@ import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Protocol
+from typing import NamedTuple, Protocol
 
 
 @dataclass(frozen=True)
@@ -25,10 +25,23 @@ class StoredObject:
     readable: bool = True  # False: this process may not read it (local file mode; see stored())
 
 
+class TopEntry(NamedTuple):
+    """A name at the top of a store with a stamp that changes when it does: a folder's when an
+    entry in it is created, renamed or removed (not when a file in it is rewritten in place),
+    a file's when it is rewritten. A tuple: a zone has one per day, made on every sensor tick."""
+
+    name: str
+    is_folder: bool
+    stamp: int  # modification time, ns
+
+
 class ObjectStore(Protocol):
     url: str
 
     def list(self, prefix: str = "") -> list[StoredObject]: ...
+    def list_from(self, start: str) -> list[StoredObject]: ...  # keys sorting at/after start
+    def top_entries(self) -> list[TopEntry] | None: ...  # None: the store has no such stamps
+    def stat(self, key: str) -> StoredObject: ...  # FileNotFoundError if no object is there
     def read_bytes(self, key: str) -> bytes: ...
     def write_bytes(self, key: str, data: bytes) -> None: ...
     def create_bytes(self, key: str, data: bytes) -> None: ...  # FileExistsError if taken
@@ -80,6 +93,30 @@ class LocalObjectStore:
             return []
         return sorted((self.stored(entry) for entry in self._walk(start, prefix)),
                       key=lambda o: o.key)
+
+    def list_from(self, start: str) -> list[StoredObject]:
+        """A full listing, filtered: a folder cannot be listed from a name on (the landing watch
+        uses `top_entries` here instead)."""
+        return [o for o in self.list() if o.key >= start]
+
+    def top_entries(self) -> list[TopEntry]:
+        """The root's folders and files with their modification stamps: one `scandir` and one
+        `lstat` an entry, nothing read below them (none if the root does not exist yet)."""
+        if not self.root.is_dir():
+            return []
+        return [TopEntry(entry.name, entry.is_dir(follow_symlinks=False),
+                         entry.stat(follow_symlinks=False).st_mtime_ns)
+                for entry in os.scandir(self.root) if not entry.name.startswith(".tmp-")]
+
+    def stat(self, key: str) -> StoredObject:
+        """The file at `key` as `list` describes it; a symbolic link is none (never followed)."""
+        path = self._path(str(Path(key).parent)) / Path(key).name
+        if path.is_symlink() or not path.is_file():
+            raise FileNotFoundError(f"no file at {join_url(self.url, key)}")
+        stat = path.stat()
+        return StoredObject(key=key, size=stat.st_size, updated=stat.st_mtime,
+                            version=f"{stat.st_mtime_ns}-{stat.st_size}",
+                            readable=os.access(path, os.R_OK))
 
     def stored(self, entry: os.DirEntry) -> StoredObject:
         """The object a file under the root is; its version changes with every rewrite.
@@ -171,15 +208,32 @@ class GCSObjectStore:
     def _blob_name(self, key: str) -> str:
         return f"{self.prefix}{key}"
 
+    def _stored(self, blob) -> StoredObject:
+        return StoredObject(key=blob.name[len(self.prefix):], size=blob.size or 0,
+                            updated=blob.updated.timestamp() if blob.updated else 0.0,
+                            version=str(blob.generation))
+
     def list(self, prefix: str = "") -> list[StoredObject]:
         blobs = self.client.list_blobs(self.bucket, prefix=self._blob_name(prefix))
-        return sorted(
-            (StoredObject(key=blob.name[len(self.prefix):], size=blob.size or 0,
-                          updated=blob.updated.timestamp() if blob.updated else 0.0,
-                          version=str(blob.generation))
-             for blob in blobs if not blob.name.endswith("/")),  # skip "folder" placeholders
-            key=lambda o: o.key,
-        )
+        return sorted((self._stored(blob) for blob in blobs
+                       if not blob.name.endswith("/")),  # skip "folder" placeholders
+                      key=lambda o: o.key)
+
+    def list_from(self, start: str) -> list[StoredObject]:
+        """One listing request from `start` on: GCS lists names in lexicographic order."""
+        blobs = self.client.list_blobs(self.bucket, prefix=self.prefix,
+                                       start_offset=self._blob_name(start))
+        return [self._stored(blob) for blob in blobs if not blob.name.endswith("/")]
+
+    def top_entries(self) -> None:
+        """None: a bucket has no folders, so nothing stamps what changed under a name."""
+        return None
+
+    def stat(self, key: str) -> StoredObject:
+        blob = self.bucket.get_blob(self._blob_name(key))
+        if blob is None:
+            raise FileNotFoundError(f"no object at {join_url(self.url, key)}")
+        return self._stored(blob)
 
     def unlisted(self, prefix: str = "") -> list[str]:
         """Folder placeholders (as the Cloud Console creates them) with nothing in them."""

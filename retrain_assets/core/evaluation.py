@@ -15,15 +15,11 @@ import math
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass
 from datetime import date, timedelta
-from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
 
 from retrain_assets.core.metrics import LOWER_IS_BETTER, compute_metrics, relative_improvement
-
-if TYPE_CHECKING:
-    from retrain_assets.core.gates import ImprovementInterval
 
 
 @dataclass(frozen=True)
@@ -186,6 +182,23 @@ def _rows(values, positions):
 
 
 @dataclass(frozen=True)
+class ImprovementInterval:
+    """One-sided confidence bounds of the candidate's relative improvement over the champion
+    (positive = candidate better), from `resamples` paired bootstrap resamples: with
+    `confidence` the improvement is at least `low` (and at most `high`). One-sided, because
+    the gate asks one question: is the candidate better?"""
+
+    low: float
+    high: float
+    confidence: float
+    resamples: int
+
+    def describe(self) -> str:
+        return (f"{self.confidence:.0%}-confidence bounds [{self.low:+.2%}, {self.high:+.2%}] "
+                f"over {self.resamples} paired resamples")
+
+
+@dataclass(frozen=True)
 class Verdict:
     blessed: bool
     reasons: tuple[str, ...]
@@ -198,6 +211,34 @@ class Verdict:
 
     def to_dict(self) -> dict:
         return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: Mapping) -> Verdict:
+        interval = data.get("interval")
+        return cls(**{**data, "reasons": tuple(data["reasons"]),
+                      "interval": None if interval is None else ImprovementInterval(**interval)})
+
+
+@dataclass(frozen=True)
+class EvaluationReport:
+    """A candidate judged against the champion of the time on the same holdout rows: what
+    evaluation_report stores (as JSON, `to_dict`) and production_model acts on."""
+
+    candidate_version: str
+    candidate_run_id: str
+    champion_version: str | None  # the champion the verdict was measured against
+    holdout_days: tuple[str, ...]
+    holdout_rows: int
+    metrics: dict[str, dict[str, float]]  # "candidate" (and "champion") -> metric -> value
+    verdict: Verdict
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: Mapping) -> EvaluationReport:
+        return cls(**{**data, "holdout_days": tuple(data["holdout_days"]),
+                      "verdict": Verdict.from_dict(data["verdict"])})
 
 
 def _meets(metric: str, value: float, bound: float) -> bool:

@@ -14,29 +14,12 @@ from dataclasses import dataclass, replace
 import numpy as np
 import pandas as pd
 
-from retrain_assets.core.evaluation import Verdict
+from retrain_assets.core.evaluation import ImprovementInterval, Verdict
 from retrain_assets.core.metrics import LOWER_IS_BETTER, compute_metrics, relative_improvement
 
 DEFAULT_CONFIDENCE = 0.9
 DEFAULT_RESAMPLES = 300
 RESAMPLED_VALUES = 2_000_000  # values drawn at once: bounds memory on a large holdout
-
-
-@dataclass(frozen=True)
-class ImprovementInterval:
-    """One-sided confidence bounds of the candidate's relative improvement over the champion
-    (positive = candidate better), from `resamples` paired bootstrap resamples: with
-    `confidence` the improvement is at least `low` (and at most `high`). One-sided, because
-    the gate asks one question: is the candidate better?"""
-
-    low: float
-    high: float
-    confidence: float
-    resamples: int
-
-    def describe(self) -> str:
-        return (f"{self.confidence:.0%}-confidence bounds [{self.low:+.2%}, {self.high:+.2%}] "
-                f"over {self.resamples} paired resamples")
 
 
 def paired_bootstrap(task: str, metric: str, actual: pd.Series,

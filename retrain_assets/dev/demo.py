@@ -308,8 +308,7 @@ def play(scenario: Scenario, home: Path, out=print) -> Demo:
         watch.until("all runs to finish", watch.quiet)
     for name, model in models.items():
         story = demo.stories[name]
-        story.promoted_by = mlflow_tags(model.registry, story.champion) \
-            if story.champion else {}
+        story.promoted_by = model.registry.run_tags(story.champion) if story.champion else {}
     return demo
 
 
@@ -355,11 +354,6 @@ def land(model: Model, day: date, scenario: Scenario, *,
         covariate_drift_from=drift_from, concept_drift_from=drift_from,
         dataset=model.names.model))
     return day.isoformat()
-
-
-def mlflow_tags(registry: ModelRegistry, version: str) -> dict[str, str]:
-    run_id = registry.client.get_model_version(registry.model_name, version).run_id
-    return registry.client.get_run(run_id).data.tags
 
 
 def rows_of(instance: dg.DagsterInstance, names: Names, days: list[str]) -> int:

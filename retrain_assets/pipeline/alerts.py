@@ -29,6 +29,7 @@ from retrain_assets.pipeline.assets.deployment import (
     ROLLED_BACK,
 )
 from retrain_assets.pipeline.assets.monitoring import NO_FEATURE_DRIFT, NO_PERFORMANCE_DECAY
+from retrain_assets.pipeline.dagster_internals import send_email_via_ssl, send_email_via_starttls
 from retrain_assets.pipeline.names import Names
 from retrain_assets.pipeline.project import Project
 from retrain_assets.pipeline.sensors import recent_check_results
@@ -121,8 +122,6 @@ class OutcomeAlerts(dg.ConfigurableResource):
                 self._email(route.email_to, alert)
 
     def _email(self, to: Sequence[str], alert: Alert) -> None:
-        from dagster._utils.alert import send_email_via_ssl, send_email_via_starttls
-
         message = EmailMessage()
         message["Subject"] = f"[retrain_assets] {alert.kind}: {alert.text.splitlines()[0]}"
         message["From"] = self.email_from or self.smtp_user or "retrain-assets@localhost"

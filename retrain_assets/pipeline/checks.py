@@ -16,9 +16,6 @@ from datetime import UTC, datetime
 
 import dagster as dg
 import pandas as pd
-from dagster._core.definitions.asset_checks.asset_check_evaluation import (
-    AssetCheckEvaluationTargetMaterializationData,
-)
 from dagster_pandera import pandera_schema_to_dagster_type
 
 from retrain_assets.core.ingest import ContractReport, shorten
@@ -32,6 +29,7 @@ from retrain_assets.core.volume import (
     judge_volume,
     recent_days,
 )
+from retrain_assets.pipeline.dagster_internals import AssetCheckEvaluationTargetMaterializationData
 from retrain_assets.pipeline.metadata import table
 from retrain_assets.pipeline.names import Names
 from retrain_assets.pipeline.resources import DayProfiles
@@ -166,7 +164,7 @@ def partition_check_results(context: dg.AssetExecutionContext, asset: dg.AssetKe
                                   metadata=dict(outcome.metadata),
                                   description=outcome.description, severity=severity)
         return
-    targets = run_materializations(context.instance, asset, context.run_id,
+    targets = run_materializations(context.instance, asset, context.run.run_id,
                                    [o.partition for o in outcomes])
     for outcome in outcomes:
         context.log_event(dg.AssetCheckEvaluation(
@@ -357,7 +355,8 @@ def build_freshness_checks(asset: dg.AssetKey,
     want users to see, so its warning is silenced here.
     """
     with warnings.catch_warnings():
-        warnings.filterwarnings("ignore", message=".*is superseded.*")
+        warnings.filterwarnings("ignore", category=dg.SupersessionWarning,
+                                message="Function `build_time_partition_freshness_checks`")
         (checks,) = dg.build_time_partition_freshness_checks(
             assets=[asset], deadline_cron=deadline_cron, severity=dg.AssetCheckSeverity.WARN)
     description = (f"The newest complete day of {asset.to_user_string()} has been materialized "
@@ -375,8 +374,9 @@ def build_freshness_sensor(checks: Sequence[dg.AssetChecksDefinition],
                            name: str = "freshness_checks_sensor") -> dg.SensorDefinition:
     """Dagster's sensor that evaluates the freshness checks between ingest runs (every 10
     minutes, only when a result could have changed), so a day that never lands is noticed."""
-    with warnings.catch_warnings():
-        warnings.filterwarnings("ignore", message=".*is superseded.*")
+    with warnings.catch_warnings():  # superseded like the checks (build_freshness_checks)
+        warnings.filterwarnings("ignore", category=dg.SupersessionWarning,
+                                message="Function `build_sensor_for_freshness_checks`")
         return dg.build_sensor_for_freshness_checks(
             freshness_checks=checks, minimum_interval_seconds=600, name=name,
             default_status=dg.DefaultSensorStatus.RUNNING)

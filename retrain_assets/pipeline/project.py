@@ -108,13 +108,12 @@ def daily_partitions(start_date: str, end_date: str | None) -> dg.DailyPartition
     try:
         last = date.fromisoformat(end_date)
     except ValueError:
-        raise ValueError(f"RETRAIN_ASSETS_END_DATE={end_date!r} is not a date: write the last "
+        raise ValueError(f"end_date {end_date!r} is not a date: write the last "
                          "day with data as YYYY-MM-DD, or unset it for open-ended "
                          "partitions") from None
     if last < date.fromisoformat(start_date):
-        raise ValueError(f"RETRAIN_ASSETS_END_DATE={end_date} is before "
-                         f"RETRAIN_ASSETS_START_DATE={start_date}: the last day must be on or "
-                         "after the first")
+        raise ValueError(f"end_date {end_date} is before start_date {start_date}: the last "
+                         "day with data must be on or after the first")
     # Dagster's end_date is the first day without a partition
     return dg.DailyPartitionsDefinition(start_date=start_date,
                                         end_date=(last + timedelta(days=1)).isoformat())

@@ -233,7 +233,9 @@ def _run_id(context: dg.OutputContext | None) -> str | None:
 
 class ParquetIOManager(dg.ConfigurableIOManager):
     """DataFrames as one Parquet file per partition; small values (model references, reports)
-    as JSON. Never pickles: what is stored can be read by any tool, and nothing is executed.
+    as JSON, a typed value through its `to_dict`, read back with the `from_dict` of the type the
+    reading input is annotated with. Never pickles: what is stored can be read by any tool, and
+    nothing is executed.
 
     An unpartitioned value is stored per run (`<asset>/runs/<run_id>.json`) and read from the
     run that produced it, never as "the latest file": a retry, a re-execution from failure or a
@@ -265,7 +267,8 @@ class ParquetIOManager(dg.ConfigurableIOManager):
         store, path = self._store(), self._asset_path(context)
         if not context.has_asset_partitions:
             key = run_value_key(path, context.run_id)
-            store.write_bytes(key, json.dumps(obj, indent=2, default=str).encode())
+            value = obj.to_dict() if callable(getattr(obj, "to_dict", None)) else obj
+            store.write_bytes(key, json.dumps(value, indent=2, default=str).encode())
             context.add_output_metadata({"stored_at": dg.MetadataValue.path(
                 join_url(store.url, key))})
             return
@@ -313,7 +316,17 @@ class ParquetIOManager(dg.ConfigurableIOManager):
                 "): the run did not finish storing it, or it was materialized by a version "
                 f"that stored values elsewhere. Materialize {asset} again.",
                 allow_retries=False)
-        return json.loads(store.read_bytes(key))
+        return _typed(context, json.loads(store.read_bytes(key)))
+
+
+def _typed(context: dg.InputContext, value):
+    """The stored JSON as the input's annotated type when that type reads itself from a dict
+    (`from_dict`, e.g. `EvaluationReport`); as the plain value otherwise."""
+    try:
+        from_dict = getattr(context.dagster_type.typing_type, "from_dict", None)
+    except dg.DagsterInvariantViolationError:  # a context built without a type
+        return value
+    return from_dict(value) if callable(from_dict) else value
 
 
 def run_value_key(asset_path: str, run_id: str) -> str:

@@ -21,8 +21,6 @@ from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 
 import dagster as dg
-from dagster._core.storage.asset_check_execution_record import AssetCheckExecutionRecordStatus
-from dagster._time import get_current_datetime  # the clock partitions are validated against
 from pydantic import Field
 
 from retrain_assets.adapters.landing_watch import WatchState, look
@@ -35,6 +33,10 @@ from retrain_assets.core.policy import (
 )
 from retrain_assets.pipeline.assets.monitoring import DRIFT_CHECKS
 from retrain_assets.pipeline.assets.training import EvaluationConfig, TrainingConfig
+from retrain_assets.pipeline.dagster_internals import (
+    AssetCheckExecutionRecordStatus,
+    get_current_datetime,
+)
 from retrain_assets.pipeline.names import Names
 from retrain_assets.pipeline.project import Project
 from retrain_assets.pipeline.resources import LandingZoneResource, MlflowResource
@@ -125,14 +127,14 @@ def hold_reasons(days: list[str], first: str, last: str | None, today: str, *,
     reasons = []
     if early:
         reasons.append(f"{_days(early)} before the first partition {first}: to ingest "
-                       f"{'it' if len(early) == 1 else 'them'}, set RETRAIN_ASSETS_START_DATE "
+                       f"{'it' if len(early) == 1 else 'them'}, set the model's start_date "
                        f"to {early[0]} or earlier (or move {'it' if len(early) == 1 else 'them'}"
                        " out of the zone)")
     if beyond:
         them = "it" if len(beyond) == 1 else "them"
         reasons.append(f"{_days(beyond)} after the dataset's last day {end} "
-                       f"(RETRAIN_ASSETS_END_DATE): to ingest {them}, set "
-                       f"RETRAIN_ASSETS_END_DATE to {beyond[-1]} or later, or unset it")
+                       f"(end_date): to ingest {them}, set the model's end_date to "
+                       f"{beyond[-1]} or later, or unset it")
     if today in days and first <= today and today not in beyond:
         reasons.append(f"{today} is today (UTC): its partition exists from 00:00 UTC tomorrow, "
                        "when it is ingested")

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 import pytest
 
 from retrain_assets.adapters.storage import GCSObjectStore, LocalObjectStore
@@ -166,3 +168,31 @@ def test_gcs_move_copies_only_onto_a_free_name_and_says_which_is_taken():
         store.move("2025-01-01/trips.csv", "_quarantine/t/trips.csv")
     assert store.bucket.copies == [("zone/2025-01-01/trips.csv", "zone/_quarantine/t/trips.csv",
                                     {"if_generation_match": 0})]
+
+
+def test_stat_describes_one_object_as_list_does_and_list_from_starts_at_a_key(store):
+    for key in ("2025-01-01/a.csv", "2025-01-02/a.csv", "2025-01-03/a.csv"):
+        store.write_bytes(key, b"x")
+
+    assert store.stat("2025-01-02/a.csv") == store.list("2025-01-02/")[0]
+    with pytest.raises(FileNotFoundError, match="2025-01-09/a.csv"):
+        store.stat("2025-01-09/a.csv")
+    assert [o.key for o in store.list_from("2025-01-02")] == ["2025-01-02/a.csv",
+                                                              "2025-01-03/a.csv"]
+
+
+def test_local_top_entries_stamp_a_folder_when_a_file_lands_in_it(tmp_path):
+    store = LocalObjectStore(tmp_path / "store")
+    assert store.top_entries() == []  # no root yet
+    store.write_bytes("2025-01-01/a.csv", b"x")
+    store.write_bytes("2025-01-02.csv", b"x")
+    assert {(e.name, e.is_folder) for e in store.top_entries()} == {
+        ("2025-01-01", True), ("2025-01-02.csv", False)}
+    folder = tmp_path / "store" / "2025-01-01"
+    os.utime(folder, ns=(0, 0))  # an old stamp, so the landing below must change it
+    stamp = {e.name: e.stamp for e in store.top_entries()}["2025-01-01"]
+    store.write_bytes("2025-01-01/b.csv", b"y")
+    assert {e.name: e.stamp for e in store.top_entries()}["2025-01-01"] != stamp
+    (tmp_path / "store" / "2025-01-03.csv").symlink_to(tmp_path / "store" / "2025-01-02.csv")
+    with pytest.raises(FileNotFoundError):  # a symbolic link is never followed, as in list()
+        store.stat("2025-01-03.csv")

@@ -4,7 +4,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from retrain_assets.core.evaluation import decide_promotion
+from retrain_assets.core.evaluation import Verdict, decide_promotion
 from retrain_assets.core.gates import (
     ImprovementInterval,
     paired_bootstrap,
@@ -117,3 +117,11 @@ def test_an_undeclared_segment_column_names_the_columns_there_are():
     with pytest.raises(ValueError, match=r"\['is_airport'\].*\['pickup_zone'\]"):
         segment_gate("regression", "rmse", pd.DataFrame({"pickup_zone": ["a"] * 10}),
                      ["is_airport"], actual, champion, champion, min_rows=1, max_regression=0.05)
+
+
+def test_the_interval_survives_the_stored_verdict():
+    interval = ImprovementInterval(low=0.02, high=0.05, confidence=0.9, resamples=300)
+    verdict = decide_promotion({"rmse": 1.8}, {"rmse": 2.0}, primary_metric="rmse",
+                               absolute_thresholds={}, min_relative_improvement=0.01,
+                               interval=interval)
+    assert Verdict.from_dict(verdict.to_dict()) == verdict

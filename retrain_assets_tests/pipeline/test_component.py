@@ -162,3 +162,25 @@ def test_an_unknown_alert_kind_in_the_yaml_is_refused_naming_it():
         RetrainingPipeline.resolve_from_yaml(
             "dataset: taxi\noutcome_alerts:\n  routes: [{kinds: [promoted], "
             "slack_channel: '#x'}]\n")
+
+
+def test_secrets_reach_the_resources_as_env_vars_never_as_values(monkeypatch, home):
+    from retrain_assets.definitions import load_definitions
+
+    monkeypatch.setenv("SLACK_BOT_TOKEN", "xoxb-not-for-the-ui")
+    monkeypatch.setenv("RETRAIN_ASSETS_SMTP_PASSWORD", "hunter2")
+    defs = load_definitions()
+    failures = defs.resources["churn_alerts"]._convert_to_config_dictionary()
+    outcomes = defs.resources["churn_outcome_alerts"]._convert_to_config_dictionary()
+    assert failures["slack_token"] == {"env": "SLACK_BOT_TOKEN"}
+    assert outcomes["slack_token"] == {"env": "SLACK_BOT_TOKEN"}
+    assert outcomes["smtp_password"] == {"env": "RETRAIN_ASSETS_SMTP_PASSWORD"}
+    assert "xoxb-not-for-the-ui" not in repr(failures) + repr(outcomes)
+    assert "hunter2" not in repr(outcomes)
+
+
+def test_an_end_date_before_the_start_names_both_settings(tmp_path):
+    pipeline = RetrainingPipeline.resolve_from_yaml(
+        "dataset: taxi\nstart_date: '2025-03-01'\nend_date: '2025-02-01'\n")
+    with pytest.raises(ValueError, match="end_date 2025-02-01 is before start_date 2025-03-01"):
+        pipeline.project_and_resources(tmp_path / "taxi")

@@ -157,9 +157,9 @@ def test_drift_and_decay_failures_alert_once_each_along_their_routes(monkeypatch
                            model_version="3", description=f"{check} on {day}\nthe table")
 
     mails = []
-    import dagster._utils.alert as dagster_alert
+    import retrain_assets.pipeline.alerts as alerts_module
 
-    monkeypatch.setattr(dagster_alert, "send_email_via_starttls",
+    monkeypatch.setattr(alerts_module, "send_email_via_starttls",
                         lambda *args: mails.append(args))
     alerts = OutcomeAlerts(dagster_ui_url="http://dagster.example", email_from="ml@example.com",
                            smtp_password="secret", routes=[AlertRoute(

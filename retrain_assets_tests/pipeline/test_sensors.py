@@ -11,6 +11,7 @@ from dagster._core.utils import make_new_run_id
 
 from retrain_assets.adapters.landing import LandingZone
 from retrain_assets.adapters.landing_watch import WatchState, look
+from retrain_assets.adapters.storage import ObjectStore
 from retrain_assets.core.ingest import RowPolicy
 from retrain_assets.core.policy import CheckResult
 from retrain_assets.datasets.taxi import TAXI_TRIPS
@@ -135,7 +136,7 @@ def test_days_that_are_not_partitions_are_held_back_and_block_no_other_day(
     today = datetime.now(UTC).date()
     held = {
         "2024-12-20": "is before the first partition 2025-01-01: to ingest it, set "
-                      "RETRAIN_ASSETS_START_DATE to 2024-12-20 or earlier",
+                      "the model's start_date to 2024-12-20 or earlier",
         today.isoformat(): "is today (UTC): its partition exists from 00:00 UTC tomorrow, "
                            "when it is ingested",
         (today + timedelta(days=30)).isoformat():
@@ -175,7 +176,7 @@ def test_held_back_days_of_a_kind_are_explained_in_one_sentence():
 
     assert reasons == [
         "30 days (2024-12-01..2024-12-30) are before the first partition 2025-01-01: to ingest "
-        "them, set RETRAIN_ASSETS_START_DATE to 2024-12-01 or earlier (or move them out of the "
+        "them, set the model's start_date to 2024-12-01 or earlier (or move them out of the "
         "zone)",
         "2026-12-03 is today (UTC): its partition exists from 00:00 UTC tomorrow, when it is "
         "ingested",
@@ -188,7 +189,7 @@ def test_days_after_a_declared_last_day_say_which_setting_takes_them():
                            last="2025-12-31", today="2026-12-03", end="2025-12-31")
     assert reasons == [
         "3 days (2026-01-01..2026-12-03) are after the dataset's last day 2025-12-31 "
-        "(RETRAIN_ASSETS_END_DATE): to ingest them, set RETRAIN_ASSETS_END_DATE to 2026-12-03 "
+        "(end_date): to ingest them, set the model's end_date to 2026-12-03 "
         "or later, or unset it"]
 
 
@@ -202,7 +203,7 @@ def test_a_dataset_that_ends_has_no_partitions_past_its_last_day(home, instance,
     result = landing_tick(defs, instance, cursor)
     assert [r.partition_key for r in result.run_requests] == ["2025-01-01", "2025-01-02",
                                                               "2025-01-03"]
-    assert "RETRAIN_ASSETS_END_DATE" in landing_tick(defs, instance,
+    assert "end_date" in landing_tick(defs, instance,
                                                  result.cursor).skip_reason.skip_message
 
 
@@ -224,7 +225,7 @@ def test_first_look_names_only_days_that_are_partitions_for_the_backfill(defs, i
     assert "3 day(s) already landed (2025-01-01..2025-01-03)" in message
     assert "--partition-range 2025-01-01...2025-01-03" in message
     assert "held back 2024-12-31 is before the first partition 2025-01-01: to ingest it, set " \
-           "RETRAIN_ASSETS_START_DATE" in message
+           "the model's start_date" in message
 
 
 def test_a_day_with_an_unreadable_file_runs_again_once_it_can_be_read(defs, instance, landing,
@@ -309,6 +310,29 @@ def test_a_flat_file_beside_a_day_folder_is_part_of_that_day(landing):
     changes = look(zone, state)
     assert list(changes.changed) == [day]
     assert changes.changed[day] != state.days[day]
+
+
+class InterfaceOnly:
+    """A store seen only through the ObjectStore interface (no local paths, no GCS client)."""
+
+    def __init__(self, store):
+        self._store, self.url = store, store.url
+
+    def __getattr__(self, name):
+        if name not in ObjectStore.__dict__:
+            raise AttributeError(f"{name} is not part of the ObjectStore interface")
+        return getattr(self._store, name)
+
+
+def test_a_look_needs_only_the_store_interface_and_still_lists_only_changed_days(landing):
+    zone = LandingZone(InterfaceOnly(landing))
+    land(landing, START, 3, rows=5)
+    (landing.root / "2025-01-04.csv").write_text("trip_id\n1\n")
+    first = look(zone, WatchState())
+    assert sorted(first.changed) == ["2025-01-01", "2025-01-02", "2025-01-03", "2025-01-04"]
+    land(landing, START.replace(day=5), 1, rows=5)
+    changes = look(zone, first.state)
+    assert list(changes.changed) == ["2025-01-05"] and changes.listed_days == 1
 
 
 def test_in_place_overwrite_is_caught_by_the_periodic_full_rescan(landing):

@@ -23,6 +23,7 @@ from retrain_assets.adapters.registry import (
     HistoryRecord,
     ModelRegistry,
 )
+from retrain_assets.core.evaluation import EvaluationReport
 from retrain_assets.pipeline.metadata import table
 from retrain_assets.pipeline.names import Names
 from retrain_assets.pipeline.project import Project
@@ -55,7 +56,7 @@ def actor_of(context: dg.OpExecutionContext) -> Actor:
             or (f"sensor {tags['dagster/sensor_name']}" if "dagster/sensor_name" in tags else None)
             or (f"schedule {tags['dagster/schedule_name']}"
                 if "dagster/schedule_name" in tags else "manual (no user tag)"))
-    return Actor(run_id=context.run_id, user=user)
+    return Actor(run_id=context.run.run_id, user=user)
 
 
 def history_frame(history: list[HistoryRecord]) -> pd.DataFrame:
@@ -76,14 +77,13 @@ def history_metadata(registry: ModelRegistry) -> dict[str, dg.MetadataValue]:
 def champion_metadata(registry: ModelRegistry, moves: list[AliasMove], outcome: str,
                       reason: str) -> dict[str, dg.MetadataValue]:
     champion = next(m for m in moves if m.alias == CHAMPION)
-    run_id = registry.client.get_model_version(registry.model_name, champion.to_version).run_id
     return {
         "outcome": dg.MetadataValue.text(outcome),
         "model_version": dg.MetadataValue.text(champion.to_version),
         "replaced_version": dg.MetadataValue.text(str(champion.from_version or "none")),
         "rollback_to": dg.MetadataValue.text(registry.version_for(PREVIOUS) or "none"),
         "reason": dg.MetadataValue.text(reason),
-        "mlflow_run": dg.MetadataValue.url(registry.run_url(run_id)),
+        "mlflow_run": dg.MetadataValue.url(registry.run_url_of(champion.to_version)),
         "alias_moves": dg.MetadataValue.json(
             [{"alias": m.alias, "from": m.from_version, "to": m.to_version} for m in moves]),
     }
@@ -92,13 +92,12 @@ def champion_metadata(registry: ModelRegistry, moves: list[AliasMove], outcome: 
 def outcome_observation(names: Names, registry: ModelRegistry, outcome: str, candidate: str,
                         champion: str | None, detail: str) -> dg.AssetObservation:
     """An event on production_model for a decision that did not move the champion."""
-    run_id = registry.client.get_model_version(registry.model_name, candidate).run_id
     return dg.AssetObservation(asset_key=names.production_model, description=detail, metadata={
         "outcome": dg.MetadataValue.text(outcome),
         "candidate_version": dg.MetadataValue.text(candidate),
         "model_version": dg.MetadataValue.text(champion or "none"),
         "reason": dg.MetadataValue.text(detail),
-        "mlflow_run": dg.MetadataValue.url(registry.run_url(run_id))})
+        "mlflow_run": dg.MetadataValue.url(registry.run_url_of(candidate))})
 
 
 def build_production_model(project: Project) -> dg.AssetsDefinition:
@@ -133,7 +132,8 @@ def build_production_model(project: Project) -> dg.AssetsDefinition:
         required_resource_keys={names.of("mlflow"), names.of("promotion")},
     )
     @retries_only_transient
-    def production_model(context: dg.AssetExecutionContext, evaluation_report: dict):
+    def production_model(context: dg.AssetExecutionContext,
+                         evaluation_report: EvaluationReport):
         """Decides when production_model is selected; promotion_history alone only re-reads the
         history (a refresh of the table, never a promotion)."""
         registry = names.resource(context, "mlflow").registry()
@@ -148,15 +148,15 @@ def build_production_model(project: Project) -> dg.AssetsDefinition:
     return production_model
 
 
-def decide_promotion(context: dg.AssetExecutionContext, names: Names, evaluation_report: dict,
-                     registry: ModelRegistry, promotion: PromotionPolicy):
+def decide_promotion(context: dg.AssetExecutionContext, names: Names,
+                     evaluation_report: EvaluationReport, registry: ModelRegistry,
+                     promotion: PromotionPolicy):
     """Act on the verdict; yields production_model's materialization when the champion moved
     and returns whether the history changed."""
-    verdict = evaluation_report["verdict"]
-    candidate = evaluation_report["candidate_version"]
-    expected = evaluation_report["champion_version"]
-    reasons = "; ".join(verdict["reasons"])
-    if not verdict["blessed"]:
+    candidate = evaluation_report.candidate_version
+    expected = evaluation_report.champion_version
+    reasons = "; ".join(evaluation_report.verdict.reasons)
+    if not evaluation_report.verdict.blessed:
         detail = f"candidate version {candidate} was not blessed; champion stays: {reasons}"
         context.log.info(detail)
         context.log_event(outcome_observation(names, registry, NOT_PROMOTED, candidate, expected,
@@ -173,7 +173,7 @@ def decide_promotion(context: dg.AssetExecutionContext, names: Names, evaluation
         context.log_event(outcome_observation(names, registry, AWAITING, candidate, expected,
                                               detail))
         return True
-    reason = f"blessed by evaluation_report in run {context.run_id}: {reasons}"
+    reason = f"blessed by evaluation_report in run {context.run.run_id}: {reasons}"
     try:
         moves = registry.promote(candidate, expected_champion=expected, reason=reason,
                                  actor=actor)
@@ -206,12 +206,20 @@ class RollbackConfig(dg.Config):
     reason: str = "manual rollback"
 
 
+def champion_op(names: Names, name: str):
+    """An op of this model that moves its champion alias: one such step at a time (the
+    `champion_alias` pool), transient errors retried, the model's registry as a resource."""
+    def decorate(fn):
+        return dg.op(name=names.of(name), tags={"stage": "deploy"}, pool=CHAMPION_POOL,
+                     retry_policy=TRANSIENT_RETRY, required_resource_keys={names.of("mlflow")})(
+            retries_only_transient(fn))
+    return decorate
+
+
 def build_rollback_job(project: Project) -> dg.JobDefinition:
     names = project.names
 
-    @dg.op(name=names.of("rollback_champion"), tags={"stage": "deploy"}, pool=CHAMPION_POOL,
-           retry_policy=TRANSIENT_RETRY, required_resource_keys={names.of("mlflow")})
-    @retries_only_transient
+    @champion_op(names, "rollback_champion")
     def rollback_champion(context: dg.OpExecutionContext, config: RollbackConfig) -> None:
         """Re-point the champion alias along the promotion history."""
         registry = names.resource(context, "mlflow").registry()
@@ -245,9 +253,7 @@ class ApprovalConfig(dg.Config):
 def build_approve_job(project: Project) -> dg.JobDefinition:
     names = project.names
 
-    @dg.op(name=names.of("decide_approval"), tags={"stage": "deploy"}, pool=CHAMPION_POOL,
-           retry_policy=TRANSIENT_RETRY, required_resource_keys={names.of("mlflow")})
-    @retries_only_transient
+    @champion_op(names, "decide_approval")
     def decide_approval(context: dg.OpExecutionContext, config: ApprovalConfig) -> None:
         """A person's decision on a blessed candidate waiting in `approve` mode."""
         registry = names.resource(context, "mlflow").registry()

@@ -80,7 +80,7 @@ def build_ingest_assets(project: Project) -> list[dg.AssetsDefinition]:
         for day in context.partition_keys:
             intake = ingest_day(zone, day, spec.raw_schema.to_schema(),
                                 time_column=spec.time_column, time_zone=spec.time_zone,
-                                policy=policy, run_id=context.run_id)
+                                policy=policy, run_id=context.run.run_id)
             if not intake.report.passed:
                 context.log.error(intake.report.problem)
             frames[day] = intake.report.frame
@@ -89,7 +89,7 @@ def build_ingest_assets(project: Project) -> list[dg.AssetsDefinition]:
                 if not intake.report.passed and intake.frames else None,
                 quarantined=intake.quarantined)))
         ledger = ArrivalLedger(io_manager.day_profiles(names.raw_data.to_user_string()),
-                               project.volume, content=replay_content, run_id=context.run_id)
+                               project.volume, content=replay_content, run_id=context.run.run_id)
         arrivals = [ledger.outcomes(report) for report, _ in results]
         add_partition_metadata(context, {day: stored_day_summary(frame)
                                          for day, frame in frames.items()})

@@ -4,7 +4,7 @@
 import dagster as dg
 import pandas as pd
 
-from retrain_assets.adapters.registry import ModelRegistry
+from retrain_assets.adapters.registry import HoldoutMetrics, ModelRegistry
 from retrain_assets.core.drift import (
     DatasetReference,
     DriftSummary,
@@ -61,9 +61,9 @@ class ChampionBaseline:
 
     def __init__(self, registry: ModelRegistry, features: list[str], metric: str):
         self._registry, self._features, self._metric = registry, features, metric
-        self._cache: dict[str, tuple[DatasetReference, dict[str, float]]] = {}
+        self._cache: dict[str, tuple[DatasetReference, HoldoutMetrics]] = {}
 
-    def __call__(self, version: str) -> tuple[DatasetReference, dict[str, float]]:
+    def __call__(self, version: str) -> tuple[DatasetReference, HoldoutMetrics]:
         if version not in self._cache:
             stored = self._registry.load_reference(version)
             if stored is None:
@@ -71,11 +71,8 @@ class ChampionBaseline:
                     f"model version {version} of {self._registry.model_name!r} has no training "
                     "reference artifact, so drift cannot be measured against it. Retrain "
                     "(training_job) to get a champion that stores one.")
-            run_id = self._registry.client.get_model_version(self._registry.model_name,
-                                                             version).run_id
-            holdout = self._registry.client.get_run(run_id).data.metrics
             self._cache[version] = (DatasetReference.from_dict(stored).restricted_to(
-                self._features), holdout)
+                self._features), self._registry.holdout_metrics(version))
         return self._cache[version]
 
 
@@ -143,18 +140,18 @@ def build_monitoring_assets(project: Project) -> list[dg.AssetsDefinition]:
     return [drift_report]
 
 
-def _decay(scored: pd.DataFrame, holdout: dict[str, float], task: str, metric: str,
+def _decay(scored: pd.DataFrame, holdout: HoldoutMetrics, task: str, metric: str,
            thresholds: DriftThresholds) -> PerformanceDecay | None:
-    """Live metric vs the holdout's (keys as evaluation_report logs them: `holdout_<metric>`,
-    `holdout_<metric>_noise`, `holdout_rows`; runs from before the noise have the first only)."""
+    """Live metric vs the holdout's, as evaluation_report recorded it (versions evaluated
+    before the chance spread was measured have the metric only)."""
     labelled = scored.dropna(subset=["actual"])
-    if labelled.empty or f"holdout_{metric}" not in holdout:
+    if labelled.empty or metric not in holdout.metrics:
         return None
     predicted = labelled["predicted_class" if task == "multiclass" else "prediction"]
     live = compute_metrics(task, labelled["actual"], predicted)[metric]
-    return performance_decay(metric, live, holdout[f"holdout_{metric}"], thresholds,
-                             noise=holdout.get(f"holdout_{metric}_noise"), rows=len(labelled),
-                             holdout_rows=int(holdout.get("holdout_rows", 0)))
+    return performance_decay(metric, live, holdout.metrics[metric], thresholds,
+                             noise=holdout.noise.get(metric), rows=len(labelled),
+                             holdout_rows=holdout.rows)
 
 
 class DayDrift:

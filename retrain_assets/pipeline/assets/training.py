@@ -1,15 +1,14 @@
 """candidate_model and evaluation_report: train on a trailing window, judge on the latest rows."""
 
-
-import time
 from dataclasses import asdict, fields, replace
 
 import dagster as dg
 import pandas as pd
 
-from retrain_assets.adapters.registry import CHAMPION, ModelRef
+from retrain_assets.adapters.registry import CHAMPION, HoldoutMetrics, ModelRef
 from retrain_assets.core.drift import build_reference
 from retrain_assets.core.evaluation import (
+    EvaluationReport,
     Verdict,
     WindowSettings,
     decide_promotion,
@@ -51,8 +50,9 @@ from retrain_assets.pipeline.resources import (
 
 
 class TrainingConfig(dg.Config):
-    """Editable in the launchpad; every value is logged as an MLflow param. The window and
-    holdout rule is `core.evaluation.WindowSettings`'s."""
+    """Editable in the launchpad; every value is logged as an MLflow param. The defaults are
+    `core.evaluation.WindowSettings`'s (window and holdout) and `core.training.Hyperparameters`'
+    (the built-in model), so a run with no config trains as the core does."""
 
     window_days: int = WindowSettings.window_days
     holdout_fraction: float = WindowSettings.holdout_fraction
@@ -60,12 +60,12 @@ class TrainingConfig(dg.Config):
     min_train_days: int = WindowSettings.min_train_days
     min_rows_after_change: int = WindowSettings.min_rows_after_change
     change_day: str = ""  # YYYY-MM-DD where the data changed (drift_retrain_sensor sets it)
-    learning_rate: float = 0.1
-    max_iter: int = 200
-    max_leaf_nodes: int = 31
-    min_samples_leaf: int = 20
-    l2_regularization: float = 0.0
-    random_state: int = 0
+    learning_rate: float = Hyperparameters.learning_rate
+    max_iter: int = Hyperparameters.max_iter
+    max_leaf_nodes: int = Hyperparameters.max_leaf_nodes
+    min_samples_leaf: int = Hyperparameters.min_samples_leaf
+    l2_regularization: float = Hyperparameters.l2_regularization
+    random_state: int = Hyperparameters.random_state
 
     def hyperparameters(self) -> Hyperparameters:
         return Hyperparameters(**{f.name: getattr(self, f.name) for f in fields(Hyperparameters)})
@@ -140,7 +140,7 @@ def build_training_assets(project: Project) -> list[dg.AssetsDefinition]:
                                     # a mean label (prediction drift) needs numeric labels
                                     label=None if spec.task == "multiclass" else train[spec.target],
                                     days=train[spec.time_column].dt.floor("D"))
-        tags = {"dagster_run_id": context.run_id, "dataset": spec.name,
+        tags = {"dagster_run_id": context.run.run_id, "dataset": spec.name,
                 "trigger": context.run.tags.get("retrain/trigger", "manual"),
                 **{k: v for k, v in context.run.tags.items() if k.startswith("retrain/")}}
         ref = mlflow.registry().log_candidate(
@@ -230,18 +230,15 @@ def build_training_assets(project: Project) -> list[dg.AssetsDefinition]:
             verdict = with_segment_gate(verdict, segments)
         verdict = replace(verdict, reasons=(*notes, *verdict.reasons))
         noise = metric_noise(spec.task, spec.primary_metric, actual, scores["candidate"])
-        registry.client.log_batch(candidate.run_id, metrics=[
-            *(_metric(f"holdout_{name}", value) for name, value in metrics["candidate"].items()),
-            _metric("holdout_rows", len(holdout)),
-            *([_metric(f"holdout_{spec.primary_metric}_noise", noise)] if noise else [])])
-        outcome = "blessed" if verdict.blessed else "not blessed"
-        registry.client.set_tag(candidate.run_id, "verdict", outcome)
-        registry.tag_verdict(candidate.version, f"{outcome}: {'; '.join(verdict.reasons)}")
+        registry.log_evaluation(candidate, HoldoutMetrics(
+            metrics["candidate"], rows=len(holdout),
+            noise={spec.primary_metric: noise} if noise else {}),
+            blessed=verdict.blessed, reasons=verdict.reasons)
         per_day = _per_day_metrics(holdout, scores, spec)
-        report = {"candidate_version": candidate.version, "champion_version": champion_version,
-                  "holdout_days": list(candidate.holdout_days), "holdout_rows": len(holdout),
-                  "metrics": metrics,
-                  "verdict": verdict.to_dict(), "candidate_run_id": candidate.run_id}
+        report = EvaluationReport(
+            candidate_version=candidate.version, candidate_run_id=candidate.run_id,
+            champion_version=champion_version, holdout_days=candidate.holdout_days,
+            holdout_rows=len(holdout), metrics=metrics, verdict=verdict)
         metric_table = pd.DataFrame(metrics).rename_axis("metric").reset_index()
         plot = png_data_uri(predicted_vs_actual(actual, scores, spec.task))
         yield dg.Output(report, metadata={
@@ -304,12 +301,6 @@ def verdict_markdown(verdict: Verdict, candidate_version: str, plot_uri: str) ->
     reasons = "\n".join(f"- {markdown_literal(r)}" for r in verdict.reasons)
     return (f"**Candidate version {candidate_version}: {verdict_label(verdict)}**\n\n"
             f"{reasons}\n\n![predicted vs actual on the holdout]({plot_uri})")
-
-
-def _metric(key: str, value: float):
-    from mlflow.entities import Metric  # MLflow is imported where used (see registry.py)
-
-    return Metric(key, value, int(time.time() * 1000), 0)
 
 
 def _per_day_metrics(holdout: pd.DataFrame, scores: dict[str, pd.Series], spec) -> pd.DataFrame:

@@ -4,7 +4,10 @@ from dataclasses import replace
 
 import dagster as dg
 
+from retrain_assets.core.evaluation import WindowSettings
+from retrain_assets.core.training import Hyperparameters
 from retrain_assets.dev.instance import run_job
+from retrain_assets.pipeline.assets.training import TrainingConfig
 from retrain_assets.pipeline.build import build_definitions
 from retrain_assets.pipeline.project import Project
 from retrain_assets_tests.conftest import START, land, training_config
@@ -56,6 +59,12 @@ def test_the_evaluation_report_gives_numbers_to_plot_and_its_verdict_with_the_pl
                 if e.check_name == "candidate_blessed"]
     assert check.description.startswith("**Candidate version 2: ")
     assert "![predicted vs actual on the holdout](data:image/png;base64," in check.description
+
+
+def test_the_launchpad_defaults_are_the_core_s_window_and_hyperparameters():
+    config = TrainingConfig()
+    assert config.window_settings() == WindowSettings()
+    assert config.hyperparameters() == Hyperparameters()
 
 
 def test_the_evaluation_report_shows_the_interval_and_a_table_per_segment(defs, instance,
