@@ -291,6 +291,7 @@ class ProductPolicy:
             absolute_thresholds={**spec.thresholds, **self.evaluation.absolute_thresholds},
             min_relative_improvement=self.evaluation.min_relative_improvement,
             replace_failing_champion=self.evaluation.replace_failing_champion,
+            interval_clears_margin=self.evaluation.interval_clears_margin,
             interval=paired_bootstrap(
                 spec.task, spec.primary_metric, actual, scores["candidate"], scores["champion"],
                 confidence=self.evaluation.confidence,

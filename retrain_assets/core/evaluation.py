@@ -253,13 +253,16 @@ def decide_promotion(candidate: Mapping[str, float], champion: Mapping[str, floa
                      primary_metric: str, absolute_thresholds: Mapping[str, float],
                      min_relative_improvement: float,
                      replace_failing_champion: bool = True,
-                     interval: ImprovementInterval | None = None) -> Verdict:
+                     interval: ImprovementInterval | None = None,
+                     interval_clears_margin: bool = False) -> Verdict:
     """Blessed only if the candidate beats the champion on the primary metric by at least
     `min_relative_improvement` and meets every absolute threshold. Given the `interval` of
-    that improvement (`core.gates.paired_bootstrap`), its lower bound must clear the margin
-    too: a lead chance alone could produce is no lead. Against a champion that misses a floor
-    (with `replace_failing_champion`) the lower bound need only be ≥ 0: keeping a model known
-    to fail costs more than the margin protects, so surely no worse is enough.
+    that improvement (`core.gates.paired_bootstrap`), its lower bound must be above zero: a
+    lead chance alone could produce is no lead. With `interval_clears_margin` the lower bound
+    must clear the margin itself — stricter, and slower to follow a change, since small
+    post-change holdouts give wide intervals (bench/README.md); against a champion that misses
+    a floor (with `replace_failing_champion`) zero is still enough there, as keeping a model
+    known to fail costs more than the margin protects.
 
     A floor stops garbage, not recovery: with `replace_failing_champion`, a floor the candidate
     misses is tolerated when the champion misses it too on the same rows and the candidate is
@@ -305,10 +308,12 @@ def decide_promotion(candidate: Mapping[str, float], champion: Mapping[str, floa
                 failing = replace_failing_champion and any(
                     not _missing(champion.get(m)) and not _meets(m, champion[m], bound)
                     for m, bound in absolute_thresholds.items())
-                bar = 0.0 if failing else min_relative_improvement
+                bar = min_relative_improvement if interval_clears_margin and not failing \
+                    else 0.0
                 sure = interval.low >= bar
                 compared += (f"; {interval.describe()}, lower bound need ≥ {bar:+.2%}"
-                             + (" (the champion misses a floor)" if failing else ""))
+                             + (" (the champion misses a floor)"
+                                if failing and interval_clears_margin else ""))
             if improvement >= min_relative_improvement and sure:
                 reasons.append(f"ok   {compared}")
             else:

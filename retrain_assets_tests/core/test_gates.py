@@ -56,25 +56,31 @@ def test_a_clearly_better_candidate_is_promoted_and_the_interval_is_reproducible
                  interval=interval).blessed
 
 
-def test_against_a_champion_below_a_floor_surely_no_worse_is_enough():
-    """A champion that misses a floor is known to fail: the candidate must lead by the margin
-    and be surely no worse, not surely better by the margin."""
+def test_the_lower_bound_must_be_above_zero_or_with_the_strict_gate_clear_the_margin():
+    """By default a lead must be real (lower bound > 0) and at least the margin (point value);
+    the strict gate asks the lower bound to clear the margin, except against a champion that
+    misses a floor, which is known to fail."""
     interval = ImprovementInterval(low=0.002, high=0.09, confidence=0.9, resamples=300)
     candidate = {"roc_auc": 0.56}
     options = {"primary_metric": "roc_auc", "min_relative_improvement": 0.01,
                "interval": interval}
-    failing = decide_promotion(candidate, {"roc_auc": 0.53},
+    default = decide_promotion(candidate, {"roc_auc": 0.53},
+                               absolute_thresholds={"roc_auc": 0.5}, **options)
+    assert default.blessed
+    assert any("lower bound need ≥ +0.00%" in r for r in default.reasons)
+    strict = decide_promotion(candidate, {"roc_auc": 0.53}, interval_clears_margin=True,
+                              absolute_thresholds={"roc_auc": 0.5}, **options)
+    assert not strict.blessed
+    assert any("lower bound need ≥ +1.00%" in r for r in strict.reasons)
+    failing = decide_promotion(candidate, {"roc_auc": 0.53}, interval_clears_margin=True,
                                absolute_thresholds={"roc_auc": 0.55}, **options)
     assert failing.blessed and failing.below_floor is False
     assert any("lower bound need ≥ +0.00% (the champion misses a floor)" in r
                for r in failing.reasons)
-    healthy = decide_promotion(candidate, {"roc_auc": 0.53},
-                               absolute_thresholds={"roc_auc": 0.5}, **options)
-    assert not healthy.blessed
-    assert any("lower bound need ≥ +1.00%" in r for r in healthy.reasons)
-    strict = decide_promotion(candidate, {"roc_auc": 0.53}, replace_failing_champion=False,
-                              absolute_thresholds={"roc_auc": 0.55}, **options)
-    assert not strict.blessed
+    unsure = ImprovementInterval(low=-0.001, high=0.09, confidence=0.9, resamples=300)
+    assert not decide_promotion(candidate, {"roc_auc": 0.53}, primary_metric="roc_auc",
+                                min_relative_improvement=0.01, interval=unsure,
+                                absolute_thresholds={}).blessed
 
 
 def test_vectorised_metrics_match_scikit_learn_on_each_resample():

@@ -82,8 +82,10 @@ class EvaluationConfig(dg.Config):
     # a champion that cannot score today's features (the spec changed) is not compared with;
     # the candidate is judged on the absolute thresholds alone
     replace_incompatible_champion: bool = False
-    # the lower bound of a paired bootstrap interval of the improvement must clear the margin
+    # the lower bound of a paired bootstrap interval of the improvement must be above zero
+    # (interval_clears_margin: above min_relative_improvement)
     confidence: float = DEFAULT_CONFIDENCE
+    interval_clears_margin: bool = False
     bootstrap_resamples: int = DEFAULT_RESAMPLES
     # segment gates: holdout columns (e.g. pickup_zone) whose values are segments; a segment of
     # at least segment_min_rows rows may not be worse than the champion by more than the share
@@ -213,6 +215,7 @@ def build_training_assets(project: Project) -> list[dg.AssetsDefinition]:
             absolute_thresholds={**spec.thresholds, **config.absolute_thresholds},
             min_relative_improvement=config.min_relative_improvement,
             replace_failing_champion=config.replace_failing_champion,
+            interval_clears_margin=config.interval_clears_margin,
             interval=paired_bootstrap(
                 spec.task, spec.primary_metric, actual, scores["candidate"], scores["champion"],
                 confidence=config.confidence, resamples=config.bootstrap_resamples)
