@@ -272,6 +272,7 @@ class ProductPolicy:
             metric_noise,
             training_rows,
         )
+        from retrain_assets.core.gates import paired_bootstrap
         from retrain_assets.core.metrics import compute_metrics
         from retrain_assets.core.training import predict
 
@@ -289,7 +290,12 @@ class ProductPolicy:
             metrics["candidate"], metrics.get("champion"), primary_metric=spec.primary_metric,
             absolute_thresholds={**spec.thresholds, **self.evaluation.absolute_thresholds},
             min_relative_improvement=self.evaluation.min_relative_improvement,
-            replace_failing_champion=self.evaluation.replace_failing_champion)
+            replace_failing_champion=self.evaluation.replace_failing_champion,
+            interval_clears_margin=self.evaluation.interval_clears_margin,
+            interval=paired_bootstrap(
+                spec.task, spec.primary_metric, actual, scores["candidate"], scores["champion"],
+                confidence=self.evaluation.confidence,
+                resamples=self.evaluation.bootstrap_resamples) if "champion" in scores else None)
         self._rows_since_training = 0
         if verdict.blessed:
             train = training_rows(lab.frames, window, spec.time_column)

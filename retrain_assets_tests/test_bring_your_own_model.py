@@ -26,6 +26,8 @@ from retrain_assets_tests.test_bring_your_own_data import CHURN, churn_day
 LOGISTIC_CHURN = replace(CHURN, model=ModelSpec("sklearn.linear_model.LogisticRegression",
                                                 params={"C": 0.5, "max_iter": 500}))
 
+TODAYS_CHAMPION = {"ops": {"predictions": {"config": {"champion": "today"}}}}
+
 
 def test_a_logistic_regression_goes_from_candidate_to_predictions(home, instance, landing):
     defs = build_definitions(Project(spec=LOGISTIC_CHURN, start_date="2025-01-01"))
@@ -35,7 +37,9 @@ def test_a_logistic_regression_goes_from_candidate_to_predictions(home, instance
     assert run_job(defs, "ingest_job", instance, days=keys).success
     assert run_job(defs, "training_job", instance, run_config={"ops": {"candidate_model": {
         "config": {"window_days": 10}}}}).success
-    assert run_job(defs, "scoring_job", instance, days=[keys[-1]]).success
+    # the model was judged on the last day: scoring it there is asked for explicitly
+    assert run_job(defs, "scoring_job", instance, days=[keys[-1]],
+                   run_config=TODAYS_CHAMPION).success
 
     registry = defs.resources["mlflow"].registry()
     assert registry.version_for(CHAMPION) == "1"
@@ -62,7 +66,8 @@ def test_a_logistic_regression_goes_from_candidate_to_predictions(home, instance
                        r".*the dataset spec does not declare: \['numpy.dtype'\]"):
         registry.load_model("1")
     undeclared = build_definitions(Project(spec=CHURN, start_date="2025-01-01"))
-    refused = run_job(undeclared, "scoring_job", instance, days=[keys[-1]])
+    refused = run_job(undeclared, "scoring_job", instance, days=[keys[-1]],
+                      run_config=TODAYS_CHAMPION)
     assert not refused.success
     (failure,) = [e for e in refused.all_events if e.is_step_failure]
     message = failure.step_failure_data.error.message

@@ -27,6 +27,8 @@ from pathlib import Path
 
 import pandas as pd
 
+from retrain_assets.core.point_in_time import ChampionMove, VersionWindow
+
 CHAMPION = "champion"
 PREVIOUS = "previous"
 AWAITING_APPROVAL = "awaiting_approval"  # alias of a blessed candidate waiting for a person
@@ -129,6 +131,13 @@ def previous_champion(history: Sequence[HistoryRecord], current: str | None) -> 
         if record.to_version == current and record.action in FORWARD:
             return record.from_version
     return None
+
+
+def champion_moves(history: Sequence[HistoryRecord]) -> list[ChampionMove]:
+    """The records that moved the alias `champion`, for point-in-time scoring."""
+    return [ChampionMove(at=datetime.fromisoformat(r.at), version=r.to_version,
+                         on_merits=r.action in FORWARD)
+            for r in history if r.action in (*FORWARD, ROLLBACK)]
 
 
 @dataclass(frozen=True)
@@ -340,6 +349,15 @@ class ModelRegistry:
         """The evaluation's verdict on the version itself, so a rejected one says why."""
         self.client.set_model_version_tag(self.model_name, version, "verdict",
                                           verdict[:MAX_TAG_VALUE])
+
+    def version_window(self, version: str) -> VersionWindow | None:
+        """The last days `version` trained and was judged on, from its run's tags."""
+        tags = self.run_tags(version)
+        train, judged = tags.get("train_days"), tags.get("holdout_days")
+        if not train or not judged:
+            return None
+        return VersionWindow(last_train_day=train.rpartition("..")[2],
+                             last_judged_day=judged.rpartition("..")[2])
 
     def history(self) -> list[HistoryRecord]:
         """Every recorded alias move and approval decision, oldest first."""

@@ -182,6 +182,23 @@ def _rows(values, positions):
 
 
 @dataclass(frozen=True)
+class ImprovementInterval:
+    """One-sided confidence bounds of the candidate's relative improvement over the champion
+    (positive = candidate better), from `resamples` paired bootstrap resamples: with
+    `confidence` the improvement is at least `low` (and at most `high`). One-sided, because
+    the gate asks one question: is the candidate better?"""
+
+    low: float
+    high: float
+    confidence: float
+    resamples: int
+
+    def describe(self) -> str:
+        return (f"{self.confidence:.0%}-confidence bounds [{self.low:+.2%}, {self.high:+.2%}] "
+                f"over {self.resamples} paired resamples")
+
+
+@dataclass(frozen=True)
 class Verdict:
     blessed: bool
     reasons: tuple[str, ...]
@@ -190,13 +207,16 @@ class Verdict:
     champion_metrics: dict[str, float] | None
     improvement: float | None  # relative, on the primary metric; positive = candidate better
     below_floor: bool = False  # blessed under a floor it misses, because the champion misses it too
+    interval: ImprovementInterval | None = None  # of `improvement`, from paired resamples
 
     def to_dict(self) -> dict:
         return asdict(self)
 
     @classmethod
     def from_dict(cls, data: Mapping) -> Verdict:
-        return cls(**{**data, "reasons": tuple(data["reasons"])})
+        interval = data.get("interval")
+        return cls(**{**data, "reasons": tuple(data["reasons"]),
+                      "interval": None if interval is None else ImprovementInterval(**interval)})
 
 
 @dataclass(frozen=True)
@@ -232,9 +252,17 @@ def _missing(value: float | None) -> bool:
 def decide_promotion(candidate: Mapping[str, float], champion: Mapping[str, float] | None, *,
                      primary_metric: str, absolute_thresholds: Mapping[str, float],
                      min_relative_improvement: float,
-                     replace_failing_champion: bool = True) -> Verdict:
+                     replace_failing_champion: bool = True,
+                     interval: ImprovementInterval | None = None,
+                     interval_clears_margin: bool = False) -> Verdict:
     """Blessed only if the candidate beats the champion on the primary metric by at least
-    `min_relative_improvement` and meets every absolute threshold.
+    `min_relative_improvement` and meets every absolute threshold. Given the `interval` of
+    that improvement (`core.gates.paired_bootstrap`), its lower bound must be above zero: a
+    lead chance alone could produce is no lead. With `interval_clears_margin` the lower bound
+    must clear the margin itself — stricter, and slower to follow a change, since small
+    post-change holdouts give wide intervals (bench/README.md); against a champion that misses
+    a floor (with `replace_failing_champion`) zero is still enough there, as keeping a model
+    known to fail costs more than the margin protects.
 
     A floor stops garbage, not recovery: with `replace_failing_champion`, a floor the candidate
     misses is tolerated when the champion misses it too on the same rows and the candidate is
@@ -275,7 +303,18 @@ def decide_promotion(candidate: Mapping[str, float], champion: Mapping[str, floa
             improvement = relative_improvement(primary_metric, cand, champ)
             compared = (f"{primary_metric} {cand:.4g} vs champion {champ:.4g} "
                         f"({improvement:+.2%}, need ≥ {min_relative_improvement:+.2%})")
-            if improvement >= min_relative_improvement:
+            sure = True
+            if interval is not None:
+                failing = replace_failing_champion and any(
+                    not _missing(champion.get(m)) and not _meets(m, champion[m], bound)
+                    for m, bound in absolute_thresholds.items())
+                bar = min_relative_improvement if interval_clears_margin and not failing \
+                    else 0.0
+                sure = interval.low >= bar
+                compared += (f"; {interval.describe()}, lower bound need ≥ {bar:+.2%}"
+                             + (" (the champion misses a floor)"
+                                if failing and interval_clears_margin else ""))
+            if improvement >= min_relative_improvement and sure:
                 reasons.append(f"ok   {compared}")
             else:
                 blessed = False
@@ -289,4 +328,5 @@ def decide_promotion(candidate: Mapping[str, float], champion: Mapping[str, floa
         candidate_metrics=dict(candidate),
         champion_metrics=dict(champion) if champion is not None else None,
         improvement=improvement, below_floor=below_floor,
+        interval=interval if champion is not None else None,
     )

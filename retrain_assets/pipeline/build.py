@@ -21,6 +21,7 @@ from retrain_assets.pipeline.assets.monitoring import build_monitoring_assets
 from retrain_assets.pipeline.assets.scoring import build_scoring_assets
 from retrain_assets.pipeline.assets.training import build_training_assets
 from retrain_assets.pipeline.checks import build_freshness_checks, build_freshness_sensor
+from retrain_assets.pipeline.health import build_champion_checks, build_champion_health_schedule
 from retrain_assets.pipeline.project import Project
 from retrain_assets.pipeline.resources import (
     LandingZoneResource,
@@ -129,16 +130,17 @@ def build_definitions(project: Project | None = None,
     project = project or Project.from_env()
     freshness = build_freshness_checks(project.names.raw_data, project.freshness_deadline_cron)
     jobs = build_jobs(project)
+    health_job, health_schedule = build_champion_health_schedule(project)
     return dg.Definitions(
         assets=[*build_ingest_assets(project), *build_training_assets(project),
                 build_production_model(project), *build_scoring_assets(project),
                 *build_monitoring_assets(project)],
-        asset_checks=freshness,
-        jobs=jobs,
+        asset_checks=[*freshness, *build_champion_checks(project)],
+        jobs=[*jobs, health_job],
         sensors=[*build_sensors(project, jobs), build_outcome_alert_sensor(project),
                  build_freshness_sensor(freshness,
                                         name=project.names.of("freshness_checks_sensor"))],
-        schedules=[build_weekly_retrain_schedule(project)],
+        schedules=[build_weekly_retrain_schedule(project), health_schedule],
         resources=resources or default_resources(project),
         # Steps run one after another in the run's own process: our graphs are chains, and a
         # process per step (the multiprocess default) re-imports the code location each time,

@@ -19,6 +19,7 @@ from typing import Literal
 import dagster as dg
 from pydantic import Field, model_validator
 
+from retrain_assets.core.champion_health import DEFAULT_CHAMPION_MAX_AGE_DAYS
 from retrain_assets.core.dataset import DatasetSpec, load_spec
 from retrain_assets.core.ingest import RowPolicy
 from retrain_assets.core.volume import VolumeThresholds
@@ -108,6 +109,9 @@ class RetrainingPipeline(dg.Component, dg.Resolvable, dg.Model):
         "How often drift_retrain_sensor looks (default: min(sensor_interval_seconds, 5))"))
     landing_full_rescan: int = Field(default=120, description=(
         "Every this many looks, every day folder is listed again (late files in old days)"))
+    champion_max_age_days: int = Field(default=DEFAULT_CHAMPION_MAX_AGE_DAYS, description=(
+        "production_model's champion_fresh check warns when the champion trained on data more "
+        "than this many days older than the newest features day"))
     retrain: RetrainPolicy = Field(default_factory=RetrainPolicy, description=(
         "When drift_retrain_sensor asks for a retrain, and the training settings it uses"))
     promotion: PromotionPolicy = Field(default_factory=PromotionPolicy, description=(
@@ -142,7 +146,8 @@ class RetrainingPipeline(dg.Component, dg.Resolvable, dg.Model):
             freshness_deadline_cron=self.freshness_deadline_cron,
             sensor_interval_seconds=self.sensor_interval_seconds,
             retrain_sensor_interval_seconds=self.retrain_sensor_interval_seconds,
-            landing_full_rescan=self.landing_full_rescan)
+            landing_full_rescan=self.landing_full_rescan,
+            champion_max_age_days=self.champion_max_age_days)
         home = project_home() / name
         tracking_uri = self.mlflow_tracking_uri or default_tracking_uri()
         model_name = self.model_name or spec.name

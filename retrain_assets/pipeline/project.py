@@ -8,6 +8,7 @@ from datetime import date, timedelta
 
 import dagster as dg
 
+from retrain_assets.core.champion_health import DEFAULT_CHAMPION_MAX_AGE_DAYS
 from retrain_assets.core.dataset import DatasetSpec, load_spec
 from retrain_assets.core.features import features_contract_after_raw, features_schema
 from retrain_assets.core.predictions import predictions_model
@@ -37,6 +38,8 @@ class Project:
     # run's checks (None: min(sensor_interval_seconds, 5))
     retrain_sensor_interval_seconds: int | None = None
     landing_full_rescan: int = 120  # every this many looks, every day folder is listed again
+    # champion_fresh warns when the champion trained on data older than this (newest day's view)
+    champion_max_age_days: int = DEFAULT_CHAMPION_MAX_AGE_DAYS
     partitions: dg.DailyPartitionsDefinition = field(init=False)
 
     def __post_init__(self) -> None:

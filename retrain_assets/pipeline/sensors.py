@@ -32,7 +32,7 @@ from retrain_assets.core.policy import (
     standing_failures,
 )
 from retrain_assets.pipeline.assets.monitoring import DRIFT_CHECKS
-from retrain_assets.pipeline.assets.training import TrainingConfig
+from retrain_assets.pipeline.assets.training import EvaluationConfig, TrainingConfig
 from retrain_assets.pipeline.dagster_internals import (
     AssetCheckExecutionRecordStatus,
     get_current_datetime,
@@ -74,6 +74,10 @@ class RetrainPolicy(dg.ConfigurableResource):
         default_factory=TrainingConfig,
         description="candidate_model's settings for the retrains this policy requests, e.g. "
                     "window_days: 56 (unset values: TrainingConfig's defaults)")
+    evaluation: EvaluationConfig = Field(
+        default_factory=EvaluationConfig,
+        description="evaluation_report's settings for those retrains, e.g. segment_columns: "
+                    "[pickup_zone] (unset values: EvaluationConfig's defaults)")
 
     @classmethod
     def from_env(cls) -> RetrainPolicy:
@@ -91,7 +95,10 @@ class RetrainPolicy(dg.ConfigurableResource):
         defaults; `change_day` lets its window follow the change."""
         values = {**self.training.model_dump(exclude_defaults=True),
                   **({"change_day": change_day} if change_day else {})}
-        return {"ops": {names.op(names.candidate_model): {"config": values}}} if values else {}
+        gate = self.evaluation.model_dump(exclude_defaults=True)
+        ops = {**({names.op(names.candidate_model): {"config": values}} if values else {}),
+               **({names.op(names.evaluation_report): {"config": gate}} if gate else {})}
+        return {"ops": ops} if ops else {}
 
 
 # ---------------------------------------------------------------------------------------------

@@ -1,12 +1,16 @@
 """predictions: the champion scores each day's features (batch scoring)."""
 
+from datetime import UTC, datetime
+from typing import Literal
 
 import dagster as dg
 import pandas as pd
+from pydantic import Field
 
-from retrain_assets.adapters.registry import CHAMPION
+from retrain_assets.adapters.registry import CHAMPION, ModelRegistry, champion_moves
 from retrain_assets.core.frames import TEXT
 from retrain_assets.core.ingest import ContractReport, validate_frame
+from retrain_assets.core.point_in_time import ChampionMove, ServedBy, champions_by_day
 from retrain_assets.core.predictions import predictions_model
 from retrain_assets.core.training import FeatureMismatchError, predict, trusted_types
 from retrain_assets.pipeline.checks import contract_results, contract_spec, report_metadata
@@ -50,6 +54,28 @@ def unscored_day(day: str) -> ContractReport:
                 f"scoring_job for {day}.")
 
 
+class ScoringConfig(dg.Config):
+    champion: Literal["served_that_day", "today"] = Field(
+        default="served_that_day", description=(
+            "served_that_day: each day is scored by the champion that served on it "
+            "(promotion_history), never by a model trained on or after it; today: every day "
+            "by today's champion"))
+
+
+def champions_of(registry: ModelRegistry, days: list[str], current: str,
+                 config: ScoringConfig) -> dict[str, ServedBy]:
+    """Which version scores each day. A champion with no recorded move (the alias was moved
+    outside the platform) serves from the day after its holdout."""
+    if config.champion == "today":
+        return {day: ServedBy(day, current) for day in days}
+    moves = champion_moves(registry.history())
+    if not moves or moves[-1].version != current:
+        moves.append(ChampionMove(at=datetime.now(UTC), version=current, on_merits=True))
+    windows = {v: w for v in {m.version for m in moves}
+               if (w := registry.version_window(v)) is not None}
+    return champions_by_day(days, moves, windows)
+
+
 def build_scoring_assets(project: Project) -> list[dg.AssetsDefinition]:
     spec, names = project.spec, project.names
 
@@ -63,25 +89,34 @@ def build_scoring_assets(project: Project) -> list[dg.AssetsDefinition]:
         retry_policy=TRANSIENT_RETRY,
         check_specs=[contract_spec(names.predictions, project.partitions,
                                    "the Predictions Pandera schema")],
-        description=f"The champion (MLflow alias `{CHAMPION}`) scores every row of the day; "
-                    "the model version used is stored in each row and in the metadata.",
+        description=f"The champion (MLflow alias `{CHAMPION}`) of each day scores every row of "
+                    "it: a past day is scored by the version that served then "
+                    "(promotion_history), unless the run config says `champion: today`. The "
+                    "version used is stored in each row and in the day's metadata.",
     )
     @retries_only_transient
-    def predictions(context: dg.AssetExecutionContext, features: PartitionFrames):
+    def predictions(context: dg.AssetExecutionContext, config: ScoringConfig,
+                    features: PartitionFrames):
         registry = names.resource(context, "mlflow").registry()
-        version = registry.version_for(CHAMPION)
-        if version is None:
+        current = registry.version_for(CHAMPION)
+        if current is None:
             raise dg.Failure(f"no champion yet for {registry.model_name!r}: materialize "
                              "candidate_model → evaluation_report → production_model first.",
                              allow_retries=False)
-        model = registry.load_model(version, trusted_types(spec))
+        served = champions_of(registry, list(context.partition_keys), current, config)
+        models = {v: registry.load_model(v, trusted_types(spec))
+                  for v in {s.version for s in served.values()} - {None}}
         frames, results = {}, []
         for day in context.partition_keys:
+            version = served[day].version
             if day not in features:
                 report = unscored_day(day)
+            elif version is None:
+                report = ContractReport(day=day, files=[], rows_in=0, frame=None,
+                                        problem=served[day].problem)
             else:
                 try:
-                    scored = score_day(model, features[day], spec, version)
+                    scored = score_day(models[version], features[day], spec, version)
                 except FeatureMismatchError as exc:  # retrying cannot add the columns
                     raise dg.Failure(f"predictions[{day}]: champion version {version} "
                                      f"cannot score the day: {exc}",
@@ -93,9 +128,14 @@ def build_scoring_assets(project: Project) -> list[dg.AssetsDefinition]:
         add_partition_metadata(context, {day: {
             **stored_day_summary(frame),
             **({"mean_prediction": dg.MetadataValue.float(
-                round(float(frame["prediction"].mean()), DIGITS))} if frame is not None else {})}
+                round(float(frame["prediction"].mean()), DIGITS)),
+                "model_version": dg.MetadataValue.text(served[day].version)}
+               if frame is not None else {})}
             for day, frame in frames.items()})
-        yield dg.Output(frames, metadata={"model_version": dg.MetadataValue.text(version)})
+        used = sorted({s.version for s in served.values()} - {None}, key=int)
+        yield dg.Output(frames, metadata={
+            "model_versions": dg.MetadataValue.text(", ".join(used) or "none"),
+            "champion": dg.MetadataValue.text(config.champion)})
         yield from contract_results(context, names.predictions, results)
 
     return [predictions]

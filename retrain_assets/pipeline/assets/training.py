@@ -19,6 +19,13 @@ from retrain_assets.core.evaluation import (
     window_days,
 )
 from retrain_assets.core.frames import as_timestamps
+from retrain_assets.core.gates import (
+    DEFAULT_CONFIDENCE,
+    DEFAULT_RESAMPLES,
+    paired_bootstrap,
+    segment_gate,
+    with_segment_gate,
+)
 from retrain_assets.core.metrics import compute_metrics
 from retrain_assets.core.plots import predicted_vs_actual
 from retrain_assets.core.training import (
@@ -75,6 +82,16 @@ class EvaluationConfig(dg.Config):
     # a champion that cannot score today's features (the spec changed) is not compared with;
     # the candidate is judged on the absolute thresholds alone
     replace_incompatible_champion: bool = False
+    # the lower bound of a paired bootstrap interval of the improvement must be above zero
+    # (interval_clears_margin: above min_relative_improvement)
+    confidence: float = DEFAULT_CONFIDENCE
+    interval_clears_margin: bool = False
+    bootstrap_resamples: int = DEFAULT_RESAMPLES
+    # segment gates: holdout columns (e.g. pickup_zone) whose values are segments; a segment of
+    # at least segment_min_rows rows may not be worse than the champion by more than the share
+    segment_columns: list[str] = []
+    segment_min_rows: int = 200
+    segment_max_regression: float = 0.05
 
 
 def concat_days(frames: PartitionFrames, days) -> pd.DataFrame:
@@ -192,11 +209,28 @@ def build_training_assets(project: Project) -> list[dg.AssetsDefinition]:
                              "absolute thresholds alone")
         actual = holdout[spec.target]
         metrics = {who: compute_metrics(spec.task, actual, s) for who, s in scores.items()}
+        compared = "champion" in scores
         verdict = decide_promotion(
             metrics["candidate"], metrics.get("champion"), primary_metric=spec.primary_metric,
             absolute_thresholds={**spec.thresholds, **config.absolute_thresholds},
             min_relative_improvement=config.min_relative_improvement,
-            replace_failing_champion=config.replace_failing_champion)
+            replace_failing_champion=config.replace_failing_champion,
+            interval_clears_margin=config.interval_clears_margin,
+            interval=paired_bootstrap(
+                spec.task, spec.primary_metric, actual, scores["candidate"], scores["champion"],
+                confidence=config.confidence, resamples=config.bootstrap_resamples)
+            if compared else None)
+        segments = None
+        if compared and config.segment_columns:
+            try:
+                segments = segment_gate(
+                    spec.task, spec.primary_metric, holdout, config.segment_columns, actual,
+                    scores["candidate"], scores["champion"], min_rows=config.segment_min_rows,
+                    max_regression=config.segment_max_regression)
+            except ValueError as exc:
+                raise dg.Failure(f"evaluation_report config segment_columns: {exc}",
+                                 allow_retries=False) from exc
+            verdict = with_segment_gate(verdict, segments)
         verdict = replace(verdict, reasons=(*notes, *verdict.reasons))
         noise = metric_noise(spec.task, spec.primary_metric, actual, scores["candidate"])
         registry.log_evaluation(candidate, HoldoutMetrics(
@@ -219,6 +253,8 @@ def build_training_assets(project: Project) -> list[dg.AssetsDefinition]:
             "champion_version": dg.MetadataValue.text(champion_version or "none"),
             "metrics": table(metric_table),
             "per_day": table(per_day),
+            **interval_numbers(verdict),
+            **({"segments": table(segments.table)} if segments is not None else {}),
             "predicted_vs_actual": image(plot, "predicted vs actual"),
             "mlflow_run": dg.MetadataValue.url(candidate.run_url),
         })
@@ -248,6 +284,15 @@ def verdict_numbers(metrics: dict[str, dict[str, float]], primary: str,
     if verdict.improvement is not None:
         numbers["improvement"] = dg.MetadataValue.float(round(verdict.improvement, DIGITS))
     return numbers
+
+
+def interval_numbers(verdict: Verdict) -> dict[str, dg.MetadataValue]:
+    """The improvement's confidence interval as numbers, so the Plots tab draws it too."""
+    if verdict.interval is None:
+        return {}
+    return {"improvement_low": dg.MetadataValue.float(round(verdict.interval.low, DIGITS)),
+            "improvement_high": dg.MetadataValue.float(round(verdict.interval.high, DIGITS)),
+            "confidence": dg.MetadataValue.float(verdict.interval.confidence)}
 
 
 def verdict_markdown(verdict: Verdict, candidate_version: str, plot_uri: str) -> str:

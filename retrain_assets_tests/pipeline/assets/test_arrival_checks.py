@@ -171,7 +171,8 @@ def test_a_missing_newest_day_fails_the_freshness_check_as_a_warning(defs, insta
     assert history[3] in missing.description
     assert freshness(on_time).passed
     assert any(s.name == "freshness_checks_sensor" for s in defs.sensors)
-    spec, = [s for checks in defs.asset_checks for s in checks.check_specs]
+    spec, = [s for checks in defs.asset_checks for s in checks.check_specs
+             if s.name == FRESHNESS]
     assert spec.key == dg.AssetCheckKey(dg.AssetKey("raw_data"), FRESHNESS)
     assert "never landed" in spec.description
 

@@ -65,3 +65,23 @@ def test_the_launchpad_defaults_are_the_core_s_window_and_hyperparameters():
     config = TrainingConfig()
     assert config.window_settings() == WindowSettings()
     assert config.hyperparameters() == Hyperparameters()
+
+
+def test_the_evaluation_report_shows_the_interval_and_a_table_per_segment(defs, instance,
+                                                                         landing):
+    from retrain_assets_tests.conftest import SMALL_TRAINING, champion_from
+
+    champion_from(defs, instance, landing)
+    segments = {"segment_columns": ["pickup_zone"], "segment_min_rows": 20}
+    config = {"ops": {**SMALL_TRAINING["ops"], "evaluation_report": {"config": segments}}}
+    result = run_job(defs, "training_job", instance, run_config=config)
+
+    (report,) = [m.materialization for m in result.get_asset_materialization_events()
+                 if m.asset_key == dg.AssetKey("evaluation_report")]
+    low, high = report.metadata["improvement_low"].value, report.metadata["improvement_high"].value
+    assert low <= report.metadata["improvement"].value <= high
+    assert "90%-confidence bounds [" in report.metadata["reasons"].value
+    table = report.metadata["segments"].value
+    assert {c.name for c in table.schema.columns} >= {"column", "segment", "rows", "status"}
+    assert {r.data["column"] for r in table.records} == {"pickup_zone"}
+    assert "segment" in report.metadata["reasons"].value
