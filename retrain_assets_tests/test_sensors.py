@@ -1,6 +1,7 @@
 """Sensors evaluated against real instance state (a SQLite instance and a landing folder)."""
 
 import dataclasses
+import json
 import os
 from datetime import UTC, datetime, timedelta
 
@@ -458,6 +459,64 @@ def test_the_first_champion_is_trained_once_enough_days_of_features_exist(defs, 
     (request,) = retrain_tick(defs, instance, None, bootstrap_days=14).run_requests
     assert request.tags["retrain/trigger"] == "bootstrap"
     assert request.tags["retrain/days_with_features"] == "14"
+
+
+def test_a_champion_blessed_partway_into_a_change_gets_a_retrain_that_trains_from_it(
+        defs, instance, landing):
+    """Issue 13: the retrain asked for on the change's first day could not train from it (too
+    few new rows) but was blessed; judged on rows after the change, its checks then passed and
+    nothing asked again. The open change asks once the rows since it can train a candidate."""
+    from retrain_assets.instance import run_job
+
+    change = START + timedelta(days=7)
+    days = land(landing, START, 11, rows=120, drift_from=change)
+    policy = {"training_config": json.dumps({"min_train_days": 3, "max_iter": 30,
+                                             "min_holdout_rows": 100,
+                                             "min_rows_after_change": 200})}
+    registry = defs.resources["mlflow"].registry()
+    assert run_job(defs, "ingest_job", instance, days=days[:8]).success
+    fail_check(instance, days[7], check="no_performance_decay")
+    asked = retrain_tick(defs, instance, None, **policy)
+    (request,) = asked.run_requests
+    assert request.tags["retrain/change_day"] == days[7]
+    assert run_job(defs, "training_job", instance, tags=request.tags,
+                   run_config=request.run_config).success
+    partway = registry.champion_window()
+    assert (partway.holdout_end, partway.trained_from) == (days[7], None)
+
+    same_day = retrain_tick(defs, instance, asked.cursor, **policy)
+    assert same_day.run_requests == []
+    assert "a retrain saw the data through 2025-01-08" in same_day.skip_reason.skip_message
+    assert '"change":{"day":"2025-01-08","asked_through":"2025-01-08"}' in same_day.cursor
+    assert run_job(defs, "ingest_job", instance, days=days[8:9]).success
+    waiting = retrain_tick(defs, instance, same_day.cursor, **policy)
+    assert waiting.run_requests == []
+    assert "rows since it are not yet enough to train from it (200 besides the holdout)" \
+        in waiting.skip_reason.skip_message
+    assert run_job(defs, "ingest_job", instance, days=days[9:10]).success
+    deferred = retrain_tick(defs, instance, waiting.cursor, **policy, min_interval_seconds=3600)
+    assert deferred.run_requests == [] and deferred.cursor == waiting.cursor
+    assert deferred.skip_reason.skip_message.startswith("follow-up deferred: ")
+    assert "minimum interval is 3600s" in deferred.skip_reason.skip_message
+    due = retrain_tick(defs, instance, deferred.cursor, **policy)
+    (follow_up,) = due.run_requests
+    assert follow_up.tags["retrain/trigger"] == "change_follow_up"
+    assert follow_up.tags["retrain/change_day"] == days[7]
+    assert follow_up.tags["retrain/partition"] == days[9]
+    assert follow_up.tags["retrain/champion"] == partway.version
+    assert follow_up.run_config["ops"]["candidate_model"]["config"]["change_day"] == days[7]
+    assert retrain_tick(defs, instance, due.cursor, **policy).run_requests == []  # same day
+
+    assert run_job(defs, "training_job", instance, tags=follow_up.tags,
+                   run_config=follow_up.run_config).success
+    champion = registry.champion_window()
+    assert champion.version != partway.version and champion.trained_from == days[7]
+    assert run_job(defs, "ingest_job", instance, days=days[10:]).success
+    closed = retrain_tick(defs, instance, due.cursor, **policy)
+    assert closed.run_requests == []
+    assert f"closed: champion version {champion.version} trained from" in \
+        closed.skip_reason.skip_message
+    assert '"change":null' in closed.cursor
 
 
 def report_rows(instance, asset: str, rows: int):
