@@ -583,8 +583,8 @@ def policy(run: Run) -> list[Figure]:
         "the latest rows held out; ours' windows follow the change day its sensor passes, "
         "baselines know of none); baselines deploy unconditionally",
         "policies: ours (ProductPolicy: drift_report's calibrated checks, drift_retrain_sensor's "
-        "standing failures, change day and volume trigger, candidate_model + "
-        "evaluation_report's gate, product defaults); "
+        "standing failures, change day, follow-up of an open change and volume trigger, "
+        "candidate_model + evaluation_report's gate, product defaults); "
         "never; weekly (Cloud Composer DAG); daily (Airflow DAG, the reference); mean-label "
         "(Kubeflow checker: |mean prediction − mean label| / |mean label| > prediction_shift)",
         "live error: RMSE (taxi), 1 − ROC AUC (churn), pooled over every scored row; "

@@ -67,8 +67,8 @@ class RetrainPolicy(dg.ConfigurableResource):
 
     min_interval_seconds: int = Field(
         default=DEFAULT_MIN_INTERVAL_SECONDS,
-        description="No retrain for failed checks sooner than this after the previous one "
-                    "monitoring asked for; failures meanwhile are deferred to its end")
+        description="No retrain for failed checks or an open change sooner than this after "
+                    "the previous one monitoring asked for; they wait for its end")
     bootstrap_days: int = Field(
         default=DEFAULT_BOOTSTRAP_DAYS,
         description="With no champion yet, train the first one once this many days of "
