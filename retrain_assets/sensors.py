@@ -26,6 +26,7 @@ from dagster._time import get_current_datetime  # the clock partitions are valid
 from pydantic import Field
 
 from retrain_assets.assets.monitoring import DRIFT_CHECKS
+from retrain_assets.assets.training import TrainingConfig
 from retrain_assets.core.evaluation import WindowSettings, window_days
 from retrain_assets.core.policy import (
     CHANGE_FOLLOW_UP,
@@ -93,8 +94,6 @@ class RetrainPolicy(dg.ConfigurableResource):
     def window_settings(self) -> WindowSettings:
         """The window rule of the retrains this policy requests (`training_config` over
         TrainingConfig's defaults)."""
-        from retrain_assets.assets.training import TrainingConfig
-
         return TrainingConfig(**json.loads(self.training_config)).window_settings()
 
     def run_config(self, change_day: str | None = None) -> dict:

@@ -12,7 +12,7 @@ from dagster._core.utils import make_new_run_id
 
 from retrain_assets.checks import CONTRACT
 from retrain_assets.core.ingest import RowPolicy
-from retrain_assets.core.policy import CheckResult
+from retrain_assets.core.policy import CheckResult, OpenChange
 from retrain_assets.datasets.taxi import TAXI_TRIPS
 from retrain_assets.definitions import build_definitions
 from retrain_assets.landing import LandingZone
@@ -649,6 +649,10 @@ def test_the_retrain_cursor_reads_as_ranges_and_a_summary():
     assert text.startswith('{"summary":"1 failure(s) waiting for a retrain: '
                            'no_feature_drift[2025-06-15]; 6 check execution(s) taken in"')
     assert RetrainCursor.from_json(text) == cursor
+    followed = RetrainCursor(seen=(1,), change=OpenChange("2025-06-10", "2025-06-12"))
+    assert "; change from 2025-06-10 open (a retrain for it saw the data through 2025-06-12)" \
+        in followed.to_json()
+    assert RetrainCursor.from_json(followed.to_json()) == followed
     # cursors written before: a list of ids, or ids under "seen"
     assert RetrainCursor.from_json("[79, 80]").seen == (79, 80)
     assert RetrainCursor.from_json('{"seen": [79, 80], "pending": []}').seen == (79, 80)

@@ -227,10 +227,15 @@ def change_follow_up(change: OpenChange | None, champion: ChampionWindow | None,
         return FollowUp(None, False, f"the change from {change.day} is closed: it is older "
                                      f"than the {settings.window_days}-day window, which now "
                                      "lies after it")
-    if champion is None or champion.holdout_end < change.day:
-        return FollowUp(change, False, f"the change from {change.day} is open; the champion "
-                                       "was judged on data before it, so its own checks ask "
-                                       "for a retrain while it still fails")
+    if champion is None:
+        return FollowUp(change, False, f"the change from {change.day} is open; the champion's "
+                                       "window is not recorded (none serves, or it was "
+                                       "registered before windows were tagged)")
+    if champion.holdout_end < change.day:
+        return FollowUp(change, False, f"the change from {change.day} is open; champion "
+                                       f"version {champion.version} was judged on data before "
+                                       "it, so its own checks ask for a retrain while it "
+                                       "still fails")
     waiting = (f"the change from {change.day} is open: champion version {champion.version} "
                "was blessed after it began but did not train from it")
     if newest <= change.asked_through:

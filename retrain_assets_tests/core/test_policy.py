@@ -140,6 +140,9 @@ def test_a_champion_judged_before_the_change_is_left_to_its_own_checks():
     kept = change_follow_up(OpenChange(CHANGE, "2025-03-08"), before, days("2025-03-20"),
                             WindowSettings())
     assert not kept.due and kept.change == OpenChange(CHANGE, "2025-03-08")
+    unknown = change_follow_up(OpenChange(CHANGE, "2025-03-08"), None, days("2025-03-20"),
+                               WindowSettings())
+    assert not unknown.due and unknown.change == OpenChange(CHANGE, "2025-03-08")
 
 
 def test_a_change_older_than_the_window_closes():
