@@ -369,8 +369,7 @@ class RetrainCursor:
         summary = (f"{len(self.pending)} failure(s) waiting for a retrain: {owed}" if owed
                    else "no failure waiting for a retrain") + \
             f"; {len(seen)} check execution(s) taken in" + \
-            (f"; change from {self.change.day} open (a retrain for it saw the data through "
-             f"{self.change.asked_through})" if self.change else "")
+            (f"; {self.change.summary()}" if self.change else "")
         return json.dumps({"summary": summary, "seen": id_ranges(seen),
                            "pending": [p.to_dict() for p in self.pending],
                            "change": self.change.to_dict() if self.change else None},
@@ -424,9 +423,10 @@ def build_drift_retrain_sensor(interval_seconds: int):
                     "checks, failures wait in the cursor and ask once it may start, unless a "
                     "later pass or a new champion answered them. A change stays open until "
                     "a champion that trained from it serves: while one blessed after it "
-                    "began but trained mostly before it serves, each new day asks for a "
-                    "follow-up (retrain/trigger change_follow_up) once the rows since the "
-                    "change can train a candidate alone. Run tags say why "
+                    "began but trained mostly before it serves, a follow-up "
+                    "(retrain/trigger change_follow_up) is asked for once the rows since the "
+                    "change can train a candidate alone, and again on a later day once they "
+                    "doubled if it was not blessed. Run tags say why "
                     "(retrain/trigger, checks, partition, change_day, score).",
     )
     def drift_retrain_sensor(context: dg.SensorEvaluationContext,

@@ -487,7 +487,8 @@ def test_a_champion_blessed_partway_into_a_change_gets_a_retrain_that_trains_fro
     same_day = retrain_tick(defs, instance, asked.cursor, **policy)
     assert same_day.run_requests == []
     assert "a retrain saw the data through 2025-01-08" in same_day.skip_reason.skip_message
-    assert '"change":{"day":"2025-01-08","asked_through":"2025-01-08"}' in same_day.cursor
+    assert ('"change":{"day":"2025-01-08","asked_through":"2025-01-08","followed_rows":0}'
+            in same_day.cursor)
     assert run_job(defs, "ingest_job", instance, days=days[8:9]).success
     waiting = retrain_tick(defs, instance, same_day.cursor, **policy)
     assert waiting.run_requests == []

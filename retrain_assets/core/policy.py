@@ -160,11 +160,19 @@ class ChampionWindow:
 
 @dataclass(frozen=True)
 class OpenChange:
-    """A detected change no serving champion has trained from yet: the day it began and the
-    newest day of data when a retrain for it was last asked for."""
+    """A detected change no serving champion has trained from yet: the day it began, the
+    newest day of data when a retrain for it was last asked for, and the rows since it when
+    the last follow-up was (0: none yet)."""
 
     day: str
     asked_through: str
+    followed_rows: int = 0
+
+    def summary(self) -> str:
+        followed = (f", the last follow-up with {self.followed_rows} rows since it"
+                    if self.followed_rows else "")
+        return (f"change from {self.day} open (a retrain for it saw the data through "
+                f"{self.asked_through}{followed})")
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -177,8 +185,9 @@ class OpenChange:
 def open_change(current: OpenChange | None, change_day: str, newest_day: str) -> OpenChange:
     """The change that stays open once a retrain for failed checks was asked for with
     `change_day` on data through `newest_day`: a newer change replaces an older one."""
-    day = change_day if current is None else max(current.day, change_day)
-    return OpenChange(day, newest_day)
+    if current is not None and change_day <= current.day:
+        return replace(current, asked_through=newest_day)
+    return OpenChange(change_day, newest_day)
 
 
 @dataclass(frozen=True)
@@ -191,10 +200,12 @@ class FollowUp:
     reason: str
     newest_day: str | None = None
     champion: str | None = None
+    rows_since: int = 0
 
     def asked(self) -> OpenChange:
-        """The change once its follow-up was asked for: asked again only on a newer day."""
-        return replace(self.change, asked_through=self.newest_day)
+        """The change once its follow-up was asked for: asked again only on a newer day, with
+        twice the rows since the change."""
+        return replace(self.change, asked_through=self.newest_day, followed_rows=self.rows_since)
 
     def tags(self) -> dict[str, str]:
         return {"retrain/change_day": self.change.day, "retrain/partition": self.newest_day,
@@ -211,8 +222,11 @@ def change_follow_up(change: OpenChange | None, champion: ChampionWindow | None,
     plain retrain: at most that many follow-ups per change). Due when the champion was judged
     on data after the change began but did not train from it (a champion judged on data before
     it keeps its pre-change baseline, so its own checks still ask), the newest day is newer
-    than the one the last retrain for the change saw (at most once per new day), and
-    `split_window` would now start training at the change.
+    than the one the last retrain for the change saw (at most once per new day),
+    `split_window` would now start training at the change, and, after a follow-up whose
+    candidate was not blessed, the rows since the change have doubled: a candidate of the new
+    world alone that could not beat the champion is asked for again once it has twice the rows
+    to learn from, not every day.
     """
     if change is None:
         return FollowUp(None, False, "no change is open")
@@ -250,7 +264,11 @@ def change_follow_up(change: OpenChange | None, champion: ChampionWindow | None,
         return FollowUp(change, False, f"{waiting}; {since} rows since it are not yet enough "
                                        f"to train from it ({settings.min_rows_after_change} "
                                        "besides the holdout)")
+    if since < 2 * change.followed_rows:
+        return FollowUp(change, False, f"{waiting}; the follow-up asked with "
+                                       f"{change.followed_rows} rows since it was not blessed, "
+                                       f"the next waits for twice as many ({since} so far)")
     return FollowUp(change, True, f"{waiting}; the {since} rows since it now train a "
                                   f"candidate from it ({window.train_rows} rows, "
                                   f"{window.holdout_rows} held out)",
-                    newest_day=newest, champion=champion.version)
+                    newest_day=newest, champion=champion.version, rows_since=since)

@@ -120,11 +120,16 @@ def test_a_champion_blessed_partway_into_a_change_asks_for_a_retrain_from_it():
 def test_a_follow_up_is_asked_at_most_once_per_new_day_until_a_champion_trains_from_it():
     asked = change_follow_up(OpenChange(CHANGE, "2025-03-09"), partway(), days("2025-03-12"),
                              WindowSettings()).asked()
-    assert asked == OpenChange(CHANGE, "2025-03-12")
+    assert asked == OpenChange(CHANGE, "2025-03-12", followed_rows=1_500)
     same_day = change_follow_up(asked, partway(), days("2025-03-12"), WindowSettings())
     assert not same_day.due and same_day.change == asked
-    # its candidate was not blessed: the partway champion still serves, the next day asks again
-    assert change_follow_up(asked, partway(), days("2025-03-13"), WindowSettings()).due
+    # its candidate was not blessed: the partway champion still serves; asked again once the
+    # rows since the change doubled (3,000 on 03-17), not every day
+    next_day = change_follow_up(asked, partway(), days("2025-03-13"), WindowSettings())
+    assert not next_day.due and next_day.change == asked
+    assert "the next waits for twice as many (1800 so far)" in next_day.reason
+    assert not change_follow_up(asked, partway(), days("2025-03-16"), WindowSettings()).due
+    assert change_follow_up(asked, partway(), days("2025-03-17"), WindowSettings()).due
     trained = ChampionWindow("4", "2025-03-12", trained_from=CHANGE)
     closed = change_follow_up(asked, trained, days("2025-03-13"), WindowSettings())
     assert closed.change is None and not closed.due
@@ -158,4 +163,8 @@ def test_a_newer_change_replaces_the_open_one():
     assert open_change(current, "2025-03-15", "2025-03-15") == OpenChange("2025-03-15",
                                                                           "2025-03-15")
     assert open_change(current, "2025-03-01", "2025-03-10") == OpenChange(CHANGE, "2025-03-10")
+    followed = OpenChange(CHANGE, "2025-03-12", followed_rows=1_500)  # the same change asks
+    assert open_change(followed, CHANGE, "2025-03-13") == OpenChange(CHANGE, "2025-03-13", 1_500)
+    assert open_change(followed, "2025-03-14", "2025-03-14") == OpenChange("2025-03-14",
+                                                                           "2025-03-14")
     assert change_follow_up(None, partway(), days("2025-03-12"), WindowSettings()).change is None
