@@ -27,6 +27,7 @@ if TYPE_CHECKING:
     from sklearn.pipeline import Pipeline
 
     from retrain_assets.core.evaluation import TrainingWindow, Verdict
+    from retrain_assets.core.policy import ChampionWindow, OpenChange
 
 RECOVERY_TOLERANCE = 0.10  # "recovered": daily error within 10 % of daily retraining's ...
 RECOVERY_SETTLE_DAYS = 3  # ... on this many days in a row (or until the segment ends)
@@ -140,7 +141,7 @@ class Policy(Protocol):
 class TrainingRun:
     """One of ours' training runs: why it was asked for, the window it used, its verdict."""
 
-    trigger: str  # the sensor's retrain/trigger: drift, performance_decay or data_volume
+    trigger: str  # the sensor's retrain/trigger (drift, performance_decay, change_follow_up...)
     window: TrainingWindow
     verdict: Verdict
 
@@ -167,8 +168,10 @@ class ProductPolicy:
       champion's calibrated training reference over the monitored features; `performance_decay`
       of the live metric against the champion's holdout metric, allowing for its
       `metric_noise`) and records both checks as `CheckResult`s; then what drift_retrain_sensor
-      does (`standing_failures` → `retrain_request`, whose `change_day` the window follows;
-      otherwise `min_new_rows` rows since the last training ask for a data-volume retrain);
+      does (`standing_failures` → `retrain_request`, whose `change_day` the window follows and
+      which opens the change (`open_change`); otherwise `change_follow_up` of the open change
+      and the champion's window; otherwise `min_new_rows` rows since the last training ask
+      for a data-volume retrain);
       then what training_job does (`split_window`, `training_rows`, `train_model`, the candidate
       and the champion predicting `holdout_rows`, `decide_promotion` with EvaluationConfig's
       gate; a blessed candidate becomes the champion with its calibrated `build_reference`).
@@ -205,6 +208,8 @@ class ProductPolicy:
         self.runs: list[TrainingRun] = []
         self.champion: Model | None = None
         self._version = 0  # the champion's model version, as the checks record it
+        self._window: ChampionWindow | None = None  # what its version's tags record
+        self._change: OpenChange | None = None  # what the sensor's cursor remembers
         self._reference = self._holdout = None
         self._checks = {check: deque(maxlen=RECENT_RESULTS) for check in DRIFT_CHECKS}
         self._executions = count()
@@ -221,7 +226,14 @@ class ProductPolicy:
                 "absolute_thresholds or give the stream days a model can learn from.")
 
     def observe(self, day: str, available: list[str]) -> bool:
-        from retrain_assets.core.policy import retrain_request, standing_failures
+        from retrain_assets.core.evaluation import window_days
+        from retrain_assets.core.policy import (
+            CHANGE_FOLLOW_UP,
+            change_follow_up,
+            open_change,
+            retrain_request,
+            standing_failures,
+        )
 
         self._rows_since_training += len(self.lab.frames[day])
         self._check(day)
@@ -230,7 +242,18 @@ class ProductPolicy:
         self._seen.update(result.execution_id for result in recent)
         request = retrain_request(standing, recent)
         if request is not None:
+            self._change = open_change(self._change, request.change_day, day)
             self.runs.append(self._train(available, request.trigger, request.change_day))
+            return True
+        settings = self.lab.settings
+        follow_up = change_follow_up(
+            self._change, self._window,
+            {d: len(self.lab.frames[d]) for d in window_days(available, settings.window_days)},
+            settings)
+        self._change = follow_up.change
+        if follow_up.due:
+            self._change = follow_up.asked()
+            self.runs.append(self._train(available, CHANGE_FOLLOW_UP, follow_up.change.day))
         elif 0 < self.sensor.min_new_rows <= self._rows_since_training:
             self.runs.append(self._train(available, "data_volume"))
         else:
@@ -274,6 +297,7 @@ class ProductPolicy:
         )
         from retrain_assets.core.gates import paired_bootstrap
         from retrain_assets.core.metrics import compute_metrics
+        from retrain_assets.core.policy import ChampionWindow
         from retrain_assets.core.training import predict
 
         spec, lab = self.spec, self.lab
@@ -300,6 +324,7 @@ class ProductPolicy:
         if verdict.blessed:
             train = training_rows(lab.frames, window, spec.time_column)
             self.champion, self._version = candidate, self._version + 1
+            self._window = ChampionWindow.of(str(self._version), window)
             self._holdout = HoldoutMetric(
                 metrics["candidate"][spec.primary_metric],
                 metric_noise(spec.task, spec.primary_metric, actual, scores["candidate"]),
@@ -564,8 +589,8 @@ def policy(run: Run) -> list[Figure]:
         "the latest rows held out; ours' windows follow the change day its sensor passes, "
         "baselines know of none); baselines deploy unconditionally",
         "policies: ours (ProductPolicy: drift_report's calibrated checks, drift_retrain_sensor's "
-        "standing failures, change day and volume trigger, candidate_model + "
-        "evaluation_report's gate, product defaults); "
+        "standing failures, change day, follow-up of an open change and volume trigger, "
+        "candidate_model + evaluation_report's gate, product defaults); "
         "never; weekly (Cloud Composer DAG); daily (Airflow DAG, the reference); mean-label "
         "(Kubeflow checker: |mean prediction − mean label| / |mean label| > prediction_shift)",
         "live error: RMSE (taxi), 1 − ROC AUC (churn), pooled over every scored row; "

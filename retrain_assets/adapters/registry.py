@@ -28,6 +28,7 @@ from pathlib import Path
 import pandas as pd
 
 from retrain_assets.core.point_in_time import ChampionMove, VersionWindow
+from retrain_assets.core.policy import ChampionWindow
 
 CHAMPION = "champion"
 PREVIOUS = "previous"
@@ -37,6 +38,8 @@ HISTORY_TAG = "history."  # + zero-padded sequence number: one promotion-history
 PROMOTE, APPROVE, REJECT, ROLLBACK, AWAIT, EXPIRE = (
     "promote", "approve", "reject", "rollback", "await_approval", "expire")
 FORWARD = (PROMOTE, APPROVE)
+HOLDOUT_DAYS_TAG = "holdout_days"  # version tags: first..last day of the holdout, and ...
+TRAINED_FROM_CHANGE_TAG = "trained_from_change"  # ... the change day training started at, or "no"
 MAX_TAG_VALUE = 5000  # MLflow's limit on a model version tag's value
 REFERENCE_ARTIFACT = "reference/training_reference.json"
 # run metrics of an evaluated candidate: holdout_<metric>, holdout_<metric>_noise, holdout_rows
@@ -256,10 +259,12 @@ class ModelRegistry:
                       metrics: Mapping[str, float], tags: Mapping[str, str],
                       train_days: tuple[str, ...], holdout_days: tuple[str, ...],
                       reference: Mapping | None = None,
-                      trusted_types: Sequence[str] = ()) -> ModelRef:
+                      trusted_types: Sequence[str] = (),
+                      trained_from_change: str | None = None) -> ModelRef:
         """Log one training run and register its model as a new version. `trusted_types`
         (beyond SKOPS_TRUSTED_TYPES) go to the MLmodel file for other readers; `load_model`
-        never reads them from there."""
+        never reads them from there. The version is tagged with its holdout days and the
+        change day its training started at, if it did (`champion_window` reads them)."""
         import mlflow
         from mlflow.models import infer_signature
 
@@ -285,7 +290,10 @@ class ModelRegistry:
                 pip_requirements=serving_requirements(),
             )
         version = str(info.registered_model_version)
-        self.client.set_model_version_tag(self.model_name, version, "run_id", run.info.run_id)
+        for key, value in (("run_id", run.info.run_id),
+                           (HOLDOUT_DAYS_TAG, f"{holdout_days[0]}..{holdout_days[-1]}"),
+                           (TRAINED_FROM_CHANGE_TAG, trained_from_change or "no")):
+            self.client.set_model_version_tag(self.model_name, version, key, value)
         return ModelRef(name=self.model_name, version=version, run_id=run.info.run_id,
                         run_url=self.run_url(run.info.run_id), train_days=train_days,
                         holdout_days=holdout_days, train_rows=len(inputs), params=dict(params))
@@ -297,6 +305,23 @@ class ModelRegistry:
             return str(self.client.get_model_version_by_alias(self.model_name, alias).version)
         except MlflowException:
             return None
+
+    def champion_window(self) -> ChampionWindow | None:
+        """Where the champion's holdout ended and the change day its training started at, from
+        its version's tags; None without a champion or for a version registered before the
+        tags were written."""
+        from mlflow.exceptions import MlflowException
+
+        try:
+            champion = self.client.get_model_version_by_alias(self.model_name, CHAMPION)
+        except MlflowException:
+            return None
+        holdout, trained_from = (champion.tags.get(key) for key in
+                                 (HOLDOUT_DAYS_TAG, TRAINED_FROM_CHANGE_TAG))
+        if holdout is None:
+            return None
+        return ChampionWindow(str(champion.version), holdout.rpartition("..")[2],
+                              None if trained_from in (None, "no") else trained_from)
 
     def load_model(self, version: str, trusted_types: Sequence[str] = ()):
         """Load a version from this registry with skops, trusting only `SKOPS_TRUSTED_TYPES`

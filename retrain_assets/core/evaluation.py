@@ -40,6 +40,11 @@ class TrainingWindow:
     trains_from_change: bool = False
 
     @property
+    def trained_from(self) -> str | None:
+        """The change day training started at, or None when it did not start at a change."""
+        return self.change_day if self.trains_from_change else None
+
+    @property
     def train_range(self) -> str:
         return f"{self.train_days[0]}..{self.train_days[-1]}"
 

@@ -13,15 +13,24 @@ days of features exist.
 The retrain is told where the change began: the first day of the run of consecutive failing
 days that ends at the newest failure, so training windows and the holdout can follow it
 (`core.evaluation.split_window`).
+
+A change stays open until a champion that trained from it serves. A candidate blessed early in a
+change, before enough new rows existed to train from it, is judged (and later monitored) on rows
+after the change: its own decay baseline already has the change in it, so its checks pass while
+it serves the old relationship. While such a champion serves, the change asks for a follow-up
+retrain as soon as the rows since it make a window that starts there (`change_follow_up`).
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from datetime import date, timedelta
 
+from retrain_assets.core.evaluation import TrainingWindow, WindowSettings, split_window
+
 FEATURE_DRIFT = "no_feature_drift"
+CHANGE_FOLLOW_UP = "change_follow_up"  # the trigger of a retrain asked for by an open change
 
 
 @dataclass(frozen=True)
@@ -132,3 +141,134 @@ def retrain_request(standing: Sequence[CheckResult],
     return RetrainRequest(trigger="drift" if worst.check == FEATURE_DRIFT else "performance_decay",
                           failures=tuple(standing),
                           change_day=change_start([*recent, *standing], newest))
+
+
+@dataclass(frozen=True)
+class ChampionWindow:
+    """What the serving champion's training window says about a change (its model version's
+    tags): where its holdout, and so its decay baseline, ends, and the change day its training
+    started at, if it did."""
+
+    version: str
+    holdout_end: str
+    trained_from: str | None = None
+
+    @classmethod
+    def of(cls, version: str, window: TrainingWindow) -> ChampionWindow:
+        return cls(version, window.holdout_days[-1], window.trained_from)
+
+
+@dataclass(frozen=True)
+class OpenChange:
+    """A detected change no serving champion has trained from yet: the day it began, the
+    newest day of data when a retrain for it was last asked for, and the rows since it when
+    the last follow-up was (0: none yet)."""
+
+    day: str
+    asked_through: str
+    followed_rows: int = 0
+
+    def summary(self) -> str:
+        followed = (f", the last follow-up with {self.followed_rows} rows since it"
+                    if self.followed_rows else "")
+        return (f"change from {self.day} open (a retrain for it saw the data through "
+                f"{self.asked_through}{followed})")
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: Mapping) -> OpenChange:
+        return cls(**data)
+
+
+def open_change(current: OpenChange | None, change_day: str, newest_day: str) -> OpenChange:
+    """The change that stays open once a retrain for failed checks was asked for with
+    `change_day` on data through `newest_day`: a newer change replaces an older one."""
+    if current is not None and change_day <= current.day:
+        return replace(current, asked_through=newest_day)
+    return OpenChange(change_day, newest_day)
+
+
+@dataclass(frozen=True)
+class FollowUp:
+    """What an open change asks for now: `change` is what stays open (None: closed), `due`
+    whether a follow-up retrain is asked for, and `reason` says why, in words."""
+
+    change: OpenChange | None
+    due: bool
+    reason: str
+    newest_day: str | None = None
+    champion: str | None = None
+    rows_since: int = 0
+
+    def asked(self) -> OpenChange:
+        """The change once its follow-up was asked for: asked again only on a newer day, with
+        twice the rows since the change."""
+        return replace(self.change, asked_through=self.newest_day, followed_rows=self.rows_since)
+
+    def tags(self) -> dict[str, str]:
+        return {"retrain/change_day": self.change.day, "retrain/partition": self.newest_day,
+                "retrain/champion": self.champion or "", "retrain/reason": self.reason}
+
+
+def change_follow_up(change: OpenChange | None, champion: ChampionWindow | None,
+                     day_rows: Mapping[str, int], settings: WindowSettings) -> FollowUp:
+    """Whether the open `change` asks for a retrain that trains from it, given the serving
+    `champion` and the rows of each day of features (`day_rows`).
+
+    Closed when the champion trained from the change (or a later one), and once the change is
+    older than `settings.window_days` (every window then lies after it, so a follow-up is a
+    plain retrain: at most that many follow-ups per change). Due when the champion was judged
+    on data after the change began but did not train from it (a champion judged on data before
+    it keeps its pre-change baseline, so its own checks still ask), the newest day is newer
+    than the one the last retrain for the change saw (at most once per new day),
+    `split_window` would now start training at the change, and, after a follow-up whose
+    candidate was not blessed, the rows since the change have doubled: a candidate of the new
+    world alone that could not beat the champion is asked for again once it has twice the rows
+    to learn from, not every day.
+    """
+    if change is None:
+        return FollowUp(None, False, "no change is open")
+    if champion is not None and champion.trained_from and champion.trained_from >= change.day:
+        return FollowUp(None, False, f"the change from {change.day} is closed: champion "
+                                     f"version {champion.version} trained from "
+                                     f"{champion.trained_from}")
+    newest = max((day for day, rows in day_rows.items() if rows > 0),
+                 default=change.asked_through)
+    window_start = date.fromisoformat(newest) - timedelta(days=settings.window_days - 1)
+    if change.day < window_start.isoformat():
+        return FollowUp(None, False, f"the change from {change.day} is closed: it is older "
+                                     f"than the {settings.window_days}-day window, which now "
+                                     "lies after it")
+    if champion is None:
+        return FollowUp(change, False, f"the change from {change.day} is open; the champion's "
+                                       "window is not recorded (none serves, or it was "
+                                       "registered before windows were tagged)")
+    if champion.holdout_end < change.day:
+        return FollowUp(change, False, f"the change from {change.day} is open; champion "
+                                       f"version {champion.version} was judged on data before "
+                                       "it, so its own checks ask for a retrain while it "
+                                       "still fails")
+    waiting = (f"the change from {change.day} is open: champion version {champion.version} "
+               "was blessed after it began but did not train from it")
+    if newest <= change.asked_through:
+        return FollowUp(change, False, f"{waiting}; a retrain saw the data through "
+                                       f"{change.asked_through}, the next may follow a newer day")
+    since = sum(rows for day, rows in day_rows.items() if day >= change.day)
+    try:
+        window = split_window(day_rows, settings, change_day=change.day)
+    except ValueError:
+        window = None
+    if window is None or not window.trains_from_change:
+        return FollowUp(change, False, f"{waiting}; {since} rows since it are not yet enough "
+                                       f"to train from it ({settings.min_rows_after_change} "
+                                       "besides the holdout)")
+    if since < 2 * change.followed_rows:
+        return FollowUp(change, False, f"{waiting}; the follow-up asked with "
+                                       f"{change.followed_rows} rows since it was not blessed, "
+                                       f"the next waits for twice as many ({since} so far)")
+    return FollowUp(change, True, f"{waiting}; the {since} rows since it now train a "
+                                  f"candidate from it ({window.train_rows} rows, "
+                                  f"{window.holdout_rows} held out)",
+                    newest_day=newest, champion=champion.version, rows_since=since)

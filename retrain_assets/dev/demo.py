@@ -141,10 +141,13 @@ class Daemon:
     """`dagster-daemon run` on the demo's instance, loading the code location from a workspace
     file; its output goes to `<home>/daemon.log`."""
 
-    def __init__(self, home: Path, env: dict[str, str]):
+    def __init__(self, home: Path, env: dict[str, str],
+                 module: str = "retrain_assets.definitions"):
+        """`module` holds the code location's `defs` (another dg project's in tests; put its
+        folder on PYTHONPATH in `env`)."""
         self.workspace = home / "workspace.yaml"
         self.workspace.write_text(
-            "load_from:\n  - python_module:\n      module_name: retrain_assets.definitions\n"
+            f"load_from:\n  - python_module:\n      module_name: {module}\n"
             f"      attribute: defs\n      location_name: {CODE_LOCATION}\n")
         self.log_path = home / "daemon.log"
         self.env = {**os.environ, **env}

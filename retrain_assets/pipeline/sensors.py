@@ -3,9 +3,9 @@
 - `landing_zone_sensor`: a day that appears (or is rewritten) in the landing zone gets one run
   of raw_data → features → predictions → drift_report for exactly that partition; a day that is
   not a partition (yet) is held back with a warning and never blocks the others.
-- `drift_retrain_sensor`: a failed drift/decay check, enough new rows since the last
-  training, or (before any champion) enough days of features asks for one `training_job` run,
-  tagged with why. A failure that arrives while a
+- `drift_retrain_sensor`: a failed drift/decay check, a change the champion did not train
+  from, enough new rows since the last training, or (before any champion) enough days of
+  features asks for one `training_job` run, tagged with why. A failure that arrives while a
   retrain may not start is deferred, not dropped (`core.policy`).
 - `run_failure_alert`: every failed run is reported with its failed steps, to the log and, when
   `SLACK_BOT_TOKEN` is set, to Slack.
@@ -25,9 +25,15 @@ from pydantic import Field
 
 from retrain_assets.adapters.landing_watch import WatchState, look
 from retrain_assets.adapters.registry import CHAMPION
+from retrain_assets.core.evaluation import WindowSettings, window_days
 from retrain_assets.core.policy import (
+    CHANGE_FOLLOW_UP,
     CheckResult,
+    FollowUp,
+    OpenChange,
+    change_follow_up,
     first_champion_due,
+    open_change,
     retrain_request,
     standing_failures,
 )
@@ -44,7 +50,8 @@ from retrain_assets.pipeline.resources import LandingZoneResource, MlflowResourc
 log = logging.getLogger(__name__)
 
 TRIGGER = "retrain/trigger"  # dagster.yaml limits runs carrying this tag to one at a time
-MONITORING_TRIGGERS = ("drift", "performance_decay")  # retrains asked for by failed checks
+# retrains monitoring asked for: by failed checks, or by a change no champion trained from yet
+MONITORING_TRIGGERS = ("drift", "performance_decay", CHANGE_FOLLOW_UP)
 INGEST_ASSETS = ("raw_data", "features")
 SCORING_ASSETS = ("predictions", "drift_report")
 IN_FLIGHT = [dg.DagsterRunStatus.QUEUED, dg.DagsterRunStatus.NOT_STARTED,
@@ -60,8 +67,8 @@ class RetrainPolicy(dg.ConfigurableResource):
 
     min_interval_seconds: int = Field(
         default=DEFAULT_MIN_INTERVAL_SECONDS,
-        description="No retrain for failed checks sooner than this after the previous one "
-                    "monitoring asked for; failures meanwhile are deferred to its end")
+        description="No retrain for failed checks or an open change sooner than this after "
+                    "the previous one monitoring asked for; they wait for its end")
     bootstrap_days: int = Field(
         default=DEFAULT_BOOTSTRAP_DAYS,
         description="With no champion yet, train the first one once this many days of "
@@ -89,6 +96,10 @@ class RetrainPolicy(dg.ConfigurableResource):
                    min_new_rows=int(env("RETRAIN_ASSETS_RETRAIN_MIN_NEW_ROWS", 200_000)),
                    training=TrainingConfig(**json.loads(
                        env("RETRAIN_ASSETS_RETRAIN_TRAINING_CONFIG", "{}"))))
+
+    def window_settings(self) -> WindowSettings:
+        """The window rule of the retrains this policy requests."""
+        return self.training.window_settings()
 
     def run_config(self, names: Names, change_day: str | None = None) -> dict:
         """Run config of a requested retrain: the settings that differ from TrainingConfig's
@@ -306,6 +317,32 @@ def rows_in(records) -> int:
                is not None)
 
 
+def feature_rows_by_day(instance: dg.DagsterInstance, names: Names,
+                        days: list[str]) -> dict[str, int]:
+    """Rows of each of `days` in `features` (its latest materialization's row count)."""
+    rows: dict[str, int] = {}
+    cursor = None
+    while True:  # newest first: the first record of a day is its latest
+        page = instance.fetch_materializations(
+            dg.AssetRecordsFilter(asset_key=names.features, asset_partitions=days),
+            limit=1_000, cursor=cursor)
+        for record in page.records:
+            event = record.asset_materialization
+            if event.partition not in rows and "dagster/row_count" in event.metadata:
+                rows[event.partition] = int(event.metadata["dagster/row_count"].value)
+        if not page.has_more or len(rows) == len(days):
+            return rows
+        cursor = page.cursor
+
+
+def window_rows(instance: dg.DagsterInstance, names: Names,
+                settings: WindowSettings) -> dict[str, int]:
+    """Rows per day of the `features` days a retrain's window would read now."""
+    days = window_days(list(instance.get_materialized_partitions(names.features)),
+                       settings.window_days)
+    return feature_rows_by_day(instance, names, days) if days else {}
+
+
 def debounce_reason(instance: dg.DagsterInstance, training_job: str, min_interval_seconds: int,
                     now: float) -> str | None:
     """Why a retrain for failed checks may not start now, or None when it may.
@@ -338,21 +375,24 @@ def retrain_run_request(names: Names, policy: RetrainPolicy, trigger: str, key: 
 @dataclass(frozen=True)
 class RetrainCursor:
     """What drift_retrain_sensor remembers between ticks: the check executions it has taken in,
-    and the failures still owed a retrain. Stored as JSON a person can read on the sensor's
-    page: a summary sentence, the seen execution ids as ranges ("1-79,81-120"), and each
-    pending failure."""
+    the failures still owed a retrain, and the change no champion has trained from yet. Stored
+    as JSON a person can read on the sensor's page: a summary sentence, the seen execution ids
+    as ranges ("1-79,81-120"), each pending failure, and the open change."""
 
     seen: tuple[int, ...] = ()
     pending: tuple[CheckResult, ...] = ()
+    change: OpenChange | None = None
 
     def to_json(self) -> str:
         seen = sorted(set(self.seen))[-SEEN_LIMIT:]
         owed = ", ".join(f"{p.check}[{p.partition}]" for p in self.pending)
         summary = (f"{len(self.pending)} failure(s) waiting for a retrain: {owed}" if owed
                    else "no failure waiting for a retrain") + \
-            f"; {len(seen)} check execution(s) taken in"
+            f"; {len(seen)} check execution(s) taken in" + \
+            (f"; {self.change.summary()}" if self.change else "")
         return json.dumps({"summary": summary, "seen": id_ranges(seen),
-                           "pending": [p.to_dict() for p in self.pending]},
+                           "pending": [p.to_dict() for p in self.pending],
+                           "change": self.change.to_dict() if self.change else None},
                           separators=(",", ":"))
 
     @classmethod
@@ -363,8 +403,10 @@ class RetrainCursor:
         if isinstance(data, list):  # before deferral, the cursor was the seen ids alone
             return cls(seen=tuple(data))
         seen = data["seen"]  # a list of ids before the cursor was made readable
+        change = data.get("change")  # absent before changes were followed up
         return cls(seen=tuple(seen if isinstance(seen, list) else ids_in(seen)),
-                   pending=tuple(CheckResult.from_dict(p) for p in data["pending"]))
+                   pending=tuple(CheckResult.from_dict(p) for p in data["pending"]),
+                   change=OpenChange.from_dict(change) if change else None)
 
 
 def id_ranges(ids: list[int]) -> str:
@@ -403,7 +445,12 @@ def build_drift_retrain_sensor(project: Project) -> dg.SensorDefinition:
                     "Debounced, not dropped: while a training run is queued or running, or "
                     "within the policy's minimum interval after the last retrain for failed "
                     "checks, failures wait in the cursor and ask once it may start, unless a "
-                    "later pass or a new champion answered them. Run tags say why "
+                    "later pass or a new champion answered them. A change stays open until "
+                    "a champion that trained from it serves: while one blessed after it "
+                    "began but trained mostly before it serves, a follow-up "
+                    "(retrain/trigger change_follow_up) is asked for once the rows since the "
+                    "change can train a candidate alone, and again on a later day once they "
+                    "doubled if it was not blessed. Run tags say why "
                     "(retrain/trigger, checks, partition, change_day, score).",
     )
     def drift_retrain_sensor(context: dg.SensorEvaluationContext, **_on_context):
@@ -412,7 +459,8 @@ def build_drift_retrain_sensor(project: Project) -> dg.SensorDefinition:
         instance = context.instance
         remembered = RetrainCursor.from_json(context.cursor)
         recent = recent_check_results(instance, names)
-        taken = RetrainCursor(seen=(*remembered.seen, *(r.execution_id for r in recent)))
+        taken = RetrainCursor(seen=(*remembered.seen, *(r.execution_id for r in recent)),
+                              change=remembered.change)
         failing = bool(remembered.pending) or any(
             not r.passed and r.execution_id not in remembered.seen for r in recent)
         standing = standing_failures(
@@ -420,6 +468,14 @@ def build_drift_retrain_sensor(project: Project) -> dg.SensorDefinition:
             champion=mlflow.registry().version_for(CHAMPION) if failing else None)
         if standing:
             return _answer_failures(context, names, retrain_policy, standing, recent, taken)
+        change_note = ""
+        if taken.change is not None:
+            settings = retrain_policy.window_settings()
+            follow_up = change_follow_up(taken.change, mlflow.registry().champion_window(),
+                                         window_rows(instance, names, settings), settings)
+            if follow_up.due:
+                return _follow_up(context, names, retrain_policy, follow_up, taken)
+            taken, change_note = replace(taken, change=follow_up.change), f"; {follow_up.reason}"
         rows = (rows_since_last_training(instance, names) if retrain_policy.min_new_rows > 0
                 else 0)
         if retrain_policy.min_new_rows > 0 and rows >= retrain_policy.min_new_rows:
@@ -431,7 +487,8 @@ def build_drift_retrain_sensor(project: Project) -> dg.SensorDefinition:
                   "data-volume retrain needs have arrived since the last training"
                   if retrain_policy.min_new_rows > 0 else "the data-volume trigger is off")
         return dg.SensorResult(cursor=taken.to_json(), skip_reason=dg.SkipReason(
-            f"no retrain needed: no drift or decay check failure is waiting; {volume}"))
+            f"no retrain needed: no drift or decay check failure is waiting; {volume}"
+            f"{change_note}"))
 
     return drift_retrain_sensor
 
@@ -453,8 +510,27 @@ def _answer_failures(context: dg.SensorEvaluationContext, names: Names, policy: 
     context.log.info(f"retrain requested for {tags['retrain/checks']} (change from "
                      f"{request.change_day}): {standing[-1].description}")
     key = f"{request.trigger}:{max(f.execution_id for f in standing)}"
-    return dg.SensorResult(cursor=taken.to_json(), run_requests=[retrain_run_request(
-        names, policy, request.trigger, key, tags, change_day=request.change_day)])
+    change = open_change(taken.change, request.change_day, tags["retrain/partition"])
+    return dg.SensorResult(cursor=replace(taken, change=change).to_json(), run_requests=[
+        retrain_run_request(names, policy, request.trigger, key, tags,
+                            change_day=request.change_day)])
+
+
+def _follow_up(context: dg.SensorEvaluationContext, names: Names, policy: RetrainPolicy,
+               follow_up: FollowUp, taken: RetrainCursor) -> dg.SensorResult:
+    """A retrain that trains from the open change, or, while one may not start, a wait (the
+    next tick decides again)."""
+    blocked = debounce_reason(context.instance, names.training_job,
+                              policy.min_interval_seconds, time.time())
+    if blocked:
+        return dg.SensorResult(cursor=taken.to_json(), skip_reason=dg.SkipReason(
+            f"follow-up deferred: {follow_up.reason}; {blocked}"))
+    context.log.info(f"retrain requested: {follow_up.reason}")
+    key = f"{CHANGE_FOLLOW_UP}:{follow_up.change.day}:{follow_up.newest_day}"
+    return dg.SensorResult(cursor=replace(taken, change=follow_up.asked()).to_json(),
+                           run_requests=[retrain_run_request(
+                               names, policy, CHANGE_FOLLOW_UP, key, follow_up.tags(),
+                               change_day=follow_up.change.day)])
 
 
 def _data_volume(instance: dg.DagsterInstance, names: Names, policy: RetrainPolicy, rows: int,

@@ -1,7 +1,14 @@
+from datetime import date, timedelta
+
+from retrain_assets.core.evaluation import WindowSettings, split_window
 from retrain_assets.core.policy import (
+    ChampionWindow,
     CheckResult,
+    OpenChange,
+    change_follow_up,
     change_start,
     first_champion_due,
+    open_change,
     retrain_request,
     standing_failures,
 )
@@ -76,3 +83,88 @@ def test_the_first_champion_is_due_once_enough_days_exist():
     assert first_champion_due(False, 14, 14)
     assert not first_champion_due(True, 40, 14)
     assert not first_champion_due(False, 40, 0)
+
+
+CHANGE = "2025-03-08"
+
+
+def days(last: str, count: int = 40, rows: int = 300) -> dict[str, int]:
+    """`count` days of `rows` rows ending on `last`."""
+    end = date.fromisoformat(last)
+    return {(end - timedelta(days=i)).isoformat(): rows for i in range(count)}
+
+
+def partway(version: str = "3") -> ChampionWindow:
+    """Taxi's abrupt concept change at ~300 rows a day: blessed on the day after the change,
+    judged on rows after it, trained mostly on rows before it."""
+    window = split_window(days("2025-03-09"), change_day=CHANGE)
+    assert not window.trains_from_change and window.holdout_days[-1] == "2025-03-09"
+    return ChampionWindow.of(version, window)
+
+
+def test_a_champion_blessed_partway_into_a_change_asks_for_a_retrain_from_it():
+    """Issue 13: the champion blessed on the change's second day was judged after the change,
+    so its checks passed while it served the old tariff, and nothing asked again."""
+    change = OpenChange(CHANGE, asked_through="2025-03-09")
+    waiting = change_follow_up(change, partway(), days("2025-03-10"), WindowSettings())
+    assert not waiting.due and waiting.change == change
+    assert "900 rows since it are not yet enough" in waiting.reason
+    due = change_follow_up(change, partway(), days("2025-03-12"), WindowSettings())
+    assert due.due and due.change == change
+    assert due.tags() == {"retrain/change_day": CHANGE, "retrain/partition": "2025-03-12",
+                          "retrain/champion": "3", "retrain/reason": due.reason}
+    # the retrain it asks for trains from the change
+    assert split_window(days("2025-03-12"), change_day=CHANGE).trains_from_change
+
+
+def test_a_follow_up_is_asked_at_most_once_per_new_day_until_a_champion_trains_from_it():
+    asked = change_follow_up(OpenChange(CHANGE, "2025-03-09"), partway(), days("2025-03-12"),
+                             WindowSettings()).asked()
+    assert asked == OpenChange(CHANGE, "2025-03-12", followed_rows=1_500)
+    same_day = change_follow_up(asked, partway(), days("2025-03-12"), WindowSettings())
+    assert not same_day.due and same_day.change == asked
+    # its candidate was not blessed: the partway champion still serves; asked again once the
+    # rows since the change doubled (3,000 on 03-17), not every day
+    next_day = change_follow_up(asked, partway(), days("2025-03-13"), WindowSettings())
+    assert not next_day.due and next_day.change == asked
+    assert "the next waits for twice as many (1800 so far)" in next_day.reason
+    assert not change_follow_up(asked, partway(), days("2025-03-16"), WindowSettings()).due
+    assert change_follow_up(asked, partway(), days("2025-03-17"), WindowSettings()).due
+    trained = ChampionWindow("4", "2025-03-12", trained_from=CHANGE)
+    closed = change_follow_up(asked, trained, days("2025-03-13"), WindowSettings())
+    assert closed.change is None and not closed.due
+    assert "closed: champion version 4 trained from 2025-03-08" in closed.reason
+    later = ChampionWindow("4", "2025-03-12", trained_from="2025-03-10")
+    assert change_follow_up(asked, later, days("2025-03-13"), WindowSettings()).change is None
+
+
+def test_a_champion_judged_before_the_change_is_left_to_its_own_checks():
+    """The old champion kept (the candidate was not blessed) still has its pre-change decay
+    baseline: its failures ask by themselves, its passes say the change went away."""
+    before = ChampionWindow("2", "2025-03-07")
+    kept = change_follow_up(OpenChange(CHANGE, "2025-03-08"), before, days("2025-03-20"),
+                            WindowSettings())
+    assert not kept.due and kept.change == OpenChange(CHANGE, "2025-03-08")
+    unknown = change_follow_up(OpenChange(CHANGE, "2025-03-08"), None, days("2025-03-20"),
+                               WindowSettings())
+    assert not unknown.due and unknown.change == OpenChange(CHANGE, "2025-03-08")
+
+
+def test_a_change_older_than_the_window_closes():
+    change = OpenChange(CHANGE, "2025-03-20")
+    assert change_follow_up(change, partway(), days("2025-04-04"), WindowSettings()).change
+    gone = change_follow_up(change, partway(), days("2025-04-05"), WindowSettings())
+    assert gone.change is None and not gone.due
+
+
+def test_a_newer_change_replaces_the_open_one():
+    assert open_change(None, CHANGE, "2025-03-09") == OpenChange(CHANGE, "2025-03-09")
+    current = OpenChange(CHANGE, "2025-03-09")
+    assert open_change(current, "2025-03-15", "2025-03-15") == OpenChange("2025-03-15",
+                                                                          "2025-03-15")
+    assert open_change(current, "2025-03-01", "2025-03-10") == OpenChange(CHANGE, "2025-03-10")
+    followed = OpenChange(CHANGE, "2025-03-12", followed_rows=1_500)  # the same change asks
+    assert open_change(followed, CHANGE, "2025-03-13") == OpenChange(CHANGE, "2025-03-13", 1_500)
+    assert open_change(followed, "2025-03-14", "2025-03-14") == OpenChange("2025-03-14",
+                                                                           "2025-03-14")
+    assert change_follow_up(None, partway(), days("2025-03-12"), WindowSettings()).change is None

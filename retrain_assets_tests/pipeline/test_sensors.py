@@ -13,8 +13,9 @@ from retrain_assets.adapters.landing import LandingZone
 from retrain_assets.adapters.landing_watch import WatchState, look
 from retrain_assets.adapters.storage import ObjectStore
 from retrain_assets.core.ingest import RowPolicy
-from retrain_assets.core.policy import CheckResult
+from retrain_assets.core.policy import CheckResult, OpenChange
 from retrain_assets.datasets.taxi import TAXI_TRIPS
+from retrain_assets.pipeline.assets.training import TrainingConfig
 from retrain_assets.pipeline.build import build_definitions
 from retrain_assets.pipeline.checks import CONTRACT
 from retrain_assets.pipeline.project import Project
@@ -484,6 +485,64 @@ def test_the_first_champion_is_trained_once_enough_days_of_features_exist(defs, 
     assert request.tags["retrain/days_with_features"] == "14"
 
 
+def test_a_champion_blessed_partway_into_a_change_gets_a_retrain_that_trains_from_it(
+        defs, instance, landing):
+    """Issue 13: the retrain asked for on the change's first day could not train from it (too
+    few new rows) but was blessed; judged on rows after the change, its checks then passed and
+    nothing asked again. The open change asks once the rows since it can train a candidate."""
+    from retrain_assets.dev.instance import run_job
+
+    change = START + timedelta(days=7)
+    days = land(landing, START, 11, rows=120, drift_from=change)
+    policy = {"training": TrainingConfig(min_train_days=3, max_iter=30, min_holdout_rows=100,
+                                         min_rows_after_change=200)}
+    registry = defs.resources["mlflow"].registry()
+    assert run_job(defs, "ingest_job", instance, days=days[:8]).success
+    fail_check(instance, days[7], check="no_performance_decay")
+    asked = retrain_tick(defs, instance, None, **policy)
+    (request,) = asked.run_requests
+    assert request.tags["retrain/change_day"] == days[7]
+    assert run_job(defs, "training_job", instance, tags=request.tags,
+                   run_config=request.run_config).success
+    partway = registry.champion_window()
+    assert (partway.holdout_end, partway.trained_from) == (days[7], None)
+
+    same_day = retrain_tick(defs, instance, asked.cursor, **policy)
+    assert same_day.run_requests == []
+    assert "a retrain saw the data through 2025-01-08" in same_day.skip_reason.skip_message
+    assert ('"change":{"day":"2025-01-08","asked_through":"2025-01-08","followed_rows":0}'
+            in same_day.cursor)
+    assert run_job(defs, "ingest_job", instance, days=days[8:9]).success
+    waiting = retrain_tick(defs, instance, same_day.cursor, **policy)
+    assert waiting.run_requests == []
+    assert "rows since it are not yet enough to train from it (200 besides the holdout)" \
+        in waiting.skip_reason.skip_message
+    assert run_job(defs, "ingest_job", instance, days=days[9:10]).success
+    deferred = retrain_tick(defs, instance, waiting.cursor, **policy, min_interval_seconds=3600)
+    assert deferred.run_requests == [] and deferred.cursor == waiting.cursor
+    assert deferred.skip_reason.skip_message.startswith("follow-up deferred: ")
+    assert "minimum interval is 3600s" in deferred.skip_reason.skip_message
+    due = retrain_tick(defs, instance, deferred.cursor, **policy)
+    (follow_up,) = due.run_requests
+    assert follow_up.tags["retrain/trigger"] == "change_follow_up"
+    assert follow_up.tags["retrain/change_day"] == days[7]
+    assert follow_up.tags["retrain/partition"] == days[9]
+    assert follow_up.tags["retrain/champion"] == partway.version
+    assert follow_up.run_config["ops"]["candidate_model"]["config"]["change_day"] == days[7]
+    assert retrain_tick(defs, instance, due.cursor, **policy).run_requests == []  # same day
+
+    assert run_job(defs, "training_job", instance, tags=follow_up.tags,
+                   run_config=follow_up.run_config).success
+    champion = registry.champion_window()
+    assert champion.version != partway.version and champion.trained_from == days[7]
+    assert run_job(defs, "ingest_job", instance, days=days[10:]).success
+    closed = retrain_tick(defs, instance, due.cursor, **policy)
+    assert closed.run_requests == []
+    assert f"closed: champion version {champion.version} trained from" in \
+        closed.skip_reason.skip_message
+    assert '"change":null' in closed.cursor
+
+
 def report_rows(instance, asset: str, rows: int):
     instance.report_runless_asset_event(dg.AssetMaterialization(
         asset_key=asset, metadata={"dagster/row_count": dg.MetadataValue.int(rows)}))
@@ -614,6 +673,10 @@ def test_the_retrain_cursor_reads_as_ranges_and_a_summary():
     assert text.startswith('{"summary":"1 failure(s) waiting for a retrain: '
                            'no_feature_drift[2025-06-15]; 6 check execution(s) taken in"')
     assert RetrainCursor.from_json(text) == cursor
+    followed = RetrainCursor(seen=(1,), change=OpenChange("2025-06-10", "2025-06-12"))
+    assert "; change from 2025-06-10 open (a retrain for it saw the data through 2025-06-12)" \
+        in followed.to_json()
+    assert RetrainCursor.from_json(followed.to_json()) == followed
     # cursors written before: a list of ids, or ids under "seen"
     assert RetrainCursor.from_json("[79, 80]").seen == (79, 80)
     assert RetrainCursor.from_json('{"seen": [79, 80], "pending": []}').seen == (79, 80)

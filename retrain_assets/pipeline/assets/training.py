@@ -153,7 +153,8 @@ def build_training_assets(project: Project) -> list[dg.AssetsDefinition]:
                     "trains_from_change": window.trains_from_change},
             metrics={"train_rows": len(train), "train_days": len(window.train_days)},
             tags=tags, train_days=window.train_days, holdout_days=window.holdout_days,
-            reference=reference.to_dict(), trusted_types=trusted_types(spec))
+            reference=reference.to_dict(), trusted_types=trusted_types(spec),
+            trained_from_change=window.trained_from)
         return dg.Output(ref.to_dict(), metadata={
             "model_version": dg.MetadataValue.text(ref.version),
             "mlflow_run": dg.MetadataValue.url(ref.run_url),
