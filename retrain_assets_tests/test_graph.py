@@ -78,9 +78,13 @@ def test_champion_lifecycle_bootstrap_reject_promote_rollback(defs, instance, la
     assert _metadata(instance, "production_model")["model_version"] == "3"
     assert _metadata(instance, "production_model")["rollback_to"] == "1"
 
-    # 4. batch scoring uses the champion and records its version
+    # 4. batch scoring records the version it used: a past day by the champion that served on
+    # it (v3 was judged on this day, so v1 served it), or by today's champion when asked
     scored = run_job(defs, "scoring_job", instance, days=[drifted[-1]])
-    assert scored.success and _metadata(instance, "predictions")["model_version"] == "3"
+    assert scored.success and _metadata(instance, "predictions")["model_version"] == "1"
+    today = run_job(defs, "scoring_job", instance, days=[drifted[-1]], run_config={
+        "ops": {"predictions": {"config": {"champion": "today"}}}})
+    assert today.success and _metadata(instance, "predictions")["model_version"] == "3"
 
     # 5. rollback walks the history back to 1 and the UI's production_model follows
     rollback = run_job(defs, "rollback_job", instance)
