@@ -34,7 +34,7 @@ TIMEOUT_SECONDS = 240.0  # per wait, on a loaded 2-core machine
 def compressed_project(root: Path, model: str) -> str:
     """A dg project holding the shipped `model` with fast sensors and no minimum interval;
     returns the module of its code location."""
-    package = root / "recovery_project"
+    package = root / f"recovery_{model}"  # a module name of its own: one import per model
     (package / "defs" / model).mkdir(parents=True)
     (package / "__init__.py").write_text("")
     (package / "definitions.py").write_text(textwrap.dedent("""
@@ -54,8 +54,8 @@ def compressed_project(root: Path, model: str) -> str:
         """))
     (root / "pyproject.toml").write_text(
         '[tool.dg]\ndirectory_type = "project"\n[tool.dg.project]\n'
-        'root_module = "recovery_project"\n')
-    return "recovery_project.definitions"
+        f'root_module = "recovery_{model}"\n')
+    return f"recovery_{model}.definitions"
 
 
 def land(store, dataset: Dataset, index: int, world: World) -> str:
