@@ -561,10 +561,13 @@ def stream_note(result: StreamResult) -> str:
     return f"{stream.label}{change}: " + "; ".join(parts) + f"; {result.fits} models fitted"
 
 
-def streams(quick: bool) -> list[Stream]:
+def streams(size: str) -> list[Stream]:
     """Full: every kind for both datasets at ~300 and ~2,000 rows a day, 90 scored days after
-    the history. Quick: 21 scored days at ~300 rows, every kind once, no drift for both."""
-    if quick:
+    the history. Quick: 21 scored days at ~300 rows, every kind once, no drift for both.
+    Smoke: one change and one quiet stream, 12 scored days (the test suite's run)."""
+    if size == "smoke":
+        return [Stream(TAXI, "abrupt concept", 300, 12, 4), Stream(CHURN, "no drift", 300, 12, 4)]
+    if size == "quick":
         return [Stream(dataset, kind, 300, 21, 7) for dataset, kinds in (
             (TAXI, ("no drift", "abrupt concept", "abrupt covariate", "recurring concept")),
             (CHURN, ("no drift", "abrupt concept", "gradual concept", "label-noise spike")))
@@ -576,7 +579,7 @@ def streams(quick: bool) -> list[Stream]:
 @benchmark(6, "policy", "retraining policy: prequential live error, runs and recovery on "
                         "simulated drift streams, against schedules and a mean-label checker")
 def policy(run: Run) -> list[Figure]:
-    chosen = streams(run.quick)
+    chosen = streams(run.sized(full="full", quick="quick", smoke="smoke"))
     results, peak_rss = in_child(replay_all, chosen, log=run.log)
     run.sizes += [f"{len(chosen)} streams: {HISTORY_DAYS} history days then "
                   f"{chosen[0].scored_days} scored days; "
