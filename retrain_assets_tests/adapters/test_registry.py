@@ -3,6 +3,7 @@ that say where they came from and link back to it, an experiment that opens as m
 learning."""
 
 import json
+from pathlib import Path
 
 import pandas as pd
 import pytest
@@ -85,12 +86,12 @@ def test_an_evaluation_leaves_its_numbers_tables_and_plot_on_the_run_once_when_r
         "evaluation/metrics.csv", "evaluation/predicted_vs_actual.png", "evaluation/verdict.json"]
     folder = tmp_path / "downloaded"
     folder.mkdir()
-    local = registry.client.download_artifacts(candidate.run_id, "evaluation", str(folder))
-    table = pd.read_csv(f"{local}/metrics.csv")
+    local = Path(registry.client.download_artifacts(candidate.run_id, "evaluation", str(folder)))
+    table = pd.read_csv(local / "metrics.csv")
     assert table.to_dict("list") == {"metric": ["rmse", "mae"], "candidate": [2.5, 1.5],
                                      "champion": [2.4, 1.6]}, "one copy, not appended twice"
-    assert open(f"{local}/predicted_vs_actual.png", "rb").read() == b"\x89PNG not really"
-    verdict = json.loads(open(f"{local}/verdict.json").read())
+    assert (local / "predicted_vs_actual.png").read_bytes() == b"\x89PNG not really"
+    verdict = json.loads((local / "verdict.json").read_text())
     assert verdict["reasons"] == ["FAIL rmse", "ok   mae"]
     assert verdict["interval"]["low"] == -0.09
 
