@@ -69,7 +69,8 @@ def pipeline_resources(project: Project, *, landing_url: str, storage_url: str,
                        promotion: PromotionPolicy) -> dict:
     """Everything one pipeline's definitions use, keyed by `project.names`. Only a gs://
     location (or a GCP project setting) brings in the GCS client: building it needs Google
-    credentials, which a local setup does not have."""
+    credentials, which a local setup does not have. MLflow runs link back to the Dagster UI
+    the alerts link to: one address, set once."""
     uses_gcs = any(url.startswith("gs://") for url in (landing_url, storage_url)) \
         or bool(os.environ.get(GCP_PROJECT_ENV))
     gcs = gcs_resource() if uses_gcs else None
@@ -80,7 +81,8 @@ def pipeline_resources(project: Project, *, landing_url: str, storage_url: str,
         names.of("io_manager"): ParquetIOManager(url=storage_url, gcs=gcs),
         names.of("mlflow"): MlflowResource(
             tracking_uri=tracking_uri, artifact_location=artifact_location,
-            model_name=model_name, experiment=experiment, ui_url=mlflow_ui_url),
+            model_name=model_name, experiment=experiment, ui_url=mlflow_ui_url,
+            dagster_ui_url=failure_alerts.dagster_ui_url or outcome_alerts.dagster_ui_url),
         names.of("retrain_policy"): retrain_policy,
         names.of("alerts"): failure_alerts,
         names.of("outcome_alerts"): outcome_alerts,

@@ -160,11 +160,17 @@ class MlflowResource(dg.ConfigurableResource):
         default=None, description="Artifact root for a new experiment (folder or gs://...)")
     ui_url: str | None = Field(
         default=None, description="Base URL of the MLflow UI used for run links in metadata")
+    dagster_ui_url: str | None = Field(
+        default=None, description="Base URL of the Dagster UI, for the link from each MLflow "
+                                  "run back to its Dagster run (the alerts' `dagster_ui_url`)")
 
     def registry(self) -> ModelRegistry:
         return ModelRegistry(tracking_uri=self.tracking_uri, experiment=self.experiment,
                              model_name=self.model_name, artifact_location=self.artifact_location,
                              ui_url=self.ui_url)
+
+    def dagster_run_url(self, run_id: str) -> str | None:
+        return f"{self.dagster_ui_url.rstrip('/')}/runs/{run_id}" if self.dagster_ui_url else None
 
 
 class PartitionFrames(Mapping[str, pd.DataFrame]):
