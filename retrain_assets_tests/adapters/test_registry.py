@@ -29,7 +29,8 @@ NOT_BLESSED = Verdict(
 @pytest.fixture
 def registry(home) -> ModelRegistry:
     return ModelRegistry(tracking_uri=f"sqlite:///{home / 'mlflow.db'}", experiment="evaluated",
-                         model_name="judged", ui_url="http://mlflow.example")
+                         model_name="judged", ui_url="http://mlflow.example",
+                         artifact_location=str(home / "artifacts"))
 
 
 def _trained(registry: ModelRegistry, home) -> ModelRef:
