@@ -132,6 +132,9 @@ def test_approval_mode_parks_a_blessed_candidate_until_approved_and_expiry_moves
                        tags={"user": "carol"})
     assert approved.success
     assert registry.version_for(CHAMPION) == "2"
+    alias_check, = (e for e in approved.get_asset_check_evaluations()
+                    if e.check_name == "champion_alias_matches")
+    assert alias_check.passed and "points at version 2" in alias_check.description
     champion = _events(instance, "materialization")[0]
     assert champion["outcome"] == "approved" and champion["model_version"] == "2"
     history = registry.history()
