@@ -23,20 +23,6 @@ CRIPPLED = {"ops": {"candidate_model": {"config": {
     **SMALL_TRAINING["ops"]["candidate_model"]["config"], "max_iter": 2, "learning_rate": 0.01}}}}
 
 
-@pytest.fixture
-def slack(monkeypatch) -> list[dict]:
-    sent = []
-
-    class FakeClient:
-        def chat_postMessage(self, **kwargs):
-            sent.append(kwargs)
-
-    import dagster_slack
-
-    monkeypatch.setattr(dagster_slack.SlackResource, "get_client", lambda self: FakeClient())
-    return sent
-
-
 def _tick(instance, alerts: OutcomeAlerts, cursor: str | None) -> str:
     context = dg.build_sensor_context(instance=instance, cursor=cursor,
                                       resources={"outcome_alerts": alerts})
