@@ -158,7 +158,9 @@ def rejection(taxi, instance, slack) -> Rejection:
 
 
 def test_the_ui_shows_graph_partitions_checks_and_runs_what_it_launches(taxi, rejection, page):
-    """Screenshots of each page checked are kept in test-artifacts/ (CI's artifact folder)."""
+    """Ends with issue 17's rejected candidate: an outcome, not a failure, in the UI and the
+    alerts. Screenshots of each page checked are kept in test-artifacts/ (CI's artifact
+    folder)."""
     from playwright.sync_api import expect
 
     shipped, days = taxi
