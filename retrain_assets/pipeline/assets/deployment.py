@@ -24,6 +24,7 @@ from retrain_assets.adapters.registry import (
     ModelRegistry,
 )
 from retrain_assets.core.evaluation import EvaluationReport
+from retrain_assets.pipeline.health import log_champion_health
 from retrain_assets.pipeline.metadata import table
 from retrain_assets.pipeline.names import Names
 from retrain_assets.pipeline.project import Project
@@ -230,6 +231,7 @@ def build_rollback_job(project: Project) -> dg.JobDefinition:
         champion = next(m for m in moves if m.alias == CHAMPION)
         context.log.info(f"champion: version {champion.from_version} -> {champion.to_version}")
         record_champion(context, names, registry, moves, ROLLED_BACK, config.reason)
+        log_champion_health(context, project, registry)
         record_history(context, names, registry)
 
     @dg.job(name=names.rollback_job, tags={"retrain/trigger": "rollback"},
@@ -269,6 +271,7 @@ def build_approve_job(project: Project) -> dg.JobDefinition:
         reason = f"{config.decision}d by {actor.user}: {config.reason}"
         if approve:
             record_champion(context, names, registry, moves, APPROVED, reason)
+            log_champion_health(context, project, registry)
         else:
             context.log_event(outcome_observation(names, registry, REJECTED, version,
                                                   registry.version_for(CHAMPION), reason))
