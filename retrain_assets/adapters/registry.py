@@ -33,11 +33,13 @@ from retrain_assets.core.policy import ChampionWindow
 CHAMPION = "champion"
 PREVIOUS = "previous"
 AWAITING_APPROVAL = "awaiting_approval"  # alias of a blessed candidate waiting for a person
+CHALLENGER = "challenger"  # alias of a blessed candidate judged on live days (`shadow` mode)
 HISTORY_TAG = "history."  # + zero-padded sequence number: one promotion-history record
 # history actions; the forward ones made a version champion on its merits
 PROMOTE, APPROVE, REJECT, ROLLBACK, AWAIT, EXPIRE = (
     "promote", "approve", "reject", "rollback", "await_approval", "expire")
-FORWARD = (PROMOTE, APPROVE)
+SHADOW_START, SHADOW_PROMOTE, SHADOW_RETIRE = "shadow_start", "shadow_promote", "shadow_retire"
+FORWARD = (PROMOTE, APPROVE, SHADOW_PROMOTE)
 HOLDOUT_DAYS_TAG = "holdout_days"  # version tags: first..last day of the holdout, and ...
 TRAINED_FROM_CHANGE_TAG = "trained_from_change"  # ... the change day training started at, or "no"
 MAX_TAG_VALUE = 5000  # MLflow's limit on a model version tag's value
@@ -540,3 +542,37 @@ class ModelRegistry:
         with self._champion_lock():
             self._record(REJECT, pending.expected_champion, pending.version, reason, actor)
         return pending.version, []
+
+    def start_shadow(self, version: str, *, champion: str, reason: str,
+                     actor: Actor) -> list[AliasMove]:
+        """Make a blessed candidate the `challenger`, judged on live days against `champion`.
+        A newer one replaces the current challenger, whose shadow ends (retired) on record."""
+        with self._champion_lock():
+            current = self.version_for(CHALLENGER)
+            if current is not None and current != version:
+                self._record(SHADOW_RETIRE, champion, current,
+                             f"shadow end: retired: replaced by blessed version {version}", actor)
+            self.client.set_registered_model_alias(self.model_name, CHALLENGER, version)
+            self._record(SHADOW_START, champion, version, f"shadow start: {reason}", actor)
+        return [AliasMove(CHALLENGER, current, version)]
+
+    def end_shadow(self, version: str, *, promote: bool, reason: str,
+                   actor: Actor) -> list[AliasMove]:
+        """End `version`'s shadow: promoted (champion <- challenger) or retired; either way the
+        alias `challenger` is removed and the history says why."""
+        if self.version_for(CHALLENGER) != version:
+            raise ValueError(f"version {version} of {self.model_name!r} is not the challenger "
+                             f"(the alias `{CHALLENGER}` points at "
+                             f"{self.version_for(CHALLENGER) or 'nothing'}); see promotion_history")
+        champion = self.version_for(CHAMPION)
+        moves = []
+        if promote:
+            moves = self.promote(version, expected_champion=champion, actor=actor,
+                                 reason=f"shadow end: promoted: {reason}", action=SHADOW_PROMOTE)
+        self.client.delete_registered_model_alias(self.model_name, CHALLENGER)
+        if not promote:
+            self.tag_verdict(version, f"retired from shadow: {reason}")
+            with self._champion_lock():
+                self._record(SHADOW_RETIRE, champion, version, f"shadow end: retired: {reason}",
+                             actor)
+        return [*moves, AliasMove(CHALLENGER, version, "none")]
