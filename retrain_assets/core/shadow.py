@@ -12,7 +12,7 @@ Days are taken in date order, so the verdict is the same whenever it is evaluate
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from math import isnan
 
@@ -106,3 +106,22 @@ def shadow_verdict(days: Sequence[DayComparison], *, metric: str, required_wins:
         f"{wins} wins, {losses} losses on {len(ordered)} labelled live days; {required_wins} "
         f"wins needed, retired after {max_days} live days ({elapsed_days} so far)"),
         wins, losses, len(ordered))
+
+
+def live_comparisons(frames: Mapping[str, pd.DataFrame], *, task: str, metric: str,
+                     challenger_version: str) -> tuple[list[DayComparison], int]:
+    """The comparison of every day among `frames` (stored predictions by day) that
+    `challenger_version` scored and that has labelled rows, and how many days it scored,
+    labelled or not (what the shadow period's length counts)."""
+    comparisons, scored_days = [], 0
+    for day in sorted(frames):
+        frame = frames[day]
+        if CHALLENGER_VERSION not in frame or not (
+                frame[CHALLENGER_VERSION] == challenger_version).any():
+            continue
+        scored_days += 1
+        comparison = compare_day(day, frame, task=task, metric=metric,
+                                 challenger_version=challenger_version)
+        if comparison is not None:
+            comparisons.append(comparison)
+    return comparisons, scored_days
