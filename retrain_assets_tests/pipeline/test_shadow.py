@@ -4,8 +4,15 @@ store its scores beside the champion's, and it is promoted only after N labelled
 import dagster as dg
 import pandas as pd
 
-from retrain_assets.adapters.registry import CHALLENGER, CHAMPION
+from retrain_assets.adapters.registry import CHALLENGER, CHAMPION, Actor
 from retrain_assets.dev.instance import run_job
+from retrain_assets.pipeline.alerts import (
+    AlertCursor,
+    AlertRoute,
+    OutcomeAlerts,
+    champion_alerts,
+    champion_events,
+)
 from retrain_assets.pipeline.assets.shadow import build_shadow_sensor
 from retrain_assets.pipeline.build import build_definitions
 from retrain_assets_tests.conftest import START, land, training_config
@@ -86,3 +93,85 @@ def test_a_challenger_is_promoted_only_after_n_labelled_live_wins(home, project,
                                       resources={"mlflow": defs.resources["mlflow"]})
     skipped = build_shadow_sensor(project)(context)
     assert isinstance(skipped, dg.SkipReason) and "no challenger" in skipped.skip_message
+
+
+def _version_with_window(registry, home, last_train: str, last_judged: str) -> str:
+    """A registered version whose run says which days it trained and was judged on."""
+    experiment = registry._activate()
+    run = registry.client.create_run(experiment, tags={
+        "train_days": f"2025-01-01..{last_train}", "holdout_days": f"..{last_judged}"})
+    return str(registry.client.create_model_version(
+        registry.model_name, source=str(home / "model"), run_id=run.info.run_id).version)
+
+
+def _store_predictions(home, day: str, *, champion_error: float, challenger_error: float,
+                       version: str) -> None:
+    """A stored predictions day as scoring writes it while `version` shadows champion 1."""
+    folder = home / "storage" / "predictions"
+    folder.mkdir(parents=True, exist_ok=True)
+    actual = pd.Series([1.0, 3.0, 5.0])
+    pd.DataFrame({"row_id": [f"{day}-{i}" for i in range(len(actual))],
+                  "prediction": actual + champion_error, "actual": actual, "model_version": "1",
+                  "challenger_prediction": actual + challenger_error,
+                  "challenger_version": version}).to_parquet(folder / f"{day}.parquet",
+                                                             index=False)
+
+
+def test_a_losing_or_expired_challenger_is_retired_with_its_reason_and_alerted(
+        home, project, instance, monkeypatch):
+    monkeypatch.setenv("RETRAIN_ASSETS_PROMOTION", "shadow")
+    monkeypatch.setenv("RETRAIN_ASSETS_SHADOW_DAYS", "2")
+    monkeypatch.setenv("RETRAIN_ASSETS_SHADOW_MAX_DAYS", "3")
+    defs = build_definitions(project)
+    registry = defs.resources["mlflow"].registry()
+    registry.client.create_registered_model(registry.model_name)
+    sensor = Actor(run_id="run-t", user="sensor")
+    champion = _version_with_window(registry, home, "2025-01-10", "2025-01-12")
+    registry.promote(champion, expected_champion=None, reason="first", actor=sensor)
+    loser = _version_with_window(registry, home, "2025-01-20", "2025-01-22")
+    registry.start_shadow(loser, champion=champion, reason="blessed", actor=sensor)
+    alerts = OutcomeAlerts(routes=[AlertRoute(kinds=["shadow"], slack_channel="#ml")])
+    events = champion_events(instance, dg.AssetKey("production_model"), 0)
+
+    def decide():
+        assert dg.materialize(defs.assets, selection=["shadow_report"], instance=instance,
+                              resources=defs.resources).success
+        return _report(instance)
+
+    # its own holdout day is never counted; a tie and one loss: waiting
+    for day, challenger_error in (("2025-01-22", 0.0), ("2025-01-23", 0.5),
+                                  ("2025-01-24", 0.9)):
+        _store_predictions(home, day, champion_error=0.5, challenger_error=challenger_error,
+                           version=loser)
+    waiting = decide()
+    assert (waiting["decision"], waiting["wins"], waiting["losses"],
+            waiting["live_days_scored"]) == ("wait", 0, 1, 2)
+    assert [row.data["outcome"] for row in waiting["comparison"].records] == ["tie", "loss"]
+
+    _store_predictions(home, "2025-01-25", champion_error=0.5, challenger_error=0.7,
+                       version=loser)
+    retired = decide()
+    assert retired["decision"] == "retire"
+    assert retired["reason"] == ("the champion beat it on 2 of 3 labelled live days (rmse), "
+                                 "through 2025-01-25; it won 0")
+    assert (registry.version_for(CHAMPION), registry.version_for(CHALLENGER)) == (champion,
+                                                                                  None)
+    assert registry.history()[-1].action == "shadow_retire"
+    assert registry.history()[-1].reason == f"shadow end: retired: {retired['reason']}"
+
+    # expiry: no decision within shadow_max_days live days
+    slow = _version_with_window(registry, home, "2025-01-25", "2025-01-25")
+    registry.start_shadow(slow, champion=champion, reason="blessed", actor=sensor)
+    for day in ("2025-01-26", "2025-01-27", "2025-01-28"):
+        _store_predictions(home, day, champion_error=0.5, challenger_error=0.5, version=slow)
+    expired = decide()
+    assert expired["decision"] == "retire"
+    assert expired["reason"].startswith("shadow period over: 3 live days scored (max 3)")
+    assert registry.version_for(CHALLENGER) is None
+
+    retirements = [e for e in champion_events(instance, dg.AssetKey("production_model"), 0)
+                   if e not in events]
+    sent, _ = champion_alerts(retirements, AlertCursor(), alerts)
+    assert [(a.kind, a.text.split(";")[0]) for a in sent] == [
+        ("shadow", f":ghost: challenger version {loser} retired"),
+        ("shadow", f":ghost: challenger version {slow} retired")]
