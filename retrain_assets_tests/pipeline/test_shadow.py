@@ -3,6 +3,7 @@ store its scores beside the champion's, and it is promoted only after N labelled
 
 import dagster as dg
 import pandas as pd
+import pytest
 
 from retrain_assets.adapters.registry import CHALLENGER, CHAMPION, Actor
 from retrain_assets.dev.instance import run_job
@@ -15,6 +16,7 @@ from retrain_assets.pipeline.alerts import (
 )
 from retrain_assets.pipeline.assets.shadow import build_shadow_sensor
 from retrain_assets.pipeline.build import build_definitions
+from retrain_assets.pipeline.component import RetrainingPipeline
 from retrain_assets_tests.conftest import START, land, training_config
 
 WEAK = training_config(min_train_days=3, max_iter=8)  # blessed on its own, beaten by STRONG
@@ -175,3 +177,13 @@ def test_a_losing_or_expired_challenger_is_retired_with_its_reason_and_alerted(
     assert [(a.kind, a.text.split(";")[0]) for a in sent] == [
         ("shadow", f":ghost: challenger version {loser} retired"),
         ("shadow", f":ghost: challenger version {slow} retired")]
+
+
+def test_shadow_mode_is_a_yaml_setting_and_a_length_under_one_day_is_refused_naming_it():
+    pipeline = RetrainingPipeline.resolve_from_yaml(
+        "dataset: taxi\npromotion: {mode: shadow, shadow_days: 3}\n")
+    assert (pipeline.promotion.mode, pipeline.promotion.shadow_days,
+            pipeline.promotion.shadow_max_days) == ("shadow", 3, 30)
+    with pytest.raises(Exception, match="promotion.shadow_max_days is 0: it counts live days"):
+        RetrainingPipeline.resolve_from_yaml(
+            "dataset: taxi\npromotion: {mode: shadow, shadow_max_days: 0}\n")

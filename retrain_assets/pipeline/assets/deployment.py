@@ -10,7 +10,7 @@ from typing import Literal
 
 import dagster as dg
 import pandas as pd
-from pydantic import Field
+from pydantic import Field, field_validator
 
 from retrain_assets.adapters.registry import (
     APPROVE,
@@ -44,11 +44,20 @@ class PromotionPolicy(dg.ConfigurableResource):
     mode: Literal["auto", "approve", "shadow"] = "auto"
     approval_hours: float = Field(
         default=72.0, description="How long a blessed candidate waits for approval")
-    shadow_days: int = Field(default=5, ge=1, description=(
+    shadow_days: int = Field(default=5, description=(
         "`shadow`: labelled live days the challenger must beat the champion on (in total, not "
         "in a row) to be promoted; the champion winning as many retires it"))
-    shadow_max_days: int = Field(default=30, ge=1, description=(
+    shadow_max_days: int = Field(default=30, description=(
         "`shadow`: live days a challenger may score without a decision before it is retired"))
+
+    @field_validator("shadow_days", "shadow_max_days")
+    @classmethod
+    def _at_least_one_day(cls, days: int, info) -> int:
+        # a validator, not Field(ge=1): the component's YAML resolution takes plain ints only
+        if days < 1:
+            raise ValueError(f"promotion.{info.field_name} is {days}: it counts live days, "
+                             "set it to 1 or more")
+        return days
 
     @classmethod
     def from_env(cls) -> "PromotionPolicy":
