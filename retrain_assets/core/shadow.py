@@ -81,8 +81,9 @@ def shadow_verdict(days: Sequence[DayComparison], *, metric: str, required_wins:
                    max_days: int, elapsed_days: int) -> ShadowVerdict:
     """Promote, retire or keep waiting, from the labelled live days so far.
 
-    `elapsed_days`: live days the challenger has scored, labelled or not; after `max_days` of
-    them without a decision it is retired, so a challenger never shadows forever.
+    `elapsed_days`: live days so far (days after the challenger's holdout with stored
+    predictions, labelled or not, scored by it or not); after `max_days` of them without a
+    decision it is retired, so a challenger never shadows forever.
     """
     wins = losses = 0
     ordered = sorted(days, key=lambda d: d.day)
@@ -99,7 +100,7 @@ def shadow_verdict(days: Sequence[DayComparison], *, metric: str, required_wins:
                 f"through {comparison.day}; it won {wins}"), wins, losses, count)
     if elapsed_days >= max_days:
         return ShadowVerdict(RETIRE, (
-            f"shadow period over: {elapsed_days} live days scored (max {max_days}), "
+            f"shadow period over: {elapsed_days} live days (max {max_days}), "
             f"{wins} wins of {required_wins} needed on {len(ordered)} labelled days"),
             wins, losses, len(ordered))
     return ShadowVerdict(WAIT, (
@@ -109,19 +110,9 @@ def shadow_verdict(days: Sequence[DayComparison], *, metric: str, required_wins:
 
 
 def live_comparisons(frames: Mapping[str, pd.DataFrame], *, task: str, metric: str,
-                     challenger_version: str) -> tuple[list[DayComparison], int]:
+                     challenger_version: str) -> list[DayComparison]:
     """The comparison of every day among `frames` (stored predictions by day) that
-    `challenger_version` scored and that has labelled rows, and how many days it scored,
-    labelled or not (what the shadow period's length counts)."""
-    comparisons, scored_days = [], 0
-    for day in sorted(frames):
-        frame = frames[day]
-        if CHALLENGER_VERSION not in frame or not (
-                frame[CHALLENGER_VERSION] == challenger_version).any():
-            continue
-        scored_days += 1
-        comparison = compare_day(day, frame, task=task, metric=metric,
-                                 challenger_version=challenger_version)
-        if comparison is not None:
-            comparisons.append(comparison)
-    return comparisons, scored_days
+    `challenger_version` scored and that has labelled rows, in date order."""
+    comparisons = (compare_day(day, frames[day], task=task, metric=metric,
+                               challenger_version=challenger_version) for day in sorted(frames))
+    return [c for c in comparisons if c is not None]

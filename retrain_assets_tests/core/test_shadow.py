@@ -54,7 +54,7 @@ def test_retired_when_the_shadow_period_runs_out_and_not_before():
     assert _verdict(days, max_days=10, elapsed_days=9).decision == WAIT
     expired = _verdict(days, max_days=10, elapsed_days=10)
     assert expired.decision == RETIRE
-    assert expired.reason.startswith("shadow period over: 10 live days scored (max 10), "
+    assert expired.reason.startswith("shadow period over: 10 live days (max 10), "
                                      "1 wins of 3 needed")
 
 

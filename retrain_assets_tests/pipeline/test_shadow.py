@@ -147,7 +147,7 @@ def test_a_losing_or_expired_challenger_is_retired_with_its_reason_and_alerted(
                            version=loser)
     waiting = decide()
     assert (waiting["decision"], waiting["wins"], waiting["losses"],
-            waiting["live_days_scored"]) == ("wait", 0, 1, 2)
+            waiting["live_days"]) == ("wait", 0, 1, 2)
     assert [row.data["outcome"] for row in waiting["comparison"].records] == ["tie", "loss"]
 
     _store_predictions(home, "2025-01-25", champion_error=0.5, challenger_error=0.7,
@@ -161,14 +161,16 @@ def test_a_losing_or_expired_challenger_is_retired_with_its_reason_and_alerted(
     assert registry.history()[-1].action == "shadow_retire"
     assert registry.history()[-1].reason == f"shadow end: retired: {retired['reason']}"
 
-    # expiry: no decision within shadow_max_days live days
+    # expiry: no decision within shadow_max_days live days, even on days it could not score
     slow = _version_with_window(registry, home, "2025-01-25", "2025-01-25")
     registry.start_shadow(slow, champion=champion, reason="blessed", actor=sensor)
-    for day in ("2025-01-26", "2025-01-27", "2025-01-28"):
+    for day in ("2025-01-26", "2025-01-27"):
         _store_predictions(home, day, champion_error=0.5, challenger_error=0.5, version=slow)
+    _store_predictions(home, "2025-01-28", champion_error=0.5, challenger_error=0.5,
+                       version="an earlier challenger")
     expired = decide()
     assert expired["decision"] == "retire"
-    assert expired["reason"].startswith("shadow period over: 3 live days scored (max 3)")
+    assert expired["reason"].startswith("shadow period over: 3 live days (max 3), 0 wins")
     assert registry.version_for(CHALLENGER) is None
 
     retirements = [e for e in champion_events(instance, dg.AssetKey("production_model"), 0)

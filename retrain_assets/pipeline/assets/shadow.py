@@ -63,10 +63,10 @@ def build_shadow_report(project: Project) -> dg.AssetsDefinition:
         window = registry.version_window(challenger)
         stored = names.resource(context, "io_manager").stored_partitions(
             names.predictions, after=window.last_judged_day if window else None)
-        comparisons, scored_days = live_comparisons(
-            stored, task=spec.task, metric=metric, challenger_version=challenger)
+        comparisons = live_comparisons(stored, task=spec.task, metric=metric,
+                                       challenger_version=challenger)
         verdict = shadow_verdict(comparisons, metric=metric, required_wins=policy.shadow_days,
-                                 max_days=policy.shadow_max_days, elapsed_days=scored_days)
+                                 max_days=policy.shadow_max_days, elapsed_days=len(stored))
         champion = registry.version_for(CHAMPION)
         context.log.info(f"challenger version {challenger} vs champion version {champion}: "
                          f"{verdict.decision}: {verdict.reason}")
@@ -80,7 +80,7 @@ def build_shadow_report(project: Project) -> dg.AssetsDefinition:
             "wins": dg.MetadataValue.int(verdict.wins),
             "losses": dg.MetadataValue.int(verdict.losses),
             "required_wins": dg.MetadataValue.int(policy.shadow_days),
-            "live_days_scored": dg.MetadataValue.int(scored_days),
+            "live_days": dg.MetadataValue.int(len(stored)),
             "comparison": table(comparison_frame(comparisons, metric), max_rows=200),
             "mlflow_run": dg.MetadataValue.url(registry.run_url_of(challenger))})
 
