@@ -9,8 +9,19 @@ sensor's page says what it saw each tick.
 import dagster as dg
 import pandas as pd
 
-from retrain_assets.adapters.registry import CHALLENGER, CHAMPION, ChampionMovedError
-from retrain_assets.core.shadow import PROMOTE, RETIRE, live_comparisons, shadow_verdict
+from retrain_assets.adapters.registry import (
+    CHALLENGER,
+    CHAMPION,
+    ChampionMovedError,
+    ModelRegistry,
+)
+from retrain_assets.core.shadow import (
+    PROMOTE,
+    RETIRE,
+    ShadowVerdict,
+    live_comparisons,
+    shadow_verdict,
+)
 from retrain_assets.pipeline.assets.deployment import (
     CHAMPION_POOL,
     PROMOTED,
@@ -74,7 +85,7 @@ def build_shadow_report(project: Project) -> dg.AssetsDefinition:
             decide(context, registry, challenger, champion, verdict)
         return dg.MaterializeResult(metadata={
             "challenger": dg.MetadataValue.text(challenger),
-            "champion": dg.MetadataValue.text(champion or "none"),
+            "judged_against": dg.MetadataValue.text(f"champion version {champion}"),
             "decision": dg.MetadataValue.text(verdict.decision),
             "reason": dg.MetadataValue.text(verdict.reason),
             "wins": dg.MetadataValue.int(verdict.wins),
@@ -84,7 +95,8 @@ def build_shadow_report(project: Project) -> dg.AssetsDefinition:
             "comparison": table(comparison_frame(comparisons, metric), max_rows=200),
             "mlflow_run": dg.MetadataValue.url(registry.run_url_of(challenger))})
 
-    def decide(context, registry, challenger: str, champion: str | None, verdict) -> None:
+    def decide(context: dg.AssetExecutionContext, registry: ModelRegistry, challenger: str,
+               champion: str | None, verdict: ShadowVerdict) -> None:
         """Move the aliases as the verdict says; production_model and promotion_history
         record it, so the outcome alerts see it."""
         actor, promote = actor_of(context), verdict.decision == PROMOTE
