@@ -42,6 +42,7 @@ SHADOW_START, SHADOW_PROMOTE, SHADOW_RETIRE = "shadow_start", "shadow_promote", 
 FORWARD = (PROMOTE, APPROVE, SHADOW_PROMOTE)
 HOLDOUT_DAYS_TAG = "holdout_days"  # version tags: first..last day of the holdout, and ...
 TRAINED_FROM_CHANGE_TAG = "trained_from_change"  # ... the change day training started at, or "no"
+SHADOW_JUDGED_TAG = "shadow_judged_through"  # the newest live day a shadow promotion weighed
 MAX_TAG_VALUE = 5000  # MLflow's limit on a model version tag's value
 REFERENCE_ARTIFACT = "reference/training_reference.json"
 # run metrics of an evaluated candidate: holdout_<metric>, holdout_<metric>_noise, holdout_rows
@@ -378,13 +379,17 @@ class ModelRegistry:
                                           verdict[:MAX_TAG_VALUE])
 
     def version_window(self, version: str) -> VersionWindow | None:
-        """The last days `version` trained and was judged on, from its run's tags."""
+        """The last days `version` trained and was judged on, from its run's tags; a version
+        promoted from shadow was judged through the live days it shadowed, while the champion
+        before it served them."""
         tags = self.run_tags(version)
         train, judged = tags.get("train_days"), tags.get("holdout_days")
         if not train or not judged:
             return None
+        shadowed = self.client.get_model_version(self.model_name, version).tags.get(
+            SHADOW_JUDGED_TAG)
         return VersionWindow(last_train_day=train.rpartition("..")[2],
-                             last_judged_day=judged.rpartition("..")[2])
+                             last_judged_day=shadowed or judged.rpartition("..")[2])
 
     def history(self) -> list[HistoryRecord]:
         """Every recorded alias move and approval decision, oldest first."""
@@ -556,10 +561,12 @@ class ModelRegistry:
             self._record(SHADOW_START, champion, version, f"shadow start: {reason}", actor)
         return [AliasMove(CHALLENGER, current, version)]
 
-    def end_shadow(self, version: str, *, promote: bool, reason: str,
-                   actor: Actor) -> list[AliasMove]:
+    def end_shadow(self, version: str, *, promote: bool, reason: str, actor: Actor,
+                   judged_through: str | None = None) -> list[AliasMove]:
         """End `version`'s shadow: promoted (champion <- challenger) or retired; either way the
-        alias `challenger` is removed and the history says why."""
+        alias `challenger` is removed and the history says why. `judged_through`: the newest
+        live day stored when it was decided; point-in-time scoring keeps the days up to it
+        with the champion that served them."""
         if self.version_for(CHALLENGER) != version:
             raise ValueError(f"version {version} of {self.model_name!r} is not the challenger "
                              f"(the alias `{CHALLENGER}` points at "
@@ -567,6 +574,9 @@ class ModelRegistry:
         champion = self.version_for(CHAMPION)
         moves = []
         if promote:
+            if judged_through is not None:
+                self.client.set_model_version_tag(self.model_name, version, SHADOW_JUDGED_TAG,
+                                                  judged_through)
             moves = self.promote(version, expected_champion=champion, actor=actor,
                                  reason=f"shadow end: promoted: {reason}", action=SHADOW_PROMOTE)
         self.client.delete_registered_model_alias(self.model_name, CHALLENGER)

@@ -87,10 +87,15 @@ def test_a_challenger_is_promoted_only_after_n_labelled_live_wins(home, project,
     assert champion_event.run_id == second.run_id
     assert champion_event.asset_materialization.metadata["outcome"].value == "promoted"
 
+    # the new champion serves the days after those it shadowed; a shadowed day re-scored
+    # point in time keeps the champion that served it
+    assert run_job(defs, "scoring_job", instance, days=[days[14], days[16]]).success
+    stored = {day: pd.read_parquet(home / "storage" / "predictions" / f"{day}.parquet")
+              for day in (days[14], days[16])}
+    assert {day: set(frame["model_version"]) for day, frame in stored.items()} == {
+        days[14]: {"1"}, days[16]: {"2"}}
+    assert not any("challenger_version" in frame for frame in stored.values())
     # with no challenger left, new predictions ask for no decision
-    assert run_job(defs, "scoring_job", instance, days=[days[16]]).success
-    stored = pd.read_parquet(home / "storage" / "predictions" / f"{days[16]}.parquet")
-    assert "challenger_version" not in stored and set(stored["model_version"]) == {"2"}
     context = dg.build_sensor_context(instance=instance, cursor=cursor,
                                       resources={"mlflow": defs.resources["mlflow"]})
     skipped = build_shadow_sensor(project)(context)

@@ -82,7 +82,8 @@ def build_shadow_report(project: Project) -> dg.AssetsDefinition:
         context.log.info(f"challenger version {challenger} vs champion version {champion}: "
                          f"{verdict.decision}: {verdict.reason}")
         if verdict.decision in (PROMOTE, RETIRE):
-            decide(context, registry, challenger, champion, verdict)
+            decide(context, registry, challenger, champion, verdict,
+                   judged_through=max(stored, default=None))
         return dg.MaterializeResult(metadata={
             "challenger": dg.MetadataValue.text(challenger),
             "judged_against": dg.MetadataValue.text(f"champion version {champion}"),
@@ -96,13 +97,13 @@ def build_shadow_report(project: Project) -> dg.AssetsDefinition:
             "mlflow_run": dg.MetadataValue.url(registry.run_url_of(challenger))})
 
     def decide(context: dg.AssetExecutionContext, registry: ModelRegistry, challenger: str,
-               champion: str | None, verdict: ShadowVerdict) -> None:
+               champion: str | None, verdict: ShadowVerdict, judged_through: str | None) -> None:
         """Move the aliases as the verdict says; production_model and promotion_history
         record it, so the outcome alerts see it."""
         actor, promote = actor_of(context), verdict.decision == PROMOTE
         try:
             moves = registry.end_shadow(challenger, promote=promote, reason=verdict.reason,
-                                        actor=actor)
+                                        actor=actor, judged_through=judged_through)
         except ChampionMovedError as exc:
             raise dg.Failure(str(exc), allow_retries=False) from exc
         if promote:
