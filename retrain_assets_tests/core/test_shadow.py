@@ -82,3 +82,15 @@ def test_a_day_is_compared_on_its_labelled_rows_the_challenger_scored():
         compare_day("2025-02-01", stored.assign(predicted_class="x", actual="x",
                                                 challenger_predicted_class="x"),
                     task="multiclass", metric="log_loss", challenger_version="2")
+
+
+def test_a_multiclass_day_is_compared_on_the_predicted_classes():
+    stored = pd.DataFrame({
+        "row_id": list("abcd"), "actual": ["x", "y", "z", "x"],
+        "prediction": 0.9, "predicted_class": ["x", "x", "x", "x"], "model_version": "1",
+        "challenger_prediction": 0.8, "challenger_predicted_class": ["x", "y", "z", "y"],
+        "challenger_version": "2"})
+    compared = compare_day("2025-02-01", stored, task="multiclass", metric="accuracy",
+                           challenger_version="2")
+    assert (compared.champion, compared.challenger) == (0.5, 0.75)
+    assert compared.outcome("accuracy") == "win"
