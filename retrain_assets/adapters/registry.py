@@ -36,13 +36,16 @@ from retrain_assets.core.policy import ChampionWindow
 CHAMPION = "champion"
 PREVIOUS = "previous"
 AWAITING_APPROVAL = "awaiting_approval"  # alias of a blessed candidate waiting for a person
+CHALLENGER = "challenger"  # alias of a blessed candidate judged on live days (`shadow` mode)
 HISTORY_TAG = "history."  # + zero-padded sequence number: one promotion-history record
 # history actions; the forward ones made a version champion on its merits
 PROMOTE, APPROVE, REJECT, ROLLBACK, AWAIT, EXPIRE = (
     "promote", "approve", "reject", "rollback", "await_approval", "expire")
-FORWARD = (PROMOTE, APPROVE)
+SHADOW_START, SHADOW_PROMOTE, SHADOW_RETIRE = "shadow_start", "shadow_promote", "shadow_retire"
+FORWARD = (PROMOTE, APPROVE, SHADOW_PROMOTE)
 HOLDOUT_DAYS_TAG = "holdout_days"  # version tags: first..last day of the holdout, and ...
 TRAINED_FROM_CHANGE_TAG = "trained_from_change"  # ... the change day training started at, or "no"
+SHADOW_JUDGED_TAG = "shadow_judged_through"  # the newest live day a shadow promotion weighed
 MAX_TAG_VALUE = 5000  # MLflow's limit on a model version tag's value
 REFERENCE_ARTIFACT = "reference/training_reference.json"
 EVALUATION_ARTIFACTS = "evaluation"  # verdict.json, <table>.csv, <plot>.png of log_evaluation
@@ -456,13 +459,17 @@ class ModelRegistry:
                                           verdict[:MAX_TAG_VALUE])
 
     def version_window(self, version: str) -> VersionWindow | None:
-        """The last days `version` trained and was judged on, from its run's tags."""
+        """The last days `version` trained and was judged on, from its run's tags; a version
+        promoted from shadow was judged through the live days it shadowed, while the champion
+        before it served them."""
         tags = self.run_tags(version)
         train, judged = tags.get("train_days"), tags.get("holdout_days")
         if not train or not judged:
             return None
+        shadowed = self.client.get_model_version(self.model_name, version).tags.get(
+            SHADOW_JUDGED_TAG)
         return VersionWindow(last_train_day=train.rpartition("..")[2],
-                             last_judged_day=judged.rpartition("..")[2])
+                             last_judged_day=shadowed or judged.rpartition("..")[2])
 
     def history(self) -> list[HistoryRecord]:
         """Every recorded alias move and approval decision, oldest first."""
@@ -620,3 +627,42 @@ class ModelRegistry:
         with self._champion_lock():
             self._record(REJECT, pending.expected_champion, pending.version, reason, actor)
         return pending.version, []
+
+    def start_shadow(self, version: str, *, champion: str, reason: str,
+                     actor: Actor) -> list[AliasMove]:
+        """Make a blessed candidate the `challenger`, judged on live days against `champion`.
+        A newer one replaces the current challenger, whose shadow ends (retired) on record."""
+        with self._champion_lock():
+            current = self.version_for(CHALLENGER)
+            if current is not None and current != version:
+                self._record(SHADOW_RETIRE, champion, current,
+                             f"shadow end: retired: replaced by blessed version {version}", actor)
+            self.client.set_registered_model_alias(self.model_name, CHALLENGER, version)
+            self._record(SHADOW_START, champion, version, f"shadow start: {reason}", actor)
+        return [AliasMove(CHALLENGER, current, version)]
+
+    def end_shadow(self, version: str, *, promote: bool, reason: str, actor: Actor,
+                   judged_through: str | None = None) -> list[AliasMove]:
+        """End `version`'s shadow: promoted (champion <- challenger) or retired; either way the
+        alias `challenger` is removed and the history says why. `judged_through`: the newest
+        live day stored when it was decided; point-in-time scoring keeps the days up to it
+        with the champion that served them."""
+        if self.version_for(CHALLENGER) != version:
+            raise ValueError(f"version {version} of {self.model_name!r} is not the challenger "
+                             f"(the alias `{CHALLENGER}` points at "
+                             f"{self.version_for(CHALLENGER) or 'nothing'}); see promotion_history")
+        champion = self.version_for(CHAMPION)
+        moves = []
+        if promote:
+            if judged_through is not None:
+                self.client.set_model_version_tag(self.model_name, version, SHADOW_JUDGED_TAG,
+                                                  judged_through)
+            moves = self.promote(version, expected_champion=champion, actor=actor,
+                                 reason=f"shadow end: promoted: {reason}", action=SHADOW_PROMOTE)
+        self.client.delete_registered_model_alias(self.model_name, CHALLENGER)
+        if not promote:
+            self.tag_verdict(version, f"retired from shadow: {reason}")
+            with self._champion_lock():
+                self._record(SHADOW_RETIRE, champion, version, f"shadow end: retired: {reason}",
+                             actor)
+        return [*moves, AliasMove(CHALLENGER, version, "none")]

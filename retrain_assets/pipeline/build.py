@@ -19,6 +19,11 @@ from retrain_assets.pipeline.assets.deployment import (
 from retrain_assets.pipeline.assets.ingest import build_ingest_assets, build_ingest_job
 from retrain_assets.pipeline.assets.monitoring import build_monitoring_assets
 from retrain_assets.pipeline.assets.scoring import build_scoring_assets
+from retrain_assets.pipeline.assets.shadow import (
+    build_shadow_decision_job,
+    build_shadow_report,
+    build_shadow_sensor,
+)
 from retrain_assets.pipeline.assets.training import build_training_assets
 from retrain_assets.pipeline.checks import build_freshness_checks, build_freshness_sensor
 from retrain_assets.pipeline.health import build_champion_checks, build_champion_health_schedule
@@ -122,6 +127,7 @@ def build_jobs(project: Project) -> list:
                             description="Score the selected days with the current champion."),
         build_rollback_job(project),
         build_approve_job(project),
+        build_shadow_decision_job(project),
     ]
 
 
@@ -135,11 +141,13 @@ def build_definitions(project: Project | None = None,
     health_job, health_schedule = build_champion_health_schedule(project)
     return dg.Definitions(
         assets=[*build_ingest_assets(project), *build_training_assets(project),
-                build_production_model(project), *build_scoring_assets(project),
+                build_production_model(project), build_shadow_report(project),
+                *build_scoring_assets(project),
                 *build_monitoring_assets(project)],
         asset_checks=[*freshness, *build_champion_checks(project)],
         jobs=[*jobs, health_job],
         sensors=[*build_sensors(project, jobs), build_outcome_alert_sensor(project),
+                 build_shadow_sensor(project),
                  build_freshness_sensor(freshness,
                                         name=project.names.of("freshness_checks_sensor"))],
         schedules=[build_weekly_retrain_schedule(project), health_schedule],

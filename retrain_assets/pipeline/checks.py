@@ -50,10 +50,13 @@ def frames_type(schema, names: Names) -> dg.DagsterType:
     the schema shows in the UI (via dagster-pandera). A `None` frame is a rejected day, already
     reported by the contract check. Every stored frame was validated against this same schema
     by the asset's contract check, so the type check confirms the shape (a frame with the
-    schema's columns) instead of validating every row a second time.
+    schema's columns, its optional ones possibly absent) instead of validating every row a
+    second time.
     """
     per_frame = pandera_schema_to_dagster_type(schema)
-    declared = set((schema.to_schema() if isinstance(schema, type) else schema).columns)
+    columns = (schema.to_schema() if isinstance(schema, type) else schema).columns
+    declared = set(columns)
+    required = {name for name, column in columns.items() if column.required}
 
     def check_each_partition(context, value) -> dg.TypeCheck:
         if not isinstance(value, Mapping):
@@ -65,7 +68,7 @@ def frames_type(schema, names: Names) -> dg.DagsterType:
             if not isinstance(frame, pd.DataFrame):
                 return dg.TypeCheck(False, description=f"partition {day}: expected a DataFrame, "
                                                        f"got {type(frame).__name__}")
-            missing, extra = sorted(declared - set(frame.columns)), \
+            missing, extra = sorted(required - set(frame.columns)), \
                 sorted(set(frame.columns) - declared)
             if missing or extra:
                 return dg.TypeCheck(False, description=(

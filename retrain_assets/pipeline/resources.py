@@ -257,6 +257,16 @@ class ParquetIOManager(dg.ConfigurableIOManager):
     def day_profiles(self, asset: str) -> DayProfiles:
         return DayProfiles(self._store(), asset)
 
+    def stored_partitions(self, asset_key: dg.AssetKey, after: str | None = None
+                          ) -> PartitionFrames:
+        """The stored partitions of a DataFrame asset after day `after`, read on access: for a
+        step that takes whichever days exist rather than a partition range."""
+        store, path = self._store(), "/".join(asset_key.path)
+        days = sorted(day for o in store.list(f"{path}/") if o.key.endswith(".parquet")
+                      and "/" not in (day := o.key[len(path) + 1:-len(".parquet")])
+                      and (after is None or day > after))
+        return PartitionFrames(store, path, days)
+
     @staticmethod
     def _asset_path(context: dg.OutputContext | dg.InputContext) -> str:
         return "/".join(context.asset_key.path)
