@@ -86,6 +86,9 @@ def test_a_challenger_is_promoted_only_after_n_labelled_live_wins(home, project,
                                                      limit=1).records[0]
     assert champion_event.run_id == second.run_id
     assert champion_event.asset_materialization.metadata["outcome"].value == "promoted"
+    checks = {e.check_name: e for e in second.get_asset_check_evaluations()}
+    assert checks["champion_alias_matches"].passed, "the decision run checks the moved alias"
+    assert "points at version 2" in checks["champion_alias_matches"].description
 
     # the new champion serves the days after those it shadowed; a shadowed day re-scored
     # point in time keeps the champion that served it

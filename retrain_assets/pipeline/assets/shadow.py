@@ -31,6 +31,7 @@ from retrain_assets.pipeline.assets.deployment import (
     record_champion,
     record_history,
 )
+from retrain_assets.pipeline.health import log_champion_health
 from retrain_assets.pipeline.metadata import table
 from retrain_assets.pipeline.project import Project
 from retrain_assets.pipeline.resources import TRANSIENT_RETRY, retries_only_transient
@@ -109,6 +110,7 @@ def build_shadow_report(project: Project) -> dg.AssetsDefinition:
         if promote:
             record_champion(context, names, registry, moves, PROMOTED,
                             f"shadow end: promoted: {verdict.reason}")
+            log_champion_health(context, project, registry)
         else:
             context.log_event(outcome_observation(
                 names, registry, SHADOW_RETIRED, challenger, champion,
