@@ -49,6 +49,7 @@ SHADOW_JUDGED_TAG = "shadow_judged_through"  # the newest live day a shadow prom
 MAX_TAG_VALUE = 5000  # MLflow's limit on a model version tag's value
 REFERENCE_ARTIFACT = "reference/training_reference.json"
 EVALUATION_ARTIFACTS = "evaluation"  # verdict.json, <table>.csv, <plot>.png of log_evaluation
+CALIBRATION_ARTIFACT = f"{EVALUATION_ARTIFACTS}/calibration.json"  # for estimates before labels
 # MLflow 3's UI opens an experiment as classic machine learning or as GenAI. It reads the
 # experiment tag below (values from its JavaScript; the Python package defines no constant) and,
 # since 3.x added a view switch that defaults to GenAI, the `workflowType` query parameter, which
@@ -284,12 +285,14 @@ class ModelRegistry:
         return dict(self.client.get_run(self._run_id_of(version)).data.tags)
 
     def log_evaluation(self, candidate: ModelRef, holdout: HoldoutMetrics, verdict: Verdict, *,
-                       tables: Mapping[str, pd.DataFrame], plots: Mapping[str, bytes]) -> None:
+                       tables: Mapping[str, pd.DataFrame], plots: Mapping[str, bytes],
+                       calibration: Mapping | None = None) -> None:
         """On the candidate's run: its holdout metrics (where monitoring reads them back with
         `holdout_metrics`), the verdict as a tag and its numbers as metrics, and under
         `evaluation/` the whole verdict (JSON), each table (CSV, which the MLflow UI shows as a
-        table) and each plot (PNG). The verdict with its reasons goes on the version too. A
-        retried evaluation overwrites the artifacts, so the run keeps one copy of each."""
+        table), each plot (PNG) and the holdout calibration (`load_calibration`). The verdict
+        with its reasons goes on the version too. A retried evaluation overwrites the
+        artifacts, so the run keeps one copy of each."""
         from mlflow.entities import Metric
 
         now = int(time.time() * 1000)
@@ -314,6 +317,8 @@ class ModelRegistry:
                 frame.to_csv(folder / f"{name}.csv", index=False)
             for name, png in plots.items():
                 (folder / f"{name}.png").write_bytes(png)
+            if calibration is not None:
+                (folder / Path(CALIBRATION_ARTIFACT).name).write_text(json.dumps(calibration))
             self.client.log_artifacts(candidate.run_id, tmp, EVALUATION_ARTIFACTS)
         outcome = "blessed" if verdict.blessed else "not blessed"
         self.client.set_tag(candidate.run_id, "verdict", outcome)
@@ -443,12 +448,20 @@ class ModelRegistry:
                     "version.") from exc
 
     def load_reference(self, version: str) -> dict | None:
+        return self._load_json(version, REFERENCE_ARTIFACT)
+
+    def load_calibration(self, version: str) -> dict | None:
+        """The holdout calibration `log_evaluation` kept for `version` (binary classifiers);
+        None for other tasks or a version evaluated before it was kept."""
+        return self._load_json(version, CALIBRATION_ARTIFACT)
+
+    def _load_json(self, version: str, artifact: str) -> dict | None:
         from mlflow.exceptions import MlflowException
 
         run_id = self._run_id_of(version)
         with tempfile.TemporaryDirectory() as tmp:
             try:
-                path = self.client.download_artifacts(run_id, REFERENCE_ARTIFACT, tmp)
+                path = self.client.download_artifacts(run_id, artifact, tmp)
             except (MlflowException, OSError):
                 return None
             return json.loads(Path(path).read_text())

@@ -52,6 +52,17 @@ def fit_calibration(probabilities, labels) -> Calibration:
                        tuple(map(float, isotonic.y_thresholds_)))
 
 
+def holdout_calibration(task: str, probabilities, labels) -> Calibration | None:
+    """The calibration the estimate needs, for a binary classifier whose holdout can give one
+    (None otherwise: regression, multiclass, or too few rows of a class)."""
+    if task != "classification":
+        return None
+    try:
+        return fit_calibration(probabilities, labels)
+    except ValueError:
+        return None
+
+
 def estimate_performance(probabilities, calibration: Calibration) -> dict[str, float]:
     """Expected ROC AUC and accuracy (threshold 0.5 on the raw probability) of unlabelled rows.
 

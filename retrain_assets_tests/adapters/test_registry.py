@@ -97,6 +97,17 @@ def test_an_evaluation_leaves_its_numbers_tables_and_plot_on_the_run_once_when_r
     assert verdict["interval"]["low"] == -0.09
 
 
+def test_a_classifier_s_holdout_calibration_is_read_back_by_version(registry, home):
+    candidate = _trained(registry, home)
+    _evaluate(registry, candidate)
+    assert registry.load_calibration(candidate.version) is None, "a regressor keeps none"
+
+    kept = {"raw": [0.1, 0.9], "calibrated": [0.05, 0.8]}
+    registry.log_evaluation(candidate, HoldoutMetrics({"roc_auc": 0.8}, rows=400), NOT_BLESSED,
+                            plots={}, tables={}, calibration=kept)
+    assert registry.load_calibration(candidate.version) == kept
+
+
 def test_the_experiment_opens_as_machine_learning_unless_its_kind_was_chosen(home):
     uri = f"sqlite:///{home / 'mlflow.db'}"
     client = ModelRegistry(tracking_uri=uri, experiment="created", model_name="m").client

@@ -7,6 +7,7 @@ import pandas as pd
 
 from retrain_assets.adapters.registry import CHAMPION, HoldoutMetrics, ModelRef, RunLink, RunOrigin
 from retrain_assets.core.drift import build_reference
+from retrain_assets.core.estimation import holdout_calibration
 from retrain_assets.core.evaluation import (
     EvaluationReport,
     Verdict,
@@ -238,6 +239,7 @@ def build_training_assets(project: Project) -> list[dg.AssetsDefinition]:
             verdict = with_segment_gate(verdict, segments)
         verdict = replace(verdict, reasons=(*notes, *verdict.reasons))
         noise = metric_noise(spec.task, spec.primary_metric, actual, scores["candidate"])
+        calibration = holdout_calibration(spec.task, scores["candidate"], actual)
         per_day = _per_day_metrics(holdout, scores, spec)
         metric_table = pd.DataFrame(metrics).rename_axis("metric").reset_index()
         png = png_bytes(predicted_vs_actual(actual, scores, spec.task))
@@ -246,7 +248,8 @@ def build_training_assets(project: Project) -> list[dg.AssetsDefinition]:
                                       noise={spec.primary_metric: noise} if noise else {}),
             verdict, plots={"predicted_vs_actual": png},
             tables={"metrics": metric_table, "per_day": per_day,
-                    **({"segments": segments.table} if segments is not None else {})})
+                    **({"segments": segments.table} if segments is not None else {})},
+            calibration=calibration and calibration.to_dict())
         report = EvaluationReport(
             candidate_version=candidate.version, candidate_run_id=candidate.run_id,
             champion_version=champion_version, holdout_days=candidate.holdout_days,
