@@ -14,6 +14,7 @@ from retrain_assets.adapters.registry import (
     ModelRegistry,
     champion_moves,
 )
+from retrain_assets.core.estimation import Calibration, estimate_performance
 from retrain_assets.core.frames import TEXT
 from retrain_assets.core.ingest import ContractReport, validate_frame
 from retrain_assets.core.point_in_time import ChampionMove, ServedBy, champions_by_day
@@ -48,6 +49,18 @@ def score_day(model, features: pd.DataFrame, spec, version: str) -> pd.DataFrame
         "actual": features[spec.target].astype("float64").to_numpy(),
         "model_version": version,
     })
+
+
+def estimated_metadata(frame: pd.DataFrame, calibration: Calibration | None
+                       ) -> dict[str, dg.MetadataValue]:
+    """The day's performance estimated from the champion's calibrated probabilities, before
+    its labels arrive (`estimated_roc_auc`, `estimated_accuracy`); none without a calibration
+    (regression, multiclass, a version evaluated before calibrations were kept)."""
+    if calibration is None or frame.empty:
+        return {}
+    return {f"estimated_{metric}": dg.MetadataValue.float(round(value, DIGITS))
+            for metric, value in estimate_performance(frame["prediction"], calibration).items()
+            if value == value}  # NaN: a day the estimate cannot rank (one class expected)
 
 
 def beside_champion(scored: pd.DataFrame, challenger: pd.DataFrame) -> pd.DataFrame:
@@ -138,6 +151,9 @@ def build_scoring_assets(project: Project) -> list[dg.AssetsDefinition]:
         if shadowed:
             versions.add(challenger)
         models = {v: registry.load_model(v, trusted_types(spec)) for v in versions}
+        calibrations = ({v: Calibration.from_dict(kept) for v in versions
+                         if (kept := registry.load_calibration(v)) is not None}
+                        if spec.task == "classification" else {})
         frames, results = {}, []
         for day in context.partition_keys:
             version = served[day].version
@@ -170,7 +186,8 @@ def build_scoring_assets(project: Project) -> list[dg.AssetsDefinition]:
             **stored_day_summary(frame),
             **({"mean_prediction": dg.MetadataValue.float(
                 round(float(frame["prediction"].mean()), DIGITS)),
-                "model_version": dg.MetadataValue.text(served[day].version)}
+                "model_version": dg.MetadataValue.text(served[day].version),
+                **estimated_metadata(frame, calibrations.get(served[day].version))}
                if frame is not None else {}),
             **({"challenger_version": dg.MetadataValue.text(challenger),
                 "challenger_mean_prediction": dg.MetadataValue.float(
