@@ -3,7 +3,7 @@
 Failures page through `run_failure_alert` (sensors.py). Outcomes are not failures and have their
 own routes: drift and decay on a scored day, candidates not blessed N times in a row, a blessed
 candidate awaiting approval, a rejection, a promotion, a rollback, a shadow challenger started
-or retired. Each route takes some kinds
+or retired, a stale champion. Each route takes some kinds
 to a Slack channel (dagster-slack) and/or e-mail addresses (Dagster's SMTP helpers, as its
 `make_email_on_run_failure_sensor` uses them); every alert is also logged.
 """
@@ -33,14 +33,16 @@ from retrain_assets.pipeline.assets.deployment import (
 )
 from retrain_assets.pipeline.assets.monitoring import NO_FEATURE_DRIFT, NO_PERFORMANCE_DECAY
 from retrain_assets.pipeline.dagster_internals import send_email_via_ssl, send_email_via_starttls
+from retrain_assets.pipeline.health import CHAMPION_FRESH
 from retrain_assets.pipeline.names import Names
 from retrain_assets.pipeline.project import Project
 from retrain_assets.pipeline.sensors import recent_check_results
 
 DRIFT, DECAY, NOT_BLESSED = "drift", "decay", "not_blessed"
-AWAITING_APPROVAL, REJECTION, PROMOTION, ROLLBACK, SHADOW = (
-    "awaiting_approval", "rejection", "promotion", "rollback", "shadow")
-KINDS = (DRIFT, DECAY, NOT_BLESSED, AWAITING_APPROVAL, REJECTION, PROMOTION, ROLLBACK, SHADOW)
+AWAITING_APPROVAL, REJECTION, PROMOTION, ROLLBACK, SHADOW, STALE = (
+    "awaiting_approval", "rejection", "promotion", "rollback", "shadow", "stale")
+KINDS = (DRIFT, DECAY, NOT_BLESSED, AWAITING_APPROVAL, REJECTION, PROMOTION, ROLLBACK, SHADOW,
+         STALE)
 CHECK_KINDS = {NO_FEATURE_DRIFT: DRIFT, NO_PERFORMANCE_DECAY: DECAY}
 OUTCOME_KINDS = {PROMOTED: PROMOTION, APPROVED: PROMOTION, ROLLED_BACK: ROLLBACK,
                  AWAITING: AWAITING_APPROVAL, REJECTED: REJECTION,
@@ -152,16 +154,19 @@ class ChampionEvent:
 @dataclass(frozen=True)
 class AlertCursor:
     """What outcome_alert_sensor remembers: the last production_model event taken in, how many
-    candidates in a row were not blessed, and which drift/decay failures were already sent."""
+    candidates in a row were not blessed, which drift/decay failures were already sent, and the
+    champion version a stale alert was sent for (None while the champion is fresh)."""
 
     last_event: int = 0
     not_blessed_in_a_row: int = 0
     alerted_failures: tuple[int, ...] = ()
+    stale_version: str | None = None
 
     def to_json(self) -> str:
         return json.dumps({"last_event": self.last_event,
                            "not_blessed_in_a_row": self.not_blessed_in_a_row,
-                           "alerted_failures": sorted(self.alerted_failures)})
+                           "alerted_failures": sorted(self.alerted_failures),
+                           "stale_version": self.stale_version})
 
     @classmethod
     def from_json(cls, text: str | None) -> AlertCursor | None:
@@ -169,7 +174,7 @@ class AlertCursor:
             return None
         data = json.loads(text)
         return cls(data["last_event"], data["not_blessed_in_a_row"],
-                   tuple(data["alerted_failures"]))
+                   tuple(data["alerted_failures"]), data.get("stale_version"))
 
 
 def champion_alerts(events: Iterable[ChampionEvent], cursor: AlertCursor,
@@ -234,8 +239,45 @@ def check_alerts(recent: Iterable[CheckResult], cursor: AlertCursor, alerts: Out
     return sent, replace(cursor, alerted_failures=tuple(sorted(alerted)))
 
 
+@dataclass(frozen=True)
+class Freshness:
+    """production_model's latest champion_fresh result."""
+
+    passed: bool
+    model_version: str | None
+    description: str
+
+
+def stale_alerts(latest: Freshness | None, cursor: AlertCursor, alerts: OutcomeAlerts,
+                 production_model: dg.AssetKey) -> tuple[list[Alert], AlertCursor]:
+    """One alert when a champion version is found stale (the hourly check fails every hour
+    until it is retrained); a fresh result re-arms it."""
+    if latest is None or latest.passed:
+        return [], replace(cursor, stale_version=None)
+    if latest.model_version == cursor.stale_version:
+        return [], cursor
+    link = alerts.link(f"assets/{production_model.to_user_string()}")
+    return ([Alert(STALE, f":hourglass_flowing_sand: {latest.description}",
+                   (link,) if link else ())],
+            replace(cursor, stale_version=latest.model_version))
+
+
 # ---------------------------------------------------------------------------------------------
 # the sensor
+
+
+def latest_freshness(instance: dg.DagsterInstance, production_model: dg.AssetKey
+                     ) -> Freshness | None:
+    """The newest evaluated champion_fresh result, if any."""
+    history = instance.event_log_storage.get_asset_check_execution_history(
+        dg.AssetCheckKey(production_model, CHAMPION_FRESH), limit=1)
+    event = history[0].event if history else None
+    if event is None or event.dagster_event is None:  # planned, not evaluated yet
+        return None
+    evaluation = event.dagster_event.asset_check_evaluation_data
+    version = evaluation.metadata.get("model_version")
+    return Freshness(evaluation.passed, None if version is None else str(version.value),
+                     evaluation.description or "")
 
 
 def champion_events(instance: dg.DagsterInstance, production_model: dg.AssetKey,
@@ -267,7 +309,8 @@ def build_outcome_alert_sensor(project: Project) -> dg.SensorDefinition:
                description="Sends outcomes (not failures) along the configured routes: drift "
                            "and decay, candidates not blessed N times in a row, a candidate "
                            "awaiting approval, a rejection, a promotion, a rollback, a shadow "
-                           "challenger started or retired — each with links. Starts from "
+                           "challenger started or retired, a stale champion — each with links. "
+                           "Starts from "
                            "the present: history before its first tick is not sent.")
     def outcome_alert_sensor(context: dg.SensorEvaluationContext, **_on_context) -> dg.SkipReason:
         return send_outcomes(context, names, names.resource(context, "outcome_alerts"))
@@ -282,14 +325,20 @@ def send_outcomes(context: dg.SensorEvaluationContext, names: Names,
     recent = recent_check_results(instance, names)
     if cursor is None:
         newest = champion_events(instance, names.production_model, None, limit=1)
+        freshness = latest_freshness(instance, names.production_model)
         start = AlertCursor(last_event=max((e.storage_id for e in newest), default=0),
                             alerted_failures=tuple(r.execution_id for r in recent
-                                                   if not r.passed))
+                                                   if not r.passed),
+                            stale_version=freshness.model_version
+                            if freshness and not freshness.passed else None)
         context.update_cursor(start.to_json())
         return dg.SkipReason("first tick: outcomes from now on are sent")
     events = champion_events(instance, names.production_model, cursor.last_event)
     sent, cursor = champion_alerts(events, cursor, outcome_alerts)
     failures, cursor = check_alerts(recent, cursor, outcome_alerts, names.drift_report)
+    stale, cursor = stale_alerts(latest_freshness(instance, names.production_model), cursor,
+                                 outcome_alerts, names.production_model)
+    sent += stale
     for alert in (*sent, *failures):
         outcome_alerts.send(alert, context.log)
     context.update_cursor(cursor.to_json())

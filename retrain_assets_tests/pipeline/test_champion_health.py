@@ -7,8 +7,15 @@ import dagster as dg
 from retrain_assets.adapters.registry import CHAMPION
 from retrain_assets.core.champion_health import alias_health, staleness
 from retrain_assets.dev.instance import run_job
+from retrain_assets.pipeline.alerts import AlertRoute, OutcomeAlerts
 from retrain_assets.pipeline.build import build_definitions
-from retrain_assets_tests.conftest import SMALL_TRAINING, START, champion_from, land
+from retrain_assets_tests.conftest import (
+    SMALL_TRAINING,
+    START,
+    champion_from,
+    land,
+    sensor_tick,
+)
 
 
 def evaluations(result) -> dict:
@@ -16,7 +23,7 @@ def evaluations(result) -> dict:
 
 
 def test_the_checks_run_with_the_promotion_and_catch_a_hand_moved_alias(defs, instance,
-                                                                        landing, project):
+                                                                        landing, project, slack):
     days = land(landing, START, 8, rows=120)
     assert run_job(defs, "ingest_job", instance, days=days).success
     promoted = run_job(defs, "training_job", instance, run_config=SMALL_TRAINING)
@@ -35,11 +42,23 @@ def test_the_checks_run_with_the_promotion_and_catch_a_hand_moved_alias(defs, in
            f"{recorded}" in alias.description
     assert evaluations(result)["champion_fresh"].passed  # trained a day before the newest
 
+    alerts = {"outcome_alerts": OutcomeAlerts(slack_token="xoxb-test", routes=[
+        AlertRoute(kinds=["stale"], slack_channel="#ml")])}
+    cursor = sensor_tick(defs, "outcome_alert_sensor", instance, alerts).cursor  # first tick
     strict = build_definitions(dataclasses.replace(project, champion_max_age_days=0))
     fresh = evaluations(run_job(strict, "champion_health_job", instance))["champion_fresh"]
     assert not fresh.passed and fresh.severity.value == "WARN"
     assert "trained on data through 2025-01-0" in fresh.description
     assert "run training_job" in fresh.description
+
+    # a stale champion is an outcome alert, sent once per version, not every hourly check
+    cursor = sensor_tick(strict, "outcome_alert_sensor", instance, alerts, cursor).cursor
+    assert [m["channel"] for m in slack] == ["#ml"]
+    assert slack[0]["text"].startswith(":hourglass_flowing_sand: ") and \
+        fresh.description in slack[0]["text"]
+    assert run_job(strict, "champion_health_job", instance).success
+    sensor_tick(strict, "outcome_alert_sensor", instance, alerts, cursor)
+    assert len(slack) == 1
 
 
 def test_health_descriptions_name_both_versions_and_the_days():

@@ -217,3 +217,23 @@ def test_not_blessed_alerts_at_each_streak_of_n_and_a_promotion_resets_it():
         ("promotion", "version 5 is champion (promoted; replace")]
     assert sent[0].links == ("http://mlflow/runs/r2",)
     assert (cursor.last_event, cursor.not_blessed_in_a_row) == (15, 1)  # reset by the promotion
+
+
+def test_a_stale_champion_alerts_once_per_version_and_again_after_it_was_fresh():
+    from retrain_assets.pipeline.alerts import AlertCursor, Freshness, stale_alerts
+
+    alerts = OutcomeAlerts(dagster_ui_url="http://dagster.example")
+    key = dg.AssetKey(["taxi", "production_model"])
+    stale = Freshness(False, "3", "champion version 3 trained on data through 2025-01-01")
+    cursor, sent = AlertCursor(), []
+    for latest in (stale, stale, Freshness(True, "3", "fresh"), stale,
+                   Freshness(False, "4", "champion version 4 is stale too"), None):
+        alerted, cursor = stale_alerts(latest, cursor, alerts, key)
+        sent += alerted
+    assert [(a.kind, a.text) for a in sent] == [
+        ("stale", ":hourglass_flowing_sand: champion version 3 trained on data through "
+                  "2025-01-01")] * 2 + [
+        ("stale", ":hourglass_flowing_sand: champion version 4 is stale too")]
+    assert sent[0].links == ("http://dagster.example/assets/taxi/production_model",)
+    assert cursor.stale_version is None
+    assert AlertCursor.from_json(AlertCursor(stale_version="4").to_json()).stale_version == "4"
