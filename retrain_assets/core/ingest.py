@@ -520,7 +520,7 @@ def _annotate(rows: pd.DataFrame, origin: pd.Series, cases: pd.DataFrame) -> pd.
 
 
 def apply_contract(frames: dict[str, pd.DataFrame], schema: pa.DataFrameSchema, *, day: str,
-                   time_column: str, time_zone: str | None = None,
+                   time_column: str | None, time_zone: str | None = None,
                    policy: RowPolicy = RowPolicy()) -> ContractReport:
     """Validate a day's files against the schema, reporting every problem at once.
 
@@ -535,7 +535,8 @@ def apply_contract(frames: dict[str, pd.DataFrame], schema: pa.DataFrameSchema, 
                           "no trips is almost always a broken export. Re-export the day and land "
                           "it again.")
         return report
-    day_schema = _with_day_check(vectorised(schema), time_column, day)
+    day_schema = (vectorised(schema) if time_column is None  # e.g. label files: id + target
+                  else _with_day_check(vectorised(schema), time_column, day))
     parsed, parse_failures = _parse_values(combined, schema, time_zone)
     checkable = (parsed if parse_failures.empty  # dropping nothing would still copy the frame
                  else parsed.drop(index=pd.Index(parse_failures["index"])))
