@@ -1,10 +1,10 @@
 """Labels that arrive after the features: their contract, and how they meet a day's rows.
 
 A dataset with a `LabelFeed` (core.dataset) lands its features without the target; the target
-lands later in a zone of its own, `<labels zone>/<day>/<any name>.csv|.parquet` (the day the labels refer to),
-one row per id holding the id and the target. Each labelled day is matched to that day's
-features by id: ids with more than one label and ids no feature row has are counted and
-sampled, never silently dropped, and only rows with exactly one label count as labelled.
+lands later in a zone of its own, `<labels zone>/<day>/<any name>.csv|.parquet` (the day the
+labels refer to), one row per id holding the id and the target. Each labelled day is matched to
+that day's features by id: ids with more than one label and ids no feature row has are counted
+and sampled, never silently dropped, and only rows with exactly one label count as labelled.
 """
 
 from __future__ import annotations
