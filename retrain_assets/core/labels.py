@@ -9,6 +9,7 @@ and sampled, never silently dropped, and only rows with exactly one label count 
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 import pandas as pd
@@ -103,19 +104,42 @@ def with_labels(features: pd.DataFrame, labels: pd.DataFrame | None,
                 spec: DatasetSpec) -> pd.DataFrame:
     """The day's features with the target taken from its labels by id: missing where no label
     (or more than one) arrived for the row."""
-    if labels is None:
-        once = pd.Series(dtype=object)
-    else:
-        once, _ = unique_labels(labels, spec)
-    target = features[spec.id_column].astype(TEXT).map(once)
-    known = target.notna()
-    values = pd.Series(None if spec.task == "multiclass" else float("nan"), index=target.index,
+    return features.assign(**{spec.target: labels_for(features[spec.id_column], labels, spec)})
+
+
+def labels_for(ids: pd.Series, labels: pd.DataFrame | None, spec: DatasetSpec) -> pd.Series:
+    """The target of each id as the features hold it (`target_values`), missing where no
+    label, or more than one, arrived for it."""
+    once = unique_labels(labels, spec)[0] if labels is not None else pd.Series(dtype=object)
+    found = ids.astype(TEXT).map(once)
+    known = found.notna()
+    values = pd.Series(None if spec.task == "multiclass" else float("nan"), index=ids.index,
                        dtype=TEXT if spec.task == "multiclass" else "float64")
     if known.any():
-        values[known] = target_values(target[known], spec).to_numpy()
-    return features.assign(**{spec.target: values})
+        values[known] = target_values(found[known], spec).to_numpy()
+    return values
 
 
 def labelled_only(frame: pd.DataFrame, spec: DatasetSpec) -> pd.DataFrame:
     """The rows whose label has arrived: the only rows a model may train or be judged on."""
     return frame[frame[spec.target].notna()].reset_index(drop=True)
+
+
+def scored_with_labels(predictions: pd.DataFrame, labels: pd.DataFrame,
+                       spec: DatasetSpec) -> pd.DataFrame:
+    """A day's stored predictions with `actual` taken from the labels that have arrived (by
+    `row_id`); realized metrics are computed on the rows where it is not missing."""
+    return predictions.assign(actual=labels_for(predictions["row_id"], labels, spec))
+
+
+def labelled_frames(features: Mapping[str, pd.DataFrame], labels: Mapping[str, pd.DataFrame],
+                    days: Sequence[str], spec: DatasetSpec) -> tuple[dict[str, pd.DataFrame], int]:
+    """Each day's features reduced to the rows whose label has arrived, and how many rows of
+    those days that left out (no label yet, or more than one)."""
+    frames, left_out = {}, 0
+    for day in days:
+        day_features = features[day]
+        frames[day] = labelled_only(with_labels(
+            day_features, labels.get(day), spec), spec)
+        left_out += len(day_features) - len(frames[day])
+    return frames, left_out

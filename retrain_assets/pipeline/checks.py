@@ -53,7 +53,9 @@ def frames_type(schema, names: Names) -> dg.DagsterType:
     schema's columns) instead of validating every row a second time.
     """
     per_frame = pandera_schema_to_dagster_type(schema)
-    declared = set((schema.to_schema() if isinstance(schema, type) else schema).columns)
+    columns = (schema.to_schema() if isinstance(schema, type) else schema).columns
+    declared = set(columns)
+    required = {name for name, column in columns.items() if column.required}
 
     def check_each_partition(context, value) -> dg.TypeCheck:
         if not isinstance(value, Mapping):
@@ -65,7 +67,7 @@ def frames_type(schema, names: Names) -> dg.DagsterType:
             if not isinstance(frame, pd.DataFrame):
                 return dg.TypeCheck(False, description=f"partition {day}: expected a DataFrame, "
                                                        f"got {type(frame).__name__}")
-            missing, extra = sorted(declared - set(frame.columns)), \
+            missing, extra = sorted(required - set(frame.columns)), \
                 sorted(set(frame.columns) - declared)
             if missing or extra:
                 return dg.TypeCheck(False, description=(

@@ -251,6 +251,14 @@ class ParquetIOManager(dg.ConfigurableIOManager):
     def day_profiles(self, asset: str) -> DayProfiles:
         return DayProfiles(self._store(), asset)
 
+    def stored_frames(self, asset: dg.AssetKey, days: list[str]) -> PartitionFrames:
+        """The stored partitions among `days` of a DataFrame asset, for a step that reads
+        another asset's days when they exist and reports when they do not (an input would
+        fail the step on a missing day)."""
+        store, path = self._store(), "/".join(asset.path)
+        return PartitionFrames(store, path, [d for d in days
+                                             if store.exists(f"{path}/{d}.parquet")])
+
     @staticmethod
     def _asset_path(context: dg.OutputContext | dg.InputContext) -> str:
         return "/".join(context.asset_key.path)

@@ -7,7 +7,7 @@ import pytest
 
 from retrain_assets.core.dataset import LabelFeed
 from retrain_assets.core.features import build_features, features_schema
-from retrain_assets.core.ingest import apply_contract
+from retrain_assets.core.ingest import apply_contract, read_landed_file
 from retrain_assets.core.labels import (
     label_schema,
     labelled_only,
@@ -76,3 +76,13 @@ def test_duplicate_and_unmatched_ids_are_counted_and_never_used(churn_day):
 def test_min_coverage_must_be_a_share():
     with pytest.raises(ValueError, match="min_coverage"):
         LabelFeed(min_coverage=80)
+
+
+@pytest.mark.parametrize("written", ["maybe", "no", ""])
+def test_a_label_that_is_not_true_or_false_breaks_the_contract_as_written(written):
+    """Coercion alone reads any non-empty text as true, and an empty value as false."""
+    landed = read_landed_file("labels.csv", f"customer_id,churned\nC1,{written}\nC2,0\n".encode())
+    report = apply_contract({"labels.csv": landed}, label_schema(CUSTOMER_CHURN_LATE_LABELS),
+                            day=DAY, time_column=None)
+    assert not report.passed
+    assert "labels.csv line 2" in report.problem and "churned" in report.problem

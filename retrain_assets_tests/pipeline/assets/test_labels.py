@@ -1,0 +1,165 @@
+"""A label-fed dataset end to end: churn snapshots land first, their labels a week later."""
+
+from datetime import timedelta
+
+import dagster as dg
+import pandas as pd
+import pytest
+
+from retrain_assets.adapters.storage import LocalObjectStore
+from retrain_assets.datasets.churn import CUSTOMER_CHURN_LATE_LABELS
+from retrain_assets.datasets.churn.simulator import (
+    LABEL_DELAY_DAYS,
+    LABELS_FILE_NAME,
+    simulated_day,
+    split_labels,
+)
+from retrain_assets.dev.instance import run_job
+from retrain_assets.pipeline.build import build_definitions
+from retrain_assets.pipeline.project import Project
+from retrain_assets_tests.conftest import START, land_frame, training_config
+
+DAYS = 10
+ROWS = 200
+
+
+@pytest.fixture
+def late(home):
+    """The late-label churn pipeline with every day's snapshots landed and its labels kept
+    back: {day: labels} to land when the test says they arrived."""
+    defs = build_definitions(Project(spec=CUSTOMER_CHURN_LATE_LABELS,
+                                     start_date=START.isoformat()))
+    landing = LocalObjectStore(home / "landing")
+    held = {}
+    for offset in range(DAYS):
+        day = START + timedelta(days=offset)
+        snapshots, labels = split_labels(simulated_day(day, ROWS))
+        land_frame(landing, day.isoformat(), snapshots, "customers.csv")
+        held[day.isoformat()] = labels
+    return defs, LocalObjectStore(home / "labels"), held
+
+
+def labels_tick(defs, instance, cursor):
+    with dg.build_sensor_context(instance=instance, cursor=cursor, definitions=defs,
+                                 resources=defs.resources) as context:
+        return defs.resolve_sensor_def("labels_sensor")(context)
+
+
+def run_requested(defs, instance, request: dg.RunRequest) -> dg.ExecuteInProcessResult:
+    """A sensor's run as the daemon launches it: the asset job with its partition and assets."""
+    return defs.resolve_implicit_global_asset_job_def().execute_in_process(
+        instance=instance, partition_key=request.partition_key, tags=request.tags,
+        asset_selection=request.asset_selection, raise_on_error=False)
+
+
+def land_labels(store, day: str, labels: pd.DataFrame, name: str = LABELS_FILE_NAME) -> None:
+    land_frame(store, day, labels, f"{name}.csv")
+
+
+def materialization(result, asset: str) -> dg.AssetMaterialization:
+    (event,) = [e.materialization for e in result.get_asset_materialization_events()
+                if e.asset_key == dg.AssetKey(asset)]
+    return event
+
+
+def check(result, name: str) -> dg.AssetCheckEvaluation:
+    (evaluation,) = [e for e in result.get_asset_check_evaluations() if e.check_name == name]
+    return evaluation
+
+
+def test_features_without_labels_are_ingested_and_training_uses_labelled_rows_only(
+        late, instance):
+    defs, label_zone, held = late
+    days = sorted(held)
+    assert run_job(defs, "ingest_job", instance, days=days).success  # no target in the files
+
+    cursor = labels_tick(defs, instance, None).cursor
+    labelled_days = days[:DAYS - LABEL_DELAY_DAYS + 4]  # the newest days' labels are not due
+    for day in labelled_days[:-1]:
+        land_labels(label_zone, day, held[day])
+    partly = labelled_days[-1]
+    land_labels(label_zone, partly, held[partly].iloc[:ROWS // 2])
+    ticked = labels_tick(defs, instance, cursor)
+    assert [r.partition_key for r in ticked.run_requests] == labelled_days
+    assert all(r.asset_selection == [dg.AssetKey("labels")] for r in ticked.run_requests)
+    for request in ticked.run_requests:  # no champion yet: labels only
+        assert run_requested(defs, instance, request).success
+
+    trained = run_job(defs, "training_job", instance,
+                      run_config=training_config(window_days=DAYS, min_train_days=3))
+    assert trained.success
+    model = materialization(trained, "candidate_model").metadata
+    labelled = ROWS * (len(labelled_days) - 1) + ROWS // 2
+    assert model["unlabelled_rows_left_out"].value == ROWS // 2
+    assert model["train_rows"].value + model["holdout_rows"].value == labelled
+    assert model["train_days"].value.endswith(labelled_days[-1]) or \
+        model["holdout_days"].value.endswith(labelled_days[-1])
+    registry = defs.resources["mlflow"].registry()
+    run = registry.client.get_run(registry.client.get_model_version(
+        registry.model_name, model["model_version"].value).run_id)
+    assert run.data.params["unlabelled_rows_left_out"] == str(ROWS // 2)
+
+
+def test_a_late_label_file_fills_in_its_days_realized_metric(late, instance):
+    defs, label_zone, held = late
+    days = sorted(held)
+    assert run_job(defs, "ingest_job", instance, days=days).success
+    for day in days[:6]:
+        land_labels(label_zone, day, held[day])
+    assert defs.resolve_implicit_global_asset_job_def().execute_in_process(
+        instance=instance, asset_selection=[dg.AssetKey("labels")],
+        tags={"dagster/asset_partition_range_start": days[0],
+              "dagster/asset_partition_range_end": days[5]}).success
+    assert run_job(defs, "training_job", instance,
+                   run_config=training_config(window_days=6, min_train_days=3)).success
+    scored_day = days[-1]
+    assert run_job(defs, "scoring_job", instance, days=[scored_day]).success
+
+    cursor = labels_tick(defs, instance, None).cursor
+    first = held[scored_day].iloc[:ROWS // 4]
+    land_labels(label_zone, scored_day, first)
+    ticked = labels_tick(defs, instance, cursor)
+    (request,) = ticked.run_requests
+    assert request.asset_selection == [dg.AssetKey("labels"), dg.AssetKey("performance")]
+    early = run_requested(defs, instance, request)
+    assert early.success
+    performance = materialization(early, "performance").metadata
+    assert performance["label_coverage"].value == 0.25
+    assert performance["judged"].value is False
+    decay = check(early, "no_performance_decay")
+    assert decay.passed and "not judged yet" in decay.description
+    assert check(early, "labels_match_features").passed
+
+    rest = pd.concat([held[scored_day].iloc[ROWS // 4:],
+                      held[scored_day].iloc[:1],  # a customer labelled twice
+                      pd.DataFrame({"customer_id": ["C9999999"], "churned": [False]})])
+    land_labels(label_zone, scored_day, rest, name="churn_labels_late")
+    (again,) = labels_tick(defs, instance, ticked.cursor).run_requests
+    assert again.partition_key == scored_day and again.run_key != request.run_key
+    complete = run_requested(defs, instance, again)
+    assert complete.success
+    performance = materialization(complete, "performance").metadata
+    assert performance["labelled_rows"].value == ROWS - 1  # the twice-labelled one is not used
+    assert performance["judged"].value is True
+    assert 0.5 < performance["realized_roc_auc"].value <= 1.0
+    match = check(complete, "labels_match_features")
+    assert not match.passed
+    assert match.metadata["duplicate_ids"].value == 1
+    assert match.metadata["unmatched_ids"].value == 1
+    assert match.metadata["unmatched_id_sample"].value == ["C9999999"]
+    assert "C9999999" in match.description
+
+
+def test_a_label_file_that_breaks_its_contract_is_quarantined(late, instance, home):
+    defs, label_zone, held = late
+    day = sorted(held)[0]
+    assert run_job(defs, "ingest_job", instance, days=[day]).success
+    land_labels(label_zone, day, held[day].assign(churned="maybe"))
+    result = defs.resolve_implicit_global_asset_job_def().execute_in_process(
+        instance=instance, partition_key=day, asset_selection=[dg.AssetKey("labels")],
+        raise_on_error=False)
+    contract = check(result, "contract")
+    assert not contract.passed and "churned" in contract.description
+    quarantined = list((home / "labels" / "_quarantine" / day).rglob("*.csv"))
+    assert [p.name for p in quarantined] == [f"{LABELS_FILE_NAME}.csv"]
+    assert not (home / "labels" / day / f"{LABELS_FILE_NAME}.csv").exists()
