@@ -356,7 +356,7 @@ def recent_check_results(instance: dg.DagsterInstance, names: Names, *,
                 passed=record.status == AssetCheckExecutionRecordStatus.SUCCEEDED,
                 execution_id=record.id, score=None if score is None else float(score.value),
                 model_version=None if version is None else str(version.value),
-                description=evaluation.description or ""))
+                description=evaluation.description or "", asset=asset.path[-1]))
     return results
 
 

@@ -17,6 +17,7 @@ from retrain_assets.datasets.churn.simulator import (
 from retrain_assets.dev.instance import run_job
 from retrain_assets.pipeline.build import build_definitions
 from retrain_assets.pipeline.project import Project
+from retrain_assets.pipeline.sensors import RetrainPolicy
 from retrain_assets_tests.conftest import START, land_frame, training_config
 
 DAYS = 10
@@ -163,3 +164,31 @@ def test_a_label_file_that_breaks_its_contract_is_quarantined(late, instance, ho
     quarantined = list((home / "labels" / "_quarantine" / day).rglob("*.csv"))
     assert [p.name for p in quarantined] == [f"{LABELS_FILE_NAME}.csv"]
     assert not (home / "labels" / day / f"{LABELS_FILE_NAME}.csv").exists()
+
+
+def test_realized_decay_and_drift_are_separate_triggers_of_a_label_fed_model(home, instance):
+    defs = build_definitions(Project(spec=CUSTOMER_CHURN_LATE_LABELS,
+                                     start_date=START.isoformat()))
+    policy = RetrainPolicy(min_interval_seconds=0, min_new_rows=0, bootstrap_days=0)
+
+    def retrain_tick(cursor):
+        with dg.build_sensor_context(instance=instance, cursor=cursor, definitions=defs,
+                                     resources={**defs.resources,
+                                                "retrain_policy": policy}) as context:
+            return defs.resolve_sensor_def("drift_retrain_sensor")(context)
+
+    def fail(asset: str, check_name: str, day: str):
+        instance.report_runless_asset_event(dg.AssetCheckEvaluation(
+            asset_key=dg.AssetKey(asset), check_name=check_name, passed=False, partition=day,
+            metadata={"score": dg.MetadataValue.float(0.3)}, description=f"{day}: failed"))
+
+    fail("performance", "no_performance_decay", "2025-01-05")
+    decayed = retrain_tick(None)
+    (request,) = decayed.run_requests
+    assert request.tags["retrain/trigger"] == "performance_decay"
+    assert request.tags["retrain/check"] == "performance:no_performance_decay"
+
+    fail("drift_report", "no_feature_drift", "2025-01-12")
+    (request,) = retrain_tick(decayed.cursor).run_requests
+    assert request.tags["retrain/trigger"] == "drift"
+    assert request.tags["retrain/check"] == "drift_report:no_feature_drift"
