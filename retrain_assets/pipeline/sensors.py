@@ -276,16 +276,15 @@ def build_labels_sensor(project: Project) -> dg.SensorDefinition:
         name=names.of("labels_sensor"),
         minimum_interval_seconds=project.sensor_interval_seconds,
         target=dg.AssetSelection.assets(names.labels, names.performance),
-        required_resource_keys={names.of("labels_zone"), names.of("mlflow")},
+        required_resource_keys={names.of("labels_zone")},
         default_status=dg.DefaultSensorStatus.RUNNING,
         description="A new or rewritten day in the label zone → one run of labels (→ "
-                    "performance once a champion exists) for the day the labels refer to, so "
+                    "performance once the day is scored) for the day the labels refer to, so "
                     "a late file updates that day's realized metric. Days already there when "
                     "the sensor first looks are history: backfill them.",
     )
     def labels_sensor(context: dg.SensorEvaluationContext, **_on_context):
         zone = names.resource(context, "labels_zone").zone()
-        mlflow: MlflowResource = names.resource(context, "mlflow")
         first_look = context.cursor is None
         state = WatchState() if first_look else landing_state(context.cursor)
         first, last, end = partition_bounds(project)
@@ -307,14 +306,18 @@ def build_labels_sensor(project: Project) -> dg.SensorDefinition:
                 f"first look at {zone.url}: {seen} already there are history: backfill "
                 f"{names.labels.to_user_string()} for them" if first_look else
                 f"no new or rewritten labelled day in {zone.url} ({seen} so far)"))
-        with_performance = mlflow.registry().version_for(CHAMPION) is not None
-        assets = [names.labels, *([names.performance] if with_performance else [])]
+        scored = context.instance.get_materialized_partitions(names.predictions)
+        unscored = sorted(day for day in changes.changed if day not in scored)
         context.log.info(f"labels landed for {', '.join(sorted(changes.changed))}: one run "
-                         f"per day of {' → '.join(a.to_user_string() for a in assets)}")
+                         f"per day of labels → performance" + (
+                             f" (labels only for {', '.join(unscored)}: no predictions yet; "
+                             "materialize performance once they are scored)" if unscored
+                             else ""))
         return dg.SensorResult(cursor=cursor, run_requests=[
             dg.RunRequest(run_key=f"labels:{day}@{fp}", partition_key=day,
-                          asset_selection=assets, tags={"labels/fingerprint": fp,
-                                                        "labels/day": day})
+                          asset_selection=[names.labels, *([names.performance]
+                                                           if day in scored else [])],
+                          tags={"labels/fingerprint": fp, "labels/day": day})
             for day, fp in sorted(changes.changed.items())])
 
     return labels_sensor
