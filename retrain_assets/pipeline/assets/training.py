@@ -112,7 +112,13 @@ def trainable_frames(features: PartitionFrames, labels: PartitionFrames | None,
     if labels is None:
         return {d: features[d] for d in window_days(list(features), window)}, 0
     days = window_days([d for d in features if d in labels], window)
-    return labelled_frames(features, labels, days, spec)
+    frames, unlabelled = labelled_frames(features, labels, days, spec)
+    if not any(len(frame) for frame in frames.values()):
+        raise ValueError(
+            f"no labelled rows to train on: of {len(list(features))} stored features day(s), "
+            f"{len(days)} have stored labels, holding no label for any of their ids. Land the "
+            "days' label files in the label zone (materialize labels for them), then train.")
+    return frames, unlabelled
 
 
 def build_training_assets(project: Project) -> list[dg.AssetsDefinition]:
@@ -140,16 +146,16 @@ def build_training_assets(project: Project) -> list[dg.AssetsDefinition]:
         mlflow: MlflowResource = names.resource(context, "mlflow")
         io_manager: ParquetIOManager = names.resource(context, "io_manager")
         settings = config.window_settings()
-        frames, unlabelled = trainable_frames(features, labels.get("labels"),
-                                              settings.window_days, spec)
-        if unlabelled:
-            context.log.info(f"left out {unlabelled} row(s) of the window whose labels have not "
-                             "arrived (or were given more than once)")
         try:
+            frames, unlabelled = trainable_frames(features, labels.get("labels"),
+                                                  settings.window_days, spec)
             window = split_window({d: len(f) for d, f in frames.items()}, settings,
                                   change_day=config.change_day or None)
         except ValueError as exc:
             raise dg.Failure(str(exc), allow_retries=False) from exc
+        if unlabelled:
+            context.log.info(f"left out {unlabelled} row(s) of the window whose labels have not "
+                             "arrived (or were given more than once)")
         train = training_rows(frames, window, spec.time_column)
         superseded = superseded_days(io_manager.day_profiles(names.raw_data.to_user_string()),
                                      window.train_days)

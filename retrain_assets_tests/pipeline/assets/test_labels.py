@@ -80,6 +80,11 @@ def test_features_without_labels_are_ingested_and_training_uses_labelled_rows_on
     defs, label_zone, held = late
     days = sorted(held)
     assert run_job(defs, "ingest_job", instance, days=days).success  # no target in the files
+    small = training_config(window_days=DAYS, min_train_days=3)
+    unlabelled = run_job(defs, "training_job", instance, run_config=small)
+    assert not unlabelled.success
+    (failure,) = [e for e in unlabelled.all_events if e.is_step_failure]
+    assert "no labelled rows to train on" in failure.step_failure_data.error.message
 
     cursor = labels_tick(defs, instance, None).cursor
     today = date.fromisoformat(days[-1]) + timedelta(days=1)
@@ -96,8 +101,7 @@ def test_features_without_labels_are_ingested_and_training_uses_labelled_rows_on
     assert run_requested(defs, instance, ticked.run_requests[0]).success
     assert materialize_labels(defs, instance, labelled_days[1:]).success  # the rest at once
 
-    trained = run_job(defs, "training_job", instance,
-                      run_config=training_config(window_days=DAYS, min_train_days=3))
+    trained = run_job(defs, "training_job", instance, run_config=small)
     assert trained.success
     model = materialization(trained, "candidate_model").metadata
     labelled = ROWS * (len(labelled_days) - 1) + ROWS // 2
