@@ -228,3 +228,16 @@ def test_not_blessed_alerts_at_each_streak_of_n_and_a_promotion_resets_it():
         ("promotion", "version 5 is champion (promoted; replace")]
     assert sent[0].links == ("http://mlflow/runs/r2",)
     assert (cursor.last_event, cursor.not_blessed_in_a_row) == (15, 1)  # reset by the promotion
+
+
+def test_a_realized_decay_alert_links_to_the_models_performance_asset():
+    from retrain_assets.core.policy import CheckResult
+    from retrain_assets.pipeline.alerts import AlertCursor, check_alerts
+
+    decayed = CheckResult(check="no_performance_decay", partition="2025-03-02", passed=False,
+                          execution_id=10, model_version="3", asset="performance",
+                          description="2025-03-02: realized roc_auc 0.61 is 18% worse")
+    (alert,) = check_alerts([decayed], AlertCursor(), OutcomeAlerts(
+        dagster_ui_url="http://dagster.example"), dg.AssetKey(["churn", "drift_report"]))[0]
+    assert alert.kind == "decay"
+    assert alert.links == ("http://dagster.example/assets/churn/performance",)
