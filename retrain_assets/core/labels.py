@@ -67,7 +67,11 @@ class LabelMatch:
         if self.duplicate_ids:
             problems.append(f"{len(self.duplicate_ids)} id(s) have more than one label and are "
                             f"not used (e.g. {self.duplicate_ids[:SAMPLE_IDS]})")
-        if self.unmatched_ids:
+        if self.unmatched_ids and not self.feature_rows:
+            problems.append(f"no features of {self.day} are stored to match its "
+                            f"{self.label_rows} label(s) to: ingest the day's features, then "
+                            "materialize labels for it again")
+        elif self.unmatched_ids:
             problems.append(f"{len(self.unmatched_ids)} labelled id(s) match no feature row of "
                             f"{self.day} (e.g. {self.unmatched_ids[:SAMPLE_IDS]})")
         covered = (f"{self.labelled_rows} of {self.feature_rows} feature rows labelled "

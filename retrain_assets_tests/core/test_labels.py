@@ -86,3 +86,10 @@ def test_a_label_that_is_not_true_or_false_breaks_the_contract_as_written(writte
                             day=DAY, time_column=None)
     assert not report.passed
     assert "labels.csv line 2" in report.problem and "churned" in report.problem
+
+
+def test_labels_of_a_day_without_stored_features_say_to_ingest_it_first(churn_day):
+    _, labels = split_labels(churn_day)
+    match = match_labels(DAY, labels, None, CUSTOMER_CHURN_LATE_LABELS)
+    assert len(match.unmatched_ids) == 50 and match.coverage == 0.0
+    assert f"no features of {DAY} are stored" in match.describe()
