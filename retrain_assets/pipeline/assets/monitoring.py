@@ -105,8 +105,11 @@ def build_monitoring_assets(project: Project) -> list[dg.AssetsDefinition]:
         ],
         description="Each scored day against the training reference stored with the model "
                     "that scored it (per-feature PSI and KS / Jensen–Shannon, prediction drift "
-                    f"vs the training label mean) and, where labels exist, live {metric} vs "
-                    "that model's holdout metric. Stored: one row per feature.",
+                    "vs the training label mean)"
+                    + ("; the realized metric is `performance`'s, once the day's labels land"
+                       if spec.labels else
+                       f" and, where labels exist, live {metric} vs that model's holdout metric")
+                    + ". Stored: one row per feature.",
     )
     def drift_report(context: dg.AssetExecutionContext, config: DriftReportConfig,
                      features: PartitionFrames, predictions: PartitionFrames):
