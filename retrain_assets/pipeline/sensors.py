@@ -548,7 +548,8 @@ def build_drift_retrain_sensor(project: Project) -> dg.SensorDefinition:
                 else 0)
         if retrain_policy.min_new_rows > 0 and rows >= retrain_policy.min_new_rows:
             return _data_volume(instance, names, retrain_policy, rows, taken)
-        days = _first_champion_due(instance, names, mlflow, retrain_policy)
+        days = _first_champion_due(instance, names, mlflow, retrain_policy,
+                                   label_feed=project.spec.labels is not None)
         if days is not None:
             return _bootstrap(instance, names, retrain_policy, days, taken)
         volume = (f"{rows:,} of the {retrain_policy.min_new_rows:,} new feature rows a "
@@ -615,8 +616,9 @@ def _data_volume(instance: dg.DagsterInstance, names: Names, policy: RetrainPoli
 
 
 def _first_champion_due(instance: dg.DagsterInstance, names: Names, mlflow: MlflowResource,
-                        policy: RetrainPolicy) -> int | None:
-    """The days of features there are when the first champion is due, else None."""
+                        policy: RetrainPolicy, *, label_feed: bool = False) -> int | None:
+    """The days of features there are when the first champion is due, else None. With a label
+    feed only days whose labels arrived count: the others have nothing to train on yet."""
     if policy.bootstrap_days <= 0:
         return None
     registry = mlflow.registry()
@@ -624,8 +626,10 @@ def _first_champion_due(instance: dg.DagsterInstance, names: Names, mlflow: Mlfl
     # a first candidate awaiting approval (`approve` mode) answers the bootstrap until it expires
     has_champion = registry.version_for(CHAMPION) is not None or (
         waiting is not None and waiting.expires_at > datetime.now(UTC))
-    days = 0 if has_champion else len(
-        instance.get_materialized_partitions(names.features))
+    trainable = set() if has_champion else instance.get_materialized_partitions(names.features)
+    if trainable and label_feed:
+        trainable &= instance.get_materialized_partitions(names.labels)
+    days = len(trainable)
     return days if first_champion_due(has_champion, days, policy.bootstrap_days) else None
 
 

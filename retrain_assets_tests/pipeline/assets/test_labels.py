@@ -203,3 +203,28 @@ def test_realized_decay_and_drift_are_separate_triggers_of_a_label_fed_model(hom
     (request,) = retrain_tick(decayed.cursor).run_requests
     assert request.tags["retrain/trigger"] == "drift"
     assert request.tags["retrain/check"] == "drift_report:no_feature_drift"
+
+
+def test_the_first_champion_of_a_label_fed_model_waits_for_labelled_days(home, instance):
+    defs = build_definitions(Project(spec=CUSTOMER_CHURN_LATE_LABELS,
+                                     start_date=START.isoformat()))
+    policy = RetrainPolicy(min_interval_seconds=0, min_new_rows=0, bootstrap_days=3)
+
+    def bootstrap_requests():
+        with dg.build_sensor_context(instance=instance, definitions=defs,
+                                     resources={**defs.resources,
+                                                "retrain_policy": policy}) as context:
+            return defs.resolve_sensor_def("drift_retrain_sensor")(context).run_requests
+
+    def materialized(asset: str, days: int):
+        for offset in range(days):
+            instance.report_runless_asset_event(dg.AssetMaterialization(
+                asset_key=asset, partition=(START + timedelta(days=offset)).isoformat()))
+
+    materialized("features", 5)
+    materialized("labels", 2)
+    assert bootstrap_requests() == []  # five days of features, two of them labelled
+    materialized("labels", 3)
+    (request,) = bootstrap_requests()
+    assert request.tags["retrain/trigger"] == "bootstrap"
+    assert request.tags["retrain/days_with_features"] == "3"
