@@ -247,7 +247,8 @@ def build_label_assets(project: Project) -> list[dg.AssetsDefinition]:
                     predictions: PartitionFrames, labels: PartitionFrames):
         registry = names.resource(context, "mlflow").registry()
         thresholds = DriftThresholds(metric_decay=config.metric_decay)
-        min_coverage = config.min_label_coverage or spec.labels.min_coverage
+        min_coverage = (spec.labels.min_coverage if config.min_label_coverage is None
+                        else config.min_label_coverage)
         holdouts: dict[str, HoldoutMetrics] = {}
         frames, days = {}, []
         for day in context.partition_keys:
