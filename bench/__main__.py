@@ -1,4 +1,4 @@
-"""`./tasks bench [--quick]`: run the benchmarks, print the table, write RESULTS.md."""
+"""`./tasks bench [--quick | --smoke]`: run the benchmarks, print the table, write RESULTS.md."""
 
 from __future__ import annotations
 
@@ -21,20 +21,25 @@ from bench.harness import BENCHMARKS, execute, machine, markdown, rows, text_tab
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
     parser.add_argument("--quick", action="store_true",
-                        help="reduced sizes, a few minutes (what CI runs)")
+                        help="reduced sizes, indicative figures in a few minutes")
+    parser.add_argument("--smoke", action="store_true",
+                        help="the smallest sizes that take every code path: proves the "
+                             "benchmarks run, figures mean nothing (what the test suite runs)")
     parser.add_argument("--out", type=Path, default=Path(__file__).parent / "RESULTS.md")
     parser.add_argument("--only", nargs="+", choices=sorted(BENCHMARKS), default=None)
     parser.add_argument("--repeats", type=int, default=None,
                         help="repeats per measurement (default 3 quick, 2 full)")
     args = parser.parse_args(argv)
-    repeats = args.repeats or (3 if args.quick else 2)
+    mode = "smoke" if args.smoke else "quick" if args.quick else "full"
+    repeats = args.repeats or {"smoke": 1, "quick": 3, "full": 2}[mode]
     outcomes = []
     for name in args.only or sorted(BENCHMARKS, key=lambda n: BENCHMARKS[n].item):
         print(f"running {name}: {BENCHMARKS[name].title} ...", flush=True)
-        outcomes.append(execute(BENCHMARKS[name], quick=args.quick, repeats=repeats))
+        outcomes.append(execute(BENCHMARKS[name], quick=args.quick, repeats=repeats,
+                                smoke=args.smoke))
     print()
     print(text_table(rows(outcomes)))
-    args.out.write_text(markdown(outcomes, machine(), quick=args.quick))
+    args.out.write_text(markdown(outcomes, machine(), mode=mode))
     print(f"\nwritten to {args.out}")
     return 1 if any(o.error for o in outcomes) else 0
 

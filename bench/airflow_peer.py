@@ -117,7 +117,8 @@ def airflow_backfill(python: str, home: str, landing: str, day_keys: list[str]) 
             states = dict(_query(database, "SELECT state, count(*) FROM dag_run WHERE dag_id = ? "
                                            "GROUP BY state", DAG_ID))
             if states.get("failed"):
-                raise RuntimeError(f"Airflow DAG runs failed: {states}; log {log}")
+                raise RuntimeError(f"Airflow DAG runs failed: {states}; "
+                                   f"{failed_task_log(airflow_home)}")
             return states.get("success", 0) >= len(day_keys)
 
         wait_for(finished, RUN_TIMEOUT_S, f"{len(day_keys)} DAG runs to succeed", process, log)
@@ -127,6 +128,17 @@ def airflow_backfill(python: str, home: str, landing: str, day_keys: list[str]) 
         raise RuntimeError(f"the Airflow DAG wrote {len(written)} days, expected {len(day_keys)} "
                            f"({day_keys[0]}..{day_keys[-1]}); its runs did other days")
     return seconds
+
+
+def failed_task_log(airflow_home: Path) -> str:
+    """The end of the newest task log that records an error (the scratch folder holding it is
+    gone once the benchmark ends)."""
+    logs = sorted((airflow_home / "logs").rglob("*.log"), key=lambda p: p.stat().st_mtime)
+    failed = [p for p in logs if "error" in p.read_text(errors="replace").lower()]
+    if not failed:
+        return f"no task log records an error under {airflow_home / 'logs'}"
+    tail = "\n".join(failed[-1].read_text(errors="replace").splitlines()[-30:])
+    return f"the end of {failed[-1]}:\n{tail}"
 
 
 @contextmanager
@@ -189,7 +201,7 @@ def _execute(database: Path, sql: str, *params) -> None:
 
 @benchmark(6, "peer", "the backfill's bare per-day work as an Airflow daily DAG with catchup")
 def peer(run: Run) -> list[Figure]:
-    count, rows = (4, 2_000) if run.quick else (365, 20_000)
+    count, rows = run.sized(full=(365, 20_000), quick=(4, 2_000), smoke=(2, 500))
     python, install_seconds = airflow_environment()
     home = run.folder("home")
     day_keys = days(count, START)

@@ -137,7 +137,8 @@ def bare_loop(files: list[Path], out: Path) -> float:
 
 @benchmark(2, "backfill", "daily partitions through raw_data → features as one backfill")
 def backfill(run: Run) -> list[Figure]:
-    count, rows, sample = (30, 2_000, 2) if run.quick else (365, 20_000, 12)
+    count, rows, sample = run.sized(full=(365, 20_000, 12), quick=(30, 2_000, 2),
+                                    smoke=(4, 500, 2))
     home = run.folder("home")
     day_keys = days(count)
     files = land(landing_zone(home), day_keys, rows)

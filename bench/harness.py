@@ -126,6 +126,7 @@ class Run:
     quick: bool
     scratch: Path
     repeats: int
+    smoke: bool = False  # the smallest sizes that still take every code path (implies quick)
     sizes: list[str] = field(default_factory=list)  # what was measured, for the report
     notes: list[str] = field(default_factory=list)  # how (route taken, extrapolations)
 
@@ -136,6 +137,11 @@ class Run:
         print(f"  {task.__name__}: {', '.join(f'{s:.2f}' for s in measured.seconds)} s, "
               f"peak {measured.peak_gib:.2f} GiB", flush=True)
         return measured
+
+    def sized(self, *, full: T, quick: T, smoke: T) -> T:
+        """This mode's size: smoke proves the benchmark runs (the test suite), quick gives
+        indicative figures in minutes, full is what the targets are set for."""
+        return smoke if self.smoke else quick if self.quick else full
 
     @property
     def log(self) -> Path:
@@ -176,12 +182,12 @@ class Outcome:
     error: str | None = None
 
 
-def execute(bench: Benchmark, *, quick: bool, repeats: int) -> Outcome:
+def execute(bench: Benchmark, *, quick: bool, repeats: int, smoke: bool = False) -> Outcome:
     started = time.perf_counter()
     # a code server a benchmark started may still be closing its files when we clean up
     with tempfile.TemporaryDirectory(prefix=f"bench-{bench.name}-",
                                      ignore_cleanup_errors=True) as scratch:
-        run = Run(quick=quick, scratch=Path(scratch), repeats=repeats)
+        run = Run(quick=quick or smoke, scratch=Path(scratch), repeats=repeats, smoke=smoke)
         try:
             figures, error = bench.run(run), None
         except Exception as exc:  # one broken benchmark must not hide the others' results
@@ -282,12 +288,15 @@ def text_table(table: list[list[str]]) -> str:
     return "\n".join([line(HEADER), line(["-" * w for w in widths]), *map(line, table)])
 
 
-def markdown(outcomes: list[Outcome], info: dict[str, str], *, quick: bool) -> str:
+def markdown(outcomes: list[Outcome], info: dict[str, str], *, mode: str) -> str:
     esc = lambda cell: cell.replace("|", "\\|")  # noqa: E731
-    mode = "quick (reduced sizes; the targets are set for full sizes)" if quick else "full"
+    described = {"full": "full",
+                 "quick": "quick (reduced sizes; the targets are set for full sizes)",
+                 "smoke": "smoke (the smallest sizes; proves the benchmarks run, figures mean "
+                          "nothing)"}[mode]
+    flag = "" if mode == "full" else f" --{mode}"
     out = ["# Benchmark results", "",
-           f"Mode: **{mode}** — written by `./tasks bench{' --quick' if quick else ''}`; "
-           "see README.md.",
+           f"Mode: **{described}** — written by `./tasks bench{flag}`; see README.md.",
            "", "| | |", "|---|---|", *(f"| {k} | {esc(v)} |" for k, v in info.items()), "",
            "| " + " | ".join(HEADER) + " |", "|" + "---|" * len(HEADER),
            *("| " + " | ".join(map(esc, r)) + " |" for r in rows(outcomes)), ""]

@@ -64,7 +64,7 @@ def validation_alone(landed: Path, day: str) -> float:
 @benchmark(1, "ingest", "raw_data + features for one day, Pandera validation and Parquet write "
                      "included")
 def ingest(run: Run) -> list[Figure]:
-    rows = 100_000 if run.quick else 1_000_000
+    rows = run.sized(full=1_000_000, quick=100_000, smoke=10_000)
     home = run.folder("home")
     (day,) = days(1)
     (landed,) = land(landing_zone(home), [day], rows)

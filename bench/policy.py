@@ -210,7 +210,9 @@ class ProductPolicy:
         self._version = 0  # the champion's model version, as the checks record it
         self._window: ChampionWindow | None = None  # what its version's tags record
         self._change: OpenChange | None = None  # what the sensor's cursor remembers
-        self._reference = self._holdout = None
+        self._reference = self._holdout = self._calibration = None
+        # per scored day of a classifier: (estimated before labels, realized, holdout) ROC AUC
+        self.estimates: list[tuple[float, float, float]] = []
         self._checks = {check: deque(maxlen=RECENT_RESULTS) for check in DRIFT_CHECKS}
         self._executions = count()
         self._seen: set[int] = set()
@@ -280,6 +282,11 @@ class ProductPolicy:
                                   self.thresholds, noise=self._holdout.noise, rows=len(frame),
                                   holdout_rows=self._holdout.rows)
         drift = DayDrift(day, version, summary, decay)
+        if self._calibration is not None:
+            from retrain_assets.core.estimation import estimate_performance
+
+            estimated = estimate_performance(predictions, self._calibration)["roc_auc"]
+            self.estimates.append((estimated, live, self._holdout.value))
         for check, passed, score in ((NO_FEATURE_DRIFT, not drift.drifted, summary.max_psi),
                                      (NO_PERFORMANCE_DECAY, not decay.decayed, decay.decay)):
             self._checks[check].append(CheckResult(
@@ -333,7 +340,20 @@ class ProductPolicy:
                 train, list(spec.model_numeric_features), list(spec.categorical_features),
                 label=train[spec.target], days=train[spec.time_column].dt.floor("D"),
             ).restricted_to(self.monitored)
+            self._calibration = self._calibrated(actual, scores["candidate"])
         return TrainingRun(trigger, window, verdict)
+
+    def _calibrated(self, actual: pd.Series, scores: pd.Series):
+        """The estimate's calibration on the new champion's holdout (classifiers with
+        ROC AUC as their primary metric; None when the holdout cannot calibrate)."""
+        from retrain_assets.core.estimation import fit_calibration
+
+        if self.spec.task != "classification" or self.spec.primary_metric != "roc_auc":
+            return None
+        try:
+            return fit_calibration(scores, actual)
+        except ValueError:
+            return None
 
     def summary(self) -> str:
         """Why it trained and why candidates were not blessed, counted over the replay."""
@@ -438,6 +458,8 @@ class StreamResult:
     stream: Stream
     replays: dict[str, Replay]
     fits: int
+    # ours' ROC AUC per scored day of a classifier: estimated, realized, holdout
+    estimates: list[tuple[float, float, float]] = field(default_factory=list)
 
 
 def replay(stream: Stream, models: dict[tuple, Model]) -> StreamResult:
@@ -470,7 +492,7 @@ def replay(stream: Stream, models: dict[tuple, Model]) -> StreamResult:
             task, pooled, pd.concat(predicted[policy.name], ignore_index=True))
     ours = next(p for p in replayed if isinstance(p, ProductPolicy))
     replays[ours.name].detail = ours.summary()
-    return StreamResult(stream, replays, lab.fits)
+    return StreamResult(stream, replays, lab.fits, ours.estimates)
 
 
 def replay_all(streams: list[Stream]) -> list[StreamResult]:
@@ -519,6 +541,7 @@ def figures(result: StreamResult) -> list[Figure]:
     label = stream.label
     rows = [Figure(f"{label}: ours, cumulative live {error}", ours.cumulative_error,
                    daily.cumulative_error, "daily retraining", error, ratio_at_most(1.05))]
+    rows += estimate_figures(result)
     if stream.kind == "no drift":
         return rows + [Figure(f"{label}: ours, false retrains", ours.runs, daily.runs,
                               "daily retraining's runs", "runs", value_at_most(0, "runs"))]
@@ -534,6 +557,18 @@ def figures(result: StreamResult) -> list[Figure]:
                            segment if days is None else days, segment,
                            "days to the next change or the end: not recovered", "days", target))
     return rows
+
+
+def estimate_figures(result: StreamResult) -> list[Figure]:
+    """How far the ROC AUC estimated before labels (core/estimation, on ours' champion) was from
+    the realized one, against taking the champion's holdout AUC as the day's."""
+    if not result.estimates:
+        return []
+    frame = pd.DataFrame(result.estimates, columns=["estimated", "realized", "holdout"])
+    estimated, realized, holdout = frame["estimated"], frame["realized"], frame["holdout"]
+    return [Figure(f"{result.stream.label}: ROC AUC estimated before labels, mean abs error",
+                   (estimated - realized).abs().mean(), (holdout - realized).abs().mean(),
+                   "the champion's holdout AUC as the estimate", "AUC", None)]
 
 
 def stream_note(result: StreamResult) -> str:
@@ -561,10 +596,13 @@ def stream_note(result: StreamResult) -> str:
     return f"{stream.label}{change}: " + "; ".join(parts) + f"; {result.fits} models fitted"
 
 
-def streams(quick: bool) -> list[Stream]:
+def streams(size: str) -> list[Stream]:
     """Full: every kind for both datasets at ~300 and ~2,000 rows a day, 90 scored days after
-    the history. Quick: 21 scored days at ~300 rows, every kind once, no drift for both."""
-    if quick:
+    the history. Quick: 21 scored days at ~300 rows, every kind once, no drift for both.
+    Smoke: one change and one quiet stream, 12 scored days (the test suite's run)."""
+    if size == "smoke":
+        return [Stream(TAXI, "abrupt concept", 300, 12, 4), Stream(CHURN, "no drift", 300, 12, 4)]
+    if size == "quick":
         return [Stream(dataset, kind, 300, 21, 7) for dataset, kinds in (
             (TAXI, ("no drift", "abrupt concept", "abrupt covariate", "recurring concept")),
             (CHURN, ("no drift", "abrupt concept", "gradual concept", "label-noise spike")))
@@ -576,7 +614,7 @@ def streams(quick: bool) -> list[Stream]:
 @benchmark(6, "policy", "retraining policy: prequential live error, runs and recovery on "
                         "simulated drift streams, against schedules and a mean-label checker")
 def policy(run: Run) -> list[Figure]:
-    chosen = streams(run.quick)
+    chosen = streams(run.sized(full="full", quick="quick", smoke="smoke"))
     results, peak_rss = in_child(replay_all, chosen, log=run.log)
     run.sizes += [f"{len(chosen)} streams: {HISTORY_DAYS} history days then "
                   f"{chosen[0].scored_days} scored days; "

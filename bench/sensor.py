@@ -80,7 +80,7 @@ def full_listing(home: Path, existing: int) -> float:
 
 @benchmark(3, "sensor", "landing_zone_sensor tick with N existing days and 1 new one")
 def sensor(run: Run) -> list[Figure]:
-    counts = (100, 1_000) if run.quick else (100, 1_000, 10_000)
+    counts = run.sized(full=(100, 1_000, 10_000), quick=(100, 1_000), smoke=(10, 100))
     figures, first_ticks = [], []
     for existing in counts:
         (cold, warm), _ = in_child(daemon_ticks, run.folder(f"tick-{existing}"), existing,

@@ -70,7 +70,7 @@ def bare_fit(features: Path, train_days: list[str]) -> float:
 
 @benchmark(5, "training", "candidate_model on a large training window")
 def training(run: Run) -> list[Figure]:
-    train_rows = 40_000 if run.quick else 5_000_000
+    train_rows = run.sized(full=5_000_000, quick=40_000, smoke=8_000)
     per_day = -(-train_rows // WINDOW_DAYS)
     home = run.folder("home")
     all_days = days(WINDOW_DAYS + HOLDOUT_DAYS)

@@ -87,6 +87,29 @@ def instance(home):
 
 
 @pytest.fixture
+def slack(monkeypatch) -> list[dict]:
+    """Every message the alerts send to Slack (dagster-slack's client, faked), in order."""
+    sent = []
+
+    class FakeClient:
+        def chat_postMessage(self, **kwargs):
+            sent.append(kwargs)
+
+    import dagster_slack
+
+    monkeypatch.setattr(dagster_slack.SlackResource, "get_client", lambda self: FakeClient())
+    return sent
+
+
+def sensor_tick(defs: dg.Definitions, sensor: str, instance: dg.DagsterInstance,
+                resources: dict, cursor: str | None = None):
+    """One evaluation of `sensor` as the daemon runs it: its cursor carried in and out, its
+    resources by key (not as keywords, as a direct call would hand them)."""
+    context = dg.build_sensor_context(instance=instance, cursor=cursor, resources=resources)
+    return defs.resolve_sensor_def(sensor).evaluate_tick(context)
+
+
+@pytest.fixture
 def landing(home) -> LocalObjectStore:
     return LocalObjectStore(home / "landing")
 

@@ -1,5 +1,5 @@
 """The retraining-policy benchmark: its streams, its replay of the product's policy and the
-baselines, its figures; the quick mode runs end to end (no ratio is asserted)."""
+baselines, its figures; the smoke mode runs end to end (no ratio is asserted)."""
 
 from __future__ import annotations
 
@@ -17,6 +17,7 @@ from bench.policy import (
     ProductPolicy,
     Replay,
     StreamResult,
+    estimate_figures,
     figures,
     recovery_days,
     replay,
@@ -135,8 +136,18 @@ def test_figures_hold_ours_to_the_issues_targets():
         ("taxi 300/day, no drift: ours, false retrains", 2, False)]
 
 
+def test_the_estimate_is_judged_by_its_error_against_the_holdout_auc_as_the_estimate():
+    result = StreamResult(Stream(CHURN, "abrupt covariate", 300, 2, 1), {}, fits=0, estimates=[
+        (0.80, 0.82, 0.85), (0.70, 0.74, 0.85)])
+    (figure,) = estimate_figures(result)
+    assert figure.what == ("churn 300/day, abrupt covariate: ROC AUC estimated before labels, "
+                           "mean abs error")
+    assert (figure.value, figure.baseline) == pytest.approx((0.03, 0.07))
+    assert estimate_figures(StreamResult(result.stream, {}, fits=0)) == []
+
+
 def test_full_mode_covers_every_kind_for_both_tasks_at_both_volumes():
-    full = streams(quick=False)
+    full = streams("full")
     assert len(full) == 24
     assert {(s.dataset.spec.task, s.rows) for s in full} == {
         (task, rows) for task in ("regression", "classification") for rows in (300, 2_000)}
@@ -145,22 +156,25 @@ def test_full_mode_covers_every_kind_for_both_tasks_at_both_volumes():
 
 @pytest.mark.slow
 @pytest.mark.timeout(900)
-def test_quick_policy_benchmark_reports_ours_against_the_baselines(tmp_path):
+def test_smoke_policy_benchmark_reports_ours_against_the_baselines(tmp_path):
     out = tmp_path / "RESULTS.md"
-    done = subprocess.run([sys.executable, "-m", "bench", "--quick", "--only", "policy",
+    done = subprocess.run([sys.executable, "-m", "bench", "--smoke", "--only", "policy",
                            "--repeats", "1", "--out", str(out)],
                           cwd=REPO, capture_output=True, text=True)
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
 
     text = out.read_text()
     rows = [line.split(" | ") for line in text.splitlines() if line.startswith("| policy | ")]
-    for stream in streams(quick=True):
+    for stream in streams("smoke"):
         named = [row for row in rows if row[1].startswith(stream.label + ": ")]
         assert named, stream.label
         assert all(float(row[4]) >= 0 for row in named)
         note = next(line for line in text.splitlines() if line.startswith(f"- {stream.label}"))
-        assert re.search(r"runs: ours \d+, never 0, weekly \d+, daily 20, mean-label \d+",
-                         note), note
+        estimated = [row for row in named if "ROC AUC estimated before labels" in row[1]]
+        assert len(estimated) == (stream.dataset.spec.task == "classification"), stream.label
+        daily = stream.scored_days - 1  # retrains after each scored day but the last
+        assert re.search(rf"runs: ours \d+, never 0, weekly \d+, daily {daily}, "
+                         r"mean-label \d+", note), note
 
 
 def test_ours_asks_and_trains_through_the_products_policy_functions(monkeypatch):

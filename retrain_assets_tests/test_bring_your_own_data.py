@@ -8,6 +8,7 @@ import pandas as pd
 import pandera.pandas as pa
 import pytest
 from pandera.typing import Series
+from sklearn.metrics import roc_auc_score
 
 from retrain_assets.core.dataset import DatasetSpec, load_spec
 from retrain_assets.dev.instance import run_job
@@ -74,3 +75,18 @@ def test_classification_dataset_trains_and_bootstraps_a_champion(home, instance,
     metrics = {r.data["metric"]: r.data["candidate"] for r in report["metrics"].value.records}
     assert set(metrics) == {"accuracy", "f1", "roc_auc"} and metrics["roc_auc"] > 0.7
     assert defs.resources["mlflow"].registry().version_for("champion") == "1"
+
+    # a new day scored says what its labels will show, estimated from calibrated probabilities
+    new = [(days[-1] + timedelta(days=i)) for i in (1, 2)]
+    for day in new:
+        land_frame(landing, day.isoformat(), churn_day(day), name="customers.parquet")
+    new_keys = [d.isoformat() for d in new]
+    assert run_job(defs, "ingest_job", instance, days=new_keys).success
+    assert run_job(defs, "scoring_job", instance, days=new_keys).success
+    for day in new_keys:
+        (scored,) = instance.fetch_materializations(dg.AssetRecordsFilter(
+            asset_key=dg.AssetKey("predictions"), asset_partitions=[day]), limit=1).records
+        estimated = scored.asset_materialization.metadata["estimated_roc_auc"].value
+        stored = pd.read_parquet(home / "storage" / "predictions" / f"{day}.parquet")
+        realized = roc_auc_score(stored["actual"], stored["prediction"])
+        assert abs(estimated - realized) < 0.1, (day, estimated, realized)

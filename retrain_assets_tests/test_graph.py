@@ -145,12 +145,13 @@ def test_definitions_are_described_grouped_and_backfill_in_few_runs(defs, projec
     assert groups == {"raw_data": "ingestion", "features": "ingestion",
                       "candidate_model": "training", "evaluation_report": "training",
                       "production_model": "deployment", "promotion_history": "deployment",
-                      "predictions": "monitoring",
+                      "shadow_report": "deployment", "predictions": "monitoring",
                       "drift_report": "monitoring"}
     for name in ("raw_data", "features", "predictions"):
         policy = graph.get(dg.AssetKey(name)).backfill_policy
         assert policy == dg.BackfillPolicy.multi_run(DAYS_PER_RUN), name
-    assert {"ingest_job", "training_job", "scoring_job", "rollback_job", "approve_job"} <= {
+    assert {"ingest_job", "training_job", "scoring_job", "rollback_job", "approve_job",
+            "shadow_decision_job"} <= {
         job.name for job in defs.jobs}
 
 

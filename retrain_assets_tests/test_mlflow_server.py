@@ -75,8 +75,9 @@ def test_training_twice_with_drift_between_moves_aliases_on_the_server(
     base, _, route = run_url.partition("/#/")
     assert base == mlflow_server.url
     assert route == (f"experiments/{champion_run.info.experiment_id}/runs/"
-                     f"{champion_run.info.run_id}")
+                     f"{champion_run.info.run_id}?workflowType=machine_learning")
     with urllib.request.urlopen(run_url, timeout=30) as page:  # the UI (a single-page app)
         assert page.status == 200 and b"<html" in page.read().lower()
-    run = _get_json(f"{mlflow_server.url}/api/2.0/mlflow/runs/get?run_id={route.rsplit('/', 1)[1]}")
+    run_id = materialization.metadata["mlflow_run_id"].value
+    run = _get_json(f"{mlflow_server.url}/api/2.0/mlflow/runs/get?run_id={run_id}")
     assert run["run"]["info"]["run_id"] == champion_run.info.run_id

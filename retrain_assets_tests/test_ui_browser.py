@@ -4,15 +4,19 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterator
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pandas as pd
 import pytest
 
+from retrain_assets.adapters.registry import CHAMPION
 from retrain_assets.dev.instance import run_job
+from retrain_assets.pipeline.alerts import AlertRoute, OutcomeAlerts
 from retrain_assets.pipeline.names import Names
-from retrain_assets_tests.conftest import Shipped, land, load_shipped
+from retrain_assets.pipeline.sensors import FailureAlerts
+from retrain_assets_tests.conftest import Shipped, land, load_shipped, sensor_tick
 from retrain_assets_tests.dagster_dev import REPO, dagster_dev
 from retrain_assets_tests.graphql import (
     CODE_LOCATIONS,
@@ -106,14 +110,64 @@ def taxi(home, instance, monkeypatch) -> tuple[Shipped, list[str]]:
     return shipped, days
 
 
-def test_the_ui_shows_graph_partitions_checks_and_runs_what_it_launches(taxi, page):
-    """Screenshots of each page checked are kept in test-artifacts/ (CI's artifact folder)."""
+UNDERTRAINED = {"max_iter": 2, "learning_rate": 0.01}  # cannot beat the champion: not blessed
+
+
+@dataclass(frozen=True)
+class Rejection:
+    """A training run whose candidate was rightly not blessed, and what the alert sensors did
+    about the runs since their first tick."""
+
+    run_id: str
+    failed_run_id: str  # a run that did fail, so the failure sensor is seen to page
+    champion: str
+    failure_reactions: list[str]  # run ids run_failure_alert reacted to
+    slack: list[dict]
+
+
+@pytest.fixture
+def rejection(taxi, instance, slack) -> Rejection:
+    """After the first champion, an undertrained candidate (rightly not blessed) and a rollback
+    to a version that does not exist (a real failure), with run_failure_alert and
+    outcome_alert_sensor ticked before and after as the daemon ticks them, both routed to
+    Slack. In-process, before `page`, for the reason `taxi` gives."""
+    shipped, _ = taxi
+    names = shipped.names
+    resources = {
+        names.of("alerts"): FailureAlerts(slack_token="xoxb-test", slack_channel="#ml-alerts"),
+        names.of("outcome_alerts"): OutcomeAlerts(
+            slack_token="xoxb-test", not_blessed_in_a_row=1,
+            routes=[AlertRoute(kinds=["not_blessed"], slack_channel="#ml-outcomes")])}
+    sensors = [names.of("run_failure_alert"), names.of("outcome_alert_sensor")]
+    started = {sensor: sensor_tick(shipped.defs, sensor, instance, resources).cursor
+               for sensor in sensors}
+    training = shipped.small_training
+    training["ops"][names.op(names.candidate_model)]["config"].update(UNDERTRAINED)
+    rejected = run_job(shipped.defs, names.training_job, instance, run_config=training)
+    failed = run_job(shipped.defs, names.rollback_job, instance, run_config={
+        "ops": {names.of("rollback_champion"): {"config": {"to": "99"}}}})
+    assert rejected.success and not failed.success
+    ticks = {sensor: sensor_tick(shipped.defs, sensor, instance, resources, started[sensor])
+             for sensor in sensors}
+    champion = shipped.defs.resources[names.of("mlflow")].registry().version_for(CHAMPION)
+    return Rejection(
+        run_id=rejected.run_id, failed_run_id=failed.run_id, champion=champion,
+        failure_reactions=[r.dagster_run.run_id
+                           for r in ticks[names.of("run_failure_alert")].dagster_run_reactions],
+        slack=slack)
+
+
+def test_the_ui_shows_graph_partitions_checks_and_runs_what_it_launches(taxi, rejection, page):
+    """Ends with issue 17's rejected candidate: an outcome, not a failure, in the UI and the
+    alerts. Screenshots of each page checked are kept in test-artifacts/ (CI's artifact
+    folder)."""
     from playwright.sync_api import expect
 
     shipped, days = taxi
     names = shipped.names
-    raw_data, evaluation_report = (f"assets/{names.asset(asset).to_user_string()}"
-                                   for asset in ("raw_data", "evaluation_report"))
+    raw_data, evaluation_report, production_model = (
+        f"assets/{names.asset(asset).to_user_string()}"
+        for asset in ("raw_data", "evaluation_report", "production_model"))
 
     with dagster_dev(ARTIFACTS / "dagster-dev.log") as url:
         # what the "Join the Dagster community" dialog's Skip does, so it never covers the page
@@ -186,3 +240,30 @@ def test_the_ui_shows_graph_partitions_checks_and_runs_what_it_launches(taxi, pa
         expect(page.get_by_text("Passed", exact=True).first).to_be_visible()
         expect(page.get_by_text(f"{days[-1]}: contract holds").first).to_be_visible()
         shoot(page, "raw-data-checks")
+
+        # a rejected candidate: an outcome, not a failure. Its run reads Success ...
+        open_page(page, f"{url}/runs/{rejection.run_id}")
+        expect(page.get_by_text("Success", exact=True).first).to_be_visible()
+        expect(page.get_by_text("Failure", exact=True)).to_have_count(0)
+        shoot(page, "rejected-candidate-run")
+        # ... the champion's asset reads as materialized, never Failed ...
+        open_page(page, f"{url}/{production_model}")
+        expect(page.get_by_text("Latest materialization")).to_be_visible()
+        expect(page.get_by_text("Failed", exact=True)).to_have_count(0)
+        shoot(page, "rejected-candidate-production-model")
+        # ... and its latest event is the `not promoted` observation saying why
+        open_page(page, f"{url}/{production_model}?view=events")
+        expect(page.get_by_text("Observed in run")).to_be_visible()  # the newest, opened
+        expect(page.get_by_role("link", name=rejection.run_id[:8]).first).to_be_visible()
+        expect(page.get_by_text("not promoted", exact=True).first).to_be_visible()
+        expect(page.get_by_text("was not blessed; champion stays").first).to_be_visible()
+        expect(page.get_by_text("Failed", exact=True)).to_have_count(0)
+        shoot(page, "rejected-candidate-production-model-events")
+        # ... and no failure alert: run_failure_alert paged about the failed run alone, while
+        # the outcome route says the candidate was not blessed
+        assert rejection.failure_reactions == [rejection.failed_run_id]
+        assert [(m["channel"], m["text"].split(" ")[0]) for m in rejection.slack] == [
+            ("#ml-alerts", ":red_circle:"), ("#ml-outcomes", ":warning:")]
+        assert rejection.run_id not in rejection.slack[0]["text"]
+        assert f"1 candidates in a row were not blessed; champion version " \
+               f"{rejection.champion} keeps serving" in rejection.slack[1]["text"]

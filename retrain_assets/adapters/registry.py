@@ -1,7 +1,9 @@
 """MLflow as experiment tracker and model registry.
 
 Every training run is an MLflow run (params, metrics, the model with signature and input example,
-tags tracing it to the Dagster run and partitions), registered as a new version. The champion is
+tags tracing it to the Dagster run and partitions), registered as a new version. Its source is
+the Dagster job and asset that logged it, and its description links back to that Dagster run;
+its evaluation (verdict, metric tables, plots) is logged on it too. The champion is
 whatever the alias `champion` points at. Every alias move (promotion, approval, rejection,
 rollback) is appended to the promotion history: one `history.<seq>` tag on the version moved to,
 never rewritten, so the registry itself holds the complete record and a rollback walks it. The
@@ -27,21 +29,34 @@ from pathlib import Path
 
 import pandas as pd
 
+from retrain_assets.core.evaluation import Verdict
 from retrain_assets.core.point_in_time import ChampionMove, VersionWindow
 from retrain_assets.core.policy import ChampionWindow
 
 CHAMPION = "champion"
 PREVIOUS = "previous"
 AWAITING_APPROVAL = "awaiting_approval"  # alias of a blessed candidate waiting for a person
+CHALLENGER = "challenger"  # alias of a blessed candidate judged on live days (`shadow` mode)
 HISTORY_TAG = "history."  # + zero-padded sequence number: one promotion-history record
 # history actions; the forward ones made a version champion on its merits
 PROMOTE, APPROVE, REJECT, ROLLBACK, AWAIT, EXPIRE = (
     "promote", "approve", "reject", "rollback", "await_approval", "expire")
-FORWARD = (PROMOTE, APPROVE)
+SHADOW_START, SHADOW_PROMOTE, SHADOW_RETIRE = "shadow_start", "shadow_promote", "shadow_retire"
+FORWARD = (PROMOTE, APPROVE, SHADOW_PROMOTE)
 HOLDOUT_DAYS_TAG = "holdout_days"  # version tags: first..last day of the holdout, and ...
 TRAINED_FROM_CHANGE_TAG = "trained_from_change"  # ... the change day training started at, or "no"
+SHADOW_JUDGED_TAG = "shadow_judged_through"  # the newest live day a shadow promotion weighed
 MAX_TAG_VALUE = 5000  # MLflow's limit on a model version tag's value
 REFERENCE_ARTIFACT = "reference/training_reference.json"
+EVALUATION_ARTIFACTS = "evaluation"  # verdict.json, <table>.csv, <plot>.png of log_evaluation
+CALIBRATION_ARTIFACT = f"{EVALUATION_ARTIFACTS}/calibration.json"  # for estimates before labels
+# MLflow 3's UI opens an experiment as classic machine learning or as GenAI. It reads the
+# experiment tag below (values from its JavaScript; the Python package defines no constant) and,
+# since 3.x added a view switch that defaults to GenAI, the `workflowType` query parameter, which
+# our run links carry.
+EXPERIMENT_KIND_TAG = "mlflow.experimentKind"
+MACHINE_LEARNING_KIND = "custom_model_development"
+MACHINE_LEARNING_VIEW = "workflowType=machine_learning"
 # run metrics of an evaluated candidate: holdout_<metric>, holdout_<metric>_noise, holdout_rows
 HOLDOUT, NOISE, ROWS = "holdout_", "_noise", "rows"
 # Models are stored with skops, not pickle; these are the non-default types our pipeline
@@ -74,6 +89,39 @@ class ModelRef:
     def from_dict(cls, data: Mapping) -> ModelRef:
         return cls(**{**data, "train_days": tuple(data["train_days"]),
                       "holdout_days": tuple(data["holdout_days"])})
+
+
+@dataclass(frozen=True)
+class RunOrigin:
+    """The Dagster run and asset that log an MLflow run: its source, and the way back to it."""
+
+    job: str
+    asset: str
+    run_id: str
+    run_url: str | None = None  # the run's page in the Dagster UI, when its address is set
+
+    def tags(self) -> dict[str, str]:
+        """MLflow's source tags (shown as the run's Source, instead of the process's script),
+        the Dagster run's id and link, and a description (MLflow's note) that links to it."""
+        from mlflow.entities import SourceType
+        from mlflow.utils.mlflow_tags import MLFLOW_RUN_NOTE, MLFLOW_SOURCE_NAME, MLFLOW_SOURCE_TYPE
+
+        run = f"[{self.run_id}]({self.run_url})" if self.run_url else f"`{self.run_id}`"
+        return {MLFLOW_SOURCE_NAME: f"dagster:{self.job}/{self.asset}",
+                MLFLOW_SOURCE_TYPE: SourceType.to_string(SourceType.JOB),
+                "dagster_run_id": self.run_id, "dagster_job": self.job,
+                **({"dagster_run_url": self.run_url} if self.run_url else {}),
+                MLFLOW_RUN_NOTE: f"Logged by the asset `{self.asset}` in Dagster run {run} of "
+                                 f"job `{self.job}`."}
+
+
+@dataclass(frozen=True)
+class RunLink:
+    """Where an MLflow run is: its ids, which stay valid when the UI moves, and its page."""
+
+    run_id: str
+    experiment_id: str
+    url: str
 
 
 @dataclass(frozen=True)
@@ -193,24 +241,37 @@ class ModelRegistry:
         self.client = MlflowClient(tracking_uri=tracking_uri, registry_uri=tracking_uri)
 
     def _activate(self) -> str:
-        """Point the fluent API at this store; returns the experiment id."""
+        """Point the fluent API at this store; returns the experiment id. The experiment is
+        created, or first used, as a machine-learning one (`EXPERIMENT_KIND_TAG`), unless
+        someone already chose its kind."""
         import mlflow
         from mlflow.exceptions import MlflowException
 
         mlflow.set_tracking_uri(self.tracking_uri)
         mlflow.set_registry_uri(self.tracking_uri)
         existing = self.client.get_experiment_by_name(self.experiment)
-        if existing is not None:
-            return existing.experiment_id
-        try:
-            return self.client.create_experiment(self.experiment,
-                                                 artifact_location=self.artifact_location)
-        except MlflowException:  # created concurrently by another run
-            return self.client.get_experiment_by_name(self.experiment).experiment_id
+        if existing is None:
+            try:
+                return self.client.create_experiment(
+                    self.experiment, artifact_location=self.artifact_location,
+                    tags={EXPERIMENT_KIND_TAG: MACHINE_LEARNING_KIND})
+            except MlflowException:  # created concurrently by another run
+                existing = self.client.get_experiment_by_name(self.experiment)
+        if EXPERIMENT_KIND_TAG not in existing.tags:
+            self.client.set_experiment_tag(existing.experiment_id, EXPERIMENT_KIND_TAG,
+                                           MACHINE_LEARNING_KIND)
+        return existing.experiment_id
+
+    def _run_page(self, experiment_id: str, run_id: str) -> str:
+        return (f"{self.ui_url}/#/experiments/{experiment_id}/runs/{run_id}"
+                f"?{MACHINE_LEARNING_VIEW}")
+
+    def run_link(self, run_id: str) -> RunLink:
+        experiment_id = self.client.get_run(run_id).info.experiment_id
+        return RunLink(run_id, experiment_id, self._run_page(experiment_id, run_id))
 
     def run_url(self, run_id: str) -> str:
-        experiment_id = self.client.get_run(run_id).info.experiment_id
-        return f"{self.ui_url}/#/experiments/{experiment_id}/runs/{run_id}"
+        return self.run_link(run_id).url
 
     def _run_id_of(self, version: str) -> str:
         return self.client.get_model_version(self.model_name, version).run_id
@@ -223,21 +284,45 @@ class ModelRegistry:
         """The tags of the run that trained `version` (lineage, trigger, verdict)."""
         return dict(self.client.get_run(self._run_id_of(version)).data.tags)
 
-    def log_evaluation(self, candidate: ModelRef, holdout: HoldoutMetrics, *, blessed: bool,
-                       reasons: Sequence[str]) -> None:
-        """The candidate's holdout metrics on its run (where monitoring reads them back with
-        `holdout_metrics`), and the verdict on its run and, with its reasons, on its version."""
+    def log_evaluation(self, candidate: ModelRef, holdout: HoldoutMetrics, verdict: Verdict, *,
+                       tables: Mapping[str, pd.DataFrame], plots: Mapping[str, bytes],
+                       calibration: Mapping | None = None) -> None:
+        """On the candidate's run: its holdout metrics (where monitoring reads them back with
+        `holdout_metrics`), the verdict as a tag and its numbers as metrics, and under
+        `evaluation/` the whole verdict (JSON), each table (CSV, which the MLflow UI shows as a
+        table), each plot (PNG) and the holdout calibration (`load_calibration`). The verdict
+        with its reasons goes on the version too. A retried evaluation overwrites the
+        artifacts, so the run keeps one copy of each."""
         from mlflow.entities import Metric
 
         now = int(time.time() * 1000)
+        interval = verdict.interval
         values = {**{f"{HOLDOUT}{name}": value for name, value in holdout.metrics.items()},
                   f"{HOLDOUT}{ROWS}": holdout.rows,
-                  **{f"{HOLDOUT}{name}{NOISE}": value for name, value in holdout.noise.items()}}
+                  **{f"{HOLDOUT}{name}{NOISE}": value for name, value in holdout.noise.items()},
+                  **{f"champion_{HOLDOUT}{name}": value
+                     for name, value in (verdict.champion_metrics or {}).items()},
+                  "blessed": verdict.blessed,
+                  **({"improvement": verdict.improvement}
+                     if verdict.improvement is not None else {}),
+                  **({"improvement_low": interval.low, "improvement_high": interval.high,
+                      "improvement_confidence": interval.confidence} if interval else {})}
         self.client.log_batch(candidate.run_id, metrics=[
             Metric(key, float(value), now, 0) for key, value in values.items()])
-        outcome = "blessed" if blessed else "not blessed"
+        with tempfile.TemporaryDirectory() as tmp:
+            folder = Path(tmp)
+            (folder / "verdict.json").write_text(json.dumps(verdict.to_dict(), indent=2,
+                                                                default=str))
+            for name, frame in tables.items():
+                frame.to_csv(folder / f"{name}.csv", index=False)
+            for name, png in plots.items():
+                (folder / f"{name}.png").write_bytes(png)
+            if calibration is not None:
+                (folder / Path(CALIBRATION_ARTIFACT).name).write_text(json.dumps(calibration))
+            self.client.log_artifacts(candidate.run_id, tmp, EVALUATION_ARTIFACTS)
+        outcome = "blessed" if verdict.blessed else "not blessed"
         self.client.set_tag(candidate.run_id, "verdict", outcome)
-        self.tag_verdict(candidate.version, f"{outcome}: {'; '.join(reasons)}")
+        self.tag_verdict(candidate.version, f"{outcome}: {'; '.join(verdict.reasons)}")
 
     def holdout_metrics(self, version: str) -> HoldoutMetrics:
         """What `log_evaluation` recorded for `version`."""
@@ -256,12 +341,13 @@ class ModelRegistry:
         return HoldoutMetrics(metrics=metrics, rows=rows, noise=noise)
 
     def log_candidate(self, model, *, inputs: pd.DataFrame, params: Mapping,
-                      metrics: Mapping[str, float], tags: Mapping[str, str],
+                      metrics: Mapping[str, float], tags: Mapping[str, str], origin: RunOrigin,
                       train_days: tuple[str, ...], holdout_days: tuple[str, ...],
                       reference: Mapping | None = None,
                       trusted_types: Sequence[str] = (),
                       trained_from_change: str | None = None) -> ModelRef:
-        """Log one training run and register its model as a new version. `trusted_types`
+        """Log one training run, tagged with the Dagster run it came from (`origin`), and
+        register its model as a new version. `trusted_types`
         (beyond SKOPS_TRUSTED_TYPES) go to the MLmodel file for other readers; `load_model`
         never reads them from there. The version is tagged with its holdout days and the
         change day its training started at, if it did (`champion_window` reads them)."""
@@ -272,10 +358,11 @@ class ModelRegistry:
         example = inputs.head(5)
         signature = infer_signature(example, model.predict(example))
         with mlflow.start_run(experiment_id=experiment_id,
-                              run_name=f"train {train_days[0]}..{train_days[-1]}") as run:
-            mlflow.set_tags({**tags, "train_days": f"{train_days[0]}..{train_days[-1]}",
-                             "holdout_days": f"{holdout_days[0]}..{holdout_days[-1]}",
-                             "train_rows": str(len(inputs))})
+                              run_name=f"train {train_days[0]}..{train_days[-1]}",
+                              tags={**tags, **origin.tags(),
+                                    "train_days": f"{train_days[0]}..{train_days[-1]}",
+                                    "holdout_days": f"{holdout_days[0]}..{holdout_days[-1]}",
+                                    "train_rows": str(len(inputs))}) as run:
             mlflow.log_params(dict(params))
             mlflow.log_metrics(dict(metrics))
             mlflow.log_input(mlflow.data.from_pandas(
@@ -295,7 +382,8 @@ class ModelRegistry:
                            (TRAINED_FROM_CHANGE_TAG, trained_from_change or "no")):
             self.client.set_model_version_tag(self.model_name, version, key, value)
         return ModelRef(name=self.model_name, version=version, run_id=run.info.run_id,
-                        run_url=self.run_url(run.info.run_id), train_days=train_days,
+                        run_url=self._run_page(experiment_id, run.info.run_id),
+                        train_days=train_days,
                         holdout_days=holdout_days, train_rows=len(inputs), params=dict(params))
 
     def version_for(self, alias: str) -> str | None:
@@ -360,12 +448,20 @@ class ModelRegistry:
                     "version.") from exc
 
     def load_reference(self, version: str) -> dict | None:
+        return self._load_json(version, REFERENCE_ARTIFACT)
+
+    def load_calibration(self, version: str) -> dict | None:
+        """The holdout calibration `log_evaluation` kept for `version` (binary classifiers);
+        None for other tasks or a version evaluated before it was kept."""
+        return self._load_json(version, CALIBRATION_ARTIFACT)
+
+    def _load_json(self, version: str, artifact: str) -> dict | None:
         from mlflow.exceptions import MlflowException
 
         run_id = self._run_id_of(version)
         with tempfile.TemporaryDirectory() as tmp:
             try:
-                path = self.client.download_artifacts(run_id, REFERENCE_ARTIFACT, tmp)
+                path = self.client.download_artifacts(run_id, artifact, tmp)
             except (MlflowException, OSError):
                 return None
             return json.loads(Path(path).read_text())
@@ -376,13 +472,17 @@ class ModelRegistry:
                                           verdict[:MAX_TAG_VALUE])
 
     def version_window(self, version: str) -> VersionWindow | None:
-        """The last days `version` trained and was judged on, from its run's tags."""
+        """The last days `version` trained and was judged on, from its run's tags; a version
+        promoted from shadow was judged through the live days it shadowed, while the champion
+        before it served them."""
         tags = self.run_tags(version)
         train, judged = tags.get("train_days"), tags.get("holdout_days")
         if not train or not judged:
             return None
+        shadowed = self.client.get_model_version(self.model_name, version).tags.get(
+            SHADOW_JUDGED_TAG)
         return VersionWindow(last_train_day=train.rpartition("..")[2],
-                             last_judged_day=judged.rpartition("..")[2])
+                             last_judged_day=shadowed or judged.rpartition("..")[2])
 
     def history(self) -> list[HistoryRecord]:
         """Every recorded alias move and approval decision, oldest first."""
@@ -540,3 +640,42 @@ class ModelRegistry:
         with self._champion_lock():
             self._record(REJECT, pending.expected_champion, pending.version, reason, actor)
         return pending.version, []
+
+    def start_shadow(self, version: str, *, champion: str, reason: str,
+                     actor: Actor) -> list[AliasMove]:
+        """Make a blessed candidate the `challenger`, judged on live days against `champion`.
+        A newer one replaces the current challenger, whose shadow ends (retired) on record."""
+        with self._champion_lock():
+            current = self.version_for(CHALLENGER)
+            if current is not None and current != version:
+                self._record(SHADOW_RETIRE, champion, current,
+                             f"shadow end: retired: replaced by blessed version {version}", actor)
+            self.client.set_registered_model_alias(self.model_name, CHALLENGER, version)
+            self._record(SHADOW_START, champion, version, f"shadow start: {reason}", actor)
+        return [AliasMove(CHALLENGER, current, version)]
+
+    def end_shadow(self, version: str, *, promote: bool, reason: str, actor: Actor,
+                   judged_through: str | None = None) -> list[AliasMove]:
+        """End `version`'s shadow: promoted (champion <- challenger) or retired; either way the
+        alias `challenger` is removed and the history says why. `judged_through`: the newest
+        live day stored when it was decided; point-in-time scoring keeps the days up to it
+        with the champion that served them."""
+        if self.version_for(CHALLENGER) != version:
+            raise ValueError(f"version {version} of {self.model_name!r} is not the challenger "
+                             f"(the alias `{CHALLENGER}` points at "
+                             f"{self.version_for(CHALLENGER) or 'nothing'}); see promotion_history")
+        champion = self.version_for(CHAMPION)
+        moves = []
+        if promote:
+            if judged_through is not None:
+                self.client.set_model_version_tag(self.model_name, version, SHADOW_JUDGED_TAG,
+                                                  judged_through)
+            moves = self.promote(version, expected_champion=champion, actor=actor,
+                                 reason=f"shadow end: promoted: {reason}", action=SHADOW_PROMOTE)
+        self.client.delete_registered_model_alias(self.model_name, CHALLENGER)
+        if not promote:
+            self.tag_verdict(version, f"retired from shadow: {reason}")
+            with self._champion_lock():
+                self._record(SHADOW_RETIRE, champion, version, f"shadow end: retired: {reason}",
+                             actor)
+        return [*moves, AliasMove(CHALLENGER, version, "none")]

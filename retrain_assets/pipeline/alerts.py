@@ -2,7 +2,8 @@
 
 Failures page through `run_failure_alert` (sensors.py). Outcomes are not failures and have their
 own routes: drift and decay on a scored day, candidates not blessed N times in a row, a blessed
-candidate awaiting approval, a rejection, a promotion, a rollback. Each route takes some kinds
+candidate awaiting approval, a rejection, a promotion, a rollback, a shadow challenger started
+or retired. Each route takes some kinds
 to a Slack channel (dagster-slack) and/or e-mail addresses (Dagster's SMTP helpers, as its
 `make_email_on_run_failure_sensor` uses them); every alert is also logged.
 """
@@ -27,6 +28,8 @@ from retrain_assets.pipeline.assets.deployment import (
     PROMOTED,
     REJECTED,
     ROLLED_BACK,
+    SHADOW_RETIRED,
+    SHADOW_STARTED,
 )
 from retrain_assets.pipeline.assets.monitoring import NO_FEATURE_DRIFT, NO_PERFORMANCE_DECAY
 from retrain_assets.pipeline.dagster_internals import send_email_via_ssl, send_email_via_starttls
@@ -35,12 +38,13 @@ from retrain_assets.pipeline.project import Project
 from retrain_assets.pipeline.sensors import recent_check_results
 
 DRIFT, DECAY, NOT_BLESSED = "drift", "decay", "not_blessed"
-AWAITING_APPROVAL, REJECTION, PROMOTION, ROLLBACK = (
-    "awaiting_approval", "rejection", "promotion", "rollback")
-KINDS = (DRIFT, DECAY, NOT_BLESSED, AWAITING_APPROVAL, REJECTION, PROMOTION, ROLLBACK)
+AWAITING_APPROVAL, REJECTION, PROMOTION, ROLLBACK, SHADOW = (
+    "awaiting_approval", "rejection", "promotion", "rollback", "shadow")
+KINDS = (DRIFT, DECAY, NOT_BLESSED, AWAITING_APPROVAL, REJECTION, PROMOTION, ROLLBACK, SHADOW)
 CHECK_KINDS = {NO_FEATURE_DRIFT: DRIFT, NO_PERFORMANCE_DECAY: DECAY}
 OUTCOME_KINDS = {PROMOTED: PROMOTION, APPROVED: PROMOTION, ROLLED_BACK: ROLLBACK,
-                 AWAITING: AWAITING_APPROVAL, REJECTED: REJECTION}
+                 AWAITING: AWAITING_APPROVAL, REJECTED: REJECTION,
+                 SHADOW_STARTED: SHADOW, SHADOW_RETIRED: SHADOW}
 EVENTS_PER_TICK = 100
 
 
@@ -187,7 +191,7 @@ def champion_alerts(events: Iterable[ChampionEvent], cursor: AlertCursor,
                     f"(version {meta.get('candidate_version')}): {meta.get('reason', '')}"),
                     links))
             continue
-        if outcome in (PROMOTED, APPROVED, AWAITING):
+        if outcome in (PROMOTED, APPROVED, AWAITING, SHADOW_STARTED):
             streak = 0
         kind = OUTCOME_KINDS.get(outcome or "")
         if kind is None:
@@ -201,6 +205,7 @@ def champion_alerts(events: Iterable[ChampionEvent], cursor: AlertCursor,
             AWAITING_APPROVAL: f":hourglass: {meta.get('reason', '')}",
             REJECTION: f":no_entry: candidate version {meta.get('candidate_version')} "
                        f"{meta.get('reason', '')}",
+            SHADOW: f":ghost: {meta.get('reason', '')}",
         }[kind]
         sent.append(Alert(kind, text, links))
     return sent, replace(cursor, last_event=last, not_blessed_in_a_row=streak)
@@ -262,9 +267,9 @@ def build_outcome_alert_sensor(project: Project) -> dg.SensorDefinition:
                required_resource_keys={names.of("outcome_alerts")},
                description="Sends outcomes (not failures) along the configured routes: drift "
                            "and decay, candidates not blessed N times in a row, a candidate "
-                           "awaiting approval, a rejection, a promotion, a rollback — each with "
-                           "links. Starts from the present: history before its first tick is "
-                           "not sent.")
+                           "awaiting approval, a rejection, a promotion, a rollback, a shadow "
+                           "challenger started or retired — each with links. Starts from "
+                           "the present: history before its first tick is not sent.")
     def outcome_alert_sensor(context: dg.SensorEvaluationContext, **_on_context) -> dg.SkipReason:
         return send_outcomes(context, names, names.resource(context, "outcome_alerts"),
                              label_feed=project.spec.labels is not None)

@@ -20,6 +20,11 @@ from retrain_assets.pipeline.assets.ingest import build_ingest_assets, build_ing
 from retrain_assets.pipeline.assets.labels import build_label_assets
 from retrain_assets.pipeline.assets.monitoring import build_monitoring_assets
 from retrain_assets.pipeline.assets.scoring import build_scoring_assets
+from retrain_assets.pipeline.assets.shadow import (
+    build_shadow_decision_job,
+    build_shadow_report,
+    build_shadow_sensor,
+)
 from retrain_assets.pipeline.assets.training import build_training_assets
 from retrain_assets.pipeline.checks import build_freshness_checks, build_freshness_sensor
 from retrain_assets.pipeline.health import build_champion_checks, build_champion_health_schedule
@@ -70,8 +75,9 @@ def pipeline_resources(project: Project, *, landing_url: str, storage_url: str,
                        promotion: PromotionPolicy, labels_url: str | None = None) -> dict:
     """Everything one pipeline's definitions use, keyed by `project.names`. Only a gs://
     location (or a GCP project setting) brings in the GCS client: building it needs Google
-    credentials, which a local setup does not have. `labels_url`: the label zone of a dataset
-    with a label feed (unused without one)."""
+    credentials, which a local setup does not have. MLflow runs link back to the Dagster UI
+    the alerts link to: one address, set once. `labels_url`: the label zone of a dataset with
+    a label feed (unused without one)."""
     labels_url = labels_url if project.spec.labels else None
     uses_gcs = any(url.startswith("gs://") for url in (landing_url, storage_url, labels_url)
                    if url) \
@@ -86,7 +92,8 @@ def pipeline_resources(project: Project, *, landing_url: str, storage_url: str,
         names.of("io_manager"): ParquetIOManager(url=storage_url, gcs=gcs),
         names.of("mlflow"): MlflowResource(
             tracking_uri=tracking_uri, artifact_location=artifact_location,
-            model_name=model_name, experiment=experiment, ui_url=mlflow_ui_url),
+            model_name=model_name, experiment=experiment, ui_url=mlflow_ui_url,
+            dagster_ui_url=failure_alerts.dagster_ui_url or outcome_alerts.dagster_ui_url),
         names.of("retrain_policy"): retrain_policy,
         names.of("alerts"): failure_alerts,
         names.of("outcome_alerts"): outcome_alerts,
@@ -127,6 +134,7 @@ def build_jobs(project: Project) -> list:
                             description="Score the selected days with the current champion."),
         build_rollback_job(project),
         build_approve_job(project),
+        build_shadow_decision_job(project),
     ]
 
 
@@ -140,11 +148,13 @@ def build_definitions(project: Project | None = None,
     health_job, health_schedule = build_champion_health_schedule(project)
     return dg.Definitions(
         assets=[*build_ingest_assets(project), *build_training_assets(project),
-                build_production_model(project), *build_scoring_assets(project),
+                build_production_model(project), build_shadow_report(project),
+                *build_scoring_assets(project),
                 *build_monitoring_assets(project), *build_label_assets(project)],
         asset_checks=[*freshness, *build_champion_checks(project)],
         jobs=[*jobs, health_job],
         sensors=[*build_sensors(project, jobs), build_outcome_alert_sensor(project),
+                 build_shadow_sensor(project),
                  build_freshness_sensor(freshness,
                                         name=project.names.of("freshness_checks_sensor"))],
         schedules=[build_weekly_retrain_schedule(project), health_schedule],

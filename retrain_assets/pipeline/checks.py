@@ -50,7 +50,8 @@ def frames_type(schema, names: Names) -> dg.DagsterType:
     the schema shows in the UI (via dagster-pandera). A `None` frame is a rejected day, already
     reported by the contract check. Every stored frame was validated against this same schema
     by the asset's contract check, so the type check confirms the shape (a frame with the
-    schema's columns) instead of validating every row a second time.
+    schema's columns, its optional ones possibly absent) instead of validating every row a
+    second time.
     """
     per_frame = pandera_schema_to_dagster_type(schema)
     columns = (schema.to_schema() if isinstance(schema, type) else schema).columns

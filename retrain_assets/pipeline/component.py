@@ -118,7 +118,9 @@ class RetrainingPipeline(dg.Component, dg.Resolvable, dg.Model):
     retrain: RetrainPolicy = Field(default_factory=RetrainPolicy, description=(
         "When drift_retrain_sensor asks for a retrain, and the training settings it uses"))
     promotion: PromotionPolicy = Field(default_factory=PromotionPolicy, description=(
-        "auto: a blessed candidate becomes champion at once; approve: it waits for approve_job"))
+        "auto: a blessed candidate becomes champion at once; approve: it waits for "
+        "approve_job; shadow: it becomes the challenger, promoted after shadow_days labelled "
+        "live wins"))
     outcome_alerts: OutcomeAlerts = Field(default_factory=OutcomeAlerts, description=(
         "Routes for outcomes (drift, not blessed, promotion, ...) to Slack and e-mail"))
     failure_alerts: FailureAlerts = Field(default_factory=FailureAlerts, description=(

@@ -50,9 +50,18 @@ def image(uri: str, alt: str = "plot") -> dg.MetadataValue:
 
 def png_data_uri(fig) -> str:
     """A figure as a `data:` URI, for Markdown the UI renders in place (a description)."""
+    return data_uri(png_bytes(fig))
+
+
+def png_bytes(fig) -> bytes:
+    """A figure as PNG, drawn once for both the Dagster UI and an MLflow artifact."""
     buffer = io.BytesIO()
     fig.savefig(buffer, format="png", dpi=90, bbox_inches="tight")
-    return f"data:image/png;base64,{base64.b64encode(buffer.getvalue()).decode()}"
+    return buffer.getvalue()
+
+
+def data_uri(png: bytes) -> str:
+    return f"data:image/png;base64,{base64.b64encode(png).decode()}"
 
 
 def frame_summary(frame: pd.DataFrame) -> dict[str, dg.MetadataValue]:

@@ -160,11 +160,17 @@ class MlflowResource(dg.ConfigurableResource):
         default=None, description="Artifact root for a new experiment (folder or gs://...)")
     ui_url: str | None = Field(
         default=None, description="Base URL of the MLflow UI used for run links in metadata")
+    dagster_ui_url: str | None = Field(
+        default=None, description="Base URL of the Dagster UI, for the link from each MLflow "
+                                  "run back to its Dagster run (the alerts' `dagster_ui_url`)")
 
     def registry(self) -> ModelRegistry:
         return ModelRegistry(tracking_uri=self.tracking_uri, experiment=self.experiment,
                              model_name=self.model_name, artifact_location=self.artifact_location,
                              ui_url=self.ui_url)
+
+    def dagster_run_url(self, run_id: str) -> str | None:
+        return f"{self.dagster_ui_url.rstrip('/')}/runs/{run_id}" if self.dagster_ui_url else None
 
 
 class PartitionFrames(Mapping[str, pd.DataFrame]):
@@ -251,13 +257,15 @@ class ParquetIOManager(dg.ConfigurableIOManager):
     def day_profiles(self, asset: str) -> DayProfiles:
         return DayProfiles(self._store(), asset)
 
-    def stored_frames(self, asset: dg.AssetKey, days: list[str]) -> PartitionFrames:
-        """The stored partitions among `days` of a DataFrame asset, for a step that reads
-        another asset's days when they exist and reports when they do not (an input would
-        fail the step on a missing day)."""
-        store, path = self._store(), "/".join(asset.path)
-        return PartitionFrames(store, path, [d for d in days
-                                             if store.exists(f"{path}/{d}.parquet")])
+    def stored_partitions(self, asset_key: dg.AssetKey, after: str | None = None
+                          ) -> PartitionFrames:
+        """The stored partitions of a DataFrame asset after day `after`, read on access: for a
+        step that takes whichever days exist rather than a partition range."""
+        store, path = self._store(), "/".join(asset_key.path)
+        days = sorted(day for o in store.list(f"{path}/") if o.key.endswith(".parquet")
+                      and "/" not in (day := o.key[len(path) + 1:-len(".parquet")])
+                      and (after is None or day > after))
+        return PartitionFrames(store, path, days)
 
     @staticmethod
     def _asset_path(context: dg.OutputContext | dg.InputContext) -> str:

@@ -690,9 +690,9 @@ def build_run_failure_alert(project: Project, jobs: list) -> dg.SensorDefinition
     alerts resource has a token."""
     names = project.names
 
-    def run_failure_alert(context: dg.RunStatusSensorContext, **resources) -> None:
+    def run_failure_alert(context: dg.RunStatusSensorContext, **_on_context) -> None:
         failure = context.for_run_failure()
-        alerts: FailureAlerts = resources[names.of("alerts")]  # passed by key, as keywords
+        alerts: FailureAlerts = names.resource(context, "alerts")
         errors = {event.step_key: event.event_specific_data.error.message
                   for event in failure.get_step_failure_events()
                   if event.step_key and event.event_specific_data.error}

@@ -23,20 +23,6 @@ CRIPPLED = {"ops": {"candidate_model": {"config": {
     **SMALL_TRAINING["ops"]["candidate_model"]["config"], "max_iter": 2, "learning_rate": 0.01}}}}
 
 
-@pytest.fixture
-def slack(monkeypatch) -> list[dict]:
-    sent = []
-
-    class FakeClient:
-        def chat_postMessage(self, **kwargs):
-            sent.append(kwargs)
-
-    import dagster_slack
-
-    monkeypatch.setattr(dagster_slack.SlackResource, "get_client", lambda self: FakeClient())
-    return sent
-
-
 def _tick(instance, alerts: OutcomeAlerts, cursor: str | None) -> str:
     context = dg.build_sensor_context(instance=instance, cursor=cursor,
                                       resources={"outcome_alerts": alerts})
@@ -132,6 +118,9 @@ def test_approval_mode_parks_a_blessed_candidate_until_approved_and_expiry_moves
                        tags={"user": "carol"})
     assert approved.success
     assert registry.version_for(CHAMPION) == "2"
+    alias_check, = (e for e in approved.get_asset_check_evaluations()
+                    if e.check_name == "champion_alias_matches")
+    assert alias_check.passed and "points at version 2" in alias_check.description
     champion = _events(instance, "materialization")[0]
     assert champion["outcome"] == "approved" and champion["model_version"] == "2"
     history = registry.history()

@@ -15,6 +15,7 @@ from retrain_assets.adapters.storage import ObjectStore
 from retrain_assets.core.ingest import RowPolicy
 from retrain_assets.core.policy import CheckResult, OpenChange
 from retrain_assets.datasets.taxi import TAXI_TRIPS
+from retrain_assets.dev.instance import run_job
 from retrain_assets.pipeline.assets.training import TrainingConfig
 from retrain_assets.pipeline.build import build_definitions
 from retrain_assets.pipeline.checks import CONTRACT
@@ -28,7 +29,7 @@ from retrain_assets.pipeline.sensors import (
     landing_summary,
 )
 from retrain_assets_tests.bad_inputs import deny_reading
-from retrain_assets_tests.conftest import START, good_day, land, land_frame
+from retrain_assets_tests.conftest import START, good_day, land, land_frame, sensor_tick
 
 
 def tick(defs, instance, name: str, cursor: str | None, **resources) -> dg.SensorResult:
@@ -582,6 +583,25 @@ def test_failed_run_is_reported_with_its_step_to_the_log(defs, instance, capfd):
     assert f"run {result.run_id} of `__ephemeral_asset_job__` failed" in message
     assert "step `predictions`" in message
     assert "features[2025-01-01] has no stored data" in message
+
+
+def test_the_daemon_tick_of_run_failure_alert_pages_slack_about_a_failed_run(defs, instance,
+                                                                            slack):
+    alerts = {"alerts": FailureAlerts(slack_token="xoxb-test", slack_channel="#ml-alerts")}
+    started = sensor_tick(defs, "run_failure_alert", instance, alerts)  # starts from now
+    failed = run_job(defs, "rollback_job", instance, run_config={
+        "ops": {"rollback_champion": {"config": {"to": "7"}}}})
+    assert not failed.success
+
+    tick = sensor_tick(defs, "run_failure_alert", instance, alerts, started.cursor)
+
+    (reaction,) = tick.dagster_run_reactions
+    assert reaction.error is None, reaction.error.to_string()
+    assert reaction.dagster_run.run_id == failed.run_id
+    assert [m["channel"] for m in slack] == ["#ml-alerts"]
+    assert f"run {failed.run_id} of `rollback_job` failed (triggered by rollback)" \
+        in slack[0]["text"]
+    assert "step `rollback_champion`" in slack[0]["text"]
 
 
 def test_slack_message_names_run_step_and_trigger_without_leaking_the_token(monkeypatch):

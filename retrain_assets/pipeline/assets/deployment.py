@@ -10,7 +10,7 @@ from typing import Literal
 
 import dagster as dg
 import pandas as pd
-from pydantic import Field
+from pydantic import Field, field_validator
 
 from retrain_assets.adapters.registry import (
     APPROVE,
@@ -24,6 +24,7 @@ from retrain_assets.adapters.registry import (
     ModelRegistry,
 )
 from retrain_assets.core.evaluation import EvaluationReport
+from retrain_assets.pipeline.health import log_champion_health
 from retrain_assets.pipeline.metadata import table
 from retrain_assets.pipeline.names import Names
 from retrain_assets.pipeline.project import Project
@@ -33,20 +34,39 @@ CHAMPION_POOL = "champion_alias"  # one alias move at a time (dagster concurrenc
 # metadata key `outcome` on production_model events: what outcome_alert_sensor reads
 PROMOTED, APPROVED, ROLLED_BACK = "promoted", "approved", "rolled back"
 NOT_PROMOTED, AWAITING, REJECTED = "not promoted", "awaiting approval", "rejected"
+SHADOW_STARTED, SHADOW_RETIRED = "shadow started", "shadow retired"
 
 
 class PromotionPolicy(dg.ConfigurableResource):
     """How a blessed candidate becomes champion, per model (code location):
-    `auto` promotes it at once; `approve` parks it until a person runs `approve_job`."""
+    `auto` promotes it at once; `approve` parks it until a person runs `approve_job`; `shadow`
+    makes it the challenger, promoted only once it beats the champion on live labelled days."""
 
-    mode: Literal["auto", "approve"] = "auto"
+    mode: Literal["auto", "approve", "shadow"] = "auto"
     approval_hours: float = Field(
         default=72.0, description="How long a blessed candidate waits for approval")
+    shadow_days: int = Field(default=5, description=(
+        "`shadow`: labelled live days the challenger must beat the champion on (in total, not "
+        "in a row) to be promoted; the champion winning as many retires it"))
+    shadow_max_days: int = Field(default=30, description=(
+        "`shadow`: live days a challenger may score without a decision before it is retired"))
+
+    @field_validator("shadow_days", "shadow_max_days")
+    @classmethod
+    def _at_least_one_day(cls, days: int, info) -> int:
+        # a validator, not Field(ge=1): the component's YAML resolution takes plain ints only
+        if days < 1:
+            raise ValueError(f"promotion.{info.field_name} is {days}: it counts live days, "
+                             "set it to 1 or more")
+        return days
 
     @classmethod
     def from_env(cls) -> "PromotionPolicy":
-        return cls(mode=os.environ.get("RETRAIN_ASSETS_PROMOTION", "auto"),
-                   approval_hours=float(os.environ.get("RETRAIN_ASSETS_APPROVAL_HOURS", 72)))
+        env = os.environ.get
+        return cls(mode=env("RETRAIN_ASSETS_PROMOTION", "auto"),
+                   approval_hours=float(env("RETRAIN_ASSETS_APPROVAL_HOURS", 72)),
+                   shadow_days=int(env("RETRAIN_ASSETS_SHADOW_DAYS", 5)),
+                   shadow_max_days=int(env("RETRAIN_ASSETS_SHADOW_MAX_DAYS", 30)))
 
 
 def actor_of(context: dg.OpExecutionContext) -> Actor:
@@ -113,8 +133,9 @@ def build_production_model(project: Project) -> dg.AssetsDefinition:
                          kinds={"mlflow"}, tags={"stage": "deploy"}, owners=["team:ml-platform"],
                          skippable=True,
                          description=f"The model serving predictions: the MLflow alias "
-                                     f"`{CHAMPION}`. Moves to a blessed candidate (at once, or "
-                                     "after a person approves it in `approve` mode) and on "
+                                     f"`{CHAMPION}`. Moves to a blessed candidate (at once, "
+                                     "after a person approves it in `approve` mode, or after it "
+                                     "wins its shadow period in `shadow` mode) and on "
                                      "rollback. A candidate that is not blessed leaves it as it "
                                      "is: the run succeeds and an observation (outcome `not "
                                      "promoted`) says why."),
@@ -123,7 +144,8 @@ def build_production_model(project: Project) -> dg.AssetsDefinition:
                          kinds={"mlflow"}, tags={"stage": "deploy"}, owners=["team:ml-platform"],
                          skippable=True,
                          description="Every alias move and approval decision (promote, "
-                                     "approve, reject, expire, rollback): from, to, why, run and "
+                                     "approve, reject, expire, rollback, shadow start, "
+                                     "promote and retire): from, to, why, run and "
                                      "who, newest first. Append-only: kept as `history.<seq>` "
                                      "tags on the MLflow versions, never rewritten."),
         ],
@@ -172,6 +194,16 @@ def decide_promotion(context: dg.AssetExecutionContext, names: Names,
         context.log.info(detail)
         context.log_event(outcome_observation(names, registry, AWAITING, candidate, expected,
                                               detail))
+        return True
+    if promotion.mode == "shadow" and expected is not None:
+        registry.start_shadow(candidate, champion=expected, reason=reasons, actor=actor)
+        detail = (f"candidate version {candidate} is blessed and shadows champion version "
+                  f"{expected} as `challenger`: promoted after it beats the champion on "
+                  f"{promotion.shadow_days} labelled live days, retired after "
+                  f"{promotion.shadow_max_days} live days without that (see shadow_report)")
+        context.log.info(detail)
+        context.log_event(outcome_observation(names, registry, SHADOW_STARTED, candidate,
+                                              expected, detail))
         return True
     reason = f"blessed by evaluation_report in run {context.run.run_id}: {reasons}"
     try:
@@ -230,6 +262,7 @@ def build_rollback_job(project: Project) -> dg.JobDefinition:
         champion = next(m for m in moves if m.alias == CHAMPION)
         context.log.info(f"champion: version {champion.from_version} -> {champion.to_version}")
         record_champion(context, names, registry, moves, ROLLED_BACK, config.reason)
+        log_champion_health(context, project, registry)
         record_history(context, names, registry)
 
     @dg.job(name=names.rollback_job, tags={"retrain/trigger": "rollback"},
@@ -269,6 +302,7 @@ def build_approve_job(project: Project) -> dg.JobDefinition:
         reason = f"{config.decision}d by {actor.user}: {config.reason}"
         if approve:
             record_champion(context, names, registry, moves, APPROVED, reason)
+            log_champion_health(context, project, registry)
         else:
             context.log_event(outcome_observation(names, registry, REJECTED, version,
                                                   registry.version_for(CHAMPION), reason))

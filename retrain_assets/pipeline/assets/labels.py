@@ -199,7 +199,7 @@ def build_label_assets(project: Project) -> list[dg.AssetsDefinition]:
         io_manager: ParquetIOManager = names.resource(context, "io_manager")
         zone = labels_zone.zone()
         days = list(context.partition_keys)
-        features = io_manager.stored_frames(names.features, days)
+        features = io_manager.stored_partitions(names.features)
         frames, results, outcomes = {}, [], []
         for day in days:
             intake = ingest_day(zone, day, schema, time_column=None, run_id=context.run.run_id)

@@ -1,4 +1,5 @@
-"""predictions: the champion scores each day's features (batch scoring)."""
+"""predictions: the champion scores each day's features (batch scoring); a shadow challenger
+scores the days after its holdout beside it."""
 
 from datetime import UTC, datetime
 from typing import Literal
@@ -7,11 +8,18 @@ import dagster as dg
 import pandas as pd
 from pydantic import Field
 
-from retrain_assets.adapters.registry import CHAMPION, ModelRegistry, champion_moves
+from retrain_assets.adapters.registry import (
+    CHALLENGER,
+    CHAMPION,
+    ModelRegistry,
+    champion_moves,
+)
+from retrain_assets.core.estimation import Calibration, estimate_performance
 from retrain_assets.core.frames import TEXT
 from retrain_assets.core.ingest import ContractReport, validate_frame
 from retrain_assets.core.point_in_time import ChampionMove, ServedBy, champions_by_day
 from retrain_assets.core.predictions import predictions_model
+from retrain_assets.core.shadow import CHALLENGER_CLASS, CHALLENGER_PREDICTION, CHALLENGER_VERSION
 from retrain_assets.core.training import FeatureMismatchError, predict, trusted_types
 from retrain_assets.pipeline.checks import contract_results, contract_spec, report_metadata
 from retrain_assets.pipeline.metadata import DIGITS, add_partition_metadata, stored_day_summary
@@ -41,6 +49,27 @@ def score_day(model, features: pd.DataFrame, spec, version: str) -> pd.DataFrame
         "actual": features[spec.target].astype("float64").to_numpy(),
         "model_version": version,
     })
+
+
+def estimated_metadata(frame: pd.DataFrame, calibration: Calibration | None
+                       ) -> dict[str, dg.MetadataValue]:
+    """The day's performance estimated from the champion's calibrated probabilities, before
+    its labels arrive (`estimated_roc_auc`, `estimated_accuracy`); none without a calibration
+    (regression, multiclass, a version evaluated before calibrations were kept)."""
+    if calibration is None or frame.empty:
+        return {}
+    return {f"estimated_{metric}": dg.MetadataValue.float(round(value, DIGITS))
+            for metric, value in estimate_performance(frame["prediction"], calibration).items()
+            if value == value}  # NaN: a day the estimate cannot rank (one class expected)
+
+
+def beside_champion(scored: pd.DataFrame, challenger: pd.DataFrame) -> pd.DataFrame:
+    """The challenger's scores of the same rows as `challenger_*` columns of the champion's."""
+    columns = {CHALLENGER_PREDICTION: challenger["prediction"].to_numpy()}
+    if "predicted_class" in challenger:
+        columns[CHALLENGER_CLASS] = challenger["predicted_class"].to_numpy()
+    return scored.assign(**columns, **{CHALLENGER_VERSION: challenger["model_version"]
+                                       .to_numpy()})
 
 
 def unscored_day(day: str) -> ContractReport:
@@ -76,6 +105,16 @@ def champions_of(registry: ModelRegistry, days: list[str], current: str,
     return champions_by_day(days, moves, windows)
 
 
+def challenger_days(registry: ModelRegistry, days: list[str]) -> tuple[str | None, list[str]]:
+    """The challenger and which of `days` it scores: those after its holdout, so it is judged
+    only on days it never saw."""
+    challenger = registry.version_for(CHALLENGER)
+    if challenger is None:
+        return None, []
+    window = registry.version_window(challenger)
+    return challenger, [d for d in days if window is None or d > window.last_judged_day]
+
+
 def build_scoring_assets(project: Project) -> list[dg.AssetsDefinition]:
     spec, names = project.spec, project.names
 
@@ -92,7 +131,10 @@ def build_scoring_assets(project: Project) -> list[dg.AssetsDefinition]:
         description=f"The champion (MLflow alias `{CHAMPION}`) of each day scores every row of "
                     "it: a past day is scored by the version that served then "
                     "(promotion_history), unless the run config says `champion: today`. The "
-                    "version used is stored in each row and in the day's metadata.",
+                    "version used is stored in each row and in the day's metadata. While a "
+                    f"`{CHALLENGER}` shadows it, the challenger scores the same rows of the days "
+                    "after its holdout, beside the champion (`challenger_prediction`, "
+                    "`challenger_version`).",
     )
     @retries_only_transient
     def predictions(context: dg.AssetExecutionContext, config: ScoringConfig,
@@ -104,8 +146,14 @@ def build_scoring_assets(project: Project) -> list[dg.AssetsDefinition]:
                              "candidate_model → evaluation_report → production_model first.",
                              allow_retries=False)
         served = champions_of(registry, list(context.partition_keys), current, config)
-        models = {v: registry.load_model(v, trusted_types(spec))
-                  for v in {s.version for s in served.values()} - {None}}
+        challenger, shadowed = challenger_days(registry, list(context.partition_keys))
+        versions = {s.version for s in served.values()} - {None}
+        if shadowed:
+            versions.add(challenger)
+        models = {v: registry.load_model(v, trusted_types(spec)) for v in versions}
+        calibrations = ({v: Calibration.from_dict(kept) for v in versions
+                         if (kept := registry.load_calibration(v)) is not None}
+                        if spec.task == "classification" else {})
         frames, results = {}, []
         for day in context.partition_keys:
             version = served[day].version
@@ -121,6 +169,15 @@ def build_scoring_assets(project: Project) -> list[dg.AssetsDefinition]:
                     raise dg.Failure(f"predictions[{day}]: champion version {version} "
                                      f"cannot score the day: {exc}",
                                      allow_retries=False) from exc
+                if day in shadowed:
+                    try:
+                        scored = beside_champion(scored, score_day(
+                            models[challenger], features[day], spec, challenger))
+                    except FeatureMismatchError as exc:  # the champion's scores still count
+                        context.log.warning(
+                            f"predictions[{day}]: challenger version {challenger} cannot score "
+                            f"the day, stored without it: {exc}. Its shadow period runs out "
+                            "unless a newer candidate replaces it.")
                 report = validate_frame(scored, predictions_model(spec.task).to_schema(),
                                          day=day)
             frames[day] = report.frame
@@ -129,12 +186,19 @@ def build_scoring_assets(project: Project) -> list[dg.AssetsDefinition]:
             **stored_day_summary(frame),
             **({"mean_prediction": dg.MetadataValue.float(
                 round(float(frame["prediction"].mean()), DIGITS)),
-                "model_version": dg.MetadataValue.text(served[day].version)}
-               if frame is not None else {})}
+                "model_version": dg.MetadataValue.text(served[day].version),
+                **estimated_metadata(frame, calibrations.get(served[day].version))}
+               if frame is not None else {}),
+            **({"challenger_version": dg.MetadataValue.text(challenger),
+                "challenger_mean_prediction": dg.MetadataValue.float(
+                    round(float(frame[CHALLENGER_PREDICTION].mean()), DIGITS))}
+               if frame is not None and CHALLENGER_VERSION in frame else {})}
             for day, frame in frames.items()})
         used = sorted({s.version for s in served.values()} - {None}, key=int)
         yield dg.Output(frames, metadata={
             "model_versions": dg.MetadataValue.text(", ".join(used) or "none"),
+            "challenger": dg.MetadataValue.text(
+                f"version {challenger} on {len(shadowed)} days" if shadowed else "none"),
             "champion": dg.MetadataValue.text(config.champion)})
         yield from contract_results(context, names.predictions, results)
 

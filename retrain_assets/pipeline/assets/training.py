@@ -5,8 +5,9 @@ from dataclasses import asdict, fields, replace
 import dagster as dg
 import pandas as pd
 
-from retrain_assets.adapters.registry import CHAMPION, HoldoutMetrics, ModelRef
+from retrain_assets.adapters.registry import CHAMPION, HoldoutMetrics, ModelRef, RunLink, RunOrigin
 from retrain_assets.core.drift import build_reference
+from retrain_assets.core.estimation import holdout_calibration
 from retrain_assets.core.evaluation import (
     EvaluationReport,
     Verdict,
@@ -39,7 +40,7 @@ from retrain_assets.core.training import (
     trusted_types,
 )
 from retrain_assets.pipeline.checks import CANDIDATE_BLESSED, markdown_literal, superseded_days
-from retrain_assets.pipeline.metadata import DIGITS, image, png_data_uri, table
+from retrain_assets.pipeline.metadata import DIGITS, data_uri, image, png_bytes, table
 from retrain_assets.pipeline.project import Project
 from retrain_assets.pipeline.resources import (
     TRANSIENT_RETRY,
@@ -169,11 +170,15 @@ def build_training_assets(project: Project) -> list[dg.AssetsDefinition]:
                                     # a mean label (prediction drift) needs numeric labels
                                     label=None if spec.task == "multiclass" else train[spec.target],
                                     days=train[spec.time_column].dt.floor("D"))
-        tags = {"dagster_run_id": context.run.run_id, "dataset": spec.name,
+        tags = {"dataset": spec.name,
                 "trigger": context.run.tags.get("retrain/trigger", "manual"),
                 **{k: v for k, v in context.run.tags.items() if k.startswith("retrain/")}}
-        ref = mlflow.registry().log_candidate(
-            model, inputs=model_inputs(train, spec),
+        origin = RunOrigin(job=context.run.job_name, asset=names.candidate_model.to_user_string(),
+                           run_id=context.run.run_id,
+                           run_url=mlflow.dagster_run_url(context.run.run_id))
+        registry = mlflow.registry()
+        ref = registry.log_candidate(
+            model, inputs=model_inputs(train, spec), origin=origin,
             params={**model_params(spec, hyperparameters), **asdict(settings),
                     "task": spec.task, "holdout_rows": window.holdout_rows,
                     "change_day": window.change_day or "none",
@@ -185,7 +190,7 @@ def build_training_assets(project: Project) -> list[dg.AssetsDefinition]:
             trained_from_change=window.trained_from)
         return dg.Output(ref.to_dict(), metadata={
             "model_version": dg.MetadataValue.text(ref.version),
-            "mlflow_run": dg.MetadataValue.url(ref.run_url),
+            **mlflow_run_metadata(registry.run_link(ref.run_id)),
             "train_days": dg.MetadataValue.text(window.train_range),
             "holdout_days": dg.MetadataValue.text(window.holdout_range),
             "train_rows": dg.MetadataValue.int(len(train)),
@@ -267,17 +272,22 @@ def build_training_assets(project: Project) -> list[dg.AssetsDefinition]:
             verdict = with_segment_gate(verdict, segments)
         verdict = replace(verdict, reasons=(*notes, *verdict.reasons))
         noise = metric_noise(spec.task, spec.primary_metric, actual, scores["candidate"])
-        registry.log_evaluation(candidate, HoldoutMetrics(
-            metrics["candidate"], rows=len(holdout),
-            noise={spec.primary_metric: noise} if noise else {}),
-            blessed=verdict.blessed, reasons=verdict.reasons)
+        calibration = holdout_calibration(spec.task, scores["candidate"], actual)
         per_day = _per_day_metrics(holdout, scores, spec)
+        metric_table = pd.DataFrame(metrics).rename_axis("metric").reset_index()
+        png = png_bytes(predicted_vs_actual(actual, scores, spec.task))
+        registry.log_evaluation(
+            candidate, HoldoutMetrics(metrics["candidate"], rows=len(holdout),
+                                      noise={spec.primary_metric: noise} if noise else {}),
+            verdict, plots={"predicted_vs_actual": png},
+            tables={"metrics": metric_table, "per_day": per_day,
+                    **({"segments": segments.table} if segments is not None else {})},
+            calibration=calibration and calibration.to_dict())
         report = EvaluationReport(
             candidate_version=candidate.version, candidate_run_id=candidate.run_id,
             champion_version=champion_version, holdout_days=candidate.holdout_days,
             holdout_rows=len(holdout), metrics=metrics, verdict=verdict)
-        metric_table = pd.DataFrame(metrics).rename_axis("metric").reset_index()
-        plot = png_data_uri(predicted_vs_actual(actual, scores, spec.task))
+        plot = data_uri(png)
         yield dg.Output(report, metadata={
             "verdict": dg.MetadataValue.text(verdict_label(verdict)),
             **verdict_numbers(metrics, spec.primary_metric, verdict),
@@ -290,7 +300,7 @@ def build_training_assets(project: Project) -> list[dg.AssetsDefinition]:
             **interval_numbers(verdict),
             **({"segments": table(segments.table)} if segments is not None else {}),
             "predicted_vs_actual": image(plot, "predicted vs actual"),
-            "mlflow_run": dg.MetadataValue.url(candidate.run_url),
+            **mlflow_run_metadata(registry.run_link(candidate.run_id)),
         })
         yield dg.AssetCheckResult(
             check_name=CANDIDATE_BLESSED, passed=verdict.blessed,
@@ -301,6 +311,15 @@ def build_training_assets(project: Project) -> list[dg.AssetsDefinition]:
             description=verdict_markdown(verdict, candidate.version, plot))
 
     return [candidate_model, evaluation_report]
+
+
+def mlflow_run_metadata(link: RunLink) -> dict[str, dg.MetadataValue]:
+    """The MLflow run's page, and its ids as plain text: metadata is fixed when recorded, and
+    the page's address follows `mlflow_ui_url` as it was then; the ids find the run after
+    the UI moved."""
+    return {"mlflow_run": dg.MetadataValue.url(link.url),
+            "mlflow_run_id": dg.MetadataValue.text(link.run_id),
+            "mlflow_experiment_id": dg.MetadataValue.text(link.experiment_id)}
 
 
 def verdict_label(verdict: Verdict) -> str:

@@ -1,0 +1,57 @@
+"""A shadow challenger's alias moves in the registry, each on the promotion history."""
+
+import pytest
+
+from retrain_assets.adapters.registry import CHALLENGER, CHAMPION, PREVIOUS, Actor, ModelRegistry
+
+SENSOR = Actor(run_id="run-s", user="sensor taxi_shadow_sensor")
+
+
+@pytest.fixture
+def registry(home) -> ModelRegistry:
+    registry = ModelRegistry(tracking_uri=f"sqlite:///{home / 'mlflow.db'}",
+                             experiment="shadow", model_name="shadowed")
+    registry.client.create_registered_model("shadowed")
+    for i in range(4):
+        registry.client.create_model_version("shadowed", source=str(home / f"m{i}"))
+    registry.promote("1", expected_champion=None, reason="first", actor=SENSOR)
+    return registry
+
+
+def _records(registry: ModelRegistry) -> list[tuple]:
+    return [(r.action, r.from_version, r.to_version, r.reason) for r in registry.history()[1:]]
+
+
+def test_a_replaced_challenger_is_retired_and_a_winner_becomes_champion_on_record(registry):
+    registry.start_shadow("2", champion="1", reason="blessed 2", actor=SENSOR)
+    assert registry.version_for(CHALLENGER) == "2" and registry.version_for(CHAMPION) == "1"
+    registry.start_shadow("3", champion="1", reason="blessed 3", actor=SENSOR)
+    assert registry.version_for(CHALLENGER) == "3"
+
+    moves = registry.end_shadow("3", promote=True, reason="5 wins", actor=SENSOR)
+
+    assert registry.version_for(CHAMPION) == "3" and registry.version_for(CHALLENGER) is None
+    assert registry.version_for(PREVIOUS) == "1"  # a rollback would go back to 1
+    assert [(m.alias, m.from_version, m.to_version) for m in moves] == [
+        (CHAMPION, "1", "3"), (PREVIOUS, None, "1"), (CHALLENGER, "3", "none")]
+    assert _records(registry) == [
+        ("shadow_start", "1", "2", "shadow start: blessed 2"),
+        ("shadow_retire", "1", "2", "shadow end: retired: replaced by blessed version 3"),
+        ("shadow_start", "1", "3", "shadow start: blessed 3"),
+        ("shadow_promote", "1", "3", "shadow end: promoted: 5 wins")]
+    assert {(r.run_id, r.user) for r in registry.history()[1:]} == {
+        ("run-s", "sensor taxi_shadow_sensor")}
+
+
+def test_a_retired_challenger_leaves_the_champion_and_says_why(registry):
+    registry.start_shadow("2", champion="1", reason="blessed 2", actor=SENSOR)
+
+    registry.end_shadow("2", promote=False, reason="lost 5 of 7 days", actor=SENSOR)
+
+    assert registry.version_for(CHAMPION) == "1" and registry.version_for(CHALLENGER) is None
+    assert _records(registry)[-1] == ("shadow_retire", "1", "2",
+                                      "shadow end: retired: lost 5 of 7 days")
+    tags = registry.client.get_model_version("shadowed", "2").tags
+    assert tags["verdict"] == "retired from shadow: lost 5 of 7 days"
+    with pytest.raises(ValueError, match="version 2 of 'shadowed' is not the challenger"):
+        registry.end_shadow("2", promote=True, reason="again", actor=SENSOR)
