@@ -149,7 +149,7 @@ class LandingZone:
                 continue
 
 
-def ingest_day(zone: LandingZone, day: str, schema, *, time_column: str,
+def ingest_day(zone: LandingZone, day: str, schema, *, time_column: str | None,
                time_zone: str | None = None, policy: RowPolicy = RowPolicy(),
                run_id: str | None = None) -> DayIntake:
     """Read and validate everything landed for `day`; quarantine whatever made it fail.

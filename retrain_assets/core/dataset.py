@@ -42,6 +42,26 @@ DEFAULT_ABSOLUTE_THRESHOLDS: dict[TaskType, dict[str, float]] = {
 PRIMARY_METRIC: dict[TaskType, str] = {
     "regression": "rmse", "classification": "roc_auc", "multiclass": "f1_macro"}
 
+DEFAULT_MIN_LABEL_COVERAGE = 0.8
+
+
+@dataclass(frozen=True)
+class LabelFeed:
+    """The target arrives separately from the features, keyed by the id column.
+
+    `min_coverage`: the share of a day's scored rows that must have a label before its realized
+    metric may fail the decay check (and so ask for a retrain); a day below it is reported,
+    not judged, since its first labels are rarely a fair sample of it.
+    """
+
+    min_coverage: float = DEFAULT_MIN_LABEL_COVERAGE
+
+    def __post_init__(self) -> None:
+        if not 0.0 < self.min_coverage <= 1.0:
+            raise ValueError(f"LabelFeed min_coverage is {self.min_coverage!r}: set a share of "
+                             "a day's rows in (0, 1], e.g. 0.8")
+
+
 NOT_A_FEATURE = {  # why a column with another role must not be fed to the model
     "target": "the answer it must predict (a leak: a perfect holdout score, then useless "
               "predictions where the target is unknown)",
@@ -68,6 +88,9 @@ class DatasetSpec:
     would shift every hour feature. An IANA name such as "America/New_York": values with
     offsets are converted to that zone's wall time, naive ones are taken as its wall time, and
     each partition is a day in that zone.
+
+    `labels=LabelFeed()` says the target arrives days later in a label zone of its own, keyed
+    by `id_column` (see `core.labels`): feature files may then leave the target out.
     """
 
     name: str
@@ -88,6 +111,8 @@ class DatasetSpec:
     row_policy: RowPolicy = RowPolicy()
     # the estimator to train (core.model); None: the built-in HistGradientBoosting pipeline
     model: ModelSpec | None = None
+    # the target arrives later, in label files of its own (core.labels); None: in the features
+    labels: LabelFeed | None = None
 
     def __post_init__(self) -> None:
         if self.task not in PRIMARY_METRIC:
@@ -189,7 +214,8 @@ def load_spec(reference: str, base: Path | None = None) -> DatasetSpec:
     """Load a spec from `package.module:ATTRIBUTE`, a built-in name such as `taxi`, or
     `file.py:ATTRIBUTE` (a path relative to `base`, e.g. a spec next to a model's YAML)."""
     builtin = {"taxi": "retrain_assets.datasets.taxi:TAXI_TRIPS",
-               "churn": "retrain_assets.datasets.churn:CUSTOMER_CHURN"}
+               "churn": "retrain_assets.datasets.churn:CUSTOMER_CHURN",
+               "churn_late_labels": "retrain_assets.datasets.churn:CUSTOMER_CHURN_LATE_LABELS"}
     module_name, _, attribute = builtin.get(reference, reference).partition(":")
     if not attribute:
         raise ValueError(

@@ -28,7 +28,8 @@ def build_features(raw: pd.DataFrame, spec: DatasetSpec) -> pd.DataFrame:
         columns["is_weekend"] = (timestamps.dt.dayofweek >= 5).astype("float64")
     for name in spec.categorical_features:
         columns[name] = raw[name].astype(TEXT)
-    columns[spec.target] = target_values(raw[spec.target], spec)
+    columns[spec.target] = (target_values(raw[spec.target], spec) if spec.target in raw
+                            else unlabelled(raw.index, spec))
     return pd.DataFrame(columns, index=raw.index).reset_index(drop=True)
 
 
@@ -42,16 +43,24 @@ def target_values(target: pd.Series, spec: DatasetSpec) -> pd.Series:
     return target.astype("float64")
 
 
+def unlabelled(index: pd.Index, spec: DatasetSpec) -> pd.Series:
+    """A target column with every value missing (labels that have not arrived yet)."""
+    return pd.Series(None, index=index, dtype=TEXT if spec.task == "multiclass" else "float64")
+
+
 def features_schema(spec: DatasetSpec) -> pa.DataFrameSchema:
-    """The features contract: the spec's own model, or one derived from the spec."""
+    """The features contract: the spec's own model, or one derived from the spec. With a
+    label feed the target may be missing: its labels arrive later."""
     if spec.features_schema is not None:
-        return spec.features_schema.to_schema()
+        schema = spec.features_schema.to_schema()
+        return schema.update_column(spec.target, nullable=True) if spec.labels else schema
     columns = {
         spec.id_column: pa.Column(str, unique=True),
         spec.time_column: pa.Column("datetime64[ns]"),
         **{name: pa.Column(float, nullable=True) for name in spec.model_numeric_features},
         **{name: pa.Column(str) for name in spec.categorical_features},
-        spec.target: pa.Column(str if spec.task == "multiclass" else float),
+        spec.target: pa.Column(str if spec.task == "multiclass" else float,
+                               nullable=spec.labels is not None),
     }
     return pa.DataFrameSchema(columns, strict=True, name=f"{spec.name}_features")
 

@@ -378,12 +378,12 @@ def _parse_values(frame: pd.DataFrame, schema: pa.DataFrameSchema, time_zone: st
         if name not in frame.columns:
             continue
         raw, kind = frame[name], np.dtype(column.dtype.type).kind
-        if kind not in "iufM" or _typed_as_declared(raw, kind):
+        if kind not in "iufMb" or _typed_as_declared(raw, kind):
             continue  # not parsed here, or already of the declared type: nothing to parse
         missing = _missing(raw)
         values, failures = (_parse_numbers(raw, missing, np.dtype(column.dtype.type))
-                            if kind in "iuf" else
-                            _parse_timestamps(raw, missing, column.dtype, time_zone))
+                            if kind in "iuf" else _parse_booleans(raw, missing) if kind == "b"
+                            else _parse_timestamps(raw, missing, column.dtype, time_zone))
         if not column.nullable:
             failures.insert(0, (missing, "not_nullable"))
         for bad, check in failures:
@@ -396,6 +396,8 @@ def _parse_values(frame: pd.DataFrame, schema: pa.DataFrameSchema, time_zone: st
 
 
 def _typed_as_declared(raw: pd.Series, kind: str) -> bool:
+    if kind == "b":
+        return pd.api.types.is_bool_dtype(raw) and not raw.hasnans
     if kind == "M":  # a time-zone-aware column still needs the time-zone rule
         return raw.dtype.kind == "M" and not isinstance(raw.dtype, pd.DatetimeTZDtype)
     return raw.dtype.kind in ("iu" if kind in "iu" else "iuf")
@@ -425,6 +427,18 @@ def _parse_numbers(raw: pd.Series, missing: pd.Series, dtype: np.dtype
                                  | (values >= float(info.max)))
         number += f" within {dtype}"
     return values.where(~bad), [(bad, f"parse as {dtype} ({number})")]
+
+
+BOOLEAN_TEXT = {"true": True, "false": False, "1": True, "0": False}
+
+
+def _parse_booleans(raw: pd.Series, missing: pd.Series) -> tuple[pd.Series, Failures]:
+    """true/false or 1/0 (any case); anything else fails its row, where coercion would read
+    every non-empty text, "no" and "0.0" included, as true."""
+    values = raw.where(~missing).map(
+        lambda value: BOOLEAN_TEXT.get(str(value).strip().lower()) if pd.notna(value) else None)
+    bad = ~missing & values.isna()
+    return values.astype("boolean"), [(bad, "parse as bool (true/false or 1/0)")]
 
 
 def _parse_timestamps(raw: pd.Series, missing: pd.Series, dtype, time_zone: str | None
@@ -520,7 +534,7 @@ def _annotate(rows: pd.DataFrame, origin: pd.Series, cases: pd.DataFrame) -> pd.
 
 
 def apply_contract(frames: dict[str, pd.DataFrame], schema: pa.DataFrameSchema, *, day: str,
-                   time_column: str, time_zone: str | None = None,
+                   time_column: str | None, time_zone: str | None = None,
                    policy: RowPolicy = RowPolicy()) -> ContractReport:
     """Validate a day's files against the schema, reporting every problem at once.
 
@@ -535,7 +549,8 @@ def apply_contract(frames: dict[str, pd.DataFrame], schema: pa.DataFrameSchema, 
                           "no trips is almost always a broken export. Re-export the day and land "
                           "it again.")
         return report
-    day_schema = _with_day_check(vectorised(schema), time_column, day)
+    day_schema = (vectorised(schema) if time_column is None  # e.g. label files: id + target
+                  else _with_day_check(vectorised(schema), time_column, day))
     parsed, parse_failures = _parse_values(combined, schema, time_zone)
     checkable = (parsed if parse_failures.empty  # dropping nothing would still copy the frame
                  else parsed.drop(index=pd.Index(parse_failures["index"])))

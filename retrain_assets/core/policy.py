@@ -44,6 +44,7 @@ class CheckResult:
     score: float | None = None
     model_version: str | None = None  # the model the day was measured against
     description: str = ""
+    asset: str = "drift_report"  # the asset checked (`performance` for a label-fed decay)
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -121,7 +122,7 @@ class RetrainRequest:
         for failure in self.failures:
             by_check.setdefault(failure.check, []).append(failure.partition)
         return {
-            "retrain/check": f"drift_report:{worst.check}",
+            "retrain/check": f"{worst.asset}:{worst.check}",
             "retrain/partition": max(f.partition for f in self.failures),
             "retrain/score": f"{worst.score:.4f}" if worst.score is not None else "",
             "retrain/failed_checks": str(len(self.failures)),

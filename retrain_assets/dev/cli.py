@@ -27,8 +27,10 @@ def _simulate(args: argparse.Namespace) -> int:
                           file_format=args.format, dataset=args.dataset)
     from retrain_assets.dev.simulate import land_days
 
-    keys = land_days(open_store(landing), plan)
-    print(f"landed {len(keys)} day(s) in {landing}: {keys[0]} .. {keys[-1]}")
+    labels = open_store(args.labels) if args.labels else None
+    keys = land_days(open_store(landing), plan, labels)
+    print(f"landed {len(keys)} day(s) in {landing}: {keys[0]} .. {keys[-1]}"
+          + (f"; their labels a week late in {args.labels}" if labels else ""))
     return 0
 
 
@@ -56,6 +58,9 @@ def build_parser() -> argparse.ArgumentParser:
     simulate.add_argument("--format", choices=("parquet", "csv"), default="parquet")
     simulate.add_argument("--landing", help="landing zone (default: the shipped model's, "
                                             "$RETRAIN_ASSETS_HOME/<dataset>/landing)")
+    simulate.add_argument("--labels", help="churn only: a label zone; the days land without "
+                                           "their target, and each day's labels land here "
+                                           "7 days later (the churn_late_labels dataset)")
     simulate.set_defaults(run=_simulate)
 
     demo = commands.add_parser("demo", help="the automated loop under the real Dagster daemon: "

@@ -42,17 +42,39 @@ def encode_frame(frame: pd.DataFrame, file_format: str) -> bytes:
     return buffer.getvalue()
 
 
-def land_day(store: ObjectStore, day: date, plan: SimulationPlan) -> str:
-    """Simulate one day and write it as `<day>/<file name>.<fmt>`; returns the key written."""
+def land_day(store: ObjectStore, day: date, plan: SimulationPlan,
+             labels: ObjectStore | None = None) -> str:
+    """Simulate one day and write it as `<day>/<file name>.<fmt>`; returns the key written.
+
+    With `labels` (the label zone of a label-fed dataset) the day lands without its target,
+    and the labels of the day `LABEL_DELAY_DAYS` before it land in `labels` under that earlier
+    day, as a feed whose labels come a week late delivers them.
+    """
     simulator = SIMULATORS[plan.dataset]
-    frame = simulator.simulated_day(day, daily_row_count(day, plan.mean_rows, seed=plan.seed),
-                                    seed=plan.seed,
-                                    covariate_drift_from=plan.covariate_drift_from,
-                                    concept_drift_from=plan.concept_drift_from)
+    frame = _simulated_day(simulator, day, plan)
+    if labels is not None:
+        if not hasattr(simulator, "split_labels"):
+            fed = [name for name, module in SIMULATORS.items() if hasattr(module, "split_labels")]
+            raise ValueError(f"the {plan.dataset} simulator has no label feed: simulate late "
+                             f"labels for {fed}, or leave the label zone out")
+        frame, _ = simulator.split_labels(frame)
+        labelled = day - timedelta(days=simulator.LABEL_DELAY_DAYS)
+        if labelled >= plan.start:
+            _, late = simulator.split_labels(_simulated_day(simulator, labelled, plan))
+            labels.write_bytes(f"{labelled.isoformat()}/{simulator.LABELS_FILE_NAME}."
+                               f"{plan.file_format}", encode_frame(late, plan.file_format))
     key = f"{day.isoformat()}/{simulator.FILE_NAME}.{plan.file_format}"
     store.write_bytes(key, encode_frame(frame, plan.file_format))
     return key
 
 
-def land_days(store: ObjectStore, plan: SimulationPlan) -> list[str]:
-    return [land_day(store, day, plan) for day in plan.dates()]
+def _simulated_day(simulator, day: date, plan: SimulationPlan) -> pd.DataFrame:
+    return simulator.simulated_day(day, daily_row_count(day, plan.mean_rows, seed=plan.seed),
+                                   seed=plan.seed,
+                                   covariate_drift_from=plan.covariate_drift_from,
+                                   concept_drift_from=plan.concept_drift_from)
+
+
+def land_days(store: ObjectStore, plan: SimulationPlan,
+              labels: ObjectStore | None = None) -> list[str]:
+    return [land_day(store, day, plan, labels) for day in plan.dates()]

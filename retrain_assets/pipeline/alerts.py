@@ -230,7 +230,8 @@ def check_alerts(recent: Iterable[CheckResult], cursor: AlertCursor, alerts: Out
         days = ", ".join(r.partition for r in failed)
         latest = failed[-1]
         why = (latest.description or "").split("\n")[0]
-        link = alerts.link(f"assets/{drift_report.to_user_string()}")
+        checked = dg.AssetKey([*drift_report.path[:-1], latest.asset])  # or `performance`
+        link = alerts.link(f"assets/{checked.to_user_string()}")
         sent.append(Alert(kind, (f":chart_with_upwards_trend: {check} failed on {days} (model "
                                  f"version {latest.model_version or '?'}): {why}"),
                           (link,) if link else ()))
@@ -313,16 +314,17 @@ def build_outcome_alert_sensor(project: Project) -> dg.SensorDefinition:
                            "Starts from "
                            "the present: history before its first tick is not sent.")
     def outcome_alert_sensor(context: dg.SensorEvaluationContext, **_on_context) -> dg.SkipReason:
-        return send_outcomes(context, names, names.resource(context, "outcome_alerts"))
+        return send_outcomes(context, names, names.resource(context, "outcome_alerts"),
+                             label_feed=project.spec.labels is not None)
 
     return outcome_alert_sensor
 
 
 def send_outcomes(context: dg.SensorEvaluationContext, names: Names,
-                  outcome_alerts: OutcomeAlerts) -> dg.SkipReason:
+                  outcome_alerts: OutcomeAlerts, *, label_feed: bool = False) -> dg.SkipReason:
     instance = context.instance
     cursor = AlertCursor.from_json(context.cursor)
-    recent = recent_check_results(instance, names)
+    recent = recent_check_results(instance, names, label_feed=label_feed)
     if cursor is None:
         newest = champion_events(instance, names.production_model, None, limit=1)
         freshness = latest_freshness(instance, names.production_model)

@@ -17,6 +17,7 @@ from retrain_assets.pipeline.assets.deployment import (
     build_rollback_job,
 )
 from retrain_assets.pipeline.assets.ingest import build_ingest_assets, build_ingest_job
+from retrain_assets.pipeline.assets.labels import build_label_assets
 from retrain_assets.pipeline.assets.monitoring import build_monitoring_assets
 from retrain_assets.pipeline.assets.scoring import build_scoring_assets
 from retrain_assets.pipeline.assets.shadow import (
@@ -71,18 +72,23 @@ def pipeline_resources(project: Project, *, landing_url: str, storage_url: str,
                        tracking_uri: str, artifact_location: str | None, model_name: str,
                        experiment: str, mlflow_ui_url: str | None, retrain_policy: RetrainPolicy,
                        failure_alerts: FailureAlerts, outcome_alerts: OutcomeAlerts,
-                       promotion: PromotionPolicy) -> dict:
+                       promotion: PromotionPolicy, labels_url: str | None = None) -> dict:
     """Everything one pipeline's definitions use, keyed by `project.names`. Only a gs://
     location (or a GCP project setting) brings in the GCS client: building it needs Google
     credentials, which a local setup does not have. MLflow runs link back to the Dagster UI
-    the alerts link to: one address, set once."""
-    uses_gcs = any(url.startswith("gs://") for url in (landing_url, storage_url)) \
+    the alerts link to: one address, set once. `labels_url`: the label zone of a dataset with
+    a label feed (unused without one)."""
+    labels_url = labels_url if project.spec.labels else None
+    uses_gcs = any(url.startswith("gs://") for url in (landing_url, storage_url, labels_url)
+                   if url) \
         or bool(os.environ.get(GCP_PROJECT_ENV))
     gcs = gcs_resource() if uses_gcs else None
     names = project.names
     return {
         **({"gcs": gcs} if gcs is not None else {}),
         names.of("landing_zone"): LandingZoneResource(url=landing_url, gcs=gcs),
+        **({names.of("labels_zone"): LandingZoneResource(url=labels_url, gcs=gcs)}
+           if labels_url else {}),
         names.of("io_manager"): ParquetIOManager(url=storage_url, gcs=gcs),
         names.of("mlflow"): MlflowResource(
             tracking_uri=tracking_uri, artifact_location=artifact_location,
@@ -102,6 +108,7 @@ def default_resources(project: Project) -> dict:
     tracking_uri = default_tracking_uri()
     return pipeline_resources(
         project, landing_url=env("RETRAIN_ASSETS_LANDING_URL", str(home / "landing")),
+        labels_url=env("RETRAIN_ASSETS_LABELS_URL", str(home / "labels")),
         storage_url=env("RETRAIN_ASSETS_STORAGE_URL", str(home / "storage")),
         tracking_uri=tracking_uri,
         artifact_location=env("RETRAIN_ASSETS_MLFLOW_ARTIFACTS",
@@ -143,7 +150,7 @@ def build_definitions(project: Project | None = None,
         assets=[*build_ingest_assets(project), *build_training_assets(project),
                 build_production_model(project), build_shadow_report(project),
                 *build_scoring_assets(project),
-                *build_monitoring_assets(project)],
+                *build_monitoring_assets(project), *build_label_assets(project)],
         asset_checks=[*freshness, *build_champion_checks(project)],
         jobs=[*jobs, health_job],
         sensors=[*build_sensors(project, jobs), build_outcome_alert_sensor(project),

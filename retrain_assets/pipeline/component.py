@@ -86,6 +86,9 @@ class RetrainingPipeline(dg.Component, dg.Resolvable, dg.Model):
     landing_url: str | None = Field(default=None, description=(
         "Where the model's days land: a folder or gs://bucket/prefix (default: "
         "$RETRAIN_ASSETS_HOME/<name>/landing)"))
+    labels_url: str | None = Field(default=None, description=(
+        "Where the labels of a dataset with a label feed land, one folder per day they refer "
+        "to: a folder or gs://bucket/prefix (default: $RETRAIN_ASSETS_HOME/<name>/labels)"))
     storage_url: str | None = Field(default=None, description=(
         "Where its Parquet partitions and day profiles are stored: a folder or "
         "gs://bucket/prefix (default: $RETRAIN_ASSETS_HOME/<name>/storage)"))
@@ -155,6 +158,7 @@ class RetrainingPipeline(dg.Component, dg.Resolvable, dg.Model):
         model_name = self.model_name or spec.name
         return project, pipeline_resources(
             project, landing_url=self.landing_url or str(home / "landing"),
+            labels_url=self.labels_url or str(home / "labels"),
             storage_url=self.storage_url or str(home / "storage"), tracking_uri=tracking_uri,
             artifact_location=self.mlflow_artifact_location
             or default_artifact_location(tracking_uri),

@@ -44,6 +44,8 @@ class Names:
     promotion_history = property(lambda self: self.asset("promotion_history"))
     predictions = property(lambda self: self.asset("predictions"))
     drift_report = property(lambda self: self.asset("drift_report"))
+    labels = property(lambda self: self.asset("labels"))
+    performance = property(lambda self: self.asset("performance"))
     shadow_report = property(lambda self: self.asset("shadow_report"))
     ingest_job = property(lambda self: self.of("ingest_job"))
     training_job = property(lambda self: self.of("training_job"))

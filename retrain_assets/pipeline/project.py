@@ -11,6 +11,7 @@ import dagster as dg
 from retrain_assets.core.champion_health import DEFAULT_CHAMPION_MAX_AGE_DAYS
 from retrain_assets.core.dataset import DatasetSpec, load_spec
 from retrain_assets.core.features import features_contract_after_raw, features_schema
+from retrain_assets.core.labels import raw_contract
 from retrain_assets.core.predictions import predictions_model
 from retrain_assets.core.volume import VolumeThresholds
 from retrain_assets.pipeline.checks import frames_type
@@ -45,7 +46,7 @@ class Project:
     def __post_init__(self) -> None:
         self.names = Names(self.name)
         self.partitions = daily_partitions(self.start_date, self.end_date)
-        self.raw_type = frames_type(self.spec.raw_schema, self.names)
+        self.raw_type = frames_type(raw_contract(self.spec), self.names)
         self.features_schema = features_schema(self.spec)
         self.features_contract = features_contract_after_raw(self.spec)  # what `features` checks
         self.features_type = frames_type(self.features_schema, self.names)

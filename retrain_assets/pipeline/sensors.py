@@ -37,7 +37,7 @@ from retrain_assets.core.policy import (
     retrain_request,
     standing_failures,
 )
-from retrain_assets.pipeline.assets.monitoring import DRIFT_CHECKS
+from retrain_assets.pipeline.assets.monitoring import DRIFT_CHECKS, NO_PERFORMANCE_DECAY
 from retrain_assets.pipeline.assets.training import EvaluationConfig, TrainingConfig
 from retrain_assets.pipeline.dagster_internals import (
     AssetCheckExecutionRecordStatus,
@@ -186,6 +186,17 @@ def landing_state(cursor: str) -> WatchState:
     return WatchState.from_dict(data)
 
 
+def partition_bounds(project: Project) -> tuple[str, str | None, str | None]:
+    """The first and the last partition key now (None before the first day ends), and the
+    dataset's declared last day (Project.end_date; Dagster's end excludes its day). Keys are
+    ISO dates: they compare as strings."""
+    partitions = project.partitions
+    end = (partitions.end - timedelta(days=1)).strftime(partitions.fmt) \
+        if partitions.end else None
+    return (partitions.start.strftime(partitions.fmt), partitions.get_last_partition_key(),
+            end)
+
+
 def _days(days: list[str]) -> str:
     return f"{days[0]} is" if len(days) == 1 else \
         f"{len(days)} days ({days[0]}..{days[-1]}) are"
@@ -215,12 +226,7 @@ def build_landing_zone_sensor(project: Project) -> dg.SensorDefinition:
         zone = landing_zone.zone()
         first_look = context.cursor is None
         state = WatchState() if first_look else landing_state(context.cursor)
-        partitions = project.partitions
-        first = partitions.start.strftime(partitions.fmt)
-        last = partitions.get_last_partition_key()  # keys are ISO dates: they sort as strings
-        # a dataset's declared last day (Project.end_date); Dagster's end excludes its day
-        end = (partitions.end - timedelta(days=1)).strftime(partitions.fmt) \
-            if partitions.end else None
+        first, last, end = partition_bounds(project)
         changes = look(zone, state, full_rescan_every=project.landing_full_rescan,
                        is_partition=lambda day: last is not None and first <= day <= last)
         cursor = landing_cursor(changes.state)
@@ -261,6 +267,62 @@ def build_landing_zone_sensor(project: Project) -> dg.SensorDefinition:
     return landing_zone_sensor
 
 
+def build_labels_sensor(project: Project) -> dg.SensorDefinition:
+    """Label files are watched like feature files (`landing_watch.look`), in their own zone and
+    with their own cursor, so a late label file never re-runs its day's ingestion."""
+    names = project.names
+
+    @dg.sensor(
+        name=names.of("labels_sensor"),
+        minimum_interval_seconds=project.sensor_interval_seconds,
+        target=dg.AssetSelection.assets(names.labels, names.performance),
+        required_resource_keys={names.of("labels_zone")},
+        default_status=dg.DefaultSensorStatus.RUNNING,
+        description="A new or rewritten day in the label zone → one run of labels (→ "
+                    "performance once the day is scored) for the day the labels refer to, so "
+                    "a late file updates that day's realized metric. Days already there when "
+                    "the sensor first looks are history: backfill them.",
+    )
+    def labels_sensor(context: dg.SensorEvaluationContext, **_on_context):
+        zone = names.resource(context, "labels_zone").zone()
+        first_look = context.cursor is None
+        state = WatchState() if first_look else landing_state(context.cursor)
+        first, last, end = partition_bounds(project)
+        changes = look(zone, state, full_rescan_every=project.landing_full_rescan,
+                       is_partition=lambda day: last is not None and first <= day <= last)
+        cursor = landing_cursor(changes.state)
+        today = get_current_datetime().date().isoformat()
+        for reason in hold_reasons(changes.held, first, last, today, end=end):
+            context.log.warning(f"label zone {zone.url}: held back {reason}.")
+        for name in changes.malformed:
+            context.log.warning(f"label zone {zone.url}: skipped {name!r}: a label file must "
+                                "be <YYYY-MM-DD>/<name>.csv|.parquet or "
+                                "<YYYY-MM-DD>.csv|.parquet, named for the day its labels "
+                                "refer to. Rename or move it; it is reported only once.")
+        if first_look or not changes.changed:
+            days = sorted(changes.changed if first_look else changes.state.days)
+            seen = f"{len(days)} labelled day(s)" + (f" ({days[0]}..{days[-1]})" if days else "")
+            return dg.SensorResult(cursor=cursor, skip_reason=dg.SkipReason(
+                f"first look at {zone.url}: {seen} already there are history: backfill "
+                f"{names.labels.to_user_string()} for them" if first_look else
+                f"no new or rewritten labelled day in {zone.url} ({seen} so far)"))
+        scored = context.instance.get_materialized_partitions(names.predictions)
+        unscored = sorted(day for day in changes.changed if day not in scored)
+        context.log.info(f"labels landed for {', '.join(sorted(changes.changed))}: one run "
+                         f"per day of labels → performance" + (
+                             f" (labels only for {', '.join(unscored)}: no predictions yet; "
+                             "materialize performance once they are scored)" if unscored
+                             else ""))
+        return dg.SensorResult(cursor=cursor, run_requests=[
+            dg.RunRequest(run_key=f"labels:{day}@{fp}", partition_key=day,
+                          asset_selection=[names.labels, *([names.performance]
+                                                           if day in scored else [])],
+                          tags={"labels/fingerprint": fp, "labels/day": day})
+            for day, fp in sorted(changes.changed.items())])
+
+    return labels_sensor
+
+
 # ---------------------------------------------------------------------------------------------
 # drift_retrain_sensor
 
@@ -269,8 +331,11 @@ RECENT_RESULTS = 100  # per check and tick: enough to see the days around the ne
 SEEN_LIMIT = 1_000
 
 
-def recent_check_results(instance: dg.DagsterInstance, names: Names) -> list[CheckResult]:
-    """The latest evaluations of drift_report's checks, passed and failed, newest first.
+def recent_check_results(instance: dg.DagsterInstance, names: Names, *,
+                         label_feed: bool = False) -> list[CheckResult]:
+    """The latest evaluations of the monitoring checks, passed and failed, newest first:
+    drift_report's, and with a label feed the decay check of `performance` instead of
+    drift_report's (a day is judged on its realized metric once its labels arrive).
 
     Reads only the latest few executions of each check (an indexed query, on SQLite and
     PostgreSQL alike). Ids rather than a high-water mark tell new from seen: a check planned
@@ -278,8 +343,10 @@ def recent_check_results(instance: dg.DagsterInstance, names: Names) -> list[Che
     """
     results = []
     for check_name in DRIFT_CHECKS:
+        asset = (names.performance if label_feed and check_name == NO_PERFORMANCE_DECAY
+                 else names.drift_report)
         records = instance.event_log_storage.get_asset_check_execution_history(
-            dg.AssetCheckKey(names.drift_report, check_name), limit=RECENT_RESULTS,
+            dg.AssetCheckKey(asset, check_name), limit=RECENT_RESULTS,
             status={AssetCheckExecutionRecordStatus.SUCCEEDED,
                     AssetCheckExecutionRecordStatus.FAILED})
         for record in records:
@@ -292,7 +359,7 @@ def recent_check_results(instance: dg.DagsterInstance, names: Names) -> list[Che
                 passed=record.status == AssetCheckExecutionRecordStatus.SUCCEEDED,
                 execution_id=record.id, score=None if score is None else float(score.value),
                 model_version=None if version is None else str(version.value),
-                description=evaluation.description or ""))
+                description=evaluation.description or "", asset=asset.path[-1]))
     return results
 
 
@@ -458,7 +525,8 @@ def build_drift_retrain_sensor(project: Project) -> dg.SensorDefinition:
         mlflow: MlflowResource = names.resource(context, "mlflow")
         instance = context.instance
         remembered = RetrainCursor.from_json(context.cursor)
-        recent = recent_check_results(instance, names)
+        recent = recent_check_results(instance, names,
+                                      label_feed=project.spec.labels is not None)
         taken = RetrainCursor(seen=(*remembered.seen, *(r.execution_id for r in recent)),
                               change=remembered.change)
         failing = bool(remembered.pending) or any(
@@ -480,7 +548,8 @@ def build_drift_retrain_sensor(project: Project) -> dg.SensorDefinition:
                 else 0)
         if retrain_policy.min_new_rows > 0 and rows >= retrain_policy.min_new_rows:
             return _data_volume(instance, names, retrain_policy, rows, taken)
-        days = _first_champion_due(instance, names, mlflow, retrain_policy)
+        days = _first_champion_due(instance, names, mlflow, retrain_policy,
+                                   label_feed=project.spec.labels is not None)
         if days is not None:
             return _bootstrap(instance, names, retrain_policy, days, taken)
         volume = (f"{rows:,} of the {retrain_policy.min_new_rows:,} new feature rows a "
@@ -547,8 +616,9 @@ def _data_volume(instance: dg.DagsterInstance, names: Names, policy: RetrainPoli
 
 
 def _first_champion_due(instance: dg.DagsterInstance, names: Names, mlflow: MlflowResource,
-                        policy: RetrainPolicy) -> int | None:
-    """The days of features there are when the first champion is due, else None."""
+                        policy: RetrainPolicy, *, label_feed: bool = False) -> int | None:
+    """The days of features there are when the first champion is due, else None. With a label
+    feed only days whose labels arrived count: the others have nothing to train on yet."""
     if policy.bootstrap_days <= 0:
         return None
     registry = mlflow.registry()
@@ -556,8 +626,10 @@ def _first_champion_due(instance: dg.DagsterInstance, names: Names, mlflow: Mlfl
     # a first candidate awaiting approval (`approve` mode) answers the bootstrap until it expires
     has_champion = registry.version_for(CHAMPION) is not None or (
         waiting is not None and waiting.expires_at > datetime.now(UTC))
-    days = 0 if has_champion else len(
-        instance.get_materialized_partitions(names.features))
+    trainable = set() if has_champion else instance.get_materialized_partitions(names.features)
+    if trainable and label_feed:
+        trainable &= instance.get_materialized_partitions(names.labels)
+    days = len(trainable)
     return days if first_champion_due(has_champion, days, policy.bootstrap_days) else None
 
 
@@ -639,4 +711,5 @@ def build_run_failure_alert(project: Project, jobs: list) -> dg.SensorDefinition
 
 def build_sensors(project: Project, jobs: list) -> list[dg.SensorDefinition]:
     return [build_landing_zone_sensor(project), build_drift_retrain_sensor(project),
-            build_run_failure_alert(project, jobs)]
+            build_run_failure_alert(project, jobs),
+            *([build_labels_sensor(project)] if project.spec.labels else [])]

@@ -17,6 +17,7 @@ from retrain_assets.adapters.registry import CHAMPION
 from retrain_assets.adapters.storage import LocalObjectStore
 from retrain_assets.dev.instance import run_job
 from retrain_assets.dev.simulate import encode_frame
+from retrain_assets.pipeline.build import build_definitions
 from retrain_assets.pipeline.component import RetrainingPipeline
 from retrain_assets.pipeline.names import Names
 
@@ -184,3 +185,17 @@ def test_an_end_date_before_the_start_names_both_settings(tmp_path):
         "dataset: taxi\nstart_date: '2025-03-01'\nend_date: '2025-02-01'\n")
     with pytest.raises(ValueError, match="end_date 2025-02-01 is before start_date 2025-03-01"):
         pipeline.project_and_resources(tmp_path / "taxi")
+
+
+def test_a_label_fed_model_watches_its_label_zone_and_a_plain_one_has_none(home, tmp_path):
+    fed = RetrainingPipeline.resolve_from_yaml(
+        f"dataset: churn_late_labels\nlabels_url: {tmp_path / 'late'}\n")
+    project, resources = fed.project_and_resources(tmp_path / "churn_late")
+    assert resources["churn_late_labels_zone"].url == str(tmp_path / "late")
+    defs = build_definitions(project, resources)
+    assert defs.resolve_sensor_def("churn_late_labels_sensor")
+    assert defs.resolve_assets_def(dg.AssetKey(["churn_late", "performance"]))
+
+    plain = RetrainingPipeline.resolve_from_yaml(f"dataset: churn\nlabels_url: {tmp_path}\n")
+    _, resources = plain.project_and_resources(tmp_path / "churn")
+    assert "churn_labels_zone" not in resources

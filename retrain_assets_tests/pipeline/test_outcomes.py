@@ -237,3 +237,16 @@ def test_a_stale_champion_alerts_once_per_version_and_again_after_it_was_fresh()
     assert sent[0].links == ("http://dagster.example/assets/taxi/production_model",)
     assert cursor.stale_version is None
     assert AlertCursor.from_json(AlertCursor(stale_version="4").to_json()).stale_version == "4"
+
+
+def test_a_realized_decay_alert_links_to_the_models_performance_asset():
+    from retrain_assets.core.policy import CheckResult
+    from retrain_assets.pipeline.alerts import AlertCursor, check_alerts
+
+    decayed = CheckResult(check="no_performance_decay", partition="2025-03-02", passed=False,
+                          execution_id=10, model_version="3", asset="performance",
+                          description="2025-03-02: realized roc_auc 0.61 is 18% worse")
+    (alert,) = check_alerts([decayed], AlertCursor(), OutcomeAlerts(
+        dagster_ui_url="http://dagster.example"), dg.AssetKey(["churn", "drift_report"]))[0]
+    assert alert.kind == "decay"
+    assert alert.links == ("http://dagster.example/assets/churn/performance",)

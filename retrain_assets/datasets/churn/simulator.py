@@ -92,6 +92,15 @@ def simulate_churn_day(day: date, rows: int, *, seed: int = 11,
 
 
 FILE_NAME = "customers"  # a landed day is <day>/customers.<csv|parquet>
+LABELS_FILE_NAME = "churn_labels"  # with a label feed: <labels zone>/<day>/churn_labels.<...>
+LABEL_DELAY_DAYS = 7
+"""With a label feed, a day's churn labels land this many days after its snapshots."""
+
+
+def split_labels(day: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """A simulated day as a label-fed dataset lands it: the snapshots without the target, and
+    the labels (id and target) that land `LABEL_DELAY_DAYS` later."""
+    return day.drop(columns="churned"), day[["customer_id", "churned"]]
 
 
 def simulated_day(day: date, rows: int, *, seed: int = 11,

@@ -1,6 +1,8 @@
 """Customer churn: whether a subscriber cancels within a month (see `simulator`)."""
 
-from retrain_assets.core.dataset import DatasetSpec
+from dataclasses import replace
+
+from retrain_assets.core.dataset import DatasetSpec, LabelFeed
 from retrain_assets.datasets.churn.schema import ChurnFeatures, ChurnRaw
 
 CUSTOMER_CHURN = DatasetSpec(
@@ -18,3 +20,10 @@ CUSTOMER_CHURN = DatasetSpec(
     derive_time_features=False,  # when in the day a snapshot is taken says nothing about churn
     absolute_thresholds={"roc_auc": 0.65},
 )
+
+CUSTOMER_CHURN_LATE_LABELS = replace(
+    CUSTOMER_CHURN, name="customer_churn_late_labels", labels=LabelFeed(),
+    description="Simulated subscribers observed daily, whose churn labels land in a label zone "
+                "of their own days later (simulator.LABEL_DELAY_DAYS); predicts whether one "
+                "cancels within a month.")
+"""Churn as it arrives in practice: snapshots first, whether they churned a week later."""

@@ -10,6 +10,7 @@ from pydantic import Field
 from retrain_assets.adapters.landing import ingest_day
 from retrain_assets.core.features import build_features
 from retrain_assets.core.ingest import ContractReport, RowPolicy, bad_row_sample, validate_frame
+from retrain_assets.core.labels import raw_contract
 from retrain_assets.core.volume import content_columns
 from retrain_assets.pipeline.checks import (
     ArrivalLedger,
@@ -53,7 +54,10 @@ class RawDataConfig(dg.Config):
 
 def build_ingest_assets(project: Project) -> list[dg.AssetsDefinition]:
     spec, names = project.spec, project.names
-    replay_content = content_columns(list(spec.raw_schema.to_schema().columns),
+    contract = raw_contract(spec)  # without a label feed: the raw schema as declared
+    # a replayed row repeats what it describes; a label-fed day's files may have no target
+    replay_content = content_columns([c for c in contract.columns
+                                      if c != spec.target or spec.labels is None],
                                      id_column=spec.id_column, time_column=spec.time_column)
 
     @dg.asset(
@@ -78,7 +82,7 @@ def build_ingest_assets(project: Project) -> list[dg.AssetsDefinition]:
         policy = config.policy(spec.row_policy)
         frames, results = {}, []
         for day in context.partition_keys:
-            intake = ingest_day(zone, day, spec.raw_schema.to_schema(),
+            intake = ingest_day(zone, day, contract,
                                 time_column=spec.time_column, time_zone=spec.time_zone,
                                 policy=policy, run_id=context.run.run_id)
             if not intake.report.passed:

@@ -95,17 +95,21 @@ def build_monitoring_assets(project: Project) -> list[dg.AssetsDefinition]:
                 description="No feature drifted past its PSI / KS / Jensen–Shannon threshold "
                             "and the mean prediction stayed near the training label mean. "
                             "A failure asks drift_retrain_sensor for a retrain."),
-            dg.AssetCheckSpec(
+            # with a label feed, decay is judged by `performance` once the labels arrive
+            *([] if spec.labels else [dg.AssetCheckSpec(
                 NO_PERFORMANCE_DECAY, asset=names.drift_report, partitions_def=project.partitions,
                 description=f"On labelled days, live {metric} is not worse than the champion's "
                             "holdout metric by more than the allowed fraction (raised on small "
                             "days to what chance alone reaches, measured on the holdout). A "
-                            "failure asks drift_retrain_sensor for a retrain."),
+                            "failure asks drift_retrain_sensor for a retrain.")]),
         ],
         description="Each scored day against the training reference stored with the model "
                     "that scored it (per-feature PSI and KS / Jensen–Shannon, prediction drift "
-                    f"vs the training label mean) and, where labels exist, live {metric} vs "
-                    "that model's holdout metric. Stored: one row per feature.",
+                    "vs the training label mean)"
+                    + ("; the realized metric is `performance`'s, once the day's labels land"
+                       if spec.labels else
+                       f" and, where labels exist, live {metric} vs that model's holdout metric")
+                    + ". Stored: one row per feature.",
     )
     def drift_report(context: dg.AssetExecutionContext, config: DriftReportConfig,
                      features: PartitionFrames, predictions: PartitionFrames):
@@ -125,7 +129,7 @@ def build_monitoring_assets(project: Project) -> list[dg.AssetsDefinition]:
             summary = compare_to_reference(reference, features[day],
                                            predictions=scored["prediction"],
                                            thresholds=thresholds)
-            decay = _decay(scored, holdout, spec.task, metric, thresholds)
+            decay = realized_decay(scored, holdout, spec.task, metric, thresholds)
             frames[day] = summary.to_frame()
             days.append(DayDrift(day, version, summary, decay))
         _add_report_metadata(context, days, config)
@@ -133,15 +137,16 @@ def build_monitoring_assets(project: Project) -> list[dg.AssetsDefinition]:
         yield from partition_check_results(
             context, names.drift_report, NO_FEATURE_DRIFT,
             [d.feature_outcome() for d in days], what="drifted")
-        yield from partition_check_results(
-            context, names.drift_report, NO_PERFORMANCE_DECAY,
-            [d.decay_outcome() for d in days], what="decayed")
+        if not spec.labels:
+            yield from partition_check_results(
+                context, names.drift_report, NO_PERFORMANCE_DECAY,
+                [d.decay_outcome() for d in days], what="decayed")
 
     return [drift_report]
 
 
-def _decay(scored: pd.DataFrame, holdout: HoldoutMetrics, task: str, metric: str,
-           thresholds: DriftThresholds) -> PerformanceDecay | None:
+def realized_decay(scored: pd.DataFrame, holdout: HoldoutMetrics, task: str, metric: str,
+                   thresholds: DriftThresholds) -> PerformanceDecay | None:
     """Live metric vs the holdout's, as evaluation_report recorded it (versions evaluated
     before the chance spread was measured have the metric only)."""
     labelled = scored.dropna(subset=["actual"])

@@ -27,6 +27,7 @@ from retrain_assets.core.gates import (
     segment_gate,
     with_segment_gate,
 )
+from retrain_assets.core.labels import labelled_frames
 from retrain_assets.core.metrics import compute_metrics
 from retrain_assets.core.plots import predicted_vs_actual
 from retrain_assets.core.training import (
@@ -103,12 +104,33 @@ def concat_days(frames: PartitionFrames, days) -> pd.DataFrame:
     return pd.concat([frames[d] for d in days], ignore_index=True)
 
 
+def trainable_frames(features: PartitionFrames, labels: PartitionFrames | None,
+                     window: int, spec) -> tuple[dict[str, pd.DataFrame], int]:
+    """The newest `window` calendar days of features a model may learn from, and how many
+    unlabelled rows of those days were left out. With a label feed: only days whose labels
+    are stored, and in them only rows with a label (the rest would teach it nothing, or worse,
+    a missing target read as a class)."""
+    if labels is None:
+        return {d: features[d] for d in window_days(list(features), window)}, 0
+    days = window_days([d for d in features if d in labels], window)
+    frames, unlabelled = labelled_frames(features, labels, days, spec)
+    if not any(len(frame) for frame in frames.values()):
+        raise ValueError(
+            f"no labelled rows to train on: of {len(list(features))} stored features day(s), "
+            f"{len(days)} have stored labels, holding no label for any of their ids. Land the "
+            "days' label files in the label zone (materialize labels for them), then train.")
+    return frames, unlabelled
+
+
 def build_training_assets(project: Project) -> list[dg.AssetsDefinition]:
     spec, names = project.spec, project.names
     all_days = dg.AssetIn(names.features, partition_mapping=dg.AllPartitionMapping())
+    # a label-fed model also reads every day's labels; the function takes them as **labels
+    labelled = {"labels": dg.AssetIn(names.labels, partition_mapping=dg.AllPartitionMapping())
+                } if spec.labels else {}
 
     @dg.asset(
-        key=names.candidate_model, ins={"features": all_days},
+        key=names.candidate_model, ins={"features": all_days, **labelled},
         group_name=names.of("training"), kinds={"sklearn", "mlflow"},
         io_manager_key=names.of("io_manager"),
         required_resource_keys={names.of("mlflow"), names.of("io_manager")},
@@ -120,16 +142,21 @@ def build_training_assets(project: Project) -> list[dg.AssetsDefinition]:
     )
     @retries_only_transient
     def candidate_model(context: dg.AssetExecutionContext, config: TrainingConfig,
-                        features: PartitionFrames) -> dg.Output[dict]:
+                        features: PartitionFrames, **labels: PartitionFrames
+                        ) -> dg.Output[dict]:
         mlflow: MlflowResource = names.resource(context, "mlflow")
         io_manager: ParquetIOManager = names.resource(context, "io_manager")
         settings = config.window_settings()
-        frames = {d: features[d] for d in window_days(list(features), settings.window_days)}
         try:
+            frames, unlabelled = trainable_frames(features, labels.get("labels"),
+                                                  settings.window_days, spec)
             window = split_window({d: len(f) for d, f in frames.items()}, settings,
                                   change_day=config.change_day or None)
         except ValueError as exc:
             raise dg.Failure(str(exc), allow_retries=False) from exc
+        if unlabelled:
+            context.log.info(f"left out {unlabelled} row(s) of the window whose labels have not "
+                             "arrived (or were given more than once)")
         train = training_rows(frames, window, spec.time_column)
         superseded = superseded_days(io_manager.day_profiles(names.raw_data.to_user_string()),
                                      window.train_days)
@@ -155,7 +182,8 @@ def build_training_assets(project: Project) -> list[dg.AssetsDefinition]:
             params={**model_params(spec, hyperparameters), **asdict(settings),
                     "task": spec.task, "holdout_rows": window.holdout_rows,
                     "change_day": window.change_day or "none",
-                    "trains_from_change": window.trains_from_change},
+                    "trains_from_change": window.trains_from_change,
+                    "unlabelled_rows_left_out": unlabelled},
             metrics={"train_rows": len(train), "train_days": len(window.train_days)},
             tags=tags, train_days=window.train_days, holdout_days=window.holdout_days,
             reference=reference.to_dict(), trusted_types=trusted_types(spec),
@@ -171,11 +199,13 @@ def build_training_assets(project: Project) -> list[dg.AssetsDefinition]:
             "trains_from_change": dg.MetadataValue.bool(window.trains_from_change),
             "hyperparameters": dg.MetadataValue.json(model_params(spec, hyperparameters)),
             "superseded_days": dg.MetadataValue.json(superseded),
+            "unlabelled_rows_left_out": dg.MetadataValue.int(unlabelled),
         })
 
     @dg.asset(
         key=names.evaluation_report,
-        ins={"features": all_days, "candidate_model": dg.AssetIn(names.candidate_model)},
+        ins={"features": all_days, "candidate_model": dg.AssetIn(names.candidate_model),
+             **labelled},
         group_name=names.of("training"), kinds={"sklearn", "mlflow"},
         io_manager_key=names.of("io_manager"), required_resource_keys={names.of("mlflow")},
         tags={"stage": "evaluate"}, owners=["team:ml-platform"], retry_policy=TRANSIENT_RETRY,
@@ -190,10 +220,13 @@ def build_training_assets(project: Project) -> list[dg.AssetsDefinition]:
     )
     @retries_only_transient
     def evaluation_report(context: dg.AssetExecutionContext, config: EvaluationConfig,
-                          candidate_model: dict, features: PartitionFrames):
+                          candidate_model: dict, features: PartitionFrames,
+                          **labels: PartitionFrames):
         registry = names.resource(context, "mlflow").registry()
         candidate = ModelRef.from_dict(candidate_model)
         frames = {d: concat_days(features, [d]) for d in candidate.holdout_days}
+        if "labels" in labels:  # judged on the rows it held out: the labelled ones
+            frames = labelled_frames(frames, labels["labels"], candidate.holdout_days, spec)[0]
         holdout = holdout_rows(frames, candidate.holdout_days,
                                candidate.params.get("holdout_rows", sum(map(len, frames.values()))),
                                spec.time_column)

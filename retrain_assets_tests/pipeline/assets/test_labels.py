@@ -1,0 +1,230 @@
+"""A label-fed dataset end to end: churn snapshots land first, their labels a week later."""
+
+from datetime import date, timedelta
+
+import dagster as dg
+import pandas as pd
+import pytest
+
+from retrain_assets.adapters.storage import LocalObjectStore
+from retrain_assets.datasets.churn import CUSTOMER_CHURN_LATE_LABELS
+from retrain_assets.datasets.churn.simulator import (
+    LABEL_DELAY_DAYS,
+    LABELS_FILE_NAME,
+    simulated_day,
+    split_labels,
+)
+from retrain_assets.dev.instance import run_job
+from retrain_assets.pipeline.build import build_definitions
+from retrain_assets.pipeline.project import Project
+from retrain_assets.pipeline.sensors import RetrainPolicy
+from retrain_assets_tests.conftest import START, land_frame, training_config
+
+DAYS = 12
+ROWS = 200
+
+
+@pytest.fixture
+def late(home):
+    """The late-label churn pipeline with every day's snapshots landed and its labels kept
+    back: {day: labels} to land when the test says they arrived."""
+    defs = build_definitions(Project(spec=CUSTOMER_CHURN_LATE_LABELS,
+                                     start_date=START.isoformat()))
+    landing = LocalObjectStore(home / "landing")
+    held = {}
+    for offset in range(DAYS):
+        day = START + timedelta(days=offset)
+        snapshots, labels = split_labels(simulated_day(day, ROWS))
+        land_frame(landing, day.isoformat(), snapshots, "customers.csv")
+        held[day.isoformat()] = labels
+    return defs, LocalObjectStore(home / "labels"), held
+
+
+def labels_tick(defs, instance, cursor):
+    with dg.build_sensor_context(instance=instance, cursor=cursor, definitions=defs,
+                                 resources=defs.resources) as context:
+        return defs.resolve_sensor_def("labels_sensor")(context)
+
+
+def run_requested(defs, instance, request: dg.RunRequest) -> dg.ExecuteInProcessResult:
+    """A sensor's run as the daemon launches it: the asset job with its partition and assets."""
+    return defs.resolve_implicit_global_asset_job_def().execute_in_process(
+        instance=instance, partition_key=request.partition_key, tags=request.tags,
+        asset_selection=request.asset_selection, raise_on_error=False)
+
+
+def materialize_labels(defs, instance, days: list[str]) -> dg.ExecuteInProcessResult:
+    return defs.resolve_implicit_global_asset_job_def().execute_in_process(
+        instance=instance, asset_selection=[dg.AssetKey("labels")],
+        tags={"dagster/asset_partition_range_start": days[0],
+              "dagster/asset_partition_range_end": days[-1]})
+
+
+def land_labels(store, day: str, labels: pd.DataFrame, name: str = LABELS_FILE_NAME) -> None:
+    land_frame(store, day, labels, f"{name}.csv")
+
+
+def materialization(result, asset: str) -> dg.AssetMaterialization:
+    (event,) = [e.materialization for e in result.get_asset_materialization_events()
+                if e.asset_key == dg.AssetKey(asset)]
+    return event
+
+
+def check(result, name: str) -> dg.AssetCheckEvaluation:
+    (evaluation,) = [e for e in result.get_asset_check_evaluations() if e.check_name == name]
+    return evaluation
+
+
+def test_features_without_labels_are_ingested_and_training_uses_labelled_rows_only(
+        late, instance):
+    defs, label_zone, held = late
+    days = sorted(held)
+    assert run_job(defs, "ingest_job", instance, days=days).success  # no target in the files
+    small = training_config(window_days=DAYS, min_train_days=3)
+    unlabelled = run_job(defs, "training_job", instance, run_config=small)
+    assert not unlabelled.success
+    (failure,) = [e for e in unlabelled.all_events if e.is_step_failure]
+    assert "no labelled rows to train on" in failure.step_failure_data.error.message
+
+    cursor = labels_tick(defs, instance, None).cursor
+    today = date.fromisoformat(days[-1]) + timedelta(days=1)
+    labelled_days = [d for d in days  # a week on, the newest days' labels are not due yet
+                     if date.fromisoformat(d) + timedelta(days=LABEL_DELAY_DAYS) <= today]
+    for day in labelled_days[:-1]:
+        land_labels(label_zone, day, held[day])
+    partly = labelled_days[-1]
+    land_labels(label_zone, partly, held[partly].iloc[:ROWS // 2])
+    ticked = labels_tick(defs, instance, cursor)
+    assert [r.partition_key for r in ticked.run_requests] == labelled_days
+    assert all(r.asset_selection == [dg.AssetKey("labels")]  # no champion yet: labels only
+               for r in ticked.run_requests)
+    assert run_requested(defs, instance, ticked.run_requests[0]).success
+    assert materialize_labels(defs, instance, labelled_days[1:]).success  # the rest at once
+
+    trained = run_job(defs, "training_job", instance, run_config=small)
+    assert trained.success
+    model = materialization(trained, "candidate_model").metadata
+    labelled = ROWS * (len(labelled_days) - 1) + ROWS // 2
+    assert model["unlabelled_rows_left_out"].value == ROWS // 2
+    assert model["train_rows"].value + model["holdout_rows"].value == labelled
+    assert model["train_days"].value.endswith(labelled_days[-1]) or \
+        model["holdout_days"].value.endswith(labelled_days[-1])
+    registry = defs.resources["mlflow"].registry()
+    run = registry.client.get_run(registry.client.get_model_version(
+        registry.model_name, model["model_version"].value).run_id)
+    assert run.data.params["unlabelled_rows_left_out"] == str(ROWS // 2)
+
+
+def test_a_late_label_file_fills_in_its_days_realized_metric(late, instance):
+    defs, label_zone, held = late
+    days = sorted(held)
+    assert run_job(defs, "ingest_job", instance, days=days).success
+    for day in days[:6]:
+        land_labels(label_zone, day, held[day])
+    assert materialize_labels(defs, instance, days[:6]).success
+    assert run_job(defs, "training_job", instance,
+                   run_config=training_config(window_days=6, min_train_days=3)).success
+    scored_day = days[-1]
+    assert run_job(defs, "scoring_job", instance, days=[scored_day]).success
+
+    cursor = labels_tick(defs, instance, None).cursor
+    first = held[scored_day].iloc[:ROWS // 4]
+    land_labels(label_zone, scored_day, first)
+    ticked = labels_tick(defs, instance, cursor)
+    (request,) = ticked.run_requests
+    assert request.asset_selection == [dg.AssetKey("labels"), dg.AssetKey("performance")]
+    early = run_requested(defs, instance, request)
+    assert early.success
+    performance = materialization(early, "performance").metadata
+    assert performance["label_coverage"].value == 0.25
+    assert performance["judged"].value is False
+    decay = check(early, "no_performance_decay")
+    assert decay.passed and "not judged yet" in decay.description
+    assert check(early, "labels_match_features").passed
+
+    rest = pd.concat([held[scored_day].iloc[ROWS // 4:],
+                      held[scored_day].iloc[:1],  # a customer labelled twice
+                      pd.DataFrame({"customer_id": ["C9999999"], "churned": [False]})])
+    land_labels(label_zone, scored_day, rest, name="churn_labels_late")
+    (again,) = labels_tick(defs, instance, ticked.cursor).run_requests
+    assert again.partition_key == scored_day and again.run_key != request.run_key
+    complete = run_requested(defs, instance, again)
+    assert complete.success
+    performance = materialization(complete, "performance").metadata
+    assert performance["labelled_rows"].value == ROWS - 1  # the twice-labelled one is not used
+    assert performance["judged"].value is True
+    assert 0.5 < performance["realized_roc_auc"].value <= 1.0
+    match = check(complete, "labels_match_features")
+    assert not match.passed
+    assert match.metadata["duplicate_ids"].value == 1
+    assert match.metadata["unmatched_ids"].value == 1
+    assert match.metadata["unmatched_id_sample"].value == ["C9999999"]
+    assert "C9999999" in match.description
+
+
+def test_a_label_file_that_breaks_its_contract_is_quarantined(late, instance, home):
+    defs, label_zone, held = late
+    day = sorted(held)[0]
+    assert run_job(defs, "ingest_job", instance, days=[day]).success
+    land_labels(label_zone, day, held[day].assign(churned="maybe"))
+    result = defs.resolve_implicit_global_asset_job_def().execute_in_process(
+        instance=instance, partition_key=day, asset_selection=[dg.AssetKey("labels")],
+        raise_on_error=False)
+    contract = check(result, "contract")
+    assert not contract.passed and "churned" in contract.description
+    quarantined = list((home / "labels" / "_quarantine" / day).rglob("*.csv"))
+    assert [p.name for p in quarantined] == [f"{LABELS_FILE_NAME}.csv"]
+    assert not (home / "labels" / day / f"{LABELS_FILE_NAME}.csv").exists()
+
+
+def test_realized_decay_and_drift_are_separate_triggers_of_a_label_fed_model(home, instance):
+    defs = build_definitions(Project(spec=CUSTOMER_CHURN_LATE_LABELS,
+                                     start_date=START.isoformat()))
+    policy = RetrainPolicy(min_interval_seconds=0, min_new_rows=0, bootstrap_days=0)
+
+    def retrain_tick(cursor):
+        with dg.build_sensor_context(instance=instance, cursor=cursor, definitions=defs,
+                                     resources={**defs.resources,
+                                                "retrain_policy": policy}) as context:
+            return defs.resolve_sensor_def("drift_retrain_sensor")(context)
+
+    def fail(asset: str, check_name: str, day: str):
+        instance.report_runless_asset_event(dg.AssetCheckEvaluation(
+            asset_key=dg.AssetKey(asset), check_name=check_name, passed=False, partition=day,
+            metadata={"score": dg.MetadataValue.float(0.3)}, description=f"{day}: failed"))
+
+    fail("performance", "no_performance_decay", "2025-01-05")
+    decayed = retrain_tick(None)
+    (request,) = decayed.run_requests
+    assert request.tags["retrain/trigger"] == "performance_decay"
+    assert request.tags["retrain/check"] == "performance:no_performance_decay"
+
+    fail("drift_report", "no_feature_drift", "2025-01-12")
+    (request,) = retrain_tick(decayed.cursor).run_requests
+    assert request.tags["retrain/trigger"] == "drift"
+    assert request.tags["retrain/check"] == "drift_report:no_feature_drift"
+
+
+def test_the_first_champion_of_a_label_fed_model_waits_for_labelled_days(home, instance):
+    defs = build_definitions(Project(spec=CUSTOMER_CHURN_LATE_LABELS,
+                                     start_date=START.isoformat()))
+    policy = RetrainPolicy(min_interval_seconds=0, min_new_rows=0, bootstrap_days=3)
+
+    def bootstrap_requests():
+        with dg.build_sensor_context(instance=instance, definitions=defs,
+                                     resources={**defs.resources,
+                                                "retrain_policy": policy}) as context:
+            return defs.resolve_sensor_def("drift_retrain_sensor")(context).run_requests
+
+    def materialized(asset: str, days: int):
+        for offset in range(days):
+            instance.report_runless_asset_event(dg.AssetMaterialization(
+                asset_key=asset, partition=(START + timedelta(days=offset)).isoformat()))
+
+    materialized("features", 5)
+    materialized("labels", 2)
+    assert bootstrap_requests() == []  # five days of features, two of them labelled
+    materialized("labels", 3)
+    (request,) = bootstrap_requests()
+    assert request.tags["retrain/trigger"] == "bootstrap"
+    assert request.tags["retrain/days_with_features"] == "3"
