@@ -201,9 +201,10 @@ class ProductPolicy:
       (`estimate_performance` on the champion's holdout calibration) goes through the same
       `performance_decay` as an `ESTIMATED_DECAY` check. Then what drift_retrain_sensor does
       (`standing_failures` → `retrain_request`, whose `change_day` the window follows and which
-      opens the change (`open_change`); otherwise `change_follow_up` of the open change and the
-      champion's window over the labelled days; otherwise `min_new_rows` labelled rows since
-      the last training ask for a data-volume retrain); then what training_job does on the
+      opens the change (`open_change`, through the newest labelled day the retrain sees);
+      otherwise `change_follow_up` of the open change and the champion's window over the
+      labelled days; otherwise `min_new_rows` labelled rows since the last training ask for a
+      data-volume retrain); then what training_job does on the
       `labelled` days only (`split_window`, `training_rows`, `train_model`, the candidate and
       the champion predicting `holdout_rows`, `decide_promotion` with EvaluationConfig's gate;
       a blessed candidate becomes the champion with its calibrated `build_reference`).
@@ -286,7 +287,7 @@ class ProductPolicy:
         self._seen.update(result.execution_id for result in recent)
         request = retrain_request(standing, recent)
         if request is not None:
-            self._change = open_change(self._change, request.change_day, day)
+            self._change = open_change(self._change, request.change_day, labelled[-1])
             trigger = (ESTIMATED_DECAY_TRIGGER
                        if worst_failure(request.failures).check == ESTIMATED_DECAY
                        else request.trigger)
