@@ -149,6 +149,18 @@ def test_the_estimate_is_judged_by_its_error_against_the_holdout_auc_as_the_esti
     assert estimate_figures(StreamResult(result.stream, {}, fits=0)) == []
 
 
+def test_a_late_label_stream_reports_ours_with_the_estimate_against_ours_without_it():
+    errors = {name: [0.3, 0.3] for name in ("ours", "daily", "weekly", "never", "mean-label")}
+    replays = {name: Replay(daily_error=e, cumulative_error=0.3) for name, e in errors.items()}
+    replays["ours+estimate"] = Replay(daily_error=[0.3, 0.2], cumulative_error=0.25)
+    stream = Stream(CHURN, "abrupt concept", 300, 2, 1, label_delay_days=LABEL_DELAY_DAYS)
+    (figure,) = [f for f in figures(StreamResult(stream, replays, fits=0))
+                 if "ours with the estimate" in f.what]
+    assert figure.what == ("churn 300/day, abrupt concept, labels 7 days late: ours with the "
+                           "estimate as an early decay trigger, cumulative live 1−AUC")
+    assert (figure.value, figure.baseline, figure.met) == (0.25, 0.3, None)
+
+
 def test_full_mode_covers_every_kind_for_both_tasks_at_both_volumes():
     full = streams("full")
     assert len(full) == 26
