@@ -1,14 +1,16 @@
 """6. Retraining policy: prequential ("test then train") replay of simulated daily streams.
 
-Each scored day is first predicted by the model serving that day, then its labels are known,
-then each policy decides whether to retrain; a new model serves from the next day. Every policy
-replays the same stream from the same first champion, and every retrain of every policy trains
-on the window candidate_model would (`Lab.training_window`; baselines know of no change day), so
-the figures compare *when* a policy retrains and *whether* it deploys.
+Each scored day is first predicted by the model serving that day, then the labels of the day
+`label_delay_days` before it arrive (its own without a delay), then each policy decides whether
+to retrain; a new model serves from the next day. Every policy replays the same stream from the
+same first champion, and every retrain of every policy trains on the window candidate_model
+would over the labelled days (`Lab.training_window`; baselines know of no change day), so the
+figures compare *when* a policy retrains and *whether* it deploys.
 
 Live error is RMSE for regression and 1 − ROC AUC for classification (AUC is the product's
 primary classification metric; log loss is not computed), pooled over every scored row for the
-cumulative figure and taken per day for recovery.
+cumulative figure and taken per day for recovery. The benchmark knows every day's labels, so
+the live error is measured on every scored day whatever the delay.
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ from bench.streams import CHURN, HISTORY_DAYS, KINDS, TAXI, Stream
 if TYPE_CHECKING:
     from sklearn.pipeline import Pipeline
 
+    from retrain_assets.core.drift import PerformanceDecay
     from retrain_assets.core.evaluation import TrainingWindow, Verdict
     from retrain_assets.core.policy import ChampionWindow, OpenChange
 
@@ -33,6 +36,7 @@ RECOVERY_TOLERANCE = 0.10  # "recovered": daily error within 10 % of daily retra
 RECOVERY_SETTLE_DAYS = 3  # ... on this many days in a row (or until the segment ends)
 RECOVERY_TARGET_MIN_ROWS = 1_000  # the ≤ 3 days target is set for at least this many rows a day
 DAY_SECONDS = 86_400  # the replay's decisions are a day apart
+LABEL_DELAY_DAYS = 7  # the delayed streams' labels arrive a week after their features
 
 
 def live_error(task: str, actual, predicted) -> float:
@@ -90,12 +94,12 @@ class Lab:
         self._served: dict[tuple, pd.Series] = {}
         self.fits = 0
 
-    def training_window(self, available: list[str], change_day: str | None = None
+    def training_window(self, labelled: list[str], change_day: str | None = None
                         ) -> TrainingWindow:
         """candidate_model's window over the labelled days, with TrainingConfig's defaults."""
         from retrain_assets.core.evaluation import split_window, window_days
 
-        days = window_days(available, self.settings.window_days)
+        days = window_days(labelled, self.settings.window_days)
         return split_window({day: len(self.frames[day]) for day in days}, self.settings,
                             change_day=change_day)
 
@@ -129,12 +133,14 @@ class Policy(Protocol):
     name: str
     champion: Model
 
-    def start(self, available: list[str]) -> None:
-        """Set the first champion from the history days."""
+    def start(self, labelled: list[str]) -> None:
+        """Set the first champion from the (labelled) history days."""
 
-    def observe(self, day: str, available: list[str]) -> bool:
-        """The champion scored `day` and its labels arrived (`available`: every labelled day so
-        far, `day` the newest): decide, retrain or not; True when a training run was used."""
+    def observe(self, day: str, labelled: list[str], arrived: str | None) -> bool:
+        """The champion scored `day`; the labels of the scored day `arrived` came in (`day`
+        itself without a delay; None while none has), `labelled` being every labelled day so
+        far: decide, retrain or not, on labelled days only; True when a training run was used.
+        """
 
 
 @dataclass(frozen=True)
@@ -155,26 +161,53 @@ class HoldoutMetric:
     rows: int
 
 
+@dataclass(frozen=True)
+class Serving:
+    """What scored a day, as its predictions and checks record it: the model, its version and
+    its holdout metric (the decay baseline its labels are later checked against)."""
+
+    model: Model
+    version: str
+    holdout: HoldoutMetric
+
+
+ESTIMATED_DECAY = "no_estimated_performance_decay"
+"""The replay's check of the estimated ROC AUC against the decay allowance (not a product check
+yet), so a retrain it asked for is told apart from one asked by realized decay."""
+ESTIMATED_DECAY_TRIGGER = "estimated_decay"
+
+
+def estimates_roc_auc(spec) -> bool:
+    """The estimate (core/estimation) covers classifiers whose primary metric is ROC AUC."""
+    return spec.task == "classification" and spec.primary_metric == "roc_auc"
+
+
 class ProductPolicy:
     """"Ours": the product's loop for one model, replayed day by day through the same pure
     functions its assets and drift_retrain_sensor call, with the product's defaults (read from
     TrainingConfig, EvaluationConfig, DriftReportConfig and RetrainPolicy, not copied).
 
     Contract with the replay (keep it when re-pointing to new functions):
-    - `start(available)`: the first champion, as candidate_model → evaluation_report →
-      production_model make it with no champion yet, on the history days.
-    - `observe(day, available)`: once per scored day, after `champion` scored it and its labels
-      arrived. It does what drift_report does for the day (`compare_to_reference` against the
-      champion's calibrated training reference over the monitored features; `performance_decay`
-      of the live metric against the champion's holdout metric, allowing for its
-      `metric_noise`) and records both checks as `CheckResult`s; then what drift_retrain_sensor
-      does (`standing_failures` → `retrain_request`, whose `change_day` the window follows and
-      which opens the change (`open_change`); otherwise `change_follow_up` of the open change
-      and the champion's window; otherwise `min_new_rows` rows since the last training ask
-      for a data-volume retrain);
-      then what training_job does (`split_window`, `training_rows`, `train_model`, the candidate
-      and the champion predicting `holdout_rows`, `decide_promotion` with EvaluationConfig's
-      gate; a blessed candidate becomes the champion with its calibrated `build_reference`).
+    - `start(labelled)`: the first champion, as candidate_model → evaluation_report →
+      production_model make it with no champion yet, on the (labelled) history days.
+    - `observe(day, labelled, arrived)`: once per scored day, after `champion` scored it. It
+      does what drift_report does: the feature check of `day` (`compare_to_reference` against
+      the calibrated training reference of the champion that scored it, over the monitored
+      features; no labels needed), and, when the labels of the scored day `arrived` came in,
+      its decay check (`performance_decay` of that day's live metric against the holdout metric
+      of the champion that scored it, allowing for its `metric_noise`), so a decay failure is
+      recorded `label_delay_days` after its day; each check a `CheckResult` tagged with the
+      version that scored the day. With `estimate_trigger`, the estimated ROC AUC of `day`
+      (`estimate_performance` on the champion's holdout calibration) goes through the same
+      `performance_decay` as an `ESTIMATED_DECAY` check. Then what drift_retrain_sensor does
+      (`standing_failures` → `retrain_request`, whose `change_day` the window follows and which
+      opens the change (`open_change`, through the newest labelled day the retrain sees);
+      otherwise `change_follow_up` of the open change and the champion's window over the
+      labelled days; otherwise `min_new_rows` labelled rows since the last training ask for a
+      data-volume retrain); then what training_job does on the
+      `labelled` days only (`split_window`, `training_rows`, `train_model`, the candidate and
+      the champion predicting `holdout_rows`, `decide_promotion` with EvaluationConfig's gate;
+      a blessed candidate becomes the champion with its calibrated `build_reference`).
       Returns whether a training run was used.
     - `champion`: the model that serves the next day; `runs`: each training run of the scored
       days (`summary()` for the notes).
@@ -186,7 +219,7 @@ class ProductPolicy:
 
     name = "ours"
 
-    def __init__(self, lab: Lab):
+    def __init__(self, lab: Lab, estimate_trigger: bool = False):
         from retrain_assets.pipeline.assets.monitoring import (
             CALENDAR_FEATURES,
             DRIFT_CHECKS,
@@ -196,6 +229,9 @@ class ProductPolicy:
         from retrain_assets.pipeline.sensors import RECENT_RESULTS, RetrainPolicy
 
         self.lab, self.spec = lab, lab.spec
+        self.estimate_trigger = estimate_trigger
+        if estimate_trigger:
+            self.name = "ours+estimate"
         self.evaluation = EvaluationConfig()
         self.thresholds = DriftReportConfig().thresholds()
         self.sensor = RetrainPolicy()
@@ -211,23 +247,25 @@ class ProductPolicy:
         self._window: ChampionWindow | None = None  # what its version's tags record
         self._change: OpenChange | None = None  # what the sensor's cursor remembers
         self._reference = self._holdout = self._calibration = None
+        self._served: dict[str, Serving] = {}
         # per scored day of a classifier: (estimated before labels, realized, holdout) ROC AUC
         self.estimates: list[tuple[float, float, float]] = []
-        self._checks = {check: deque(maxlen=RECENT_RESULTS) for check in DRIFT_CHECKS}
+        self._checks = {check: deque(maxlen=RECENT_RESULTS)
+                        for check in (*DRIFT_CHECKS, ESTIMATED_DECAY)}
         self._executions = count()
         self._seen: set[int] = set()
         self._rows_since_training = 0
 
-    def start(self, available: list[str]) -> None:
-        verdict = self._train(available).verdict
+    def start(self, labelled: list[str]) -> None:
+        verdict = self._train(labelled).verdict
         if not verdict.blessed:
             raise RuntimeError(
                 f"{self.lab.stream.label}: the first candidate, trained on the history days "
-                f"{available[0]}..{available[-1]}, was not blessed ({'; '.join(verdict.reasons)})"
+                f"{labelled[0]}..{labelled[-1]}, was not blessed ({'; '.join(verdict.reasons)})"
                 ", so there is no champion to replay from. Lower the dataset spec's "
                 "absolute_thresholds or give the stream days a model can learn from.")
 
-    def observe(self, day: str, available: list[str]) -> bool:
+    def observe(self, day: str, labelled: list[str], arrived: str | None) -> bool:
         from retrain_assets.core.evaluation import window_days
         from retrain_assets.core.policy import (
             CHANGE_FOLLOW_UP,
@@ -235,65 +273,99 @@ class ProductPolicy:
             open_change,
             retrain_request,
             standing_failures,
+            worst_failure,
         )
 
-        self._rows_since_training += len(self.lab.frames[day])
-        self._check(day)
+        self._served[day] = Serving(self.champion, str(self._version), self._holdout)
+        self._check_drift(day)
+        self._estimate(day)
+        if arrived is not None:
+            self._rows_since_training += len(self.lab.frames[arrived])
+            self._check_decay(arrived)
         recent = [result for results in self._checks.values() for result in results]
         standing = standing_failures((), recent, seen=self._seen, champion=str(self._version))
         self._seen.update(result.execution_id for result in recent)
         request = retrain_request(standing, recent)
         if request is not None:
-            self._change = open_change(self._change, request.change_day, day)
-            self.runs.append(self._train(available, request.trigger, request.change_day))
+            self._change = open_change(self._change, request.change_day, labelled[-1])
+            trigger = (ESTIMATED_DECAY_TRIGGER
+                       if worst_failure(request.failures).check == ESTIMATED_DECAY
+                       else request.trigger)
+            self.runs.append(self._train(labelled, trigger, request.change_day))
             return True
         settings = self.lab.settings
         follow_up = change_follow_up(
             self._change, self._window,
-            {d: len(self.lab.frames[d]) for d in window_days(available, settings.window_days)},
+            {d: len(self.lab.frames[d]) for d in window_days(labelled, settings.window_days)},
             settings)
         self._change = follow_up.change
         if follow_up.due:
             self._change = follow_up.asked()
-            self.runs.append(self._train(available, CHANGE_FOLLOW_UP, follow_up.change.day))
+            self.runs.append(self._train(labelled, CHANGE_FOLLOW_UP, follow_up.change.day))
         elif 0 < self.sensor.min_new_rows <= self._rows_since_training:
-            self.runs.append(self._train(available, "data_volume"))
+            self.runs.append(self._train(labelled, "data_volume"))
         else:
             return False
         return True
 
-    def _check(self, day: str) -> None:
-        """drift_report's two checks of the day against the champion that scored it."""
-        from retrain_assets.core.drift import compare_to_reference, performance_decay
-        from retrain_assets.core.metrics import compute_metrics
-        from retrain_assets.core.policy import CheckResult
-        from retrain_assets.pipeline.assets.monitoring import (
-            NO_FEATURE_DRIFT,
-            NO_PERFORMANCE_DECAY,
-            DayDrift,
-        )
+    def _check_drift(self, day: str) -> None:
+        """drift_report's feature check of the day against the champion that scored it."""
+        from retrain_assets.core.drift import compare_to_reference
+        from retrain_assets.pipeline.assets.monitoring import NO_FEATURE_DRIFT, DayDrift
 
-        spec, frame, version = self.spec, self.lab.frames[day], str(self._version)
-        predictions = self.lab.serve(self.champion, day)
-        summary = compare_to_reference(self._reference, frame, predictions=predictions,
+        served = self._served[day]
+        summary = compare_to_reference(self._reference, self.lab.frames[day],
+                                       predictions=self.lab.serve(served.model, day),
                                        thresholds=self.thresholds)
-        live = compute_metrics(spec.task, frame[spec.target], predictions)[spec.primary_metric]
-        decay = performance_decay(spec.primary_metric, live, self._holdout.value,
-                                  self.thresholds, noise=self._holdout.noise, rows=len(frame),
-                                  holdout_rows=self._holdout.rows)
-        drift = DayDrift(day, version, summary, decay)
-        if self._calibration is not None:
-            from retrain_assets.core.estimation import estimate_performance
+        drifted = DayDrift(day, served.version, summary, None).drifted
+        self._record(NO_FEATURE_DRIFT, day, not drifted, summary.max_psi, served.version)
 
-            estimated = estimate_performance(predictions, self._calibration)["roc_auc"]
-            self.estimates.append((estimated, live, self._holdout.value))
-        for check, passed, score in ((NO_FEATURE_DRIFT, not drift.drifted, summary.max_psi),
-                                     (NO_PERFORMANCE_DECAY, not decay.decayed, decay.decay)):
-            self._checks[check].append(CheckResult(
-                check=check, partition=day, passed=passed, execution_id=next(self._executions),
-                score=round(score, 4), model_version=version))
+    def _check_decay(self, day: str) -> None:
+        """drift_report's decay check of a day whose labels arrived, against the champion that
+        scored it."""
+        from retrain_assets.core.metrics import compute_metrics
+        from retrain_assets.pipeline.assets.monitoring import NO_PERFORMANCE_DECAY
 
-    def _train(self, available: list[str], trigger: str = "bootstrap",
+        spec, frame, served = self.spec, self.lab.frames[day], self._served[day]
+        live = compute_metrics(spec.task, frame[spec.target],
+                               self.lab.serve(served.model, day))[spec.primary_metric]
+        decay = self._decay(served, live, len(frame))
+        self._record(NO_PERFORMANCE_DECAY, day, not decay.decayed, decay.decay, served.version)
+
+    def _estimate(self, day: str) -> None:
+        """The day's ROC AUC estimated before its labels, kept beside the realized one (the
+        benchmark knows it) and, with `estimate_trigger`, checked for decay."""
+        if self._calibration is None:
+            return
+        from retrain_assets.core.estimation import estimate_performance
+        from retrain_assets.core.metrics import compute_metrics
+
+        spec, frame, served = self.spec, self.lab.frames[day], self._served[day]
+        predictions = self.lab.serve(served.model, day)
+        estimated = estimate_performance(predictions, self._calibration)["roc_auc"]
+        realized = compute_metrics(spec.task, frame[spec.target], predictions)["roc_auc"]
+        self.estimates.append((estimated, realized, served.holdout.value))
+        if self.estimate_trigger:
+            decay = self._decay(served, estimated, len(frame))
+            self._record(ESTIMATED_DECAY, day, not decay.decayed, decay.decay, served.version)
+
+    def _decay(self, served: Serving, live: float, rows: int) -> PerformanceDecay:
+        """`performance_decay` of a day's metric against the holdout of the champion that
+        scored it, allowing for its chance spread."""
+        from retrain_assets.core.drift import performance_decay
+
+        holdout = served.holdout
+        return performance_decay(self.spec.primary_metric, live, holdout.value, self.thresholds,
+                                 noise=holdout.noise, rows=rows, holdout_rows=holdout.rows)
+
+    def _record(self, check: str, day: str, passed: bool, score: float, version: str) -> None:
+        from retrain_assets.core.policy import CheckResult
+
+        self._checks[check].append(CheckResult(
+            check=check, partition=day, passed=passed, execution_id=next(self._executions),
+            score=round(score, 4), model_version=version))
+
+    def _train(self, labelled: list[str], trigger: str = "bootstrap",
                change_day: str | None = None) -> TrainingRun:
         from retrain_assets.core.drift import build_reference
         from retrain_assets.core.evaluation import (
@@ -308,7 +380,7 @@ class ProductPolicy:
         from retrain_assets.core.training import predict
 
         spec, lab = self.spec, self.lab
-        window = lab.training_window(available, change_day)
+        window = lab.training_window(labelled, change_day)
         candidate = lab.fit(window)
         holdout = holdout_rows(lab.frames, window.holdout_days, window.holdout_rows,
                                spec.time_column)
@@ -348,7 +420,7 @@ class ProductPolicy:
         ROC AUC as their primary metric; None when the holdout cannot calibrate)."""
         from retrain_assets.core.estimation import fit_calibration
 
-        if self.spec.task != "classification" or self.spec.primary_metric != "roc_auc":
+        if not estimates_roc_auc(self.spec):
             return None
         try:
             return fit_calibration(scores, actual)
@@ -382,39 +454,40 @@ class Baseline:
         self.lab = lab
         self.champion: Model | None = None
 
-    def start(self, available: list[str]) -> None:
-        self._retrain(available)
+    def start(self, labelled: list[str]) -> None:
+        self._retrain(labelled)
 
-    def _retrain(self, available: list[str]) -> None:
-        self.champion = self.lab.fit(self.lab.training_window(available))
+    def _retrain(self, labelled: list[str]) -> None:
+        self.champion = self.lab.fit(self.lab.training_window(labelled))
 
 
 class NeverRetrain(Baseline):
     name = "never"
 
-    def observe(self, day: str, available: list[str]) -> bool:
+    def observe(self, day: str, labelled: list[str], arrived: str | None) -> bool:
         return False
 
 
 class Scheduled(Baseline):
-    """Every `every_days` days: daily is the common Airflow DAG, weekly the Cloud Composer
-    retraining DAG."""
+    """Every `every_days` days, on the days labelled by then: daily is the common Airflow DAG,
+    weekly the Cloud Composer retraining DAG."""
 
     def __init__(self, lab: Lab, name: str, every_days: int):
         super().__init__(lab)
         self.name, self.every_days, self._days = name, every_days, 0
 
-    def observe(self, day: str, available: list[str]) -> bool:
+    def observe(self, day: str, labelled: list[str], arrived: str | None) -> bool:
         self._days += 1
         if self._days % self.every_days:
             return False
-        self._retrain(available)
+        self._retrain(labelled)
         return True
 
 
 class MeanLabelChecker(Baseline):
     """The Kubeflow drift checker: retrain when the day's mean prediction is further from its
-    mean label than the product's `prediction_shift` threshold (relative, as there)."""
+    mean label than the product's `prediction_shift` threshold (relative, as there), checked
+    on each day when its labels arrive, against the model that scored it."""
 
     name = "mean-label"
 
@@ -423,20 +496,28 @@ class MeanLabelChecker(Baseline):
 
         super().__init__(lab)
         self.threshold = DriftThresholds().prediction_shift
+        self._served: dict[str, Model] = {}
 
-    def observe(self, day: str, available: list[str]) -> bool:
-        label = self.lab.frames[day][self.lab.spec.target].mean()
-        prediction = self.lab.serve(self.champion, day).mean()
+    def observe(self, day: str, labelled: list[str], arrived: str | None) -> bool:
+        self._served[day] = self.champion
+        if arrived is None:
+            return False
+        label = self.lab.frames[arrived][self.lab.spec.target].mean()
+        prediction = self.lab.serve(self._served[arrived], arrived).mean()
         if abs(prediction - label) / max(abs(label), 1e-9) <= self.threshold:
             return False
-        self._retrain(available)
+        self._retrain(labelled)
         return True
 
 
 def policies(lab: Lab) -> list[Policy]:
-    """The replayed policies; "daily" is the reference the figures are ratios to."""
-    return [ProductPolicy(lab), NeverRetrain(lab), Scheduled(lab, "weekly", 7),
-            Scheduled(lab, "daily", 1), MeanLabelChecker(lab)]
+    """The replayed policies; "daily" is the reference the figures are ratios to. When a
+    classifier's labels are late, ours also with the estimate as an early decay trigger."""
+    replayed = [ProductPolicy(lab), NeverRetrain(lab), Scheduled(lab, "weekly", 7),
+                Scheduled(lab, "daily", 1), MeanLabelChecker(lab)]
+    if lab.stream.label_delay_days and estimates_roc_auc(lab.spec):
+        replayed.append(ProductPolicy(lab, estimate_trigger=True))
+    return replayed
 
 
 @dataclass
@@ -463,7 +544,8 @@ class StreamResult:
 
 
 def replay(stream: Stream, models: dict[tuple, Model]) -> StreamResult:
-    """Test then train, day by day, for every policy on the same stream."""
+    """Test then train, day by day, for every policy on the same stream; each decides on the
+    labels that have arrived."""
     lab = Lab(stream, models)
     replayed = policies(lab)
     days = stream.days
@@ -483,16 +565,18 @@ def replay(stream: Stream, models: dict[tuple, Model]) -> StreamResult:
             replays[policy.name].daily_error.append(live_error(task, truth, served))
         if index == stream.scored_days - 1:
             break  # a model trained after the last day would never serve
+        labelled, arrived = stream.labelled_days(index), stream.arrived(index)
         for policy in replayed:
-            if policy.observe(day, days[:HISTORY_DAYS + index + 1]):
+            if policy.observe(day, labelled, arrived):
                 replays[policy.name].retrain_days.append(index)
     pooled = pd.concat(actual, ignore_index=True)
     for policy in replayed:
         replays[policy.name].cumulative_error = live_error(
             task, pooled, pd.concat(predicted[policy.name], ignore_index=True))
-    ours = next(p for p in replayed if isinstance(p, ProductPolicy))
-    replays[ours.name].detail = ours.summary()
-    return StreamResult(stream, replays, lab.fits, ours.estimates)
+    ours = [p for p in replayed if isinstance(p, ProductPolicy)]
+    for policy in ours:
+        replays[policy.name].detail = policy.summary()
+    return StreamResult(stream, replays, lab.fits, ours[0].estimates)
 
 
 def replay_all(streams: list[Stream]) -> list[StreamResult]:
@@ -542,6 +626,10 @@ def figures(result: StreamResult) -> list[Figure]:
     rows = [Figure(f"{label}: ours, cumulative live {error}", ours.cumulative_error,
                    daily.cumulative_error, "daily retraining", error, ratio_at_most(1.05))]
     rows += estimate_figures(result)
+    if "ours+estimate" in replays:
+        rows.append(Figure(f"{label}: ours with the estimate as an early decay trigger, "
+                           f"cumulative live {error}", replays["ours+estimate"].cumulative_error,
+                           ours.cumulative_error, "ours without it", error, None))
     if stream.kind == "no drift":
         return rows + [Figure(f"{label}: ours, false retrains", ours.runs, daily.runs,
                               "daily retraining's runs", "runs", value_at_most(0, "runs"))]
@@ -587,9 +675,8 @@ def stream_note(result: StreamResult) -> str:
              "runs: " + ", ".join(f"{n} {replays[n].runs}" for n in names)]
     if stream.changes:
         parts.append("days to recover: " + ", ".join(f"{n} {recovery(n)}" for n in names))
-    ours = replays["ours"]
-    parts.append(f"ours retrained after scored days {ours.retrain_days or 'none'}, "
-                 f"{ours.detail}")
+    parts += [f"{name} retrained after scored days {replays[name].retrain_days or 'none'}, "
+              f"{replays[name].detail}" for name in names if replays[name].detail]
     change = (f" (changes at scored days {list(stream.changes)})" if stream.changes else
               f" (spike on scored day {stream.change_at})" if stream.kind == "label-noise spike"
               else "")
@@ -598,17 +685,22 @@ def stream_note(result: StreamResult) -> str:
 
 def streams(size: str) -> list[Stream]:
     """Full: every kind for both datasets at ~300 and ~2,000 rows a day, 90 scored days after
-    the history. Quick: 21 scored days at ~300 rows, every kind once, no drift for both.
-    Smoke: one change and one quiet stream, 12 scored days (the test suite's run)."""
+    the history, then churn's abrupt covariate and concept changes at ~2,000 rows with labels
+    `LABEL_DELAY_DAYS` late. Quick: 21 scored days at ~300 rows, every kind once, no drift for
+    both, and churn's abrupt concept change with late labels. Smoke: one change and one quiet
+    stream, 12 scored days (the test suite's run)."""
     if size == "smoke":
         return [Stream(TAXI, "abrupt concept", 300, 12, 4), Stream(CHURN, "no drift", 300, 12, 4)]
     if size == "quick":
-        return [Stream(dataset, kind, 300, 21, 7) for dataset, kinds in (
+        return [*(Stream(dataset, kind, 300, 21, 7) for dataset, kinds in (
             (TAXI, ("no drift", "abrupt concept", "abrupt covariate", "recurring concept")),
             (CHURN, ("no drift", "abrupt concept", "gradual concept", "label-noise spike")))
-            for kind in kinds]
-    return [Stream(dataset, kind, rows, 90, 20)
-            for dataset in (TAXI, CHURN) for rows in (300, 2_000) for kind in KINDS]
+            for kind in kinds),
+            Stream(CHURN, "abrupt concept", 300, 21, 7, label_delay_days=LABEL_DELAY_DAYS)]
+    return [*(Stream(dataset, kind, rows, 90, 20)
+              for dataset in (TAXI, CHURN) for rows in (300, 2_000) for kind in KINDS),
+            *(Stream(CHURN, kind, 2_000, 90, 20, label_delay_days=LABEL_DELAY_DAYS)
+              for kind in ("abrupt covariate", "abrupt concept"))]
 
 
 @benchmark(6, "policy", "retraining policy: prequential live error, runs and recovery on "
@@ -621,8 +713,9 @@ def policy(run: Run) -> list[Figure]:
                   + "; ".join(sorted({f"{s.dataset.name} ~{s.rows:,} rows/day" for s in chosen})),
                   f"replay peak memory {peak_rss / 1024 ** 3:.2f} GiB"]
     run.notes += [
-        "prequential: each scored day is predicted by the model serving it, then labelled, then "
-        "each policy decides; a retrain serves from the next day. Every policy starts from the "
+        "prequential: each scored day is predicted by the model serving it, then labelled (a "
+        "stream with late labels: the day that many days before it), then each policy decides "
+        "on the labelled days; a retrain serves from the next day. Every policy starts from the "
         "same champion and trains on candidate_model's window (TrainingConfig's split_window: "
         "the latest rows held out; ours' windows follow the change day its sensor passes, "
         "baselines know of none); baselines deploy unconditionally",
@@ -630,7 +723,9 @@ def policy(run: Run) -> list[Figure]:
         "standing failures, change day, follow-up of an open change and volume trigger, "
         "candidate_model + evaluation_report's gate, product defaults); "
         "never; weekly (Cloud Composer DAG); daily (Airflow DAG, the reference); mean-label "
-        "(Kubeflow checker: |mean prediction − mean label| / |mean label| > prediction_shift)",
+        "(Kubeflow checker: |mean prediction − mean label| / |mean label| > prediction_shift); "
+        "on a classifier's late-label stream also ours+estimate (ours, with the ROC AUC "
+        "estimated before labels through performance_decay as an early decay check)",
         "live error: RMSE (taxi), 1 − ROC AUC (churn), pooled over every scored row; "
         f"recovery: days from a change until the daily error is within "
         f"{RECOVERY_TOLERANCE:.0%} of daily retraining's on {RECOVERY_SETTLE_DAYS} days in a "

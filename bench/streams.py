@@ -93,13 +93,16 @@ CHURN = Dataset("churn", CUSTOMER_CHURN, churn_day, seed=11)
 
 @dataclass(frozen=True)
 class Stream:
-    """One dataset under one drift kind at about `rows` rows a day (weekends are quieter)."""
+    """One dataset under one drift kind at about `rows` rows a day (weekends are quieter), its
+    labels arriving `label_delay_days` after its features (the history is labelled from the
+    start)."""
 
     dataset: Dataset
     kind: str
     rows: int
     scored_days: int
     change_at: int  # index of the scored day on which the change starts
+    label_delay_days: int = 0
 
     def __post_init__(self) -> None:
         if self.kind not in KINDS:
@@ -107,12 +110,23 @@ class Stream:
 
     @property
     def label(self) -> str:
-        return f"{self.dataset.name} {self.rows:,}/day, {self.kind}"
+        late = f", labels {self.label_delay_days} days late" if self.label_delay_days else ""
+        return f"{self.dataset.name} {self.rows:,}/day, {self.kind}{late}"
 
     @property
     def days(self) -> list[str]:
         return [(START + timedelta(days=i)).isoformat()
                 for i in range(HISTORY_DAYS + self.scored_days)]
+
+    def labelled_days(self, scored_index: int) -> list[str]:
+        """The days whose labels have arrived once scored day `scored_index` is scored: the
+        history and every scored day at least `label_delay_days` old."""
+        return self.days[:HISTORY_DAYS + max(0, scored_index + 1 - self.label_delay_days)]
+
+    def arrived(self, scored_index: int) -> str | None:
+        """The scored day whose labels arrive on scored day `scored_index` (None: none yet)."""
+        since = scored_index - self.label_delay_days
+        return self.days[HISTORY_DAYS + since] if since >= 0 else None
 
     def world(self, scored_index: int) -> World:
         """The world on a day, by its index among the scored days (history days are < 0)."""

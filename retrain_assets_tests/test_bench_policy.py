@@ -6,6 +6,7 @@ from __future__ import annotations
 import re
 import subprocess
 import sys
+from datetime import date, timedelta
 from pathlib import Path
 
 import numpy as np
@@ -13,6 +14,8 @@ import pandas as pd
 import pytest
 
 from bench.policy import (
+    ESTIMATED_DECAY,
+    LABEL_DELAY_DAYS,
     Lab,
     ProductPolicy,
     Replay,
@@ -146,12 +149,99 @@ def test_the_estimate_is_judged_by_its_error_against_the_holdout_auc_as_the_esti
     assert estimate_figures(StreamResult(result.stream, {}, fits=0)) == []
 
 
+def test_a_late_label_stream_reports_ours_with_the_estimate_against_ours_without_it():
+    errors = {name: [0.3, 0.3] for name in ("ours", "daily", "weekly", "never", "mean-label")}
+    replays = {name: Replay(daily_error=e, cumulative_error=0.3) for name, e in errors.items()}
+    replays["ours+estimate"] = Replay(daily_error=[0.3, 0.2], cumulative_error=0.25)
+    stream = Stream(CHURN, "abrupt concept", 300, 2, 1, label_delay_days=LABEL_DELAY_DAYS)
+    (figure,) = [f for f in figures(StreamResult(stream, replays, fits=0))
+                 if "ours with the estimate" in f.what]
+    assert figure.what == ("churn 300/day, abrupt concept, labels 7 days late: ours with the "
+                           "estimate as an early decay trigger, cumulative live 1−AUC")
+    assert (figure.value, figure.baseline, figure.met) == (0.25, 0.3, None)
+
+
 def test_full_mode_covers_every_kind_for_both_tasks_at_both_volumes():
     full = streams("full")
-    assert len(full) == 24
+    assert len(full) == 26
     assert {(s.dataset.spec.task, s.rows) for s in full} == {
         (task, rows) for task in ("regression", "classification") for rows in (300, 2_000)}
     assert all(s.scored_days >= 90 and s.change_at < s.scored_days - 30 for s in full)
+    late = [s.label for s in full if s.label_delay_days]
+    assert late == [f"churn 2,000/day, {kind}, labels {LABEL_DELAY_DAYS} days late"
+                    for kind in ("abrupt covariate", "abrupt concept")]
+    assert [s.label for s in streams("quick") if s.label_delay_days] == [
+        f"churn 300/day, abrupt concept, labels {LABEL_DELAY_DAYS} days late"]
+    assert not any(s.label_delay_days for s in streams("smoke"))
+
+
+def test_late_labels_train_no_policy_on_an_unlabelled_day_and_check_decay_when_they_arrive(
+        monkeypatch):
+    """With labels 2 days late, each fit's window (training and holdout days) ends at least 2
+    days before the newest scored day, and ours checks a day's decay 2 days after its feature
+    check (the estimate, needing no labels, on the day itself)."""
+    delay = 2
+    stream = Stream(CHURN, "abrupt concept", 300, scored_days=6, change_at=1,
+                    label_delay_days=delay)
+    newest_scored: list[str] = []  # the newest day served so far: the day being scored
+    fitted: list[tuple[str | None, tuple[str, ...]]] = []
+    checked: list[tuple[str, str, str, str]] = []
+    real_serve, real_fit, real_record = Lab.serve, Lab.fit, ProductPolicy._record
+
+    def serve(self, model, day):
+        newest_scored[:] = [max([day, *newest_scored])]
+        return real_serve(self, model, day)
+
+    def fit(self, window):
+        fitted.append((newest_scored[0] if newest_scored else None,
+                       window.train_days + window.holdout_days))
+        return real_fit(self, window)
+
+    def record(self, check, day, *args):
+        checked.append((self.name, check, day, newest_scored[0]))
+        return real_record(self, check, day, *args)
+
+    monkeypatch.setattr(Lab, "serve", serve)
+    monkeypatch.setattr(Lab, "fit", fit)
+    monkeypatch.setattr(ProductPolicy, "_record", record)
+    result = replay(stream, {})
+
+    history_end = stream.days[HISTORY_DAYS - 1]
+    assert len(fitted) > len(result.replays)  # the first champions and the retrains
+    for scored, days in fitted:
+        newest_labelled = history_end if scored is None else max(
+            history_end, (date.fromisoformat(scored) - timedelta(days=delay)).isoformat())
+        assert max(days) <= newest_labelled, (scored, days)
+    assert set(result.replays) == {"ours", "never", "weekly", "daily", "mean-label",
+                                   "ours+estimate"}
+    scored_days = stream.days[HISTORY_DAYS:HISTORY_DAYS + stream.scored_days - 1]
+    for name in ("ours", "ours+estimate"):
+        by_check = {check: [(day, on) for who, c, day, on in checked if who == name and c == check]
+                    for check in ("no_feature_drift", "no_performance_decay", ESTIMATED_DECAY)}
+        assert by_check["no_feature_drift"] == [(day, day) for day in scored_days]
+        assert by_check["no_performance_decay"] == [
+            (day, on) for day, on in zip(scored_days[:-delay], scored_days[delay:], strict=True)]
+        assert by_check[ESTIMATED_DECAY] == ([(day, day) for day in scored_days]
+                                             if name == "ours+estimate" else [])
+
+
+def test_the_estimate_asks_for_a_retrain_before_labels_only_when_switched_on(monkeypatch):
+    """An estimated ROC AUC beyond the decay allowance fails ours+estimate's estimated-decay
+    check on the day itself, and its retrain says so; ours waits for the labels."""
+    from retrain_assets.core import estimation
+
+    monkeypatch.setattr(estimation, "estimate_performance",
+                        lambda probabilities, calibration: {"roc_auc": 0.5, "accuracy": 0.5})
+    stream = Stream(CHURN, "no drift", 300, scored_days=2, change_at=1,
+                    label_delay_days=LABEL_DELAY_DAYS)
+    lab = Lab(stream, {})
+    asked = {}
+    for policy in (ProductPolicy(lab), ProductPolicy(lab, estimate_trigger=True)):
+        policy.start(stream.labelled_days(-1))
+        asked[policy.name] = (policy.observe(stream.days[HISTORY_DAYS], stream.labelled_days(0),
+                                             stream.arrived(0)),
+                              [run.trigger for run in policy.runs])
+    assert asked == {"ours": (False, []), "ours+estimate": (True, ["estimated_decay"])}
 
 
 @pytest.mark.slow
@@ -200,7 +290,8 @@ def test_ours_asks_and_trains_through_the_products_policy_functions(monkeypatch)
     ours = ProductPolicy(lab)
     days = stream.days
     ours.start(days[:HISTORY_DAYS])
-    asked = [ours.observe(days[HISTORY_DAYS + i], days[:HISTORY_DAYS + i + 1]) for i in range(4)]
+    asked = [ours.observe(days[HISTORY_DAYS + i], stream.labelled_days(i), stream.arrived(i))
+             for i in range(4)]
 
     change = days[HISTORY_DAYS + 2]
     assert asked == [False, False, True, True]
