@@ -10,6 +10,7 @@ from pydantic import Field
 from retrain_assets.adapters.landing import ingest_day
 from retrain_assets.adapters.registry import HoldoutMetrics
 from retrain_assets.core.drift import DriftThresholds, PerformanceDecay
+from retrain_assets.core.estimation import Calibration
 from retrain_assets.core.ingest import bad_row_sample
 from retrain_assets.core.labels import (
     SAMPLE_IDS,
@@ -20,6 +21,7 @@ from retrain_assets.core.labels import (
 )
 from retrain_assets.core.metrics import compute_metrics
 from retrain_assets.pipeline.assets.monitoring import NO_PERFORMANCE_DECAY, realized_decay
+from retrain_assets.pipeline.assets.scoring import estimated_metadata
 from retrain_assets.pipeline.checks import (
     PartitionOutcome,
     contract_results,
@@ -240,7 +242,9 @@ def build_label_assets(project: Project) -> list[dg.AssetsDefinition]:
                         "for a retrain (trigger performance_decay).")],
         description=f"Realized {metric} per day: the day's stored predictions joined by id "
                     "with its labels, with the label coverage; recomputed each time more of "
-                    "the day's labels land. Stored: one row per day.",
+                    "the day's labels land. A binary classifier's day also shows the metrics "
+                    "estimated before its labels (`estimated_*`, as predictions does). Stored: "
+                    "one row per day.",
     )
     @retries_only_transient
     def performance(context: dg.AssetExecutionContext, config: PerformanceConfig,
@@ -250,7 +254,8 @@ def build_label_assets(project: Project) -> list[dg.AssetsDefinition]:
         min_coverage = (spec.labels.min_coverage if config.min_label_coverage is None
                         else config.min_label_coverage)
         holdouts: dict[str, HoldoutMetrics] = {}
-        frames, days = {}, []
+        calibrations: dict[str, Calibration | None] = {}
+        frames, days, estimated = {}, [], {}
         for day in context.partition_keys:
             if day not in predictions or day not in labels:
                 missing = "predictions" if day not in predictions else "labels"
@@ -262,11 +267,15 @@ def build_label_assets(project: Project) -> list[dg.AssetsDefinition]:
             version = str(scored["model_version"].iloc[0])
             if version not in holdouts:
                 holdouts[version] = registry.holdout_metrics(version)
+                kept = registry.load_calibration(version)
+                calibrations[version] = kept and Calibration.from_dict(kept)
+            estimated[day] = estimated_metadata(scored, calibrations[version])
             realized = realized_day(day, scored, labels[day], spec, holdouts[version],
                                     thresholds, min_coverage)
             frames[day] = realized.to_frame()
             days.append(realized)
-        add_partition_metadata(context, {d.day: d.metadata() for d in days})
+        add_partition_metadata(context, {d.day: {**d.metadata(), **estimated[d.day]}
+                                         for d in days})
         yield dg.Output(frames)
         yield from partition_check_results(context, names.performance, NO_PERFORMANCE_DECAY,
                                            [d.outcome() for d in days], what="decayed")

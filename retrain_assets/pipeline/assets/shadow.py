@@ -6,6 +6,8 @@ job in the `champion_alias` pool, tagged with why, and only while a challenger e
 sensor's page says what it saw each tick.
 """
 
+from collections.abc import Mapping
+
 import dagster as dg
 import pandas as pd
 
@@ -15,6 +17,7 @@ from retrain_assets.adapters.registry import (
     ChampionMovedError,
     ModelRegistry,
 )
+from retrain_assets.core.labels import scored_with_labels
 from retrain_assets.core.shadow import (
     PROMOTE,
     RETIRE,
@@ -48,6 +51,16 @@ def comparison_frame(comparisons, metric: str) -> pd.DataFrame:
 
 def build_shadow_report(project: Project) -> dg.AssetsDefinition:
     spec, names = project.spec, project.names
+
+    def live_days(io_manager, after: str | None) -> Mapping[str, pd.DataFrame]:
+        """The stored predictions of the days after `after`; a label-fed model's with `actual`
+        from the labels that have arrived (its predictions are stored before them)."""
+        stored = io_manager.stored_partitions(names.predictions, after=after)
+        if spec.labels is None:
+            return stored
+        labels = io_manager.stored_partitions(names.labels, after=after)
+        return {day: scored_with_labels(stored[day], labels.get(day), spec) for day in stored}
+
     metric = spec.primary_metric
 
     @dg.asset(
@@ -60,8 +73,8 @@ def build_shadow_report(project: Project) -> dg.AssetsDefinition:
                     f"against the champion on the labelled rows of each live day it scored "
                     f"({metric}), and the decision: promoted once it won the required days, "
                     "retired once the champion won as many or the shadow period ran out, else "
-                    "waiting. Re-evaluated by the shadow sensor whenever predictions are "
-                    "stored.",
+                    "waiting. Re-evaluated by the shadow sensor whenever predictions (or a "
+                    "label-fed model's labels) are stored.",
     )
     @retries_only_transient
     def shadow_report(context: dg.AssetExecutionContext) -> dg.MaterializeResult:
@@ -73,8 +86,8 @@ def build_shadow_report(project: Project) -> dg.AssetsDefinition:
                 "challenger": dg.MetadataValue.text("none"),
                 "decision": dg.MetadataValue.text("no challenger is shadowing the champion")})
         window = registry.version_window(challenger)
-        stored = names.resource(context, "io_manager").stored_partitions(
-            names.predictions, after=window.last_judged_day if window else None)
+        stored = live_days(names.resource(context, "io_manager"),
+                           after=window.last_judged_day if window else None)
         comparisons = live_comparisons(stored, task=spec.task, metric=metric,
                                        challenger_version=challenger)
         verdict = shadow_verdict(comparisons, metric=metric, required_wins=policy.shadow_days,
@@ -131,25 +144,28 @@ def build_shadow_decision_job(project: Project):
 
 def build_shadow_sensor(project: Project) -> dg.SensorDefinition:
     names = project.names
+    watched = [names.predictions, *([names.labels] if project.spec.labels else [])]
+    what = " or ".join(key.path[-1] for key in watched)
 
     @dg.sensor(name=names.of("shadow_sensor"), job_name=names.shadow_decision_job,
                minimum_interval_seconds=60, default_status=dg.DefaultSensorStatus.RUNNING,
                required_resource_keys={names.of("mlflow")},
-               description="Asks shadow_decision_job for a decision when predictions were "
-                           "stored while a challenger shadows the champion. Its cursor is the "
-                           "last predictions event it took in.")
+               description="Asks shadow_decision_job for a decision when predictions (or a "
+                           "label-fed model's labels) were stored while a challenger shadows "
+                           "the champion. Its cursor is the last such event it took in.")
     def shadow_sensor(context: dg.SensorEvaluationContext, **_on_context):
         after = int(context.cursor) if context.cursor else None
-        newest = context.instance.fetch_materializations(
-            dg.AssetRecordsFilter(asset_key=names.predictions, after_storage_id=after),
-            limit=1, ascending=False).records
-        if not newest:
-            return dg.SkipReason("no predictions stored since the last tick")
-        context.update_cursor(str(newest[0].storage_id))
+        newest = max((record.storage_id for key in watched
+                      for record in context.instance.fetch_materializations(
+                          dg.AssetRecordsFilter(asset_key=key, after_storage_id=after),
+                          limit=1, ascending=False).records), default=None)
+        if newest is None:
+            return dg.SkipReason(f"nothing stored in {what} since the last tick")
+        context.update_cursor(str(newest))
         challenger = names.resource(context, "mlflow").registry().version_for(CHALLENGER)
         if challenger is None:
-            return dg.SkipReason("predictions stored; no challenger to judge")
-        return dg.RunRequest(run_key=f"shadow-{challenger}-{newest[0].storage_id}",
+            return dg.SkipReason(f"{what} stored; no challenger to judge")
+        return dg.RunRequest(run_key=f"shadow-{challenger}-{newest}",
                              tags={"retrain/shadow_challenger": challenger})
 
     return shadow_sensor

@@ -6,6 +6,7 @@ import dagster as dg
 import pandas as pd
 import pytest
 
+from retrain_assets.adapters.registry import Actor
 from retrain_assets.adapters.storage import LocalObjectStore
 from retrain_assets.datasets.churn import CUSTOMER_CHURN_LATE_LABELS
 from retrain_assets.datasets.churn.simulator import (
@@ -18,7 +19,7 @@ from retrain_assets.dev.instance import run_job
 from retrain_assets.pipeline.build import build_definitions
 from retrain_assets.pipeline.project import Project
 from retrain_assets.pipeline.sensors import RetrainPolicy
-from retrain_assets_tests.conftest import START, land_frame, training_config
+from retrain_assets_tests.conftest import START, land_frame, sensor_tick, training_config
 
 DAYS = 12
 ROWS = 200
@@ -125,7 +126,8 @@ def test_a_late_label_file_fills_in_its_days_realized_metric(late, instance):
     assert run_job(defs, "training_job", instance,
                    run_config=training_config(window_days=6, min_train_days=3)).success
     scored_day = days[-1]
-    assert run_job(defs, "scoring_job", instance, days=[scored_day]).success
+    scored = run_job(defs, "scoring_job", instance, days=[scored_day])
+    assert scored.success
 
     cursor = labels_tick(defs, instance, None).cursor
     first = held[scored_day].iloc[:ROWS // 4]
@@ -138,6 +140,10 @@ def test_a_late_label_file_fills_in_its_days_realized_metric(late, instance):
     performance = materialization(early, "performance").metadata
     assert performance["label_coverage"].value == 0.25
     assert performance["judged"].value is False
+    # what the labels would show was estimated when the day was scored, and stays beside them
+    estimated = performance["estimated_roc_auc"].value
+    assert estimated == materialization(scored, "predictions").metadata[
+        "estimated_roc_auc"].value
     decay = check(early, "no_performance_decay")
     assert decay.passed and "not judged yet" in decay.description
     assert check(early, "labels_match_features").passed
@@ -154,6 +160,7 @@ def test_a_late_label_file_fills_in_its_days_realized_metric(late, instance):
     assert performance["labelled_rows"].value == ROWS - 1  # the twice-labelled one is not used
     assert performance["judged"].value is True
     assert 0.5 < performance["realized_roc_auc"].value <= 1.0
+    assert abs(performance["realized_roc_auc"].value - estimated) < 0.15
     match = check(complete, "labels_match_features")
     assert not match.passed
     assert match.metadata["duplicate_ids"].value == 1
@@ -228,3 +235,51 @@ def test_the_first_champion_of_a_label_fed_model_waits_for_labelled_days(home, i
     (request,) = bootstrap_requests()
     assert request.tags["retrain/trigger"] == "bootstrap"
     assert request.tags["retrain/days_with_features"] == "3"
+
+
+def test_a_shadow_challenger_of_a_label_fed_model_is_judged_when_the_labels_land(
+        late, instance, monkeypatch):
+    """Its predictions are stored before the labels: the labels landing is what lets the
+    shadow decision judge the day."""
+    monkeypatch.setenv("RETRAIN_ASSETS_PROMOTION", "shadow")
+    monkeypatch.setenv("RETRAIN_ASSETS_SHADOW_DAYS", "1")
+    _, label_zone, held = late
+    defs = build_definitions(Project(spec=CUSTOMER_CHURN_LATE_LABELS,
+                                     start_date=START.isoformat()))
+    registry = defs.resources["mlflow"].registry()
+    days = sorted(held)
+    assert run_job(defs, "ingest_job", instance, days=days).success
+    for day in days[:9]:
+        land_labels(label_zone, day, held[day])
+    assert materialize_labels(defs, instance, days[:9]).success
+    assert run_job(defs, "training_job", instance, run_config=training_config(
+        window_days=4, min_train_days=3, max_iter=10)).success
+    assert run_job(defs, "training_job", instance, run_config=training_config(
+        window_days=4, min_train_days=3, max_iter=40)).success  # another model, not better
+    # the gate's verdict on so few rows is a coin toss: version 2 is made challenger by hand
+    registry.start_shadow("2", champion="1", reason="test", actor=Actor("run", "test"))
+    assert (registry.version_for("champion"), registry.version_for("challenger")) == ("1", "2")
+
+    live = days[10]
+    assert run_job(defs, "scoring_job", instance, days=[live]).success
+    resources = {"mlflow": defs.resources["mlflow"]}
+    ticked = sensor_tick(defs, "shadow_sensor", instance, resources)
+    (request,) = ticked.run_requests
+    assert run_job(defs, "shadow_decision_job", instance, tags=request.tags).success
+    report = shadow_report(instance)
+    assert report["decision"] == "wait", "no label of the live day has arrived"
+
+    land_labels(label_zone, live, held[live])
+    assert materialize_labels(defs, instance, [live]).success
+    (request,) = sensor_tick(defs, "shadow_sensor", instance, resources,
+                             ticked.cursor).run_requests  # the labels landing, no new scoring
+    assert run_job(defs, "shadow_decision_job", instance, tags=request.tags).success
+    report = shadow_report(instance)
+    (compared,) = report["comparison"].records
+    assert (compared.data["day"], compared.data["rows"]) == (live, ROWS)
+    assert report["decision"] in ("promote", "retire"), "one labelled day decides at N = 1"
+
+
+def shadow_report(instance) -> dict:
+    record = instance.fetch_materializations(dg.AssetKey("shadow_report"), limit=1).records[0]
+    return {k: v.value for k, v in record.asset_materialization.metadata.items()}
