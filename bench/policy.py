@@ -416,16 +416,13 @@ class ProductPolicy:
         return TrainingRun(trigger, window, verdict)
 
     def _calibrated(self, actual: pd.Series, scores: pd.Series):
-        """The estimate's calibration on the new champion's holdout (classifiers with
-        ROC AUC as their primary metric; None when the holdout cannot calibrate)."""
-        from retrain_assets.core.estimation import fit_calibration
+        """The estimate's calibration on the new champion's holdout, as evaluation_report
+        keeps it (None when the holdout cannot calibrate or the metric is not ROC AUC)."""
+        from retrain_assets.core.estimation import holdout_calibration
 
         if not estimates_roc_auc(self.spec):
             return None
-        try:
-            return fit_calibration(scores, actual)
-        except ValueError:
-            return None
+        return holdout_calibration(self.spec.task, scores, actual)
 
     def summary(self) -> str:
         """Why it trained and why candidates were not blessed, counted over the replay."""
