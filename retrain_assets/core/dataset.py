@@ -52,9 +52,13 @@ class LabelFeed:
     `min_coverage`: the share of a day's scored rows that must have a label before its realized
     metric may fail the decay check (and so ask for a retrain); a day below it is reported,
     not judged, since its first labels are rarely a fair sample of it.
+    `estimate_trigger`: a binary classifier (ROC AUC) may also ask for a retrain when the ROC
+    AUC estimated before the labels decays (drift_report's `no_estimated_performance_decay`);
+    off by default: the estimate cannot see a concept change (bench/README.md).
     """
 
     min_coverage: float = DEFAULT_MIN_LABEL_COVERAGE
+    estimate_trigger: bool = False
 
     def __post_init__(self) -> None:
         if not 0.0 < self.min_coverage <= 1.0:
@@ -131,6 +135,12 @@ class DatasetSpec:
                 f"{self.raw_schema.__name__} does not declare: {missing}. "
                 "Add them to the schema or remove them from the spec."
             )
+        if self.labels and self.labels.estimate_trigger and (
+                self.task != "classification" or self.primary_metric != "roc_auc"):
+            raise ValueError(
+                f"dataset {self.name!r}: LabelFeed(estimate_trigger=True) needs a binary "
+                "classifier judged on roc_auc (the estimate before labels is of ROC AUC); "
+                f"this spec is {self.task!r} on {self.primary_metric!r}. Set it to False.")
         self._check_features()
         self._check_thresholds()
         self._check_time_zone()

@@ -30,6 +30,7 @@ from datetime import date, timedelta
 from retrain_assets.core.evaluation import TrainingWindow, WindowSettings, split_window
 
 FEATURE_DRIFT = "no_feature_drift"
+ESTIMATED_DECAY = "no_estimated_performance_decay"  # decay of the estimate before labels
 CHANGE_FOLLOW_UP = "change_follow_up"  # the trigger of a retrain asked for by an open change
 
 
@@ -112,7 +113,7 @@ def worst_failure(failures: Sequence[CheckResult]) -> CheckResult:
 class RetrainRequest:
     """What monitoring asks training for, and why (becomes the run's tags and config)."""
 
-    trigger: str  # "drift" or "performance_decay"
+    trigger: str  # "drift", "performance_decay" or "estimated_decay"
     failures: tuple[CheckResult, ...]
     change_day: str
 
@@ -139,7 +140,9 @@ def retrain_request(standing: Sequence[CheckResult],
         return None
     worst = worst_failure(standing)
     newest = max(f.partition for f in standing)
-    return RetrainRequest(trigger="drift" if worst.check == FEATURE_DRIFT else "performance_decay",
+    trigger = {FEATURE_DRIFT: "drift", ESTIMATED_DECAY: "estimated_decay"}.get(
+        worst.check, "performance_decay")
+    return RetrainRequest(trigger=trigger,
                           failures=tuple(standing),
                           change_day=change_start([*recent, *standing], newest))
 

@@ -20,7 +20,8 @@ from typing import Literal
 import dagster as dg
 from pydantic import Field, field_validator
 
-from retrain_assets.core.policy import CheckResult
+from retrain_assets.core.dataset import LabelFeed
+from retrain_assets.core.policy import ESTIMATED_DECAY, CheckResult
 from retrain_assets.pipeline.assets.deployment import (
     APPROVED,
     AWAITING,
@@ -32,7 +33,11 @@ from retrain_assets.pipeline.assets.deployment import (
     SHADOW_STARTED,
 )
 from retrain_assets.pipeline.assets.monitoring import NO_FEATURE_DRIFT, NO_PERFORMANCE_DECAY
-from retrain_assets.pipeline.dagster_internals import send_email_via_ssl, send_email_via_starttls
+from retrain_assets.pipeline.dagster_internals import (
+    AssetCheckExecutionRecordStatus,
+    send_email_via_ssl,
+    send_email_via_starttls,
+)
 from retrain_assets.pipeline.health import CHAMPION_FRESH
 from retrain_assets.pipeline.names import Names
 from retrain_assets.pipeline.project import Project
@@ -43,7 +48,7 @@ AWAITING_APPROVAL, REJECTION, PROMOTION, ROLLBACK, SHADOW, STALE = (
     "awaiting_approval", "rejection", "promotion", "rollback", "shadow", "stale")
 KINDS = (DRIFT, DECAY, NOT_BLESSED, AWAITING_APPROVAL, REJECTION, PROMOTION, ROLLBACK, SHADOW,
          STALE)
-CHECK_KINDS = {NO_FEATURE_DRIFT: DRIFT, NO_PERFORMANCE_DECAY: DECAY}
+CHECK_KINDS = {NO_FEATURE_DRIFT: DRIFT, NO_PERFORMANCE_DECAY: DECAY, ESTIMATED_DECAY: DECAY}
 OUTCOME_KINDS = {PROMOTED: PROMOTION, APPROVED: PROMOTION, ROLLED_BACK: ROLLBACK,
                  AWAITING: AWAITING_APPROVAL, REJECTED: REJECTION,
                  SHADOW_STARTED: SHADOW, SHADOW_RETIRED: SHADOW}
@@ -269,11 +274,13 @@ def stale_alerts(latest: Freshness | None, cursor: AlertCursor, alerts: OutcomeA
 
 def latest_freshness(instance: dg.DagsterInstance, production_model: dg.AssetKey
                      ) -> Freshness | None:
-    """The newest evaluated champion_fresh result, if any."""
+    """The newest evaluated champion_fresh result, if any (a planned one is skipped)."""
     history = instance.event_log_storage.get_asset_check_execution_history(
-        dg.AssetCheckKey(production_model, CHAMPION_FRESH), limit=1)
+        dg.AssetCheckKey(production_model, CHAMPION_FRESH), limit=1,
+        status={AssetCheckExecutionRecordStatus.SUCCEEDED,
+                AssetCheckExecutionRecordStatus.FAILED})
     event = history[0].event if history else None
-    if event is None or event.dagster_event is None:  # planned, not evaluated yet
+    if event is None or event.dagster_event is None:
         return None
     evaluation = event.dagster_event.asset_check_evaluation_data
     version = evaluation.metadata.get("model_version")
@@ -315,13 +322,14 @@ def build_outcome_alert_sensor(project: Project) -> dg.SensorDefinition:
                            "the present: history before its first tick is not sent.")
     def outcome_alert_sensor(context: dg.SensorEvaluationContext, **_on_context) -> dg.SkipReason:
         return send_outcomes(context, names, names.resource(context, "outcome_alerts"),
-                             label_feed=project.spec.labels is not None)
+                             label_feed=project.spec.labels)
 
     return outcome_alert_sensor
 
 
 def send_outcomes(context: dg.SensorEvaluationContext, names: Names,
-                  outcome_alerts: OutcomeAlerts, *, label_feed: bool = False) -> dg.SkipReason:
+                  outcome_alerts: OutcomeAlerts, *, label_feed: LabelFeed | None = None
+                  ) -> dg.SkipReason:
     instance = context.instance
     cursor = AlertCursor.from_json(context.cursor)
     recent = recent_check_results(instance, names, label_feed=label_feed)

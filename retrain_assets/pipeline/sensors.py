@@ -25,9 +25,11 @@ from pydantic import Field
 
 from retrain_assets.adapters.landing_watch import WatchState, look
 from retrain_assets.adapters.registry import CHAMPION
+from retrain_assets.core.dataset import LabelFeed
 from retrain_assets.core.evaluation import WindowSettings, window_days
 from retrain_assets.core.policy import (
     CHANGE_FOLLOW_UP,
+    ESTIMATED_DECAY,
     CheckResult,
     FollowUp,
     OpenChange,
@@ -332,17 +334,19 @@ SEEN_LIMIT = 1_000
 
 
 def recent_check_results(instance: dg.DagsterInstance, names: Names, *,
-                         label_feed: bool = False) -> list[CheckResult]:
+                         label_feed: LabelFeed | None = None) -> list[CheckResult]:
     """The latest evaluations of the monitoring checks, passed and failed, newest first:
     drift_report's, and with a label feed the decay check of `performance` instead of
-    drift_report's (a day is judged on its realized metric once its labels arrive).
+    drift_report's (a day is judged on its realized metric once its labels arrive), plus
+    drift_report's estimated decay when the feed asks for it as a trigger.
 
     Reads only the latest few executions of each check (an indexed query, on SQLite and
     PostgreSQL alike). Ids rather than a high-water mark tell new from seen: a check planned
     earlier by a slower run can be evaluated after a later one.
     """
     results = []
-    for check_name in DRIFT_CHECKS:
+    estimated = (ESTIMATED_DECAY,) if label_feed and label_feed.estimate_trigger else ()
+    for check_name in (*DRIFT_CHECKS, *estimated):
         asset = (names.performance if label_feed and check_name == NO_PERFORMANCE_DECAY
                  else names.drift_report)
         records = instance.event_log_storage.get_asset_check_execution_history(
@@ -525,8 +529,7 @@ def build_drift_retrain_sensor(project: Project) -> dg.SensorDefinition:
         mlflow: MlflowResource = names.resource(context, "mlflow")
         instance = context.instance
         remembered = RetrainCursor.from_json(context.cursor)
-        recent = recent_check_results(instance, names,
-                                      label_feed=project.spec.labels is not None)
+        recent = recent_check_results(instance, names, label_feed=project.spec.labels)
         taken = RetrainCursor(seen=(*remembered.seen, *(r.execution_id for r in recent)),
                               change=remembered.change)
         failing = bool(remembered.pending) or any(

@@ -2,6 +2,7 @@ from datetime import date, timedelta
 
 from retrain_assets.core.evaluation import WindowSettings, split_window
 from retrain_assets.core.policy import (
+    ESTIMATED_DECAY,
     ChampionWindow,
     CheckResult,
     OpenChange,
@@ -75,6 +76,8 @@ def test_one_request_answers_every_standing_failure_and_says_which():
     assert tags["retrain/change_day"] == "2025-03-01" and tags["retrain/failed_checks"] == "3"
     decay_only = retrain_request(standing[:1], standing[:1])
     assert decay_only.trigger == "performance_decay"
+    estimated = result("2025-03-03", 4, check=ESTIMATED_DECAY, score=0.95)
+    assert retrain_request([*standing[:1], estimated], standing).trigger == "estimated_decay"
     assert retrain_request([], standing) is None
 
 

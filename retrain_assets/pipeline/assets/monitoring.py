@@ -13,8 +13,10 @@ from retrain_assets.core.drift import (
     compare_to_reference,
     performance_decay,
 )
+from retrain_assets.core.estimation import Calibration, estimate_performance
 from retrain_assets.core.metrics import compute_metrics
 from retrain_assets.core.plots import drift_over_time
+from retrain_assets.core.policy import ESTIMATED_DECAY
 from retrain_assets.pipeline.checks import PartitionOutcome, partition_check_results
 from retrain_assets.pipeline.metadata import (
     DIGITS,
@@ -80,6 +82,7 @@ def build_monitoring_assets(project: Project) -> list[dg.AssetsDefinition]:
     spec, names = project.spec, project.names
     metric = spec.primary_metric
     monitored = [f for f in spec.model_features if f not in CALENDAR_FEATURES]
+    estimate_trigger = bool(spec.labels and spec.labels.estimate_trigger)
 
     @dg.asset(
         key=names.drift_report, ins={"features": dg.AssetIn(names.features),
@@ -95,6 +98,13 @@ def build_monitoring_assets(project: Project) -> list[dg.AssetsDefinition]:
                 description="No feature drifted past its PSI / KS / Jensen–Shannon threshold "
                             "and the mean prediction stayed near the training label mean. "
                             "A failure asks drift_retrain_sensor for a retrain."),
+            *([dg.AssetCheckSpec(
+                ESTIMATED_DECAY, asset=names.drift_report, partitions_def=project.partitions,
+                description="The day's ROC AUC estimated before its labels (the champion's "
+                            "calibrated probabilities) is not worse than its holdout ROC AUC "
+                            "by more than the allowed fraction. A failure asks "
+                            "drift_retrain_sensor for a retrain (trigger estimated_decay); "
+                            "LabelFeed(estimate_trigger=True).")] if estimate_trigger else []),
             # with a label feed, decay is judged by `performance` once the labels arrive
             *([] if spec.labels else [dg.AssetCheckSpec(
                 NO_PERFORMANCE_DECAY, asset=names.drift_report, partitions_def=project.partitions,
@@ -114,8 +124,9 @@ def build_monitoring_assets(project: Project) -> list[dg.AssetsDefinition]:
     def drift_report(context: dg.AssetExecutionContext, config: DriftReportConfig,
                      features: PartitionFrames, predictions: PartitionFrames):
         thresholds = config.thresholds()
-        baseline = ChampionBaseline(names.resource(context, "mlflow").registry(), monitored,
-                                    metric)
+        registry = names.resource(context, "mlflow").registry()
+        baseline = ChampionBaseline(registry, monitored, metric)
+        calibrations: dict[str, Calibration | None] = {}
         frames, days = {}, []
         for day in context.partition_keys:
             if day not in predictions:
@@ -130,8 +141,14 @@ def build_monitoring_assets(project: Project) -> list[dg.AssetsDefinition]:
                                            predictions=scored["prediction"],
                                            thresholds=thresholds)
             decay = realized_decay(scored, holdout, spec.task, metric, thresholds)
+            estimated = None
+            if estimate_trigger:
+                if version not in calibrations:
+                    kept = registry.load_calibration(version)
+                    calibrations[version] = kept and Calibration.from_dict(kept)
+                estimated = estimated_decay(scored, holdout, calibrations[version], thresholds)
             frames[day] = summary.to_frame()
-            days.append(DayDrift(day, version, summary, decay))
+            days.append(DayDrift(day, version, summary, decay, estimated))
         _add_report_metadata(context, days, config)
         yield dg.Output(frames)
         yield from partition_check_results(
@@ -141,6 +158,10 @@ def build_monitoring_assets(project: Project) -> list[dg.AssetsDefinition]:
             yield from partition_check_results(
                 context, names.drift_report, NO_PERFORMANCE_DECAY,
                 [d.decay_outcome() for d in days], what="decayed")
+        if estimate_trigger:
+            yield from partition_check_results(
+                context, names.drift_report, ESTIMATED_DECAY,
+                [d.estimated_outcome() for d in days], what="decayed (estimated)")
 
     return [drift_report]
 
@@ -159,12 +180,28 @@ def realized_decay(scored: pd.DataFrame, holdout: HoldoutMetrics, task: str, met
                              holdout_rows=holdout.rows)
 
 
+def estimated_decay(scored: pd.DataFrame, holdout: HoldoutMetrics,
+                    calibration: Calibration | None, thresholds: DriftThresholds
+                    ) -> PerformanceDecay | None:
+    """The ROC AUC estimated before labels vs the holdout's, judged as the realized one is;
+    None without a calibration or a holdout ROC AUC to judge against."""
+    if calibration is None or "roc_auc" not in holdout.metrics:
+        return None
+    estimate = estimate_performance(scored["prediction"], calibration)["roc_auc"]
+    if estimate != estimate:  # NaN: the calibration expects one class only
+        return None
+    return performance_decay("roc_auc", estimate, holdout.metrics["roc_auc"], thresholds,
+                             noise=holdout.noise.get("roc_auc"), rows=len(scored),
+                             holdout_rows=holdout.rows)
+
+
 class DayDrift:
     """One day's drift and decay, turned into check outcomes and metadata."""
 
     def __init__(self, day: str, version: str, summary: DriftSummary,
-                 decay: PerformanceDecay | None):
+                 decay: PerformanceDecay | None, estimated: PerformanceDecay | None = None):
         self.day, self.version, self.summary, self.decay = day, version, summary, decay
+        self.estimated = estimated
 
     @property
     def drifted(self) -> bool:
@@ -199,24 +236,30 @@ class DayDrift:
         return PartitionOutcome(self.day, not self.drifted, description, metadata)
 
     def decay_outcome(self) -> PartitionOutcome:
+        return self._decay_outcome(self.decay, "live", "no labels")
+
+    def estimated_outcome(self) -> PartitionOutcome:
+        return self._decay_outcome(self.estimated, "estimated", "no calibration")
+
+    def _decay_outcome(self, d: PerformanceDecay | None, what: str, lacking: str
+                       ) -> PartitionOutcome:
         metadata = {"partition": dg.MetadataValue.text(self.day),
                     "model_version": dg.MetadataValue.text(self.version)}
-        d = self.decay
         if d is None:
-            return PartitionOutcome(self.day, True, f"{self.day}: no labels or no holdout "
+            return PartitionOutcome(self.day, True, f"{self.day}: {lacking} or no holdout "
                                     f"metric for version {self.version}; not evaluated",
                                     metadata)
         metadata.update({
             "score": dg.MetadataValue.float(round(d.decay, 4)),
             "threshold": dg.MetadataValue.float(round(d.threshold, 4)),
-            f"live_{d.metric}": dg.MetadataValue.float(round(d.live, 4)),
+            f"{what}_{d.metric}": dg.MetadataValue.float(round(d.live, 4)),
             f"holdout_{d.metric}": dg.MetadataValue.float(round(d.holdout, 4)),
         })
-        description = (f"{self.day}: live {d.metric} {d.live:.3f} is {d.decay:.0%} worse than "
-                       f"model version {self.version}'s holdout {d.metric} {d.holdout:.3f} "
-                       f"(allowed: {d.threshold:.0%})"
+        description = (f"{self.day}: {what} {d.metric} {d.live:.3f} is {d.decay:.0%} worse "
+                       f"than model version {self.version}'s holdout {d.metric} "
+                       f"{d.holdout:.3f} (allowed: {d.threshold:.0%})"
                        if d.decayed else
-                       f"{self.day}: live {d.metric} {d.live:.3f} vs holdout {d.holdout:.3f}")
+                       f"{self.day}: {what} {d.metric} {d.live:.3f} vs holdout {d.holdout:.3f}")
         return PartitionOutcome(self.day, not d.decayed, description, metadata)
 
     def metadata(self) -> dict[str, dg.MetadataValue]:
@@ -236,6 +279,9 @@ class DayDrift:
         }
         if self.decay is not None:
             metadata["metric_decay"] = dg.MetadataValue.float(round(self.decay.decay, DIGITS))
+        if self.estimated is not None:
+            metadata["estimated_metric_decay"] = dg.MetadataValue.float(
+                round(self.estimated.decay, DIGITS))
         return metadata
 
 

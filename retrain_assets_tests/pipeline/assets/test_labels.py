@@ -1,5 +1,6 @@
 """A label-fed dataset end to end: churn snapshots land first, their labels a week later."""
 
+from dataclasses import replace
 from datetime import date, timedelta
 
 import dagster as dg
@@ -8,6 +9,7 @@ import pytest
 
 from retrain_assets.adapters.registry import Actor
 from retrain_assets.adapters.storage import LocalObjectStore
+from retrain_assets.core.dataset import LabelFeed
 from retrain_assets.datasets.churn import CUSTOMER_CHURN_LATE_LABELS
 from retrain_assets.datasets.churn.simulator import (
     LABEL_DELAY_DAYS,
@@ -15,6 +17,7 @@ from retrain_assets.datasets.churn.simulator import (
     simulated_day,
     split_labels,
 )
+from retrain_assets.datasets.taxi import TAXI_TRIPS
 from retrain_assets.dev.instance import run_job
 from retrain_assets.pipeline.build import build_definitions
 from retrain_assets.pipeline.project import Project
@@ -23,6 +26,8 @@ from retrain_assets_tests.conftest import START, land_frame, sensor_tick, traini
 
 DAYS = 12
 ROWS = 200
+ESTIMATE_TRIGGERED = replace(CUSTOMER_CHURN_LATE_LABELS,
+                             labels=LabelFeed(estimate_trigger=True))
 
 
 @pytest.fixture
@@ -185,8 +190,7 @@ def test_a_label_file_that_breaks_its_contract_is_quarantined(late, instance, ho
 
 
 def test_realized_decay_and_drift_are_separate_triggers_of_a_label_fed_model(home, instance):
-    defs = build_definitions(Project(spec=CUSTOMER_CHURN_LATE_LABELS,
-                                     start_date=START.isoformat()))
+    defs = build_definitions(Project(spec=ESTIMATE_TRIGGERED, start_date=START.isoformat()))
     policy = RetrainPolicy(min_interval_seconds=0, min_new_rows=0, bootstrap_days=0)
 
     def retrain_tick(cursor):
@@ -207,9 +211,41 @@ def test_realized_decay_and_drift_are_separate_triggers_of_a_label_fed_model(hom
     assert request.tags["retrain/check"] == "performance:no_performance_decay"
 
     fail("drift_report", "no_feature_drift", "2025-01-12")
-    (request,) = retrain_tick(decayed.cursor).run_requests
+    drifted = retrain_tick(decayed.cursor)
+    (request,) = drifted.run_requests
     assert request.tags["retrain/trigger"] == "drift"
     assert request.tags["retrain/check"] == "drift_report:no_feature_drift"
+
+    # with LabelFeed(estimate_trigger=True), the estimate's decay is a third trigger
+    fail("drift_report", "no_estimated_performance_decay", "2025-01-20")
+    (request,) = retrain_tick(drifted.cursor).run_requests
+    assert request.tags["retrain/trigger"] == "estimated_decay"
+    assert request.tags["retrain/check"] == "drift_report:no_estimated_performance_decay"
+
+
+def test_an_estimate_triggered_model_checks_each_scored_day_before_its_labels(late, instance):
+    _, label_zone, held = late
+    defs = build_definitions(Project(spec=ESTIMATE_TRIGGERED, start_date=START.isoformat()))
+    days = sorted(held)
+    assert run_job(defs, "ingest_job", instance, days=days).success
+    for day in days[:6]:
+        land_labels(label_zone, day, held[day])
+    assert materialize_labels(defs, instance, days[:6]).success
+    assert run_job(defs, "training_job", instance,
+                   run_config=training_config(window_days=6, min_train_days=3)).success
+    scored_day = days[-1]
+    assert run_job(defs, "scoring_job", instance, days=[scored_day]).success
+    monitored = defs.resolve_implicit_global_asset_job_def().execute_in_process(
+        instance=instance, partition_key=scored_day,
+        asset_selection=[dg.AssetKey("drift_report")])
+    estimated = check(monitored, "no_estimated_performance_decay")
+    assert estimated.passed, estimated.description
+    assert estimated.description.startswith(f"{scored_day}: estimated roc_auc 0.")
+    assert 0.5 < estimated.metadata["estimated_roc_auc"].value <= 1.0
+    assert materialization(monitored, "drift_report").metadata[
+        "estimated_metric_decay"].value < estimated.metadata["threshold"].value
+    with pytest.raises(ValueError, match="needs a binary classifier judged on roc_auc"):
+        replace(TAXI_TRIPS, labels=LabelFeed(estimate_trigger=True))
 
 
 def test_the_first_champion_of_a_label_fed_model_waits_for_labelled_days(home, instance):
