@@ -228,15 +228,7 @@ def build_landing_zone_sensor(project: Project) -> dg.SensorDefinition:
         zone = landing_zone.zone()
         first_look = context.cursor is None
         state = WatchState() if first_look else landing_state(context.cursor)
-        first, last, end = partition_bounds(project)
-        changes = look(zone, state, full_rescan_every=project.landing_full_rescan,
-                       is_partition=lambda day: last is not None and first <= day <= last)
-        cursor = landing_cursor(changes.state)
-        today = get_current_datetime().date().isoformat()
-        for reason in hold_reasons(changes.held, first, last, today, end=end):
-            context.log.warning(f"landing zone {zone.url}: held back {reason}.")
-        held = "".join(f"; held back {reason}" for reason in hold_reasons(
-            sorted(changes.state.held), first, last, today, end=end))
+        changes, cursor, held = look_at_zone(context, project, zone, state, "landing zone")
         for name in changes.malformed:
             context.log.warning(
                 f"landing zone {zone.url}: skipped {name!r}: a landed file must be "
@@ -269,6 +261,22 @@ def build_landing_zone_sensor(project: Project) -> dg.SensorDefinition:
     return landing_zone_sensor
 
 
+def look_at_zone(context: dg.SensorEvaluationContext, project: Project, zone, state: WatchState,
+                 what: str):
+    """One look at a zone of daily files for this model's partitions: the changes, the new
+    cursor, and the days held back so far (as a tick message suffix); newly held days are
+    logged once."""
+    first, last, end = partition_bounds(project)
+    changes = look(zone, state, full_rescan_every=project.landing_full_rescan,
+                   is_partition=lambda day: last is not None and first <= day <= last)
+    today = get_current_datetime().date().isoformat()
+    for reason in hold_reasons(changes.held, first, last, today, end=end):
+        context.log.warning(f"{what} {zone.url}: held back {reason}.")
+    held = "".join(f"; held back {reason}" for reason in hold_reasons(
+        sorted(changes.state.held), first, last, today, end=end))
+    return changes, landing_cursor(changes.state), held
+
+
 def build_labels_sensor(project: Project) -> dg.SensorDefinition:
     """Label files are watched like feature files (`landing_watch.look`), in their own zone and
     with their own cursor, so a late label file never re-runs its day's ingestion."""
@@ -289,13 +297,7 @@ def build_labels_sensor(project: Project) -> dg.SensorDefinition:
         zone = names.resource(context, "labels_zone").zone()
         first_look = context.cursor is None
         state = WatchState() if first_look else landing_state(context.cursor)
-        first, last, end = partition_bounds(project)
-        changes = look(zone, state, full_rescan_every=project.landing_full_rescan,
-                       is_partition=lambda day: last is not None and first <= day <= last)
-        cursor = landing_cursor(changes.state)
-        today = get_current_datetime().date().isoformat()
-        for reason in hold_reasons(changes.held, first, last, today, end=end):
-            context.log.warning(f"label zone {zone.url}: held back {reason}.")
+        changes, cursor, _ = look_at_zone(context, project, zone, state, "label zone")
         for name in changes.malformed:
             context.log.warning(f"label zone {zone.url}: skipped {name!r}: a label file must "
                                 "be <YYYY-MM-DD>/<name>.csv|.parquet or "

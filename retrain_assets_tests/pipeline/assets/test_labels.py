@@ -121,8 +121,9 @@ def test_features_without_labels_are_ingested_and_training_uses_labelled_rows_on
     assert run.data.params["unlabelled_rows_left_out"] == str(ROWS // 2)
 
 
-def test_a_late_label_file_fills_in_its_days_realized_metric(late, instance):
-    defs, label_zone, held = late
+def trained_on_the_first_labelled_days(defs, instance, label_zone, held) -> list[str]:
+    """Every day ingested, the first six days' labels landed, a champion trained on them;
+    returns the days."""
     days = sorted(held)
     assert run_job(defs, "ingest_job", instance, days=days).success
     for day in days[:6]:
@@ -130,6 +131,12 @@ def test_a_late_label_file_fills_in_its_days_realized_metric(late, instance):
     assert materialize_labels(defs, instance, days[:6]).success
     assert run_job(defs, "training_job", instance,
                    run_config=training_config(window_days=6, min_train_days=3)).success
+    return days
+
+
+def test_a_late_label_file_fills_in_its_days_realized_metric(late, instance):
+    defs, label_zone, held = late
+    days = trained_on_the_first_labelled_days(defs, instance, label_zone, held)
     scored_day = days[-1]
     scored = run_job(defs, "scoring_job", instance, days=[scored_day])
     assert scored.success
@@ -226,13 +233,7 @@ def test_realized_decay_and_drift_are_separate_triggers_of_a_label_fed_model(hom
 def test_an_estimate_triggered_model_checks_each_scored_day_before_its_labels(late, instance):
     _, label_zone, held = late
     defs = build_definitions(Project(spec=ESTIMATE_TRIGGERED, start_date=START.isoformat()))
-    days = sorted(held)
-    assert run_job(defs, "ingest_job", instance, days=days).success
-    for day in days[:6]:
-        land_labels(label_zone, day, held[day])
-    assert materialize_labels(defs, instance, days[:6]).success
-    assert run_job(defs, "training_job", instance,
-                   run_config=training_config(window_days=6, min_train_days=3)).success
+    days = trained_on_the_first_labelled_days(defs, instance, label_zone, held)
     scored_day = days[-1]
     assert run_job(defs, "scoring_job", instance, days=[scored_day]).success
     monitored = defs.resolve_implicit_global_asset_job_def().execute_in_process(
