@@ -24,6 +24,7 @@ import pandas as pd
 
 from bench.harness import Figure, Run, Target, benchmark, in_child, ratio_at_most, value_at_most
 from bench.streams import CHURN, HISTORY_DAYS, KINDS, TAXI, Stream
+from retrain_assets.core.policy import ESTIMATED_DECAY
 
 if TYPE_CHECKING:
     from sklearn.pipeline import Pipeline
@@ -171,12 +172,6 @@ class Serving:
     holdout: HoldoutMetric
 
 
-ESTIMATED_DECAY = "no_estimated_performance_decay"
-"""The replay's check of the estimated ROC AUC against the decay allowance (not a product check
-yet), so a retrain it asked for is told apart from one asked by realized decay."""
-ESTIMATED_DECAY_TRIGGER = "estimated_decay"
-
-
 def estimates_roc_auc(spec) -> bool:
     """The estimate (core/estimation) covers classifiers whose primary metric is ROC AUC."""
     return spec.task == "classification" and spec.primary_metric == "roc_auc"
@@ -273,7 +268,6 @@ class ProductPolicy:
             open_change,
             retrain_request,
             standing_failures,
-            worst_failure,
         )
 
         self._served[day] = Serving(self.champion, str(self._version), self._holdout)
@@ -288,10 +282,7 @@ class ProductPolicy:
         request = retrain_request(standing, recent)
         if request is not None:
             self._change = open_change(self._change, request.change_day, labelled[-1])
-            trigger = (ESTIMATED_DECAY_TRIGGER
-                       if worst_failure(request.failures).check == ESTIMATED_DECAY
-                       else request.trigger)
-            self.runs.append(self._train(labelled, trigger, request.change_day))
+            self.runs.append(self._train(labelled, request.trigger, request.change_day))
             return True
         settings = self.lab.settings
         follow_up = change_follow_up(
