@@ -12,9 +12,7 @@ from __future__ import annotations
 
 import importlib
 import os
-import textwrap
 from datetime import timedelta
-from pathlib import Path
 
 import dagster as dg
 import pytest
@@ -24,38 +22,12 @@ from retrain_assets.adapters.registry import CHAMPION, PROMOTE
 from retrain_assets.core.simulation import daily_row_count
 from retrain_assets.dev.demo import DEMO_START, Daemon, Model, Watcher, submit_backfill
 from retrain_assets.dev.simulate import encode_frame
+from retrain_assets_tests.daemon_project import compressed_project
 
 HISTORY_DAYS = 35
 ROWS = 1_000  # a day, as in the issue's acceptance: recovered within 3 drifted days
 MAX_DRIFTED_DAYS = 3
 TIMEOUT_SECONDS = 240.0  # per wait, on a loaded 2-core machine
-
-
-def compressed_project(root: Path, model: str) -> str:
-    """A dg project holding the shipped `model` with fast sensors and no minimum interval;
-    returns the module of its code location."""
-    package = root / f"recovery_{model}"  # a module name of its own: one import per model
-    (package / "defs" / model).mkdir(parents=True)
-    (package / "__init__.py").write_text("")
-    (package / "definitions.py").write_text(textwrap.dedent("""
-        from pathlib import Path
-
-        import dagster as dg
-
-        _tree = dg.ComponentTree.for_project(path_within_project=Path(__file__).parent)
-        defs = _tree.build_defs(_tree.defs_module_path)
-        """))
-    (package / "defs" / model / "defs.yaml").write_text(textwrap.dedent(f"""
-        type: retrain_assets.pipeline.component.RetrainingPipeline
-        attributes:
-          dataset: {model}
-          sensor_interval_seconds: 2
-          retrain: {{min_interval_seconds: 0}}
-        """))
-    (root / "pyproject.toml").write_text(
-        '[tool.dg]\ndirectory_type = "project"\n[tool.dg.project]\n'
-        f'root_module = "recovery_{model}"\n')
-    return f"recovery_{model}.definitions"
 
 
 def land(store, dataset: Dataset, index: int, world: World) -> str:
