@@ -29,6 +29,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from retrain_assets.core.estimation import Calibration
 from retrain_assets.core.evaluation import Verdict
 from retrain_assets.core.point_in_time import ChampionMove, VersionWindow
 from retrain_assets.core.policy import ChampionWindow
@@ -450,10 +451,11 @@ class ModelRegistry:
     def load_reference(self, version: str) -> dict | None:
         return self._load_json(version, REFERENCE_ARTIFACT)
 
-    def load_calibration(self, version: str) -> dict | None:
+    def load_calibration(self, version: str) -> Calibration | None:
         """The holdout calibration `log_evaluation` kept for `version` (binary classifiers);
         None for other tasks or a version evaluated before it was kept."""
-        return self._load_json(version, CALIBRATION_ARTIFACT)
+        kept = self._load_json(version, CALIBRATION_ARTIFACT)
+        return None if kept is None else Calibration.from_dict(kept)
 
     def _load_json(self, version: str, artifact: str) -> dict | None:
         from mlflow.exceptions import MlflowException
@@ -656,15 +658,19 @@ class ModelRegistry:
 
     def end_shadow(self, version: str, *, promote: bool, reason: str, actor: Actor,
                    judged_through: str | None = None) -> list[AliasMove]:
-        """End `version`'s shadow: promoted (champion <- challenger) or retired; either way the
-        alias `challenger` is removed and the history says why. `judged_through`: the newest
-        live day stored when it was decided; point-in-time scoring keeps the days up to it
-        with the champion that served them."""
+        """End `version`'s shadow: promoted (champion <- challenger) or retired, and the history
+        says why; the caller removes the alias `challenger` (`clear_challenger`) once it has
+        recorded the outcome, so a retried step finds the challenger again. `judged_through`:
+        the newest live day stored when it was decided; point-in-time scoring keeps the days up
+        to it with the champion that served them."""
         if self.version_for(CHALLENGER) != version:
             raise ValueError(f"version {version} of {self.model_name!r} is not the challenger "
                              f"(the alias `{CHALLENGER}` points at "
                              f"{self.version_for(CHALLENGER) or 'nothing'}); see promotion_history")
         champion = self.version_for(CHAMPION)
+        if champion == version:  # a retried step whose first attempt promoted it
+            champion = next((r.from_version for r in reversed(self.history())
+                             if r.action == SHADOW_START and r.to_version == version), None)
         moves = []
         if promote:
             if judged_through is not None:
@@ -672,10 +678,17 @@ class ModelRegistry:
                                                   judged_through)
             moves = self.promote(version, expected_champion=champion, actor=actor,
                                  reason=f"shadow end: promoted: {reason}", action=SHADOW_PROMOTE)
-        self.client.delete_registered_model_alias(self.model_name, CHALLENGER)
         if not promote:
             self.tag_verdict(version, f"retired from shadow: {reason}")
             with self._champion_lock():
-                self._record(SHADOW_RETIRE, champion, version, f"shadow end: retired: {reason}",
-                             actor)
+                last = (self.history() or [None])[-1]
+                if last is None or (last.action, last.to_version) != (SHADOW_RETIRE, version):
+                    self._record(SHADOW_RETIRE, champion, version,
+                                 f"shadow end: retired: {reason}", actor)
         return [*moves, AliasMove(CHALLENGER, version, "none")]
+
+    def clear_challenger(self, version: str) -> None:
+        """Remove the alias `challenger` if it still points at `version` (end_shadow's last
+        step)."""
+        if self.version_for(CHALLENGER) == version:
+            self.client.delete_registered_model_alias(self.model_name, CHALLENGER)

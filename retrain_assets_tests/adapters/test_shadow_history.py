@@ -29,6 +29,7 @@ def test_a_replaced_challenger_is_retired_and_a_winner_becomes_champion_on_recor
     assert registry.version_for(CHALLENGER) == "3"
 
     moves = registry.end_shadow("3", promote=True, reason="5 wins", actor=SENSOR)
+    registry.clear_challenger("3")
 
     assert registry.version_for(CHAMPION) == "3" and registry.version_for(CHALLENGER) is None
     assert registry.version_for(PREVIOUS) == "1"  # a rollback would go back to 1
@@ -47,11 +48,30 @@ def test_a_retired_challenger_leaves_the_champion_and_says_why(registry):
     registry.start_shadow("2", champion="1", reason="blessed 2", actor=SENSOR)
 
     registry.end_shadow("2", promote=False, reason="lost 5 of 7 days", actor=SENSOR)
+    registry.end_shadow("2", promote=False, reason="lost 5 of 7 days", actor=SENSOR)  # retried
+    registry.clear_challenger("2")
 
     assert registry.version_for(CHAMPION) == "1" and registry.version_for(CHALLENGER) is None
+    assert [r[0] for r in _records(registry)] == ["shadow_start", "shadow_retire"]
     assert _records(registry)[-1] == ("shadow_retire", "1", "2",
                                       "shadow end: retired: lost 5 of 7 days")
     tags = registry.client.get_model_version("shadowed", "2").tags
     assert tags["verdict"] == "retired from shadow: lost 5 of 7 days"
     with pytest.raises(ValueError, match="version 2 of 'shadowed' is not the challenger"):
         registry.end_shadow("2", promote=True, reason="again", actor=SENSOR)
+
+
+def test_a_retried_promotion_from_shadow_completes_without_touching_previous(registry):
+    """The first attempt moved the champion and then failed (before the caller recorded it
+    and cleared the challenger): the retry finds the challenger and completes the promotion."""
+    registry.start_shadow("2", champion="1", reason="blessed 2", actor=SENSOR)
+    registry.end_shadow("2", promote=True, reason="5 wins", actor=SENSOR)
+    assert registry.version_for(CHALLENGER) == "2", "cleared only by the caller, at its end"
+
+    moves = registry.end_shadow("2", promote=True, reason="5 wins", actor=SENSOR)
+    registry.clear_challenger("2")
+
+    assert (registry.version_for(CHAMPION), registry.version_for(PREVIOUS)) == ("2", "1")
+    assert [(m.alias, m.from_version, m.to_version) for m in moves][0] == (CHAMPION, "1", "2")
+    assert [r[:3] for r in _records(registry)] == [("shadow_start", "1", "2"),
+                                                   ("shadow_promote", "1", "2")]

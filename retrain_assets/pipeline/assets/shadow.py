@@ -129,6 +129,7 @@ def build_shadow_report(project: Project) -> dg.AssetsDefinition:
                 names, registry, SHADOW_RETIRED, challenger, champion,
                 f"challenger version {challenger} retired; champion stays: {verdict.reason}"))
         record_history(context, names, registry)
+        registry.clear_challenger(challenger)
 
     return shadow_report
 
