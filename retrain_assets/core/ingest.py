@@ -432,11 +432,18 @@ def _parse_numbers(raw: pd.Series, missing: pd.Series, dtype: np.dtype
 BOOLEAN_TEXT = {"true": True, "false": False, "1": True, "0": False}
 
 
+def _boolean(value) -> bool | None:
+    """A number 1 or 0 (a 0/1 column read as floats), or the text true/false/1/0."""
+    if isinstance(value, int | float | np.number) and not isinstance(value, bool | np.bool_):
+        return bool(value) if value in (0, 1) else None
+    return BOOLEAN_TEXT.get(str(value).strip().lower())
+
+
 def _parse_booleans(raw: pd.Series, missing: pd.Series) -> tuple[pd.Series, Failures]:
-    """true/false or 1/0 (any case); anything else fails its row, where coercion would read
-    every non-empty text, "no" and "0.0" included, as true."""
+    """true/false or 1/0 (any case; 1.0/0.0 as numbers); anything else fails its row, where
+    coercion would read every non-empty text, "no" included, as true."""
     values = raw.where(~missing).map(
-        lambda value: BOOLEAN_TEXT.get(str(value).strip().lower()) if pd.notna(value) else None)
+        lambda value: _boolean(value) if pd.notna(value) else None)
     bad = ~missing & values.isna()
     return values.astype("boolean"), [(bad, "parse as bool (true/false or 1/0)")]
 

@@ -88,6 +88,16 @@ def test_a_label_that_is_not_true_or_false_breaks_the_contract_as_written(writte
     assert "labels.csv line 2" in report.problem and "churned" in report.problem
 
 
+def test_a_zero_one_label_column_read_as_floats_passes():
+    """A 0/1 column with an empty cell is read as floats (1.0, 0.0, NaN)."""
+    landed = read_landed_file("labels.csv", b"customer_id,churned\nC1,1\nC2,0\nC3,\nC4,2\n")
+    assert landed["churned"].dtype == "float64"
+    report = apply_contract({"labels.csv": landed}, label_schema(CUSTOMER_CHURN_LATE_LABELS),
+                            day=DAY, time_column=None)
+    assert "labels.csv line 5" in report.problem and "(e.g. 2.0)" in report.problem
+    assert "line 2 " not in report.problem and "line 3 " not in report.problem  # 1.0 and 0.0
+
+
 def test_labels_of_a_day_without_stored_features_say_to_ingest_it_first(churn_day):
     _, labels = split_labels(churn_day)
     match = match_labels(DAY, labels, None, CUSTOMER_CHURN_LATE_LABELS)
