@@ -125,9 +125,10 @@ class RealizedDay:
         covered = f"{self.labelled} of {self.rows} scored rows labelled ({self.coverage:.0%})"
         d = self.decay
         if d is None:
-            return PartitionOutcome(self.day, True, f"{self.day}: not judged: {covered}, or no "
-                                    f"holdout {self.metric} recorded for version "
-                                    f"{self.version}", metadata)
+            return PartitionOutcome(self.day, True, f"{self.day}: not judged: {covered}; no "
+                                    f"{self.metric} to judge (none of them, labelled rows of "
+                                    "one class, or no holdout metric recorded for version "
+                                    f"{self.version})", metadata)
         metadata.update({
             "score": dg.MetadataValue.float(round(d.decay, 4)),
             "threshold": dg.MetadataValue.float(round(d.threshold, 4)),
@@ -157,6 +158,7 @@ def realized_day(day: str, predictions: pd.DataFrame, labels: pd.DataFrame, spec
     if not labelled.empty:
         predicted = labelled["predicted_class" if spec.task == "multiclass" else "prediction"]
         live = compute_metrics(spec.task, labelled["actual"], predicted)[spec.primary_metric]
+        live = None if live != live else live  # ROC AUC of one class
     return RealizedDay(day=day, version=str(predictions["model_version"].iloc[0]),
                        rows=len(scored), labelled=len(labelled), metric=spec.primary_metric,
                        live=live, decay=realized_decay(scored, holdout, spec.task,
@@ -267,8 +269,7 @@ def build_label_assets(project: Project) -> list[dg.AssetsDefinition]:
             version = str(scored["model_version"].iloc[0])
             if version not in holdouts:
                 holdouts[version] = registry.holdout_metrics(version)
-                kept = registry.load_calibration(version)
-                calibrations[version] = kept and Calibration.from_dict(kept)
+                calibrations[version] = registry.load_calibration(version)
             estimated[day] = estimated_metadata(scored, calibrations[version])
             realized = realized_day(day, scored, labels[day], spec, holdouts[version],
                                     thresholds, min_coverage)

@@ -144,8 +144,7 @@ def build_monitoring_assets(project: Project) -> list[dg.AssetsDefinition]:
             estimated = None
             if estimate_trigger:
                 if version not in calibrations:
-                    kept = registry.load_calibration(version)
-                    calibrations[version] = kept and Calibration.from_dict(kept)
+                    calibrations[version] = registry.load_calibration(version)
                 estimated = estimated_decay(scored, holdout, calibrations[version], thresholds)
             frames[day] = summary.to_frame()
             days.append(DayDrift(day, version, summary, decay, estimated))
@@ -169,12 +168,15 @@ def build_monitoring_assets(project: Project) -> list[dg.AssetsDefinition]:
 def realized_decay(scored: pd.DataFrame, holdout: HoldoutMetrics, task: str, metric: str,
                    thresholds: DriftThresholds) -> PerformanceDecay | None:
     """Live metric vs the holdout's, as evaluation_report recorded it (versions evaluated
-    before the chance spread was measured have the metric only)."""
+    before the chance spread was measured have the metric only); None when there is nothing to
+    judge (no labels, no holdout metric, or labelled rows of one class, where ROC AUC is NaN)."""
     labelled = scored.dropna(subset=["actual"])
     if labelled.empty or metric not in holdout.metrics:
         return None
     predicted = labelled["predicted_class" if task == "multiclass" else "prediction"]
     live = compute_metrics(task, labelled["actual"], predicted)[metric]
+    if live != live:
+        return None
     return performance_decay(metric, live, holdout.metrics[metric], thresholds,
                              noise=holdout.noise.get(metric), rows=len(labelled),
                              holdout_rows=holdout.rows)

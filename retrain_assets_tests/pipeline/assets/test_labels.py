@@ -320,3 +320,20 @@ def test_a_shadow_challenger_of_a_label_fed_model_is_judged_when_the_labels_land
 def shadow_report(instance) -> dict:
     record = instance.fetch_materializations(dg.AssetKey("shadow_report"), limit=1).records[0]
     return {k: v.value for k, v in record.asset_materialization.metadata.items()}
+
+
+def test_a_day_whose_labels_are_all_one_class_is_not_judged():
+    """ROC AUC of one class is undefined: the day is reported, never failed or passed on NaN."""
+    from retrain_assets.adapters.registry import HoldoutMetrics
+    from retrain_assets.core.drift import DriftThresholds
+    from retrain_assets.pipeline.assets.labels import realized_day
+
+    ids = [f"C{i}" for i in range(10)]
+    scored = pd.DataFrame({"row_id": ids, "prediction": [i / 10 for i in range(10)],
+                           "actual": [float("nan")] * 10, "model_version": "3"})
+    labels = pd.DataFrame({"customer_id": ids, "churned": [False] * 10})
+    day = realized_day("2025-01-05", scored, labels, CUSTOMER_CHURN_LATE_LABELS,
+                       HoldoutMetrics({"roc_auc": 0.8}, rows=500), DriftThresholds(), 0.8)
+    assert (day.labelled, day.live, day.judged) == (10, None, False)
+    outcome = day.outcome()
+    assert outcome.passed and "labelled rows of one class" in outcome.description
