@@ -23,7 +23,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--quick", action="store_true",
                         help="reduced sizes, indicative figures in a few minutes")
     parser.add_argument("--smoke", action="store_true",
-                        help="the smallest sizes that take every code path: proves the "
+                        help="the smallest sizes that run every benchmark: proves the "
                              "benchmarks run, figures mean nothing (what the test suite runs)")
     parser.add_argument("--out", type=Path, default=Path(__file__).parent / "RESULTS.md")
     parser.add_argument("--only", nargs="+", choices=sorted(BENCHMARKS), default=None)

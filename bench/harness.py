@@ -126,7 +126,7 @@ class Run:
     quick: bool
     scratch: Path
     repeats: int
-    smoke: bool = False  # the smallest sizes that still take every code path (implies quick)
+    smoke: bool = False  # the smallest sizes that run every benchmark (implies quick)
     sizes: list[str] = field(default_factory=list)  # what was measured, for the report
     notes: list[str] = field(default_factory=list)  # how (route taken, extrapolations)
 

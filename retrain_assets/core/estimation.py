@@ -15,7 +15,6 @@ from dataclasses import dataclass
 
 import numpy as np
 
-ESTIMATED_METRICS = ("roc_auc", "accuracy")
 MIN_CALIBRATION_ROWS = 100  # fewer holdout rows make the isotonic steps noise
 
 

@@ -57,7 +57,7 @@ def compare_day(day: str, labelled: pd.DataFrame, *, task: str, metric: str,
                 challenger_version: str) -> DayComparison | None:
     """The comparison on one day's labelled rows that `challenger_version` scored, or None when
     it has none. `labelled` holds the day's stored predictions with their labels (`actual`):
-    today they come with the features; a separate label feed joins them in the same shape."""
+    stored with them, or joined from a label feed (`core.labels.scored_with_labels`)."""
     if CHALLENGER_VERSION not in labelled:
         return None
     scored = labelled[(labelled[CHALLENGER_VERSION] == challenger_version)

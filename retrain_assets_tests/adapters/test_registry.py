@@ -17,6 +17,7 @@ from retrain_assets.adapters.registry import (
     ModelRegistry,
     RunOrigin,
 )
+from retrain_assets.core.estimation import Calibration
 from retrain_assets.core.evaluation import ImprovementInterval, Verdict
 
 NOT_BLESSED = Verdict(
@@ -105,7 +106,7 @@ def test_a_classifier_s_holdout_calibration_is_read_back_by_version(registry, ho
     kept = {"raw": [0.1, 0.9], "calibrated": [0.05, 0.8]}
     registry.log_evaluation(candidate, HoldoutMetrics({"roc_auc": 0.8}, rows=400), NOT_BLESSED,
                             plots={}, tables={}, calibration=kept)
-    assert registry.load_calibration(candidate.version) == kept
+    assert registry.load_calibration(candidate.version) == Calibration.from_dict(kept)
 
 
 def test_the_experiment_opens_as_machine_learning_unless_its_kind_was_chosen(home):

@@ -151,8 +151,7 @@ def build_scoring_assets(project: Project) -> list[dg.AssetsDefinition]:
         if shadowed:
             versions.add(challenger)
         models = {v: registry.load_model(v, trusted_types(spec)) for v in versions}
-        calibrations = ({v: Calibration.from_dict(kept) for v in versions
-                         if (kept := registry.load_calibration(v)) is not None}
+        calibrations = ({v: registry.load_calibration(v) for v in versions}
                         if spec.task == "classification" else {})
         frames, results = {}, []
         for day in context.partition_keys:
