@@ -119,11 +119,13 @@ class RetrainPolicy(dg.ConfigurableResource):
 
 
 def landing_run_request(names: Names, day: str, fingerprint: str, *,
-                        with_scoring: bool) -> dg.RunRequest:
+                        with_scoring: bool, labelled: bool = False) -> dg.RunRequest:
     """One run for one landed day. The run key is the day plus its files' fingerprint, so a
     re-evaluated tick (daemon restarted before the cursor was saved) asks for the same run and
-    Dagster drops the duplicate, while a rewritten day gets a new key."""
-    assets = INGEST_ASSETS + (SCORING_ASSETS if with_scoring else ())
+    Dagster drops the duplicate, while a rewritten day gets a new key. A scored day whose
+    labels arrived first (`labelled`) gets its realized performance in the same run."""
+    assets = (INGEST_ASSETS + (SCORING_ASSETS if with_scoring else ())
+              + (("performance",) if with_scoring and labelled else ()))
     return dg.RunRequest(run_key=f"{day}@{fingerprint}", partition_key=day,
                          asset_selection=[names.asset(a) for a in assets],
                          tags={"landing/fingerprint": fingerprint, "landing/day": day})
@@ -211,11 +213,13 @@ def build_landing_zone_sensor(project: Project) -> dg.SensorDefinition:
         name=names.of("landing_zone_sensor"),
         minimum_interval_seconds=project.sensor_interval_seconds,
         target=dg.AssetSelection.assets(*(names.asset(a) for a in INGEST_ASSETS +
-                                          SCORING_ASSETS)),
+                                          SCORING_ASSETS + (
+                                              ("performance",) if project.spec.labels else ()))),
         required_resource_keys={names.of("landing_zone"), names.of("mlflow")},
         default_status=dg.DefaultSensorStatus.RUNNING,
         description="A new or rewritten day in the landing zone → one run of raw_data → "
-                    "features (→ predictions → drift_report once a champion exists) for that "
+                    "features (→ predictions → drift_report once a champion exists; → "
+                    "performance for a label-fed day whose labels are in) for that "
                     "partition. Days already landed when the sensor first looks are history: "
                     "backfill them. Malformed names are reported once and skipped; a day that "
                     "is not a partition (today's, a future or too early date, or one after "
@@ -253,9 +257,12 @@ def build_landing_zone_sensor(project: Project) -> dg.SensorDefinition:
                 f"no new or rewritten day in {zone.url} ({len(changes.state.days)} day(s) "
                 f"landed so far){held}{skipped}"))
         with_scoring = mlflow.registry().version_for(CHAMPION) is not None
+        labelled = (context.instance.get_materialized_partitions(names.labels)
+                    if project.spec.labels and with_scoring else set())
         context.log.info(landing_summary(changes.changed, state, with_scoring=with_scoring))
         return dg.SensorResult(cursor=cursor, run_requests=[
-            landing_run_request(names, day, fp, with_scoring=with_scoring)
+            landing_run_request(names, day, fp, with_scoring=with_scoring,
+                                labelled=day in labelled)
             for day, fp in sorted(changes.changed.items())])
 
     return landing_zone_sensor

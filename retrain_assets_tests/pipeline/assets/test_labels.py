@@ -337,3 +337,28 @@ def test_a_day_whose_labels_are_all_one_class_is_not_judged():
     assert (day.labelled, day.live, day.judged) == (10, None, False)
     outcome = day.outcome()
     assert outcome.passed and "labelled rows of one class" in outcome.description
+
+
+def test_a_rewritten_day_whose_labels_are_in_gets_its_performance_again(late, instance, home):
+    defs, label_zone, held = late
+    days = trained_on_the_first_labelled_days(defs, instance, label_zone, held)
+    landing = LocalObjectStore(home / "landing")
+
+    def landing_tick(cursor):
+        with dg.build_sensor_context(instance=instance, cursor=cursor, definitions=defs,
+                                     resources=defs.resources) as context:
+            return defs.resolve_sensor_def("landing_zone_sensor")(context)
+
+    labelled, unlabelled = days[7], days[8]  # served by the champion (trained on days[:6])
+    land_labels(label_zone, labelled, held[labelled])
+    assert materialize_labels(defs, instance, [labelled]).success
+    cursor = landing_tick(None).cursor  # the first look: history
+    for day in (labelled, unlabelled):  # rewritten: new rows, so new predictions
+        snapshots, _ = split_labels(simulated_day(date.fromisoformat(day), ROWS, seed=99))
+        land_frame(landing, day, snapshots, "customers.csv")
+    requests = {r.partition_key: r for r in landing_tick(cursor).run_requests}
+    assert [k.path[-1] for k in requests[labelled].asset_selection][-1] == "performance"
+    assert "performance" not in [k.path[-1] for k in requests[unlabelled].asset_selection]
+    rerun = run_requested(defs, instance, requests[labelled])
+    assert rerun.success
+    assert materialization(rerun, "performance").metadata["model_version"].value == "1"
