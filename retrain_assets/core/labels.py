@@ -16,7 +16,7 @@ import pandas as pd
 import pandera.pandas as pa
 
 from retrain_assets.core.dataset import DatasetSpec
-from retrain_assets.core.features import target_values
+from retrain_assets.core.features import target_values, unlabelled
 from retrain_assets.core.frames import TEXT
 
 SAMPLE_IDS = 10
@@ -117,8 +117,7 @@ def labels_for(ids: pd.Series, labels: pd.DataFrame | None, spec: DatasetSpec) -
     once = unique_labels(labels, spec)[0] if labels is not None else pd.Series(dtype=object)
     found = ids.astype(TEXT).map(once)
     known = found.notna()
-    values = pd.Series(None if spec.task == "multiclass" else float("nan"), index=ids.index,
-                       dtype=TEXT if spec.task == "multiclass" else "float64")
+    values = unlabelled(ids.index, spec)
     if known.any():
         values[known] = target_values(found[known], spec).to_numpy()
     return values
