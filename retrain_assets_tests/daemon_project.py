@@ -7,6 +7,9 @@ from __future__ import annotations
 import textwrap
 from pathlib import Path
 
+from retrain_assets.adapters.registry import CHAMPION
+from retrain_assets.dev.demo import submit_backfill
+
 
 def compressed_project(root: Path, model: str, **attributes: str) -> str:
     """A dg project holding the shipped `model` with fast sensors and no minimum interval,
@@ -33,3 +36,19 @@ def compressed_project(root: Path, model: str, **attributes: str) -> str:
         '[tool.dg]\ndirectory_type = "project"\n[tool.dg.project]\n'
         f'root_module = "recovery_{model}"\n')
     return f"recovery_{model}.definitions"
+
+
+def bootstrapped_champion(instance, defs, watch, names, registry, history: list[str],
+                          sensors: tuple[str, ...], assets: list) -> str:
+    """Once the `sensors` had their first look (what is there is history), backfill `assets`
+    over the `history` days and wait for the sensor-bootstrapped first champion."""
+    for sensor in sensors:
+        watch.until(f"{sensor}'s first look", lambda s=sensor: watch.sensor_cursor(names.of(s)))
+    backfill = submit_backfill(instance, defs, history, assets)
+    watch.until("the history backfill", lambda: watch.backfill_done(backfill))
+    bootstrap = watch.until("the first training", lambda: watch.runs(
+        job_name=names.training_job))[0]
+    watch.until("the first training to finish", lambda: watch.finished(bootstrap))
+    first = registry.version_for(CHAMPION)
+    assert first is not None, "the bootstrap candidate was not blessed"
+    return first

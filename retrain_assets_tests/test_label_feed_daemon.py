@@ -29,10 +29,10 @@ from retrain_assets.datasets.churn.simulator import (
     LABELS_FILE_NAME,
     split_labels,
 )
-from retrain_assets.dev.demo import DEMO_START, Daemon, Model, Watcher, submit_backfill
+from retrain_assets.dev.demo import DEMO_START, Daemon, Model, Watcher
 from retrain_assets.dev.simulate import encode_frame
 from retrain_assets.pipeline.resources import open_store
-from retrain_assets_tests.daemon_project import compressed_project
+from retrain_assets_tests.daemon_project import bootstrapped_champion, compressed_project
 
 MODEL = "churn_late_labels"
 HISTORY_DAYS = 28
@@ -81,17 +81,10 @@ def test_a_late_labelled_classifier_is_scored_judged_and_recovers_through_the_da
     with dg.DagsterInstance.get() as instance, \
             Daemon(home, environment, module=module) as daemon:
         watch = Watcher(instance, daemon, TIMEOUT_SECONDS)
-        for sensor in ("landing_zone_sensor", "labels_sensor"):  # what is there is history
-            watch.until(f"{sensor}'s first look",
-                        lambda s=sensor: watch.sensor_cursor(names.of(s)))
-        backfill = submit_backfill(instance, defs, history,
-                                   [names.raw_data, names.features, names.labels])
-        watch.until("the history backfill", lambda: watch.backfill_done(backfill))
-        bootstrap = watch.until("the first training", lambda: watch.runs(
-            job_name=names.training_job))[0]
-        watch.until("the first training to finish", lambda: watch.finished(bootstrap))
-        first = registry.version_for(CHAMPION)
-        assert first is not None, "the bootstrap candidate was not blessed"
+        first = bootstrapped_champion(
+            instance, defs, watch, names, registry, history,
+            ("landing_zone_sensor", "labels_sensor"),
+            [names.raw_data, names.features, names.labels])
 
         change, held, labelled, recovered = None, {}, [], None
         for index in range(HISTORY_DAYS, HISTORY_DAYS + MAX_DRIFTED_DAYS):

@@ -20,9 +20,9 @@ import pytest
 from bench.streams import CHURN, TAXI, Dataset, World
 from retrain_assets.adapters.registry import CHAMPION, PROMOTE
 from retrain_assets.core.simulation import daily_row_count
-from retrain_assets.dev.demo import DEMO_START, Daemon, Model, Watcher, submit_backfill
+from retrain_assets.dev.demo import DEMO_START, Daemon, Model, Watcher
 from retrain_assets.dev.simulate import encode_frame
-from retrain_assets_tests.daemon_project import compressed_project
+from retrain_assets_tests.daemon_project import bootstrapped_champion, compressed_project
 
 HISTORY_DAYS = 35
 ROWS = 1_000  # a day, as in the acceptance: recovered within 3 drifted days
@@ -54,15 +54,9 @@ def test_an_abrupt_concept_change_is_recovered_from_on_the_defaults(home, tmp_pa
     with dg.DagsterInstance.get() as instance, \
             Daemon(home, environment, module=module) as daemon:
         watch = Watcher(instance, daemon, TIMEOUT_SECONDS)
-        watch.until("the landing sensor's first look",
-                    lambda: watch.sensor_cursor(names.of("landing_zone_sensor")))
-        backfill = submit_backfill(instance, defs, history, [names.raw_data, names.features])
-        watch.until("the history backfill", lambda: watch.backfill_done(backfill))
-        bootstrap = watch.until("the first training", lambda: watch.runs(
-            job_name=names.training_job))[0]
-        watch.until("the first training to finish", lambda: watch.finished(bootstrap))
-        first = registry.version_for(CHAMPION)
-        assert first is not None, "the bootstrap candidate was not blessed"
+        first = bootstrapped_champion(instance, defs, watch, names, registry, history,
+                                      ("landing_zone_sensor",),
+                                      [names.raw_data, names.features])
 
         change, trained_from_change = None, None
         for index in range(HISTORY_DAYS, HISTORY_DAYS + MAX_DRIFTED_DAYS):
