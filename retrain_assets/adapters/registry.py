@@ -185,6 +185,12 @@ def previous_champion(history: Sequence[HistoryRecord], current: str | None) -> 
     return None
 
 
+def shadow_start(history: Sequence[HistoryRecord], version: str) -> HistoryRecord | None:
+    """The record of `version`'s newest shadow start (who it shadowed, and since when)."""
+    return next((r for r in reversed(history)
+                 if r.action == SHADOW_START and r.to_version == version), None)
+
+
 def champion_moves(history: Sequence[HistoryRecord]) -> list[ChampionMove]:
     """The records that moved the alias `champion`, for point-in-time scoring."""
     return [ChampionMove(at=datetime.fromisoformat(r.at), version=r.to_version,
@@ -646,9 +652,13 @@ class ModelRegistry:
     def start_shadow(self, version: str, *, champion: str, reason: str,
                      actor: Actor) -> list[AliasMove]:
         """Make a blessed candidate the `challenger`, judged on live days against `champion`.
-        A newer one replaces the current challenger, whose shadow ends (retired) on record."""
+        A newer one replaces the current challenger, whose shadow ends (retired) on record. A
+        retried step whose first attempt started the shadow finds it started, and moves and
+        records nothing."""
         with self._champion_lock():
             current = self.version_for(CHALLENGER)
+            if current == version and shadow_start(self.history(), version) is not None:
+                return []
             if current is not None and current != version:
                 self._record(SHADOW_RETIRE, champion, current,
                              f"shadow end: retired: replaced by blessed version {version}", actor)
@@ -669,8 +679,8 @@ class ModelRegistry:
                              f"{self.version_for(CHALLENGER) or 'nothing'}); see promotion_history")
         champion = self.version_for(CHAMPION)
         if champion == version:  # a retried step whose first attempt promoted it
-            champion = next((r.from_version for r in reversed(self.history())
-                             if r.action == SHADOW_START and r.to_version == version), None)
+            started = shadow_start(self.history(), version)
+            champion = started.from_version if started else None
         moves = []
         if promote:
             if judged_through is not None:

@@ -75,3 +75,14 @@ def test_a_retried_promotion_from_shadow_completes_without_touching_previous(reg
     assert [(m.alias, m.from_version, m.to_version) for m in moves][0] == (CHAMPION, "1", "2")
     assert [r[:3] for r in _records(registry)] == [("shadow_start", "1", "2"),
                                                    ("shadow_promote", "1", "2")]
+
+
+def test_a_retried_shadow_start_records_it_once(registry):
+    """The first attempt moved the alias and recorded the start, then the step failed: the
+    retry finds the shadow started and records nothing more."""
+    registry.start_shadow("2", champion="1", reason="blessed 2", actor=SENSOR)
+
+    assert registry.start_shadow("2", champion="1", reason="blessed 2", actor=SENSOR) == []
+
+    assert registry.version_for(CHALLENGER) == "2"
+    assert _records(registry) == [("shadow_start", "1", "2", "shadow start: blessed 2")]
