@@ -356,8 +356,9 @@ class ModelRegistry:
         """Log one training run, tagged with the Dagster run it came from (`origin`), and
         register its model as a new version. `trusted_types`
         (beyond SKOPS_TRUSTED_TYPES) go to the MLmodel file for other readers; `load_model`
-        never reads them from there. The version is tagged with its holdout days and the
-        change day its training started at, if it did (`champion_window` reads them)."""
+        never reads them from there. The version is tagged with its holdout days (for people;
+        `version_window` reads the run's) and the change day its training started at, if it
+        did (`champion_window` reads it)."""
         import mlflow
         from mlflow.models import infer_signature
 
@@ -402,21 +403,20 @@ class ModelRegistry:
             return None
 
     def champion_window(self) -> ChampionWindow | None:
-        """Where the champion's holdout ended and the change day its training started at, from
-        its version's tags; None without a champion or for a version registered before the
-        tags were written."""
+        """Where the champion was last judged (`version_window`) and the change day its training
+        started at, from its version's tags; None without a champion or for a version
+        registered before the tags were written."""
         from mlflow.exceptions import MlflowException
 
         try:
             champion = self.client.get_model_version_by_alias(self.model_name, CHAMPION)
         except MlflowException:
             return None
-        holdout, trained_from = (champion.tags.get(key) for key in
-                                 (HOLDOUT_DAYS_TAG, TRAINED_FROM_CHANGE_TAG))
-        if holdout is None:
+        window, trained_from = self._window(champion), champion.tags.get(TRAINED_FROM_CHANGE_TAG)
+        if window is None or trained_from is None:
             return None
-        return ChampionWindow(str(champion.version), holdout.rpartition("..")[2],
-                              None if trained_from in (None, "no") else trained_from)
+        return ChampionWindow(str(champion.version), window.last_judged_day,
+                              None if trained_from == "no" else trained_from)
 
     def load_model(self, version: str, trusted_types: Sequence[str] = ()):
         """Load a version from this registry with skops, trusting only `SKOPS_TRUSTED_TYPES`
@@ -480,17 +480,21 @@ class ModelRegistry:
                                           verdict[:MAX_TAG_VALUE])
 
     def version_window(self, version: str) -> VersionWindow | None:
-        """The last days `version` trained and was judged on, from its run's tags; a version
-        promoted from shadow was judged through the live days it shadowed, while the champion
-        before it served them."""
-        tags = self.run_tags(version)
+        """The last days `version` trained and was judged on (`_window`)."""
+        return self._window(self.client.get_model_version(self.model_name, version))
+
+    def _window(self, model_version) -> VersionWindow | None:
+        """The last days a registered version trained and was judged on, from its run's day
+        ranges; a version promoted from shadow was judged through the live days it shadowed,
+        while the champion before it served them. None for a version without them."""
+        tags = self.client.get_run(model_version.run_id).data.tags if model_version.run_id \
+            else {}
         train, judged = tags.get("train_days"), tags.get("holdout_days")
         if not train or not judged:
             return None
-        shadowed = self.client.get_model_version(self.model_name, version).tags.get(
-            SHADOW_JUDGED_TAG)
         return VersionWindow(last_train_day=train.rpartition("..")[2],
-                             last_judged_day=shadowed or judged.rpartition("..")[2])
+                             last_judged_day=model_version.tags.get(SHADOW_JUDGED_TAG)
+                             or judged.rpartition("..")[2])
 
     def history(self) -> list[HistoryRecord]:
         """Every recorded alias move and approval decision, oldest first."""
