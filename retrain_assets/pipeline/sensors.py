@@ -47,7 +47,11 @@ from retrain_assets.pipeline.dagster_internals import (
 )
 from retrain_assets.pipeline.names import Names
 from retrain_assets.pipeline.project import Project
-from retrain_assets.pipeline.resources import LandingZoneResource, MlflowResource
+from retrain_assets.pipeline.resources import (
+    LandingZoneResource,
+    MlflowResource,
+    ParquetIOManager,
+)
 
 log = logging.getLogger(__name__)
 
@@ -293,10 +297,11 @@ def build_labels_sensor(project: Project) -> dg.SensorDefinition:
         name=names.of("labels_sensor"),
         minimum_interval_seconds=project.sensor_interval_seconds,
         target=dg.AssetSelection.assets(names.labels, names.performance),
-        required_resource_keys={names.of("labels_zone")},
+        required_resource_keys={names.of("labels_zone"), names.of("io_manager")},
         default_status=dg.DefaultSensorStatus.RUNNING,
         description="A new or rewritten day in the label zone → one run of labels (→ "
-                    "performance once the day is scored) for the day the labels refer to, so "
+                    "performance once the day's predictions are stored) for the day the labels "
+                    "refer to, so "
                     "a late file updates that day's realized metric. Days already there when "
                     "the sensor first looks are history: backfill them.",
     )
@@ -317,13 +322,16 @@ def build_labels_sensor(project: Project) -> dg.SensorDefinition:
                 f"first look at {zone.url}: {seen} already there are history: backfill "
                 f"{names.labels.to_user_string()} for them" if first_look else
                 f"no new or rewritten labelled day in {zone.url} ({seen} so far)"))
-        scored = context.instance.get_materialized_partitions(names.predictions)
+        # stored, not materialized: a day scoring skipped (e.g. one its champion trained on)
+        # is materialized with nothing stored, and performance would have nothing to judge
+        io_manager: ParquetIOManager = names.resource(context, "io_manager")
+        scored = io_manager.stored_partitions(names.predictions)
         unscored = sorted(day for day in changes.changed if day not in scored)
         context.log.info(f"labels landed for {', '.join(sorted(changes.changed))}: one run "
                          f"per day of labels → performance" + (
-                             f" (labels only for {', '.join(unscored)}: no predictions yet; "
-                             "materialize performance once they are scored)" if unscored
-                             else ""))
+                             f" (labels only for {', '.join(unscored)}: no predictions are "
+                             "stored for them; materialize performance once they are "
+                             "scored)" if unscored else ""))
         return dg.SensorResult(cursor=cursor, run_requests=[
             dg.RunRequest(run_key=f"labels:{day}@{fp}", partition_key=day,
                           asset_selection=[names.labels, *([names.performance]

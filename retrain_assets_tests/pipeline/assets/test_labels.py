@@ -121,6 +121,28 @@ def test_features_without_labels_are_ingested_and_training_uses_labelled_rows_on
     assert run.data.params["unlabelled_rows_left_out"] == str(ROWS // 2)
 
 
+def test_labels_ask_for_performance_only_of_days_whose_predictions_are_stored(late, instance,
+                                                                            home):
+    """A day scoring skipped (one its champion trained on, or whose features were rejected) is
+    a materialized predictions partition with nothing stored: performance has nothing to
+    judge there."""
+    defs, label_zone, held = late
+    cursor = labels_tick(defs, instance, None).cursor
+    scored, skipped = sorted(held)[7:9]
+    folder = home / "storage" / "predictions"
+    folder.mkdir(parents=True)
+    pd.DataFrame({"row_id": ["a"], "prediction": [0.5], "model_version": ["1"]}).to_parquet(
+        folder / f"{scored}.parquet", index=False)
+    for day in (scored, skipped):
+        instance.report_runless_asset_event(dg.AssetMaterialization("predictions",
+                                                                    partition=day))
+        land_labels(label_zone, day, held[day])
+    ticked = labels_tick(defs, instance, cursor)
+    assert {r.partition_key: [key.path[-1] for key in r.asset_selection]
+            for r in ticked.run_requests} == {scored: ["labels", "performance"],
+                                              skipped: ["labels"]}
+
+
 def trained_on_the_first_labelled_days(defs, instance, label_zone, held) -> list[str]:
     """Every day ingested, the first six days' labels landed, a champion trained on them;
     returns the days."""
