@@ -40,6 +40,8 @@ from retrain_assets.pipeline.resources import (
 )
 
 LABELS_MATCH_FEATURES = "labels_match_features"
+# a labels[day] event's count of the day's feature rows with one label: what training can use
+LABELLED_ROWS = "labelled_rows"
 
 
 class PerformanceConfig(dg.Config):
@@ -61,7 +63,7 @@ def match_outcome(day: str, match: LabelMatch | None) -> PartitionOutcome:
     metadata.update({
         "label_rows": dg.MetadataValue.int(match.label_rows),
         "feature_rows": dg.MetadataValue.int(match.feature_rows),
-        "labelled_rows": dg.MetadataValue.int(match.labelled_rows),
+        LABELLED_ROWS: dg.MetadataValue.int(match.labelled_rows),
         "label_coverage": dg.MetadataValue.float(round(match.coverage, DIGITS)),
         "duplicate_ids": dg.MetadataValue.int(len(match.duplicate_ids)),
         "unmatched_ids": dg.MetadataValue.int(len(match.unmatched_ids)),
