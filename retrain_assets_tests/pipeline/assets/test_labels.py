@@ -459,3 +459,24 @@ def test_a_rewritten_day_whose_labels_are_in_gets_its_performance_again(late, in
     rerun = run_requested(defs, instance, requests[labelled])
     assert rerun.success
     assert materialization(rerun, "performance").metadata["model_version"].value == "1"
+
+
+def test_a_realized_day_words_its_decay_as_drift_report_does_adding_its_coverage():
+    """A label-fed day's decay check and drift_report's say one thing one way: the same
+    sentence and numbers, the label coverage added."""
+    from retrain_assets.core.drift import performance_decay
+    from retrain_assets.pipeline.assets.labels import RealizedDay
+    from retrain_assets.pipeline.assets.monitoring import DayDrift
+
+    for live in (0.6, 0.79):  # decayed, and not
+        decay = performance_decay("roc_auc", live, 0.8)
+        drift = DayDrift("2025-01-05", "3", summary=None, decay=decay).decay_outcome()
+        realized = RealizedDay("2025-01-05", "3", rows=100, labelled=90, metric="roc_auc",
+                               live=live, decay=decay, min_coverage=0.8).outcome()
+        covered = "90 of 100 scored rows labelled (90%)"
+        assert realized.passed == drift.passed == (live > 0.7)
+        assert realized.description == (
+            drift.description.replace(")", f"; {covered})", 1) if not drift.passed
+            else f"{drift.description} ({covered})")
+        assert {k: v for k, v in realized.metadata.items() if k != "label_coverage"} == \
+            drift.metadata
