@@ -419,6 +419,39 @@ def shadow_report(instance) -> dict:
     return {k: v.value for k, v in record.asset_materialization.metadata.items()}
 
 
+def test_a_rewritten_day_gets_its_performance_only_if_its_labels_are_stored(late, instance,
+                                                                           home):
+    """A day whose label files broke their contract is a materialized labels partition with
+    nothing stored: performance has nothing to judge there."""
+    defs, _, held = late
+    registry = defs.resources["mlflow"].registry()  # a champion: rewritten days are scored
+    registry.client.create_registered_model(registry.model_name)
+    version = str(registry.client.create_model_version(
+        registry.model_name, source=str(home / "model")).version)
+    registry.promote(version, expected_champion=None, reason="blessed",
+                     actor=Actor("run", "test"))
+    landing = LocalObjectStore(home / "landing")
+
+    def landing_tick(cursor):
+        with dg.build_sensor_context(instance=instance, cursor=cursor, definitions=defs,
+                                     resources=defs.resources) as context:
+            return defs.resolve_sensor_def("landing_zone_sensor")(context)
+
+    stored, rejected = sorted(held)[7:9]
+    folder = home / "storage" / "labels"
+    folder.mkdir(parents=True)
+    held[stored].to_parquet(folder / f"{stored}.parquet", index=False)
+    cursor = landing_tick(None).cursor  # the first look: history
+    for day in (stored, rejected):
+        instance.report_runless_asset_event(dg.AssetMaterialization("labels", partition=day))
+        snapshots, _ = split_labels(simulated_day(date.fromisoformat(day), ROWS, seed=99))
+        land_frame(landing, day, snapshots, "customers.csv")
+    requests = {r.partition_key: [key.path[-1] for key in r.asset_selection]
+                for r in landing_tick(cursor).run_requests}
+    assert requests[stored][-1] == "performance"
+    assert "performance" not in requests[rejected]
+
+
 def test_a_day_whose_labels_are_all_one_class_is_not_judged():
     """ROC AUC of one class is undefined: the day is reported, never failed or passed on NaN."""
     from retrain_assets.adapters.registry import HoldoutMetrics
