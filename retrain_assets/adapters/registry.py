@@ -185,6 +185,12 @@ def previous_champion(history: Sequence[HistoryRecord], current: str | None) -> 
     return None
 
 
+def shadow_start(history: Sequence[HistoryRecord], version: str) -> HistoryRecord | None:
+    """The record of `version`'s newest shadow start (who it shadowed, and since when)."""
+    return next((r for r in reversed(history)
+                 if r.action == SHADOW_START and r.to_version == version), None)
+
+
 def champion_moves(history: Sequence[HistoryRecord]) -> list[ChampionMove]:
     """The records that moved the alias `champion`, for point-in-time scoring."""
     return [ChampionMove(at=datetime.fromisoformat(r.at), version=r.to_version,
@@ -350,8 +356,9 @@ class ModelRegistry:
         """Log one training run, tagged with the Dagster run it came from (`origin`), and
         register its model as a new version. `trusted_types`
         (beyond SKOPS_TRUSTED_TYPES) go to the MLmodel file for other readers; `load_model`
-        never reads them from there. The version is tagged with its holdout days and the
-        change day its training started at, if it did (`champion_window` reads them)."""
+        never reads them from there. The version is tagged with its holdout days (for people;
+        `version_window` reads the run's) and the change day its training started at, if it
+        did (`champion_window` reads it)."""
         import mlflow
         from mlflow.models import infer_signature
 
@@ -396,21 +403,20 @@ class ModelRegistry:
             return None
 
     def champion_window(self) -> ChampionWindow | None:
-        """Where the champion's holdout ended and the change day its training started at, from
-        its version's tags; None without a champion or for a version registered before the
-        tags were written."""
+        """Where the champion was last judged (`version_window`) and the change day its training
+        started at, from its version's tags; None without a champion or for a version
+        registered before the tags were written."""
         from mlflow.exceptions import MlflowException
 
         try:
             champion = self.client.get_model_version_by_alias(self.model_name, CHAMPION)
         except MlflowException:
             return None
-        holdout, trained_from = (champion.tags.get(key) for key in
-                                 (HOLDOUT_DAYS_TAG, TRAINED_FROM_CHANGE_TAG))
-        if holdout is None:
+        window, trained_from = self._window(champion), champion.tags.get(TRAINED_FROM_CHANGE_TAG)
+        if window is None or trained_from is None:
             return None
-        return ChampionWindow(str(champion.version), holdout.rpartition("..")[2],
-                              None if trained_from in (None, "no") else trained_from)
+        return ChampionWindow(str(champion.version), window.last_judged_day,
+                              None if trained_from == "no" else trained_from)
 
     def load_model(self, version: str, trusted_types: Sequence[str] = ()):
         """Load a version from this registry with skops, trusting only `SKOPS_TRUSTED_TYPES`
@@ -474,17 +480,21 @@ class ModelRegistry:
                                           verdict[:MAX_TAG_VALUE])
 
     def version_window(self, version: str) -> VersionWindow | None:
-        """The last days `version` trained and was judged on, from its run's tags; a version
-        promoted from shadow was judged through the live days it shadowed, while the champion
-        before it served them."""
-        tags = self.run_tags(version)
+        """The last days `version` trained and was judged on (`_window`)."""
+        return self._window(self.client.get_model_version(self.model_name, version))
+
+    def _window(self, model_version) -> VersionWindow | None:
+        """The last days a registered version trained and was judged on, from its run's day
+        ranges; a version promoted from shadow was judged through the live days it shadowed,
+        while the champion before it served them. None for a version without them."""
+        tags = self.client.get_run(model_version.run_id).data.tags if model_version.run_id \
+            else {}
         train, judged = tags.get("train_days"), tags.get("holdout_days")
         if not train or not judged:
             return None
-        shadowed = self.client.get_model_version(self.model_name, version).tags.get(
-            SHADOW_JUDGED_TAG)
         return VersionWindow(last_train_day=train.rpartition("..")[2],
-                             last_judged_day=shadowed or judged.rpartition("..")[2])
+                             last_judged_day=model_version.tags.get(SHADOW_JUDGED_TAG)
+                             or judged.rpartition("..")[2])
 
     def history(self) -> list[HistoryRecord]:
         """Every recorded alias move and approval decision, oldest first."""
@@ -646,9 +656,13 @@ class ModelRegistry:
     def start_shadow(self, version: str, *, champion: str, reason: str,
                      actor: Actor) -> list[AliasMove]:
         """Make a blessed candidate the `challenger`, judged on live days against `champion`.
-        A newer one replaces the current challenger, whose shadow ends (retired) on record."""
+        A newer one replaces the current challenger, whose shadow ends (retired) on record. A
+        retried step whose first attempt started the shadow finds it started, and moves and
+        records nothing."""
         with self._champion_lock():
             current = self.version_for(CHALLENGER)
+            if current == version and shadow_start(self.history(), version) is not None:
+                return []
             if current is not None and current != version:
                 self._record(SHADOW_RETIRE, champion, current,
                              f"shadow end: retired: replaced by blessed version {version}", actor)
@@ -669,8 +683,8 @@ class ModelRegistry:
                              f"{self.version_for(CHALLENGER) or 'nothing'}); see promotion_history")
         champion = self.version_for(CHAMPION)
         if champion == version:  # a retried step whose first attempt promoted it
-            champion = next((r.from_version for r in reversed(self.history())
-                             if r.action == SHADOW_START and r.to_version == version), None)
+            started = shadow_start(self.history(), version)
+            champion = started.from_version if started else None
         moves = []
         if promote:
             if judged_through is not None:

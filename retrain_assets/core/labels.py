@@ -146,3 +146,10 @@ def labelled_frames(features: Mapping[str, pd.DataFrame], labels: Mapping[str, p
             day_features, labels.get(day), spec), spec)
         left_out += len(day_features) - len(frames[day])
     return frames, left_out
+
+
+def labelled_rows_gained(now: Mapping[str, int], before: Mapping[str, int]) -> int:
+    """Rows labelled since a point in time, from each day's labelled rows `now` and `before`
+    it: a day's labels land in several files over time and each landing counts the whole day
+    again, so only its growth is new."""
+    return sum(max(0, rows - before.get(day, 0)) for day, rows in now.items())

@@ -81,9 +81,10 @@ def shadow_verdict(days: Sequence[DayComparison], *, metric: str, required_wins:
                    max_days: int, elapsed_days: int) -> ShadowVerdict:
     """Promote, retire or keep waiting, from the labelled live days so far.
 
-    `elapsed_days`: live days so far (days after the challenger's holdout with stored
-    predictions, labelled or not, scored by it or not); after `max_days` of them without a
-    decision it is retired, so a challenger never shadows forever.
+    `elapsed_days`: live days it shadowed so far (days after its holdout scored since its
+    shadow began, labelled or not, with its predictions or without them when it could not
+    score them); after `max_days` of them without a decision it is retired, so a challenger
+    never shadows forever.
     """
     wins = losses = 0
     ordered = sorted(days, key=lambda d: d.day)

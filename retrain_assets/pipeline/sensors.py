@@ -27,6 +27,7 @@ from retrain_assets.adapters.landing_watch import WatchState, look
 from retrain_assets.adapters.registry import CHAMPION
 from retrain_assets.core.dataset import LabelFeed
 from retrain_assets.core.evaluation import WindowSettings, window_days
+from retrain_assets.core.labels import labelled_rows_gained
 from retrain_assets.core.policy import (
     CHANGE_FOLLOW_UP,
     ESTIMATED_DECAY,
@@ -39,6 +40,7 @@ from retrain_assets.core.policy import (
     retrain_request,
     standing_failures,
 )
+from retrain_assets.pipeline.assets.labels import LABELLED_ROWS
 from retrain_assets.pipeline.assets.monitoring import DRIFT_CHECKS, NO_PERFORMANCE_DECAY
 from retrain_assets.pipeline.assets.training import EvaluationConfig, TrainingConfig
 from retrain_assets.pipeline.dagster_internals import (
@@ -47,7 +49,11 @@ from retrain_assets.pipeline.dagster_internals import (
 )
 from retrain_assets.pipeline.names import Names
 from retrain_assets.pipeline.project import Project
-from retrain_assets.pipeline.resources import LandingZoneResource, MlflowResource
+from retrain_assets.pipeline.resources import (
+    LandingZoneResource,
+    MlflowResource,
+    ParquetIOManager,
+)
 
 log = logging.getLogger(__name__)
 
@@ -76,8 +82,10 @@ class RetrainPolicy(dg.ConfigurableResource):
         description="With no champion yet, train the first one once this many days of "
                     "features exist, and again each new day until one is blessed (0 = off)")
     min_new_rows: int = Field(
-        default=200_000, description="Retrain once this many new feature rows arrived since "
-                                     "the last training (0 turns the data-volume trigger off)")
+        default=200_000, description="Retrain once this many new feature rows (a label-fed "
+                                     "model's: labelled rows, the only ones it trains on) "
+                                     "arrived since the last training (0 turns the "
+                                     "data-volume trigger off)")
 
     training: TrainingConfig = Field(
         default_factory=TrainingConfig,
@@ -215,7 +223,8 @@ def build_landing_zone_sensor(project: Project) -> dg.SensorDefinition:
         target=dg.AssetSelection.assets(*(names.asset(a) for a in INGEST_ASSETS +
                                           SCORING_ASSETS + (
                                               ("performance",) if project.spec.labels else ()))),
-        required_resource_keys={names.of("landing_zone"), names.of("mlflow")},
+        required_resource_keys={names.of("landing_zone"), names.of("mlflow"),
+                                names.of("io_manager")},
         default_status=dg.DefaultSensorStatus.RUNNING,
         description="A new or rewritten day in the landing zone → one run of raw_data → "
                     "features (→ predictions → drift_report once a champion exists; → "
@@ -257,8 +266,11 @@ def build_landing_zone_sensor(project: Project) -> dg.SensorDefinition:
                 f"no new or rewritten day in {zone.url} ({len(changes.state.days)} day(s) "
                 f"landed so far){held}{skipped}"))
         with_scoring = mlflow.registry().version_for(CHAMPION) is not None
-        labelled = (context.instance.get_materialized_partitions(names.labels)
-                    if project.spec.labels and with_scoring else set())
+        io_manager: ParquetIOManager = names.resource(context, "io_manager")
+        # stored, not materialized: a day whose label files broke their contract is
+        # materialized with nothing stored, and performance would have nothing to judge
+        labelled = (io_manager.stored_partitions(names.labels)
+                    if project.spec.labels and with_scoring else ())
         context.log.info(landing_summary(changes.changed, state, with_scoring=with_scoring))
         return dg.SensorResult(cursor=cursor, run_requests=[
             landing_run_request(names, day, fp, with_scoring=with_scoring,
@@ -293,10 +305,11 @@ def build_labels_sensor(project: Project) -> dg.SensorDefinition:
         name=names.of("labels_sensor"),
         minimum_interval_seconds=project.sensor_interval_seconds,
         target=dg.AssetSelection.assets(names.labels, names.performance),
-        required_resource_keys={names.of("labels_zone")},
+        required_resource_keys={names.of("labels_zone"), names.of("io_manager")},
         default_status=dg.DefaultSensorStatus.RUNNING,
         description="A new or rewritten day in the label zone → one run of labels (→ "
-                    "performance once the day is scored) for the day the labels refer to, so "
+                    "performance once the day's predictions are stored) for the day the labels "
+                    "refer to, so "
                     "a late file updates that day's realized metric. Days already there when "
                     "the sensor first looks are history: backfill them.",
     )
@@ -317,13 +330,16 @@ def build_labels_sensor(project: Project) -> dg.SensorDefinition:
                 f"first look at {zone.url}: {seen} already there are history: backfill "
                 f"{names.labels.to_user_string()} for them" if first_look else
                 f"no new or rewritten labelled day in {zone.url} ({seen} so far)"))
-        scored = context.instance.get_materialized_partitions(names.predictions)
+        # stored, not materialized: a day scoring skipped (e.g. one its champion trained on)
+        # is materialized with nothing stored, and performance would have nothing to judge
+        io_manager: ParquetIOManager = names.resource(context, "io_manager")
+        scored = io_manager.stored_partitions(names.predictions)
         unscored = sorted(day for day in changes.changed if day not in scored)
         context.log.info(f"labels landed for {', '.join(sorted(changes.changed))}: one run "
                          f"per day of labels → performance" + (
-                             f" (labels only for {', '.join(unscored)}: no predictions yet; "
-                             "materialize performance once they are scored)" if unscored
-                             else ""))
+                             f" (labels only for {', '.join(unscored)}: no predictions are "
+                             "stored for them; materialize performance once they are "
+                             "scored)" if unscored else ""))
         return dg.SensorResult(cursor=cursor, run_requests=[
             dg.RunRequest(run_key=f"labels:{day}@{fp}", partition_key=day,
                           asset_selection=[names.labels, *([names.performance]
@@ -381,13 +397,23 @@ def last_training_storage_id(instance: dg.DagsterInstance, names: Names) -> int 
     return records[0].storage_id if records else None
 
 
-def rows_since_last_training(instance: dg.DagsterInstance, names: Names) -> int:
-    """Feature rows materialized after the latest candidate_model materialization."""
+def rows_since_last_training(instance: dg.DagsterInstance, names: Names, *,
+                             label_feed: bool = False) -> int:
+    """Rows a retrain could newly train on since the latest candidate_model materialization:
+    the feature rows materialized after it, or for a label-fed model the rows labelled since
+    (`core.labels.labelled_rows_gained`), as candidate_model trains on labelled rows only."""
     after = last_training_storage_id(instance, names)
-    records = instance.fetch_materializations(
-        dg.AssetRecordsFilter(asset_key=names.features, after_storage_id=after),
-        limit=10_000).records
-    return rows_in(records)
+    if not label_feed:
+        records = instance.fetch_materializations(
+            dg.AssetRecordsFilter(asset_key=names.features, after_storage_id=after),
+            limit=10_000).records
+        return rows_in(records)
+    now = latest_counts(instance, dg.AssetRecordsFilter(
+        asset_key=names.labels, after_storage_id=after), LABELLED_ROWS)
+    before = latest_counts(instance, dg.AssetRecordsFilter(
+        asset_key=names.labels, asset_partitions=list(now), before_storage_id=after),
+        LABELLED_ROWS, days=len(now)) if after is not None and now else {}
+    return labelled_rows_gained(now, before)
 
 
 def rows_in(records) -> int:
@@ -397,30 +423,39 @@ def rows_in(records) -> int:
                is not None)
 
 
-def feature_rows_by_day(instance: dg.DagsterInstance, names: Names,
-                        days: list[str]) -> dict[str, int]:
-    """Rows of each of `days` in `features` (its latest materialization's row count)."""
-    rows: dict[str, int] = {}
+def latest_counts(instance: dg.DagsterInstance, records: dg.AssetRecordsFilter, key: str, *,
+                  days: int | None = None) -> dict[str, int]:
+    """Each partition's `key` count on its latest materialization among `records` (that
+    records one); stops once it has `days` of them."""
+    counts: dict[str, int] = {}
     cursor = None
     while True:  # newest first: the first record of a day is its latest
-        page = instance.fetch_materializations(
-            dg.AssetRecordsFilter(asset_key=names.features, asset_partitions=days),
-            limit=1_000, cursor=cursor)
+        page = instance.fetch_materializations(records, limit=1_000, cursor=cursor)
         for record in page.records:
             event = record.asset_materialization
-            if event.partition not in rows and "dagster/row_count" in event.metadata:
-                rows[event.partition] = int(event.metadata["dagster/row_count"].value)
-        if not page.has_more or len(rows) == len(days):
-            return rows
+            if event.partition not in counts and key in event.metadata:
+                counts[event.partition] = int(event.metadata[key].value)
+        if not page.has_more or len(counts) == days:
+            return counts
         cursor = page.cursor
 
 
-def window_rows(instance: dg.DagsterInstance, names: Names,
-                settings: WindowSettings) -> dict[str, int]:
-    """Rows per day of the `features` days a retrain's window would read now."""
-    days = window_days(list(instance.get_materialized_partitions(names.features)),
-                       settings.window_days)
-    return feature_rows_by_day(instance, names, days) if days else {}
+def window_rows(instance: dg.DagsterInstance, names: Names, settings: WindowSettings, *,
+                label_feed: bool = False) -> dict[str, int]:
+    """Rows per day a retrain's window would train on now: of the newest `features` days,
+    their rows; for a label-fed model, of the newest days whose labels are in too (as
+    candidate_model's `trainable_frames`), their labelled rows."""
+    days = instance.get_materialized_partitions(names.features)
+    if label_feed:
+        days = days & instance.get_materialized_partitions(names.labels)
+    window = window_days(list(days), settings.window_days)
+    if not window:
+        return {}
+    asset, key = ((names.labels, LABELLED_ROWS) if label_feed
+                  else (names.features, "dagster/row_count"))
+    return latest_counts(instance, dg.AssetRecordsFilter(asset_key=asset,
+                                                         asset_partitions=window),
+                         key, days=len(window))
 
 
 def debounce_reason(instance: dg.DagsterInstance, training_job: str, min_interval_seconds: int,
@@ -549,23 +584,26 @@ def build_drift_retrain_sensor(project: Project) -> dg.SensorDefinition:
         if standing:
             return _answer_failures(context, names, retrain_policy, standing, recent, taken)
         change_note = ""
+        label_feed = project.spec.labels is not None
         if taken.change is not None:
             settings = retrain_policy.window_settings()
             follow_up = change_follow_up(taken.change, mlflow.registry().champion_window(),
-                                         window_rows(instance, names, settings), settings)
+                                         window_rows(instance, names, settings,
+                                                     label_feed=label_feed), settings)
             if follow_up.due:
                 return _follow_up(context, names, retrain_policy, follow_up, taken)
             taken, change_note = replace(taken, change=follow_up.change), f"; {follow_up.reason}"
-        rows = (rows_since_last_training(instance, names) if retrain_policy.min_new_rows > 0
-                else 0)
+        rows = (rows_since_last_training(instance, names, label_feed=label_feed)
+                if retrain_policy.min_new_rows > 0 else 0)
         if retrain_policy.min_new_rows > 0 and rows >= retrain_policy.min_new_rows:
             return _data_volume(instance, names, retrain_policy, rows, taken)
         days = _first_champion_due(instance, names, mlflow, retrain_policy,
-                                   label_feed=project.spec.labels is not None)
+                                   label_feed=label_feed)
         if days is not None:
             return _bootstrap(instance, names, retrain_policy, days, taken)
-        volume = (f"{rows:,} of the {retrain_policy.min_new_rows:,} new feature rows a "
-                  "data-volume retrain needs have arrived since the last training"
+        volume = (f"{rows:,} of the {retrain_policy.min_new_rows:,} new "
+                  f"{'labelled' if label_feed else 'feature'} rows a data-volume retrain "
+                  "needs have arrived since the last training"
                   if retrain_policy.min_new_rows > 0 else "the data-volume trigger is off")
         return dg.SensorResult(cursor=taken.to_json(), skip_reason=dg.SkipReason(
             f"no retrain needed: no drift or decay check failure is waiting; {volume}"

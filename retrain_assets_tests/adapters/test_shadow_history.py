@@ -75,3 +75,35 @@ def test_a_retried_promotion_from_shadow_completes_without_touching_previous(reg
     assert [(m.alias, m.from_version, m.to_version) for m in moves][0] == (CHAMPION, "1", "2")
     assert [r[:3] for r in _records(registry)] == [("shadow_start", "1", "2"),
                                                    ("shadow_promote", "1", "2")]
+
+
+def test_a_retried_shadow_start_records_it_once(registry):
+    """The first attempt moved the alias and recorded the start, then the step failed: the
+    retry finds the shadow started and records nothing more."""
+    registry.start_shadow("2", champion="1", reason="blessed 2", actor=SENSOR)
+
+    assert registry.start_shadow("2", champion="1", reason="blessed 2", actor=SENSOR) == []
+
+    assert registry.version_for(CHALLENGER) == "2"
+    assert _records(registry) == [("shadow_start", "1", "2", "shadow start: blessed 2")]
+
+
+def test_a_champion_promoted_from_shadow_was_judged_through_the_days_it_shadowed(registry, home):
+    """champion_window reads the same window as version_window: the follow-up of a change
+    weighs the live days the shadow judged the champion on, not its older holdout."""
+    run = registry.client.create_run(registry._activate(), tags={
+        "train_days": "2025-01-01..2025-01-20", "holdout_days": "2025-01-21..2025-01-22"})
+    version = str(registry.client.create_model_version(
+        "shadowed", source=str(home / "m"), run_id=run.info.run_id).version)
+    for key, value in (("holdout_days", "2025-01-21..2025-01-22"),
+                       ("trained_from_change", "no")):  # as log_candidate tags it
+        registry.client.set_model_version_tag("shadowed", version, key, value)
+    registry.start_shadow(version, champion="1", reason="blessed", actor=SENSOR)
+    registry.end_shadow(version, promote=True, reason="5 wins", actor=SENSOR,
+                        judged_through="2025-01-30")
+
+    window = registry.version_window(version)
+    assert (window.last_train_day, window.last_judged_day) == ("2025-01-20", "2025-01-30")
+    champion = registry.champion_window()
+    assert (champion.version, champion.holdout_end, champion.trained_from) == (
+        version, "2025-01-30", None)

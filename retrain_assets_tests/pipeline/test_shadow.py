@@ -1,6 +1,8 @@
 """`shadow` promotion mode end to end: a blessed candidate becomes the challenger, predictions
 store its scores beside the champion's, and it is promoted only after N labelled live wins."""
 
+import time
+
 import dagster as dg
 import pandas as pd
 import pytest
@@ -114,17 +116,21 @@ def _version_with_window(registry, home, last_train: str, last_judged: str) -> s
         registry.model_name, source=str(home / "model"), run_id=run.info.run_id).version)
 
 
-def _store_predictions(home, day: str, *, champion_error: float, challenger_error: float,
-                       version: str) -> None:
-    """A stored predictions day as scoring writes it while `version` shadows champion 1."""
+def _store_predictions(home, instance, day: str, *, champion_error: float,
+                       challenger_error: float, version: str | None) -> None:
+    """A predictions day stored and materialized as scoring does while `version` shadows
+    champion 1 (None: scored by the champion alone)."""
     folder = home / "storage" / "predictions"
     folder.mkdir(parents=True, exist_ok=True)
     actual = pd.Series([1.0, 3.0, 5.0])
-    pd.DataFrame({"row_id": [f"{day}-{i}" for i in range(len(actual))],
-                  "prediction": actual + champion_error, "actual": actual, "model_version": "1",
-                  "challenger_prediction": actual + challenger_error,
-                  "challenger_version": version}).to_parquet(folder / f"{day}.parquet",
-                                                             index=False)
+    frame = pd.DataFrame({"row_id": [f"{day}-{i}" for i in range(len(actual))],
+                          "prediction": actual + champion_error, "actual": actual,
+                          "model_version": "1"})
+    if version is not None:
+        frame = frame.assign(challenger_prediction=actual + challenger_error,
+                             challenger_version=version)
+    frame.to_parquet(folder / f"{day}.parquet", index=False)
+    instance.report_runless_asset_event(dg.AssetMaterialization("predictions", partition=day))
 
 
 def test_a_losing_or_expired_challenger_is_retired_with_its_reason_and_alerted(
@@ -151,14 +157,14 @@ def test_a_losing_or_expired_challenger_is_retired_with_its_reason_and_alerted(
     # its own holdout day is never counted; a tie and one loss: waiting
     for day, challenger_error in (("2025-01-22", 0.0), ("2025-01-23", 0.5),
                                   ("2025-01-24", 0.9)):
-        _store_predictions(home, day, champion_error=0.5, challenger_error=challenger_error,
-                           version=loser)
+        _store_predictions(home, instance, day, champion_error=0.5,
+                           challenger_error=challenger_error, version=loser)
     waiting = decide()
     assert (waiting["decision"], waiting["wins"], waiting["losses"],
             waiting["live_days"]) == ("wait", 0, 1, 2)
     assert [row.data["outcome"] for row in waiting["comparison"].records] == ["tie", "loss"]
 
-    _store_predictions(home, "2025-01-25", champion_error=0.5, challenger_error=0.7,
+    _store_predictions(home, instance, "2025-01-25", champion_error=0.5, challenger_error=0.7,
                        version=loser)
     retired = decide()
     assert retired["decision"] == "retire"
@@ -173,8 +179,9 @@ def test_a_losing_or_expired_challenger_is_retired_with_its_reason_and_alerted(
     slow = _version_with_window(registry, home, "2025-01-25", "2025-01-25")
     registry.start_shadow(slow, champion=champion, reason="blessed", actor=sensor)
     for day in ("2025-01-26", "2025-01-27"):
-        _store_predictions(home, day, champion_error=0.5, challenger_error=0.5, version=slow)
-    _store_predictions(home, "2025-01-28", champion_error=0.5, challenger_error=0.5,
+        _store_predictions(home, instance, day, champion_error=0.5, challenger_error=0.5,
+                           version=slow)
+    _store_predictions(home, instance, "2025-01-28", champion_error=0.5, challenger_error=0.5,
                        version="an earlier challenger")
     expired = decide()
     assert expired["decision"] == "retire"
@@ -187,6 +194,37 @@ def test_a_losing_or_expired_challenger_is_retired_with_its_reason_and_alerted(
     assert [(a.kind, a.text.split(";")[0]) for a in sent] == [
         ("shadow", f":ghost: challenger version {loser} retired"),
         ("shadow", f":ghost: challenger version {slow} retired")]
+
+
+def test_the_shadow_period_counts_the_days_scored_while_it_shadowed(home, project, instance,
+                                                                   monkeypatch):
+    """A label-fed candidate is trained once its holdout's labels land, days after the days
+    that followed its holdout were scored by the champion alone: those never count against
+    its shadow period."""
+    monkeypatch.setenv("RETRAIN_ASSETS_PROMOTION", "shadow")
+    monkeypatch.setenv("RETRAIN_ASSETS_SHADOW_DAYS", "2")
+    monkeypatch.setenv("RETRAIN_ASSETS_SHADOW_MAX_DAYS", "3")
+    defs = build_definitions(project)
+    registry = defs.resources["mlflow"].registry()
+    registry.client.create_registered_model(registry.model_name)
+    sensor = Actor(run_id="run-t", user="sensor")
+    champion = _version_with_window(registry, home, "2025-01-10", "2025-01-12")
+    registry.promote(champion, expected_champion=None, reason="first", actor=sensor)
+    for day in ("2025-01-21", "2025-01-22", "2025-01-23"):  # while its labels were awaited
+        _store_predictions(home, instance, day, champion_error=0.5, challenger_error=0.0,
+                           version=None)
+    late = _version_with_window(registry, home, "2025-01-18", "2025-01-20")
+    time.sleep(1)  # the promotion history records the start to the second
+    registry.start_shadow(late, champion=champion, reason="blessed", actor=sensor)
+    _store_predictions(home, instance, "2025-01-24", champion_error=0.5, challenger_error=0.7,
+                       version=late)
+
+    assert dg.materialize(defs.assets, selection=["shadow_report"], instance=instance,
+                          resources=defs.resources).success
+    report = _report(instance)
+    assert (report["decision"], report["losses"], report["live_days"]) == ("wait", 1, 1), \
+        report["reason"]
+    assert registry.version_for(CHALLENGER) == late
 
 
 def test_shadow_mode_is_a_yaml_setting_and_a_length_under_one_day_is_refused_naming_it():

@@ -19,8 +19,13 @@ from retrain_assets.core.labels import (
     match_labels,
     scored_with_labels,
 )
-from retrain_assets.core.metrics import compute_metrics
-from retrain_assets.pipeline.assets.monitoring import NO_PERFORMANCE_DECAY, realized_decay
+from retrain_assets.pipeline.assets.monitoring import (
+    NO_PERFORMANCE_DECAY,
+    decay_check_outcome,
+    decay_from_holdout,
+    decay_metadata,
+    realized_metric,
+)
 from retrain_assets.pipeline.assets.scoring import estimated_metadata
 from retrain_assets.pipeline.checks import (
     PartitionOutcome,
@@ -40,6 +45,8 @@ from retrain_assets.pipeline.resources import (
 )
 
 LABELS_MATCH_FEATURES = "labels_match_features"
+# a labels[day] event's count of the day's feature rows with one label: what training can use
+LABELLED_ROWS = "labelled_rows"
 
 
 class PerformanceConfig(dg.Config):
@@ -61,7 +68,7 @@ def match_outcome(day: str, match: LabelMatch | None) -> PartitionOutcome:
     metadata.update({
         "label_rows": dg.MetadataValue.int(match.label_rows),
         "feature_rows": dg.MetadataValue.int(match.feature_rows),
-        "labelled_rows": dg.MetadataValue.int(match.labelled_rows),
+        LABELLED_ROWS: dg.MetadataValue.int(match.labelled_rows),
         "label_coverage": dg.MetadataValue.float(round(match.coverage, DIGITS)),
         "duplicate_ids": dg.MetadataValue.int(len(match.duplicate_ids)),
         "unmatched_ids": dg.MetadataValue.int(len(match.unmatched_ids)),
@@ -129,40 +136,24 @@ class RealizedDay:
                                     f"{self.metric} to judge (none of them, labelled rows of "
                                     "one class, or no holdout metric recorded for version "
                                     f"{self.version})", metadata)
-        metadata.update({
-            "score": dg.MetadataValue.float(round(d.decay, 4)),
-            "threshold": dg.MetadataValue.float(round(d.threshold, 4)),
-            f"live_{d.metric}": dg.MetadataValue.float(round(d.live, 4)),
-            f"holdout_{d.metric}": dg.MetadataValue.float(round(d.holdout, 4)),
-        })
-        so_far = f"live {d.metric} {d.live:.3f} vs holdout {d.holdout:.3f}"
         if not self.judged:
-            return PartitionOutcome(self.day, True, f"{self.day}: not judged yet: {covered}, "
-                                    f"below the {self.min_coverage:.0%} needed; {so_far} so "
-                                    "far. Judged again when more labels land.", metadata)
-        if d.decayed:
-            return PartitionOutcome(self.day, False, (
-                f"{self.day}: realized {d.metric} {d.live:.3f} is {d.decay:.0%} worse than "
-                f"model version {self.version}'s holdout {d.metric} {d.holdout:.3f} (allowed: "
-                f"{d.threshold:.0%}; {covered}). Retraining is requested by "
-                "drift_retrain_sensor."), metadata)
-        return PartitionOutcome(self.day, True, f"{self.day}: {so_far} ({covered})", metadata)
+            return PartitionOutcome(self.day, True, (
+                f"{self.day}: not judged yet: {covered}, below the {self.min_coverage:.0%} "
+                f"needed; live {d.metric} {d.live:.3f} vs holdout {d.holdout:.3f} so far. "
+                "Judged again when more labels land."), {**metadata, **decay_metadata(d, "live")})
+        return decay_check_outcome(self.day, self.version, d, "live", detail=covered,
+                                   metadata=metadata)
 
 
 def realized_day(day: str, predictions: pd.DataFrame, labels: pd.DataFrame, spec,
                  holdout: HoldoutMetrics, thresholds: DriftThresholds,
                  min_coverage: float) -> RealizedDay:
     scored = scored_with_labels(predictions, labels, spec)
-    labelled = scored.dropna(subset=["actual"])
-    live = None
-    if not labelled.empty:
-        predicted = labelled["predicted_class" if spec.task == "multiclass" else "prediction"]
-        live = compute_metrics(spec.task, labelled["actual"], predicted)[spec.primary_metric]
-        live = None if live != live else live  # ROC AUC of one class
+    live, labelled = realized_metric(scored, spec.task, spec.primary_metric)
     return RealizedDay(day=day, version=str(predictions["model_version"].iloc[0]),
-                       rows=len(scored), labelled=len(labelled), metric=spec.primary_metric,
-                       live=live, decay=realized_decay(scored, holdout, spec.task,
-                                                       spec.primary_metric, thresholds),
+                       rows=len(scored), labelled=labelled, metric=spec.primary_metric,
+                       live=live, decay=decay_from_holdout(spec.primary_metric, live, labelled,
+                                                           holdout, thresholds),
                        min_coverage=min_coverage)
 
 

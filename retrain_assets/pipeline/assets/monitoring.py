@@ -140,7 +140,8 @@ def build_monitoring_assets(project: Project) -> list[dg.AssetsDefinition]:
             summary = compare_to_reference(reference, features[day],
                                            predictions=scored["prediction"],
                                            thresholds=thresholds)
-            decay = realized_decay(scored, holdout, spec.task, metric, thresholds)
+            decay = decay_from_holdout(metric, *realized_metric(scored, spec.task, metric),
+                                       holdout, thresholds)
             estimated = None
             if estimate_trigger:
                 if version not in calibrations:
@@ -165,20 +166,26 @@ def build_monitoring_assets(project: Project) -> list[dg.AssetsDefinition]:
     return [drift_report]
 
 
-def realized_decay(scored: pd.DataFrame, holdout: HoldoutMetrics, task: str, metric: str,
-                   thresholds: DriftThresholds) -> PerformanceDecay | None:
-    """Live metric vs the holdout's, as evaluation_report recorded it (versions evaluated
-    before the chance spread was measured have the metric only); None when there is nothing to
-    judge (no labels, no holdout metric, or labelled rows of one class, where ROC AUC is NaN)."""
+def realized_metric(scored: pd.DataFrame, task: str, metric: str) -> tuple[float | None, int]:
+    """A day's live metric on its labelled rows (`actual` not missing), and how many there
+    are; None when none is labelled, or they are of one class (ROC AUC is NaN)."""
     labelled = scored.dropna(subset=["actual"])
-    if labelled.empty or metric not in holdout.metrics:
-        return None
+    if labelled.empty:
+        return None, 0
     predicted = labelled["predicted_class" if task == "multiclass" else "prediction"]
     live = compute_metrics(task, labelled["actual"], predicted)[metric]
-    if live != live:
+    return (None if live != live else live), len(labelled)
+
+
+def decay_from_holdout(metric: str, value: float | None, rows: int, holdout: HoldoutMetrics,
+                       thresholds: DriftThresholds) -> PerformanceDecay | None:
+    """A day's `metric` (live or estimated, on `rows` rows) vs the holdout's, as
+    evaluation_report recorded it (versions evaluated before the chance spread was measured
+    have the metric only); None without a value or a holdout metric to judge against."""
+    if value is None or metric not in holdout.metrics:
         return None
-    return performance_decay(metric, live, holdout.metrics[metric], thresholds,
-                             noise=holdout.noise.get(metric), rows=len(labelled),
+    return performance_decay(metric, value, holdout.metrics[metric], thresholds,
+                             noise=holdout.noise.get(metric), rows=rows,
                              holdout_rows=holdout.rows)
 
 
@@ -186,15 +193,40 @@ def estimated_decay(scored: pd.DataFrame, holdout: HoldoutMetrics,
                     calibration: Calibration | None, thresholds: DriftThresholds
                     ) -> PerformanceDecay | None:
     """The ROC AUC estimated before labels vs the holdout's, judged as the realized one is;
-    None without a calibration or a holdout ROC AUC to judge against."""
-    if calibration is None or "roc_auc" not in holdout.metrics:
+    None without a calibration to estimate it."""
+    if calibration is None:
         return None
     estimate = estimate_performance(scored["prediction"], calibration)["roc_auc"]
     if estimate != estimate:  # NaN: the calibration expects one class only
         return None
-    return performance_decay("roc_auc", estimate, holdout.metrics["roc_auc"], thresholds,
-                             noise=holdout.noise.get("roc_auc"), rows=len(scored),
-                             holdout_rows=holdout.rows)
+    return decay_from_holdout("roc_auc", estimate, len(scored), holdout, thresholds)
+
+
+def decay_metadata(decay: PerformanceDecay, what: str) -> dict[str, dg.MetadataValue]:
+    """A decay check's numbers: the decay as `score`, its threshold, and both metrics."""
+    return {"score": dg.MetadataValue.float(round(decay.decay, 4)),
+            "threshold": dg.MetadataValue.float(round(decay.threshold, 4)),
+            f"{what}_{decay.metric}": dg.MetadataValue.float(round(decay.live, 4)),
+            f"holdout_{decay.metric}": dg.MetadataValue.float(round(decay.holdout, 4))}
+
+
+def decay_check_outcome(day: str, version: str, decay: PerformanceDecay, what: str, *,
+                        detail: str = "", metadata: dict[str, dg.MetadataValue] | None = None
+                        ) -> PartitionOutcome:
+    """A judged day's decay check, worded once for every decay check: `what` the day's metric
+    is (live, estimated), `detail` what else a reader needs (e.g. the label coverage)."""
+    d = decay
+    if d.decayed:
+        description = (f"{day}: {what} {d.metric} {d.live:.3f} is {d.decay:.0%} worse than "
+                       f"model version {version}'s holdout {d.metric} {d.holdout:.3f} "
+                       f"(allowed: {d.threshold:.0%}{f'; {detail}' if detail else ''}). "
+                       "Retraining is requested by drift_retrain_sensor.")
+    else:
+        description = (f"{day}: {what} {d.metric} {d.live:.3f} vs holdout {d.holdout:.3f}"
+                       f"{f' ({detail})' if detail else ''}")
+    return PartitionOutcome(day, not d.decayed, description, {
+        "partition": dg.MetadataValue.text(day), "model_version": dg.MetadataValue.text(version),
+        **(metadata or {}), **decay_metadata(d, what)})
 
 
 class DayDrift:
@@ -245,24 +277,12 @@ class DayDrift:
 
     def _decay_outcome(self, d: PerformanceDecay | None, what: str, lacking: str
                        ) -> PartitionOutcome:
-        metadata = {"partition": dg.MetadataValue.text(self.day),
-                    "model_version": dg.MetadataValue.text(self.version)}
         if d is None:
             return PartitionOutcome(self.day, True, f"{self.day}: {lacking} or no holdout "
                                     f"metric for version {self.version}; not evaluated",
-                                    metadata)
-        metadata.update({
-            "score": dg.MetadataValue.float(round(d.decay, 4)),
-            "threshold": dg.MetadataValue.float(round(d.threshold, 4)),
-            f"{what}_{d.metric}": dg.MetadataValue.float(round(d.live, 4)),
-            f"holdout_{d.metric}": dg.MetadataValue.float(round(d.holdout, 4)),
-        })
-        description = (f"{self.day}: {what} {d.metric} {d.live:.3f} is {d.decay:.0%} worse "
-                       f"than model version {self.version}'s holdout {d.metric} "
-                       f"{d.holdout:.3f} (allowed: {d.threshold:.0%})"
-                       if d.decayed else
-                       f"{self.day}: {what} {d.metric} {d.live:.3f} vs holdout {d.holdout:.3f}")
-        return PartitionOutcome(self.day, not d.decayed, description, metadata)
+                                    {"partition": dg.MetadataValue.text(self.day),
+                                     "model_version": dg.MetadataValue.text(self.version)})
+        return decay_check_outcome(self.day, self.version, d, what)
 
     def metadata(self) -> dict[str, dg.MetadataValue]:
         """This day's materialization metadata; the numbers plot over days in the Plots tab.

@@ -7,6 +7,7 @@ sensor's page says what it saw each tick.
 """
 
 from collections.abc import Mapping
+from datetime import datetime
 
 import dagster as dg
 import pandas as pd
@@ -16,6 +17,7 @@ from retrain_assets.adapters.registry import (
     CHAMPION,
     ChampionMovedError,
     ModelRegistry,
+    shadow_start,
 )
 from retrain_assets.core.labels import scored_with_labels
 from retrain_assets.core.shadow import (
@@ -47,6 +49,25 @@ def comparison_frame(comparisons, metric: str) -> pd.DataFrame:
           f"challenger_{metric}": c.challenger, "outcome": c.outcome(metric)}
          for c in comparisons],
         columns=["day", "rows", f"champion_{metric}", f"challenger_{metric}", "outcome"])
+
+
+def days_scored_since(instance: dg.DagsterInstance, predictions: dg.AssetKey, days: list[str],
+                      since: datetime) -> set[str]:
+    """Which of `days` were scored (predictions materialized) after `since`: a challenger's
+    live days are those scored while it shadowed, not those scored before its shadow began,
+    such as the days a label-fed candidate waited for its holdout's labels."""
+    scored: set[str] = set()
+    cursor = None
+    while days:
+        page = instance.fetch_materializations(
+            dg.AssetRecordsFilter(asset_key=predictions, asset_partitions=days,
+                                  after_timestamp=since.timestamp()),
+            limit=1_000, cursor=cursor)
+        scored.update(record.partition_key for record in page.records)
+        if not page.has_more:
+            break
+        cursor = page.cursor
+    return scored
 
 
 def build_shadow_report(project: Project) -> dg.AssetsDefinition:
@@ -90,8 +111,12 @@ def build_shadow_report(project: Project) -> dg.AssetsDefinition:
                            after=window.last_judged_day if window else None)
         comparisons = live_comparisons(stored, task=spec.task, metric=metric,
                                        challenger_version=challenger)
+        started = shadow_start(registry.history(), challenger)
+        shadowed = (days_scored_since(context.instance, names.predictions, list(stored),
+                                      datetime.fromisoformat(started.at))
+                    if started else set(stored))
         verdict = shadow_verdict(comparisons, metric=metric, required_wins=policy.shadow_days,
-                                 max_days=policy.shadow_max_days, elapsed_days=len(stored))
+                                 max_days=policy.shadow_max_days, elapsed_days=len(shadowed))
         champion = registry.version_for(CHAMPION)
         context.log.info(f"challenger version {challenger} vs champion version {champion}: "
                          f"{verdict.decision}: {verdict.reason}")
@@ -106,7 +131,7 @@ def build_shadow_report(project: Project) -> dg.AssetsDefinition:
             "wins": dg.MetadataValue.int(verdict.wins),
             "losses": dg.MetadataValue.int(verdict.losses),
             "required_wins": dg.MetadataValue.int(policy.shadow_days),
-            "live_days": dg.MetadataValue.int(len(stored)),
+            "live_days": dg.MetadataValue.int(len(shadowed)),
             "comparison": table(comparison_frame(comparisons, metric), max_rows=200),
             "mlflow_run": dg.MetadataValue.url(registry.run_url_of(challenger))})
 

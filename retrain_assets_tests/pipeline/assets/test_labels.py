@@ -10,6 +10,7 @@ import pytest
 from retrain_assets.adapters.registry import Actor
 from retrain_assets.adapters.storage import LocalObjectStore
 from retrain_assets.core.dataset import LabelFeed
+from retrain_assets.core.policy import OpenChange
 from retrain_assets.datasets.churn import CUSTOMER_CHURN_LATE_LABELS
 from retrain_assets.datasets.churn.simulator import (
     LABEL_DELAY_DAYS,
@@ -19,9 +20,10 @@ from retrain_assets.datasets.churn.simulator import (
 )
 from retrain_assets.datasets.taxi import TAXI_TRIPS
 from retrain_assets.dev.instance import run_job
+from retrain_assets.pipeline.assets.training import TrainingConfig
 from retrain_assets.pipeline.build import build_definitions
 from retrain_assets.pipeline.project import Project
-from retrain_assets.pipeline.sensors import RetrainPolicy
+from retrain_assets.pipeline.sensors import RetrainCursor, RetrainPolicy
 from retrain_assets_tests.conftest import START, land_frame, sensor_tick, training_config
 
 DAYS = 12
@@ -119,6 +121,28 @@ def test_features_without_labels_are_ingested_and_training_uses_labelled_rows_on
     run = registry.client.get_run(registry.client.get_model_version(
         registry.model_name, model["model_version"].value).run_id)
     assert run.data.params["unlabelled_rows_left_out"] == str(ROWS // 2)
+
+
+def test_labels_ask_for_performance_only_of_days_whose_predictions_are_stored(late, instance,
+                                                                            home):
+    """A day scoring skipped (one its champion trained on, or whose features were rejected) is
+    a materialized predictions partition with nothing stored: performance has nothing to
+    judge there."""
+    defs, label_zone, held = late
+    cursor = labels_tick(defs, instance, None).cursor
+    scored, skipped = sorted(held)[7:9]
+    folder = home / "storage" / "predictions"
+    folder.mkdir(parents=True)
+    pd.DataFrame({"row_id": ["a"], "prediction": [0.5], "model_version": ["1"]}).to_parquet(
+        folder / f"{scored}.parquet", index=False)
+    for day in (scored, skipped):
+        instance.report_runless_asset_event(dg.AssetMaterialization("predictions",
+                                                                    partition=day))
+        land_labels(label_zone, day, held[day])
+    ticked = labels_tick(defs, instance, cursor)
+    assert {r.partition_key: [key.path[-1] for key in r.asset_selection]
+            for r in ticked.run_requests} == {scored: ["labels", "performance"],
+                                              skipped: ["labels"]}
 
 
 def trained_on_the_first_labelled_days(defs, instance, label_zone, held) -> list[str]:
@@ -274,6 +298,79 @@ def test_the_first_champion_of_a_label_fed_model_waits_for_labelled_days(home, i
     assert request.tags["retrain/days_with_features"] == "3"
 
 
+def report_day(instance, asset: str, day: str, **counts: int) -> None:
+    instance.report_runless_asset_event(dg.AssetMaterialization(
+        asset_key=asset, partition=day,
+        metadata={key.replace("row_count", "dagster/row_count"): dg.MetadataValue.int(n)
+                  for key, n in counts.items()}))
+
+
+def test_a_label_fed_models_data_volume_counts_the_rows_it_can_train_on(home, instance):
+    """Feature rows without a label yet are nothing to train on; a day's labels landing in
+    several files count the day once."""
+    defs = build_definitions(Project(spec=CUSTOMER_CHURN_LATE_LABELS,
+                                     start_date=START.isoformat()))
+    policy = RetrainPolicy(min_interval_seconds=0, min_new_rows=500, bootstrap_days=0)
+
+    def volume_tick():
+        with dg.build_sensor_context(instance=instance, definitions=defs,
+                                     resources={**defs.resources,
+                                                "retrain_policy": policy}) as context:
+            return defs.resolve_sensor_def("drift_retrain_sensor")(context)
+
+    days = [(START + timedelta(days=offset)).isoformat() for offset in range(3)]
+    for day in days:
+        report_day(instance, "features", day, row_count=400)
+    report_day(instance, "labels", days[0], labelled_rows=200)
+    skipped = volume_tick()
+    assert skipped.run_requests == []
+    assert "200 of the 500 new labelled rows" in skipped.skip_reason.skip_message
+    report_day(instance, "labels", days[0], labelled_rows=300)  # its second label file
+    report_day(instance, "labels", days[1], labelled_rows=150)
+    assert volume_tick().run_requests == []  # 450 rows labelled
+    report_day(instance, "labels", days[2], labelled_rows=100)
+    (request,) = volume_tick().run_requests
+    assert (request.tags["retrain/trigger"], request.tags["retrain/new_rows"]) == (
+        "data_volume", "550")
+    report_day(instance, "candidate_model", None)  # a training: the count restarts
+    report_day(instance, "labels", days[2], labelled_rows=250)
+    assert "150 of the 500 new labelled rows" in volume_tick().skip_reason.skip_message
+
+
+def test_a_label_fed_models_change_follow_up_weighs_the_rows_it_can_train_on(home, instance):
+    """The follow-up of a change is asked for once the labelled rows since it can train a
+    candidate from it: feature rows whose labels are still out cannot."""
+    defs = build_definitions(Project(spec=CUSTOMER_CHURN_LATE_LABELS,
+                                     start_date=START.isoformat()))
+    days = [(START + timedelta(days=offset)).isoformat() for offset in range(10)]
+    for day in days:
+        report_day(instance, "features", day, row_count=400)
+    for day in days[:7]:  # the last three days' labels are not due yet
+        report_day(instance, "labels", day, labelled_rows=380)
+    registry = defs.resources["mlflow"].registry()  # a champion judged after the change
+    registry.client.create_registered_model(registry.model_name)
+    run = registry.client.create_run(registry._activate(), tags={
+        "train_days": f"{days[0]}..{days[3]}", "holdout_days": f"{days[4]}..{days[5]}"})
+    version = str(registry.client.create_model_version(
+        registry.model_name, source=str(home / "model"), run_id=run.info.run_id).version)
+    registry.client.set_model_version_tag(registry.model_name, version, "trained_from_change",
+                                          "no")
+    registry.promote(version, expected_champion=None, reason="blessed",
+                     actor=Actor("run", "test"))
+    policy = RetrainPolicy(min_interval_seconds=0, min_new_rows=0, bootstrap_days=0,
+                           training=TrainingConfig(window_days=10, min_train_days=3,
+                                                   min_holdout_rows=100,
+                                                   min_rows_after_change=1000))
+    cursor = RetrainCursor(change=OpenChange(day=days[5], asked_through=days[5])).to_json()
+    with dg.build_sensor_context(instance=instance, definitions=defs, cursor=cursor,
+                                 resources={**defs.resources,
+                                            "retrain_policy": policy}) as context:
+        result = defs.resolve_sensor_def("drift_retrain_sensor")(context)
+    assert result.run_requests == []
+    assert "760 rows since it are not yet enough to train from it" in \
+        result.skip_reason.skip_message
+
+
 def test_a_shadow_challenger_of_a_label_fed_model_is_judged_when_the_labels_land(
         late, instance, monkeypatch):
     """Its predictions are stored before the labels: the labels landing is what lets the
@@ -322,6 +419,39 @@ def shadow_report(instance) -> dict:
     return {k: v.value for k, v in record.asset_materialization.metadata.items()}
 
 
+def test_a_rewritten_day_gets_its_performance_only_if_its_labels_are_stored(late, instance,
+                                                                           home):
+    """A day whose label files broke their contract is a materialized labels partition with
+    nothing stored: performance has nothing to judge there."""
+    defs, _, held = late
+    registry = defs.resources["mlflow"].registry()  # a champion: rewritten days are scored
+    registry.client.create_registered_model(registry.model_name)
+    version = str(registry.client.create_model_version(
+        registry.model_name, source=str(home / "model")).version)
+    registry.promote(version, expected_champion=None, reason="blessed",
+                     actor=Actor("run", "test"))
+    landing = LocalObjectStore(home / "landing")
+
+    def landing_tick(cursor):
+        with dg.build_sensor_context(instance=instance, cursor=cursor, definitions=defs,
+                                     resources=defs.resources) as context:
+            return defs.resolve_sensor_def("landing_zone_sensor")(context)
+
+    stored, rejected = sorted(held)[7:9]
+    folder = home / "storage" / "labels"
+    folder.mkdir(parents=True)
+    held[stored].to_parquet(folder / f"{stored}.parquet", index=False)
+    cursor = landing_tick(None).cursor  # the first look: history
+    for day in (stored, rejected):
+        instance.report_runless_asset_event(dg.AssetMaterialization("labels", partition=day))
+        snapshots, _ = split_labels(simulated_day(date.fromisoformat(day), ROWS, seed=99))
+        land_frame(landing, day, snapshots, "customers.csv")
+    requests = {r.partition_key: [key.path[-1] for key in r.asset_selection]
+                for r in landing_tick(cursor).run_requests}
+    assert requests[stored][-1] == "performance"
+    assert "performance" not in requests[rejected]
+
+
 def test_a_day_whose_labels_are_all_one_class_is_not_judged():
     """ROC AUC of one class is undefined: the day is reported, never failed or passed on NaN."""
     from retrain_assets.adapters.registry import HoldoutMetrics
@@ -362,3 +492,24 @@ def test_a_rewritten_day_whose_labels_are_in_gets_its_performance_again(late, in
     rerun = run_requested(defs, instance, requests[labelled])
     assert rerun.success
     assert materialization(rerun, "performance").metadata["model_version"].value == "1"
+
+
+def test_a_realized_day_words_its_decay_as_drift_report_does_adding_its_coverage():
+    """A label-fed day's decay check and drift_report's say one thing one way: the same
+    sentence and numbers, the label coverage added."""
+    from retrain_assets.core.drift import performance_decay
+    from retrain_assets.pipeline.assets.labels import RealizedDay
+    from retrain_assets.pipeline.assets.monitoring import DayDrift
+
+    for live in (0.6, 0.79):  # decayed, and not
+        decay = performance_decay("roc_auc", live, 0.8)
+        drift = DayDrift("2025-01-05", "3", summary=None, decay=decay).decay_outcome()
+        realized = RealizedDay("2025-01-05", "3", rows=100, labelled=90, metric="roc_auc",
+                               live=live, decay=decay, min_coverage=0.8).outcome()
+        covered = "90 of 100 scored rows labelled (90%)"
+        assert realized.passed == drift.passed == (live > 0.7)
+        assert realized.description == (
+            drift.description.replace(")", f"; {covered})", 1) if not drift.passed
+            else f"{drift.description} ({covered})")
+        assert {k: v for k, v in realized.metadata.items() if k != "label_coverage"} == \
+            drift.metadata
