@@ -31,7 +31,7 @@ if TYPE_CHECKING:
 
     from retrain_assets.core.drift import PerformanceDecay
     from retrain_assets.core.evaluation import TrainingWindow, Verdict
-    from retrain_assets.core.policy import ChampionWindow, OpenChange
+    from retrain_assets.core.policy import ChampionWindow, DriftAsk, OpenChange
 
 RECOVERY_TOLERANCE = 0.10  # "recovered": daily error within 10 % of daily retraining's ...
 RECOVERY_SETTLE_DAYS = 3  # ... on this many days in a row (or until the segment ends)
@@ -195,8 +195,10 @@ class ProductPolicy:
       version that scored the day. With `estimate_trigger`, the estimated ROC AUC of `day`
       (`estimate_performance` on the champion's holdout calibration) goes through the same
       `performance_decay` as an `ESTIMATED_DECAY` check. Then what drift_retrain_sensor does
-      (`standing_failures` → `retrain_request`, whose `change_day` the window follows and which
-      opens the change (`open_change`, through the newest labelled day the retrain sees);
+      (`standing_failures` → `retrain_request`, unless `drift_held_back` holds a drift-only
+      request back (rows since its change day counted over the labelled days), whose
+      `change_day` the window follows and which opens the change (`open_change`, through the
+      newest labelled day the retrain sees);
       otherwise `change_follow_up` of the open change and the champion's window over the
       labelled days; otherwise `min_new_rows` labelled rows since the last training ask for a
       data-volume retrain); then what training_job does on the
@@ -241,6 +243,8 @@ class ProductPolicy:
         self._version = 0  # the champion's model version, as the checks record it
         self._window: ChampionWindow | None = None  # what its version's tags record
         self._change: OpenChange | None = None  # what the sensor's cursor remembers
+        self._drift_ask: DriftAsk | None = None  # likewise
+        self.held_back = 0  # days whose drift-only failures waited for the rows to double
         self._reference = self._holdout = self._calibration = None
         self._served: dict[str, Serving] = {}
         # per scored day of a classifier: (estimated before labels, realized, holdout) ROC AUC
@@ -264,7 +268,9 @@ class ProductPolicy:
         from retrain_assets.core.evaluation import window_days
         from retrain_assets.core.policy import (
             CHANGE_FOLLOW_UP,
+            DriftAsk,
             change_follow_up,
+            drift_held_back,
             open_change,
             retrain_request,
             standing_failures,
@@ -280,6 +286,14 @@ class ProductPolicy:
         standing = standing_failures((), recent, seen=self._seen, champion=str(self._version))
         self._seen.update(result.execution_id for result in recent)
         request = retrain_request(standing, recent)
+        if request is not None:
+            since = sum(len(self.lab.frames[d]) for d in labelled if d >= request.change_day)
+            if drift_held_back(request, self._drift_ask, str(self._version), since):
+                self.held_back += 1
+                request = None
+            else:
+                self._drift_ask = DriftAsk.after(request, self._drift_ask, str(self._version),
+                                                 since)
         if request is not None:
             self._change = open_change(self._change, request.change_day, labelled[-1])
             self.runs.append(self._train(labelled, request.trigger, request.change_day))
@@ -427,7 +441,8 @@ class ProductPolicy:
         below_floor = sum(verdict.below_floor for verdict in blessed)
         from_change = sum(run.window.trains_from_change for run in self.runs)
         asked = ", ".join(f"{trigger} {n}" for trigger, n in triggers.items()) or "nothing"
-        return (f"asked by {asked}; {from_change} trained from the change day; "
+        return (f"asked by {asked}; drift held back on {self.held_back} days; "
+                f"{from_change} trained from the change day; "
                 f"{len(blessed)} blessed ({below_floor} below_floor)"
                 + "".join(f", {n} {why}" for why, n in refused.items()))
 

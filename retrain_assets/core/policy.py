@@ -19,6 +19,11 @@ change, before enough new rows existed to train from it, is judged (and later mo
 after the change: its own decay baseline already has the change in it, so its checks pass while
 it serves the old relationship. While such a champion serves, the change asks for a follow-up
 retrain as soon as the rows since it make a window that starts there (`change_follow_up`).
+
+Feature drift alone that persists while the champion its retrain measured still serves (the
+candidate trained on the drifted rows was not better) asks again only once the rows since the
+change have doubled (`drift_held_back`): moved inputs the model handles are not a reason to
+retrain every day.
 """
 
 from __future__ import annotations
@@ -145,6 +150,60 @@ def retrain_request(standing: Sequence[CheckResult],
     return RetrainRequest(trigger=trigger,
                           failures=tuple(standing),
                           change_day=change_start([*recent, *standing], newest))
+
+
+@dataclass(frozen=True)
+class DriftAsk:
+    """The last retrain asked for by feature drift alone: the champion the failures measured,
+    the day the change began and the rows since that day then."""
+
+    champion: str
+    change_day: str
+    rows_since: int
+
+    def summary(self) -> str:
+        return (f"the last retrain for feature drift alone measured champion version "
+                f"{self.champion} with {self.rows_since} rows since the change from "
+                f"{self.change_day}")
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: Mapping) -> DriftAsk:
+        return cls(**data)
+
+    @classmethod
+    def after(cls, request: RetrainRequest, last: DriftAsk | None, champion: str | None,
+              rows_since: int) -> DriftAsk | None:
+        """What is remembered once `request` is asked for: itself when drift alone asked."""
+        if champion is None or any(f.check != FEATURE_DRIFT for f in request.failures):
+            return last
+        return cls(champion, request.change_day, rows_since)
+
+
+def drift_held_back(request: RetrainRequest, last: DriftAsk | None, champion: str | None,
+                    rows_since: int) -> str | None:
+    """Why a retrain asked for by feature drift alone waits, or None when it is asked now.
+
+    Drift says the inputs moved, not that the model got worse. When a retrain for the same
+    change (the same run of failing days) was already asked for and the champion it measured
+    still serves, that candidate, trained on the drifted rows, was not better: the champion
+    holds up on the new inputs. Asking every day would retrain daily for as long as the inputs
+    stay moved, so the next ask waits until the rows since the change have doubled (a later
+    candidate has twice the new rows to learn from). A decay failure, a new change or a new
+    champion asks at once.
+    """
+    if last is None or any(f.check != FEATURE_DRIFT for f in request.failures):
+        return None
+    if champion != last.champion or request.change_day != last.change_day:
+        return None
+    if rows_since >= 2 * last.rows_since:
+        return None
+    return (f"feature drift since {request.change_day} held back: the retrain asked with "
+            f"{last.rows_since:,} rows since the change left champion version {champion} "
+            f"serving (it held up on the drifted rows); the next asks at "
+            f"{2 * last.rows_since:,} rows ({rows_since:,} so far) or on a decay failure")
 
 
 @dataclass(frozen=True)

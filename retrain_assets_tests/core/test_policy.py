@@ -5,9 +5,11 @@ from retrain_assets.core.policy import (
     ESTIMATED_DECAY,
     ChampionWindow,
     CheckResult,
+    DriftAsk,
     OpenChange,
     change_follow_up,
     change_start,
+    drift_held_back,
     first_champion_due,
     open_change,
     retrain_request,
@@ -171,3 +173,38 @@ def test_a_newer_change_replaces_the_open_one():
     assert open_change(followed, "2025-03-14", "2025-03-14") == OpenChange("2025-03-14",
                                                                            "2025-03-14")
     assert change_follow_up(None, partway(), days("2025-03-12"), WindowSettings()).change is None
+
+
+def drift_request(*days_failing: str, check: str = DRIFT, version: str = "1"):
+    recent = [result(day, i, check=check, version=version)
+              for i, day in enumerate(days_failing)]
+    return retrain_request(recent, recent)
+
+
+def test_persistent_drift_the_champion_holds_up_on_asks_again_only_once_the_rows_doubled():
+    """Issue 13: inputs moved, the rule did not; each day's drift failure asked for a retrain
+    whose candidate was no better than the champion (churn's usage drop: 30 runs in 30 days)."""
+    first = drift_request("2025-03-08")
+    assert drift_held_back(first, None, "1", 2_000) is None
+    asked = DriftAsk.after(first, None, "1", 2_000)
+    assert asked == DriftAsk("1", "2025-03-08", 2_000)
+
+    next_day = drift_request("2025-03-08", "2025-03-09")
+    assert next_day.change_day == "2025-03-08"
+    held = drift_held_back(next_day, asked, "1", 3_999)
+    assert held and "held back" in held and "asks at 4,000 rows (3,999 so far)" in held
+    assert drift_held_back(next_day, asked, "1", 4_000) is None
+    assert DriftAsk.after(next_day, asked, "1", 4_000) == DriftAsk("1", "2025-03-08", 4_000)
+
+
+def test_decay_a_new_champion_or_a_new_change_is_not_held_back():
+    asked = DriftAsk("1", "2025-03-08", 2_000)
+    decay = drift_request("2025-03-08", "2025-03-09", check=DECAY)
+    assert drift_held_back(decay, asked, "1", 2_500) is None
+    assert DriftAsk.after(decay, asked, "1", 2_500) == asked  # decay asks are not remembered
+    drift = drift_request("2025-03-08", "2025-03-09")
+    assert drift_held_back(drift, asked, "2", 2_500) is None  # the candidate was blessed
+    new_change = drift_request("2025-03-11", "2025-03-12")
+    assert drift_held_back(new_change, asked, "1", 2_500) is None
+    assert DriftAsk.from_dict(asked.to_dict()) == asked
+    assert DriftAsk.after(drift, None, None, 2_500) is None  # no champion: nothing measured
