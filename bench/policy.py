@@ -198,7 +198,7 @@ class ProductPolicy:
       (`standing_failures` → `retrain_request`, unless `drift_held_back` holds a drift-only
       request back (rows since its change day counted over the labelled days), whose
       `change_day` the window follows and which opens the change (`open_change`, through the
-      newest labelled day the retrain sees);
+      newest labelled day the retrain sees, with the labelled rows since the change day);
       otherwise `change_follow_up` of the open change and the champion's window over the
       labelled days; otherwise `min_new_rows` labelled rows since the last training ask for a
       data-volume retrain); then what training_job does on the
@@ -286,16 +286,15 @@ class ProductPolicy:
         standing = standing_failures((), recent, seen=self._seen, champion=str(self._version))
         self._seen.update(result.execution_id for result in recent)
         request = retrain_request(standing, recent)
+        since = 0 if request is None else sum(
+            len(self.lab.frames[d]) for d in labelled if d >= request.change_day)
+        if request is not None and drift_held_back(request, self._drift_ask,
+                                                   str(self._version), since):
+            self.held_back += 1
+            request = None
         if request is not None:
-            since = sum(len(self.lab.frames[d]) for d in labelled if d >= request.change_day)
-            if drift_held_back(request, self._drift_ask, str(self._version), since):
-                self.held_back += 1
-                request = None
-            else:
-                self._drift_ask = DriftAsk.after(request, self._drift_ask, str(self._version),
-                                                 since)
-        if request is not None:
-            self._change = open_change(self._change, request.change_day, labelled[-1])
+            self._drift_ask = DriftAsk.after(request, self._drift_ask, str(self._version), since)
+            self._change = open_change(self._change, request.change_day, labelled[-1], since)
             self.runs.append(self._train(labelled, request.trigger, request.change_day))
             return True
         settings = self.lab.settings
@@ -638,9 +637,12 @@ def figures(result: StreamResult) -> list[Figure]:
                               "daily retraining's runs", "runs", value_at_most(0, "runs"))]
     rows.append(Figure(f"{label}: ours, training runs", ours.runs, daily.runs,
                        "daily retraining", "runs", ratio_at_most(0.25)))
+    # a label-noise spike changes neither the inputs nor the rule: doing nothing is right, and
+    # a checker that never fires does it too, so ours is held to "as good" (daily's tolerance)
+    versus = better_than_baseline if stream.changes else ratio_at_most(1.05)
     for name, what in (("weekly", "weekly retraining"), ("mean-label", "mean-label checker")):
         rows.append(Figure(f"{label}: ours vs {what}, cumulative {error}", ours.cumulative_error,
-                           replays[name].cumulative_error, what, error, better_than_baseline))
+                           replays[name].cumulative_error, what, error, versus))
     if stream.changes:
         days, segment = worst_recovery(result, "ours")
         target = value_at_most(3, "days") if stream.rows >= RECOVERY_TARGET_MIN_ROWS else None

@@ -565,9 +565,11 @@ def build_drift_retrain_sensor(project: Project) -> dg.SensorDefinition:
                 if d >= request.change_day]).values())
             held = drift_held_back(request, remembered.drift_ask, champion, since)
             if not held:
-                return _answer_failures(
-                    context, names, retrain_policy, request, taken,
-                    DriftAsk.after(request, remembered.drift_ask, champion, since))
+                return _answer_failures(context, names, retrain_policy, request, taken, replace(
+                    taken, drift_ask=DriftAsk.after(request, remembered.drift_ask, champion,
+                                                    since),
+                    change=open_change(taken.change, request.change_day, request.newest_day,
+                                       since)))
             change_note = f"; {held}"
         if taken.change is not None:
             settings = retrain_policy.window_settings()
@@ -597,9 +599,9 @@ def build_drift_retrain_sensor(project: Project) -> dg.SensorDefinition:
 
 def _answer_failures(context: dg.SensorEvaluationContext, names: Names, policy: RetrainPolicy,
                      request: RetrainRequest, taken: RetrainCursor,
-                     drift_ask: DriftAsk | None) -> dg.SensorResult:
-    """One retrain for the standing failures (remembering `drift_ask` once it is asked for),
-    or, while one may not start, keep them pending."""
+                     asked: RetrainCursor) -> dg.SensorResult:
+    """One retrain for the standing failures (`asked`: the cursor once it is asked for), or,
+    while one may not start, keep them pending (`taken`)."""
     standing = request.failures
     blocked = debounce_reason(context.instance, names.training_job, policy.min_interval_seconds,
                               time.time())
@@ -613,9 +615,7 @@ def _answer_failures(context: dg.SensorEvaluationContext, names: Names, policy: 
     context.log.info(f"retrain requested for {tags['retrain/checks']} (change from "
                      f"{request.change_day}): {standing[-1].description}")
     key = f"{request.trigger}:{max(f.execution_id for f in standing)}"
-    change = open_change(taken.change, request.change_day, tags["retrain/partition"])
-    return dg.SensorResult(cursor=replace(taken, change=change, drift_ask=drift_ask).to_json(),
-                           run_requests=[
+    return dg.SensorResult(cursor=asked.to_json(), run_requests=[
         retrain_run_request(names, policy, request.trigger, key, tags,
                             change_day=request.change_day)])
 

@@ -511,8 +511,9 @@ def test_a_champion_blessed_partway_into_a_change_gets_a_retrain_that_trains_fro
     same_day = retrain_tick(defs, instance, asked.cursor, **policy)
     assert same_day.run_requests == []
     assert "a retrain saw the data through 2025-01-08" in same_day.skip_reason.skip_message
-    assert ('"change":{"day":"2025-01-08","asked_through":"2025-01-08","followed_rows":0}'
-            in same_day.cursor)
+    opened = RetrainCursor.from_json(same_day.cursor).change
+    assert (opened.day, opened.asked_through) == ("2025-01-08", "2025-01-08")
+    assert opened.asked_rows > 0  # the rows since the change the decay retrain saw
     assert run_job(defs, "ingest_job", instance, days=days[8:9]).success
     waiting = retrain_tick(defs, instance, same_day.cursor, **policy)
     assert waiting.run_requests == []
@@ -537,11 +538,11 @@ def test_a_champion_blessed_partway_into_a_change_gets_a_retrain_that_trains_fro
     champion = registry.champion_window()
     assert champion.version != partway.version and champion.trained_from == days[7]
     assert run_job(defs, "ingest_job", instance, days=days[10:]).success
-    closed = retrain_tick(defs, instance, due.cursor, **policy)
-    assert closed.run_requests == []
-    assert f"closed: champion version {champion.version} trained from" in \
-        closed.skip_reason.skip_message
-    assert '"change":null' in closed.cursor
+    refresh = retrain_tick(defs, instance, due.cursor, **policy)
+    assert refresh.run_requests == []  # open until the window lies after it, rows not doubled
+    assert f"champion version {champion.version} trained from it on the rows there were then" \
+        in refresh.skip_reason.skip_message
+    assert "the next waits for twice as many" in refresh.skip_reason.skip_message
 
 
 def test_persistent_drift_the_champion_held_up_on_asks_again_once_the_rows_doubled(
