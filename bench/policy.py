@@ -31,10 +31,10 @@ if TYPE_CHECKING:
 
     from retrain_assets.core.drift import PerformanceDecay
     from retrain_assets.core.evaluation import TrainingWindow, Verdict
-    from retrain_assets.core.policy import ChampionWindow, OpenChange
+    from retrain_assets.core.policy import ChampionWindow, DriftAsk, OpenChange
 
-RECOVERY_TOLERANCE = 0.10  # "recovered": daily error within 10 % of daily retraining's ...
-RECOVERY_SETTLE_DAYS = 3  # ... on this many days in a row (or until the segment ends)
+RECOVERY_TOLERANCE = 0.10  # "recovered": error within 10 % of daily retraining's ...
+RECOVERY_SETTLE_DAYS = 3  # ... averaged over this many days, until the segment ends
 RECOVERY_TARGET_MIN_ROWS = 1_000  # the ≤ 3 days target is set for at least this many rows a day
 DAY_SECONDS = 86_400  # the replay's decisions are a day apart
 LABEL_DELAY_DAYS = 7  # the delayed streams' labels arrive a week after their features
@@ -195,8 +195,10 @@ class ProductPolicy:
       version that scored the day. With `estimate_trigger`, the estimated ROC AUC of `day`
       (`estimate_performance` on the champion's holdout calibration) goes through the same
       `performance_decay` as an `ESTIMATED_DECAY` check. Then what drift_retrain_sensor does
-      (`standing_failures` → `retrain_request`, whose `change_day` the window follows and which
-      opens the change (`open_change`, through the newest labelled day the retrain sees);
+      (`standing_failures` → `retrain_request`, unless `drift_held_back` holds a drift-only
+      request back (rows since its change day counted over the labelled days), whose
+      `change_day` the window follows and which opens the change (`open_change`, through the
+      newest labelled day the retrain sees, with the labelled rows since the change day);
       otherwise `change_follow_up` of the open change and the champion's window over the
       labelled days; otherwise `min_new_rows` labelled rows since the last training ask for a
       data-volume retrain); then what training_job does on the
@@ -241,6 +243,8 @@ class ProductPolicy:
         self._version = 0  # the champion's model version, as the checks record it
         self._window: ChampionWindow | None = None  # what its version's tags record
         self._change: OpenChange | None = None  # what the sensor's cursor remembers
+        self._drift_ask: DriftAsk | None = None  # likewise
+        self.held_back = 0  # days whose drift-only failures waited for the rows to double
         self._reference = self._holdout = self._calibration = None
         self._served: dict[str, Serving] = {}
         # per scored day of a classifier: (estimated before labels, realized, holdout) ROC AUC
@@ -264,7 +268,9 @@ class ProductPolicy:
         from retrain_assets.core.evaluation import window_days
         from retrain_assets.core.policy import (
             CHANGE_FOLLOW_UP,
+            DriftAsk,
             change_follow_up,
+            drift_held_back,
             open_change,
             retrain_request,
             standing_failures,
@@ -280,8 +286,15 @@ class ProductPolicy:
         standing = standing_failures((), recent, seen=self._seen, champion=str(self._version))
         self._seen.update(result.execution_id for result in recent)
         request = retrain_request(standing, recent)
+        since = 0 if request is None else sum(
+            len(self.lab.frames[d]) for d in labelled if d >= request.change_day)
+        if request is not None and drift_held_back(request, self._drift_ask,
+                                                   str(self._version), since):
+            self.held_back += 1
+            request = None
         if request is not None:
-            self._change = open_change(self._change, request.change_day, labelled[-1])
+            self._drift_ask = DriftAsk.after(request, self._drift_ask, str(self._version), since)
+            self._change = open_change(self._change, request.change_day, labelled[-1], since)
             self.runs.append(self._train(labelled, request.trigger, request.change_day))
             return True
         settings = self.lab.settings
@@ -427,7 +440,8 @@ class ProductPolicy:
         below_floor = sum(verdict.below_floor for verdict in blessed)
         from_change = sum(run.window.trains_from_change for run in self.runs)
         asked = ", ".join(f"{trigger} {n}" for trigger, n in triggers.items()) or "nothing"
-        return (f"asked by {asked}; {from_change} trained from the change day; "
+        return (f"asked by {asked}; drift held back on {self.held_back} days; "
+                f"{from_change} trained from the change day; "
                 f"{len(blessed)} blessed ({below_floor} below_floor)"
                 + "".join(f", {n} {why}" for why, n in refused.items()))
 
@@ -580,15 +594,21 @@ def replay_all(streams: list[Stream]) -> list[StreamResult]:
 
 def recovery_days(errors: list[float], reference: list[float], start: int, end: int
                   ) -> int | None:
-    """Days from a change at scored day `start` until the daily error is back within
-    `RECOVERY_TOLERANCE` of the reference's for `RECOVERY_SETTLE_DAYS` days in a row (or until
-    `end`, the next change or the stream's end); 0 when it never left, None when not by `end`."""
-    within = [e <= (1 + RECOVERY_TOLERANCE) * r
-              for e, r in zip(errors[start:end], reference[start:end], strict=True)]
-    if all(within):
-        return 0
-    for offset in range(within.index(False), len(within)):
-        if all(within[offset:offset + RECOVERY_SETTLE_DAYS]):
+    """Days from a change at scored day `start` until the error, averaged over
+    `RECOVERY_SETTLE_DAYS` days, is within `RECOVERY_TOLERANCE` of the reference's (averaged
+    alike) and stays so until `end`, the next change or the stream's end (the last days
+    averaged over what is left); 0 when it never left, None when not by `end`.
+
+    Averaged, so one unlucky day long after a recovery does not restart the count; "stays", so
+    a model that recovers and then falls behind for good (the first model of a new world,
+    fitted on a day of it) is not counted as recovered.
+    """
+    ours, ref = errors[start:end], reference[start:end]
+    days = RECOVERY_SETTLE_DAYS
+    within = [sum(ours[i:i + days]) <= (1 + RECOVERY_TOLERANCE) * sum(ref[i:i + days])
+              for i in range(len(ours))]
+    for offset in range(len(within)):
+        if all(within[offset:]):
             return offset
     return None
 
@@ -623,9 +643,12 @@ def figures(result: StreamResult) -> list[Figure]:
                               "daily retraining's runs", "runs", value_at_most(0, "runs"))]
     rows.append(Figure(f"{label}: ours, training runs", ours.runs, daily.runs,
                        "daily retraining", "runs", ratio_at_most(0.25)))
+    # a label-noise spike changes neither the inputs nor the rule: doing nothing is right, and
+    # a checker that never fires does it too, so ours is held to "as good" (daily's tolerance)
+    versus = better_than_baseline if stream.changes else ratio_at_most(1.05)
     for name, what in (("weekly", "weekly retraining"), ("mean-label", "mean-label checker")):
         rows.append(Figure(f"{label}: ours vs {what}, cumulative {error}", ours.cumulative_error,
-                           replays[name].cumulative_error, what, error, better_than_baseline))
+                           replays[name].cumulative_error, what, error, versus))
     if stream.changes:
         days, segment = worst_recovery(result, "ours")
         target = value_at_most(3, "days") if stream.rows >= RECOVERY_TARGET_MIN_ROWS else None
@@ -715,9 +738,9 @@ def policy(run: Run) -> list[Figure]:
         "on a classifier's late-label stream also ours+estimate (ours, with the ROC AUC "
         "estimated before labels through performance_decay as an early decay check)",
         "live error: RMSE (taxi), 1 − ROC AUC (churn), pooled over every scored row; "
-        f"recovery: days from a change until the daily error is within "
-        f"{RECOVERY_TOLERANCE:.0%} of daily retraining's on {RECOVERY_SETTLE_DAYS} days in a "
-        "row (slowest change of the stream)",
+        f"recovery: days from a change until the error, averaged over {RECOVERY_SETTLE_DAYS} "
+        f"days, is within {RECOVERY_TOLERANCE:.0%} of daily retraining's and stays so until "
+        "the next change or the end (slowest change of the stream)",
         *map(stream_note, results),
     ]
     return [figure for result in results for figure in figures(result)]

@@ -49,6 +49,10 @@ def test_recovery_counts_the_days_until_the_error_stays_within_ten_percent_of_da
     # counted from the change, within its segment; back on the segment's last day counts
     assert recovery_days([9.0, 2.0, 2.0, 2.0, 1.0, 2.0, 2.0, 2.0], daily, 1, 5) == 3
     assert recovery_days([1.0, 2.0, 2.0, 2.0, 2.0, 1.0, 1.0, 1.0], daily, 1, 5) is None
+    # one unlucky day long after the change does not start a count (it did: 6)
+    assert recovery_days([1.0, 1.0, 1.0, 1.0, 1.0, 1.25, 1.0, 1.0], daily, 0, 8) == 0
+    # falling behind for good after a few good days is not a recovery (it was: 1)
+    assert recovery_days([2.0, 1.0, 1.0, 1.0, 1.2, 1.2, 1.2, 1.2], daily, 0, 8) is None
 
 
 def test_each_drift_kind_starts_on_its_change_day():

@@ -14,11 +14,19 @@ The retrain is told where the change began: the first day of the run of consecut
 days that ends at the newest failure, so training windows and the holdout can follow it
 (`core.evaluation.split_window`).
 
-A change stays open until a champion that trained from it serves. A candidate blessed early in a
+A change stays open until the training window lies after it. A candidate blessed early in a
 change, before enough new rows existed to train from it, is judged (and later monitored) on rows
 after the change: its own decay baseline already has the change in it, so its checks pass while
 it serves the old relationship. While such a champion serves, the change asks for a follow-up
-retrain as soon as the rows since it make a window that starts there (`change_follow_up`).
+retrain as soon as the rows since it make a window that starts there; once a champion trained
+from it serves, a follow-up each time the rows since the change have doubled, so the first
+model of the new world, fitted on a day or two of it, does not serve for good
+(`change_follow_up`).
+
+Feature drift alone that persists while the champion its retrain measured still serves (the
+candidate trained on the drifted rows was not better) asks again only once the rows since the
+change have doubled (`drift_held_back`): moved inputs the model handles are not a reason to
+retrain every day.
 """
 
 from __future__ import annotations
@@ -117,6 +125,10 @@ class RetrainRequest:
     failures: tuple[CheckResult, ...]
     change_day: str
 
+    @property
+    def newest_day(self) -> str:
+        return max(f.partition for f in self.failures)
+
     def tags(self) -> dict[str, str]:
         worst = worst_failure(self.failures)
         by_check: dict[str, list[str]] = {}
@@ -124,7 +136,7 @@ class RetrainRequest:
             by_check.setdefault(failure.check, []).append(failure.partition)
         return {
             "retrain/check": f"{worst.asset}:{worst.check}",
-            "retrain/partition": max(f.partition for f in self.failures),
+            "retrain/partition": self.newest_day,
             "retrain/score": f"{worst.score:.4f}" if worst.score is not None else "",
             "retrain/failed_checks": str(len(self.failures)),
             "retrain/checks": "; ".join(f"{check}: {', '.join(sorted(days))}"
@@ -148,6 +160,60 @@ def retrain_request(standing: Sequence[CheckResult],
 
 
 @dataclass(frozen=True)
+class DriftAsk:
+    """The last retrain asked for by feature drift alone: the champion the failures measured,
+    the day the change began and the rows since that day then."""
+
+    champion: str
+    change_day: str
+    rows_since: int
+
+    def summary(self) -> str:
+        return (f"the last retrain for feature drift alone measured champion version "
+                f"{self.champion} with {self.rows_since} rows since the change from "
+                f"{self.change_day}")
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: Mapping) -> DriftAsk:
+        return cls(**data)
+
+    @classmethod
+    def after(cls, request: RetrainRequest, last: DriftAsk | None, champion: str | None,
+              rows_since: int) -> DriftAsk | None:
+        """What is remembered once `request` is asked for: itself when drift alone asked."""
+        if champion is None or any(f.check != FEATURE_DRIFT for f in request.failures):
+            return last
+        return cls(champion, request.change_day, rows_since)
+
+
+def drift_held_back(request: RetrainRequest, last: DriftAsk | None, champion: str | None,
+                    rows_since: int) -> str | None:
+    """Why a retrain asked for by feature drift alone waits, or None when it is asked now.
+
+    Drift says the inputs moved, not that the model got worse. When a retrain for the same
+    change (the same run of failing days) was already asked for and the champion it measured
+    still serves, that candidate, trained on the drifted rows, was not better: the champion
+    holds up on the new inputs. Asking every day would retrain daily for as long as the inputs
+    stay moved, so the next ask waits until the rows since the change have doubled (a later
+    candidate has twice the new rows to learn from). A decay failure, a new change or a new
+    champion asks at once.
+    """
+    if last is None or any(f.check != FEATURE_DRIFT for f in request.failures):
+        return None
+    if champion != last.champion or request.change_day != last.change_day:
+        return None
+    if rows_since >= 2 * last.rows_since:
+        return None
+    return (f"feature drift since {request.change_day} held back: the retrain asked with "
+            f"{last.rows_since:,} rows since the change left champion version {champion} "
+            f"serving (it held up on the drifted rows); the next asks at "
+            f"{2 * last.rows_since:,} rows ({rows_since:,} so far) or on a decay failure")
+
+
+@dataclass(frozen=True)
 class ChampionWindow:
     """What the serving champion's training window says about a change (its model version's
     tags): where its holdout, and so its decay baseline, ends, and the change day its training
@@ -164,34 +230,38 @@ class ChampionWindow:
 
 @dataclass(frozen=True)
 class OpenChange:
-    """A detected change no serving champion has trained from yet: the day it began, the
-    newest day of data when a retrain for it was last asked for, and the rows since it when
-    the last follow-up was (0: none yet)."""
+    """A detected change younger than the training window: the day it began, the newest day
+    of data when a retrain for it was last asked for, and the rows since it then (0: not
+    known)."""
 
     day: str
     asked_through: str
-    followed_rows: int = 0
+    asked_rows: int = 0
 
     def summary(self) -> str:
-        followed = (f", the last follow-up with {self.followed_rows} rows since it"
-                    if self.followed_rows else "")
+        rows = f" with {self.asked_rows} rows since it" if self.asked_rows else ""
         return (f"change from {self.day} open (a retrain for it saw the data through "
-                f"{self.asked_through}{followed})")
+                f"{self.asked_through}{rows})")
 
     def to_dict(self) -> dict:
         return asdict(self)
 
     @classmethod
     def from_dict(cls, data: Mapping) -> OpenChange:
+        data = dict(data)
+        if "followed_rows" in data:  # its name before retrains for failed checks set it
+            data["asked_rows"] = data.pop("followed_rows")
         return cls(**data)
 
 
-def open_change(current: OpenChange | None, change_day: str, newest_day: str) -> OpenChange:
+def open_change(current: OpenChange | None, change_day: str, newest_day: str,
+                rows_since: int) -> OpenChange:
     """The change that stays open once a retrain for failed checks was asked for with
-    `change_day` on data through `newest_day`: a newer change replaces an older one."""
+    `change_day` on data through `newest_day`, `rows_since` rows since that day: a newer change
+    replaces an older one."""
     if current is not None and change_day <= current.day:
-        return replace(current, asked_through=newest_day)
-    return OpenChange(change_day, newest_day)
+        return replace(current, asked_through=newest_day, asked_rows=rows_since)
+    return OpenChange(change_day, newest_day, rows_since)
 
 
 @dataclass(frozen=True)
@@ -209,7 +279,7 @@ class FollowUp:
     def asked(self) -> OpenChange:
         """The change once its follow-up was asked for: asked again only on a newer day, with
         twice the rows since the change."""
-        return replace(self.change, asked_through=self.newest_day, followed_rows=self.rows_since)
+        return replace(self.change, asked_through=self.newest_day, asked_rows=self.rows_since)
 
     def tags(self) -> dict[str, str]:
         return {"retrain/change_day": self.change.day, "retrain/partition": self.newest_day,
@@ -221,23 +291,26 @@ def change_follow_up(change: OpenChange | None, champion: ChampionWindow | None,
     """Whether the open `change` asks for a retrain that trains from it, given the serving
     `champion` and the rows of each day of features (`day_rows`).
 
-    Closed when the champion trained from the change (or a later one), and once the change is
-    older than `settings.window_days` (every window then lies after it, so a follow-up is a
-    plain retrain: at most that many follow-ups per change). Due when the champion was judged
-    on data after the change began but did not train from it (a champion judged on data before
-    it keeps its pre-change baseline, so its own checks still ask), the newest day is newer
-    than the one the last retrain for the change saw (at most once per new day),
-    `split_window` would now start training at the change, and, after a follow-up whose
-    candidate was not blessed, the rows since the change have doubled: a candidate of the new
-    world alone that could not beat the champion is asked for again once it has twice the rows
-    to learn from, not every day.
+    Closed when the champion trained from a later change, and once the change is older than
+    `settings.window_days` (every window then lies after it, so a follow-up is a plain
+    retrain). Due when the newest day is newer than the one the last retrain for the change saw
+    (at most once per new day), `split_window` would now start training at the change, the rows
+    since the change are at least twice what the last retrain for it saw (not every day), and
+    either
+    - the champion was judged on data after the change began but did not train from it (a
+      champion judged on data before it keeps its pre-change baseline, so its own checks still
+      ask): a candidate of the new world alone replaces what was learnt before it; or
+    - the champion trained from the change, on the rows there were then: a candidate with twice
+      the rows of the new world is judged against it, until the window lies after the change.
+      Otherwise the first model of the new world, fitted on a day or two, would serve for good
+      while a schedule's window fills with the new world.
     """
     if change is None:
         return FollowUp(None, False, "no change is open")
-    if champion is not None and champion.trained_from and champion.trained_from >= change.day:
+    if champion is not None and champion.trained_from and champion.trained_from > change.day:
         return FollowUp(None, False, f"the change from {change.day} is closed: champion "
-                                     f"version {champion.version} trained from "
-                                     f"{champion.trained_from}")
+                                     f"version {champion.version} trained from a later one, "
+                                     f"from {champion.trained_from}")
     newest = max((day for day, rows in day_rows.items() if rows > 0),
                  default=change.asked_through)
     window_start = date.fromisoformat(newest) - timedelta(days=settings.window_days - 1)
@@ -249,13 +322,15 @@ def change_follow_up(change: OpenChange | None, champion: ChampionWindow | None,
         return FollowUp(change, False, f"the change from {change.day} is open; the champion's "
                                        "window is not recorded (none serves, or it was "
                                        "registered before windows were tagged)")
-    if champion.holdout_end < change.day:
+    trained = champion.trained_from == change.day
+    if not trained and champion.holdout_end < change.day:
         return FollowUp(change, False, f"the change from {change.day} is open; champion "
                                        f"version {champion.version} was judged on data before "
                                        "it, so its own checks ask for a retrain while it "
                                        "still fails")
     waiting = (f"the change from {change.day} is open: champion version {champion.version} "
-               "was blessed after it began but did not train from it")
+               + ("trained from it on the rows there were then" if trained else
+                  "was blessed after it began but did not train from it"))
     if newest <= change.asked_through:
         return FollowUp(change, False, f"{waiting}; a retrain saw the data through "
                                        f"{change.asked_through}, the next may follow a newer day")
@@ -268,10 +343,10 @@ def change_follow_up(change: OpenChange | None, champion: ChampionWindow | None,
         return FollowUp(change, False, f"{waiting}; {since} rows since it are not yet enough "
                                        f"to train from it ({settings.min_rows_after_change} "
                                        "besides the holdout)")
-    if since < 2 * change.followed_rows:
-        return FollowUp(change, False, f"{waiting}; the follow-up asked with "
-                                       f"{change.followed_rows} rows since it was not blessed, "
-                                       f"the next waits for twice as many ({since} so far)")
+    if since < 2 * change.asked_rows:
+        return FollowUp(change, False, f"{waiting}; the last retrain for it saw "
+                                       f"{change.asked_rows} rows since it, the next waits for "
+                                       f"twice as many ({since} so far)")
     return FollowUp(change, True, f"{waiting}; the {since} rows since it now train a "
                                   f"candidate from it ({window.train_rows} rows, "
                                   f"{window.holdout_rows} held out)",

@@ -32,9 +32,12 @@ from retrain_assets.core.policy import (
     CHANGE_FOLLOW_UP,
     ESTIMATED_DECAY,
     CheckResult,
+    DriftAsk,
     FollowUp,
     OpenChange,
+    RetrainRequest,
     change_follow_up,
+    drift_held_back,
     first_champion_due,
     open_change,
     retrain_request,
@@ -440,22 +443,32 @@ def latest_counts(instance: dg.DagsterInstance, records: dg.AssetRecordsFilter, 
         cursor = page.cursor
 
 
-def window_rows(instance: dg.DagsterInstance, names: Names, settings: WindowSettings, *,
-                label_feed: bool = False) -> dict[str, int]:
-    """Rows per day a retrain's window would train on now: of the newest `features` days,
-    their rows; for a label-fed model, of the newest days whose labels are in too (as
-    candidate_model's `trainable_frames`), their labelled rows."""
+def trainable_days(instance: dg.DagsterInstance, names: Names, *,
+                   label_feed: bool = False) -> set[str]:
+    """The days a retrain could train on: those of `features`, and for a label-fed model
+    whose labels are in too (as candidate_model's `trainable_frames`)."""
     days = instance.get_materialized_partitions(names.features)
-    if label_feed:
-        days = days & instance.get_materialized_partitions(names.labels)
-    window = window_days(list(days), settings.window_days)
-    if not window:
+    return days & instance.get_materialized_partitions(names.labels) if label_feed else days
+
+
+def rows_by_day(instance: dg.DagsterInstance, names: Names, days: list[str], *,
+                label_feed: bool = False) -> dict[str, int]:
+    """Rows a retrain would train on of each of `days`: their feature rows, or for a
+    label-fed model their labelled rows."""
+    if not days:
         return {}
     asset, key = ((names.labels, LABELLED_ROWS) if label_feed
                   else (names.features, "dagster/row_count"))
-    return latest_counts(instance, dg.AssetRecordsFilter(asset_key=asset,
-                                                         asset_partitions=window),
-                         key, days=len(window))
+    return latest_counts(instance, dg.AssetRecordsFilter(asset_key=asset, asset_partitions=days),
+                         key, days=len(days))
+
+
+def window_rows(instance: dg.DagsterInstance, names: Names, settings: WindowSettings, *,
+                label_feed: bool = False) -> dict[str, int]:
+    """Rows per day a retrain's window would train on now (of the newest trainable days)."""
+    window = window_days(list(trainable_days(instance, names, label_feed=label_feed)),
+                         settings.window_days)
+    return rows_by_day(instance, names, window, label_feed=label_feed)
 
 
 def debounce_reason(instance: dg.DagsterInstance, training_job: str, min_interval_seconds: int,
@@ -490,13 +503,15 @@ def retrain_run_request(names: Names, policy: RetrainPolicy, trigger: str, key: 
 @dataclass(frozen=True)
 class RetrainCursor:
     """What drift_retrain_sensor remembers between ticks: the check executions it has taken in,
-    the failures still owed a retrain, and the change no champion has trained from yet. Stored
-    as JSON a person can read on the sensor's page: a summary sentence, the seen execution ids
-    as ranges ("1-79,81-120"), each pending failure, and the open change."""
+    the failures still owed a retrain, the change no champion has trained from yet and the last
+    retrain feature drift alone asked for. Stored as JSON a person can read on the sensor's
+    page: a summary sentence, the seen execution ids as ranges ("1-79,81-120"), each pending
+    failure, the open change and the last drift ask."""
 
     seen: tuple[int, ...] = ()
     pending: tuple[CheckResult, ...] = ()
     change: OpenChange | None = None
+    drift_ask: DriftAsk | None = None
 
     def to_json(self) -> str:
         seen = sorted(set(self.seen))[-SEEN_LIMIT:]
@@ -504,10 +519,12 @@ class RetrainCursor:
         summary = (f"{len(self.pending)} failure(s) waiting for a retrain: {owed}" if owed
                    else "no failure waiting for a retrain") + \
             f"; {len(seen)} check execution(s) taken in" + \
-            (f"; {self.change.summary()}" if self.change else "")
+            (f"; {self.change.summary()}" if self.change else "") + \
+            (f"; {self.drift_ask.summary()}" if self.drift_ask else "")
         return json.dumps({"summary": summary, "seen": id_ranges(seen),
                            "pending": [p.to_dict() for p in self.pending],
-                           "change": self.change.to_dict() if self.change else None},
+                           "change": self.change.to_dict() if self.change else None,
+                           "drift_ask": self.drift_ask.to_dict() if self.drift_ask else None},
                           separators=(",", ":"))
 
     @classmethod
@@ -519,9 +536,11 @@ class RetrainCursor:
             return cls(seen=tuple(data))
         seen = data["seen"]  # a list of ids before the cursor was made readable
         change = data.get("change")  # absent before changes were followed up
+        drift_ask = data.get("drift_ask")  # absent before drift retrains were held back
         return cls(seen=tuple(seen if isinstance(seen, list) else ids_in(seen)),
                    pending=tuple(CheckResult.from_dict(p) for p in data["pending"]),
-                   change=OpenChange.from_dict(change) if change else None)
+                   change=OpenChange.from_dict(change) if change else None,
+                   drift_ask=DriftAsk.from_dict(drift_ask) if drift_ask else None)
 
 
 def id_ranges(ids: list[int]) -> str:
@@ -561,11 +580,14 @@ def build_drift_retrain_sensor(project: Project) -> dg.SensorDefinition:
                     "within the policy's minimum interval after the last retrain for failed "
                     "checks, failures wait in the cursor and ask once it may start, unless a "
                     "later pass or a new champion answered them. A change stays open until "
-                    "a champion that trained from it serves: while one blessed after it "
+                    "the training window lies after it: while a champion blessed after it "
                     "began but trained mostly before it serves, a follow-up "
                     "(retrain/trigger change_follow_up) is asked for once the rows since the "
-                    "change can train a candidate alone, and again on a later day once they "
-                    "doubled if it was not blessed. Run tags say why "
+                    "change can train a candidate alone; then, on a later day, each time "
+                    "they doubled (a champion trained from the change learnt from the rows "
+                    "there were then). Feature drift alone that persists while "
+                    "the champion its last retrain measured still serves asks again once the "
+                    "rows since the change doubled. Run tags say why "
                     "(retrain/trigger, checks, partition, change_day, score).",
     )
     def drift_retrain_sensor(context: dg.SensorEvaluationContext, **_on_context):
@@ -575,16 +597,27 @@ def build_drift_retrain_sensor(project: Project) -> dg.SensorDefinition:
         remembered = RetrainCursor.from_json(context.cursor)
         recent = recent_check_results(instance, names, label_feed=project.spec.labels)
         taken = RetrainCursor(seen=(*remembered.seen, *(r.execution_id for r in recent)),
-                              change=remembered.change)
+                              change=remembered.change, drift_ask=remembered.drift_ask)
         failing = bool(remembered.pending) or any(
             not r.passed and r.execution_id not in remembered.seen for r in recent)
-        standing = standing_failures(
-            remembered.pending, recent, seen=set(remembered.seen),
-            champion=mlflow.registry().version_for(CHAMPION) if failing else None)
-        if standing:
-            return _answer_failures(context, names, retrain_policy, standing, recent, taken)
+        champion = mlflow.registry().version_for(CHAMPION) if failing else None
+        standing = standing_failures(remembered.pending, recent, seen=set(remembered.seen),
+                                     champion=champion)
         change_note = ""
         label_feed = project.spec.labels is not None
+        if standing:
+            request = retrain_request(standing, recent)
+            since = sum(rows_by_day(instance, names, [
+                d for d in trainable_days(instance, names, label_feed=label_feed)
+                if d >= request.change_day], label_feed=label_feed).values())
+            held = drift_held_back(request, remembered.drift_ask, champion, since)
+            if not held:
+                return _answer_failures(context, names, retrain_policy, request, taken, replace(
+                    taken, drift_ask=DriftAsk.after(request, remembered.drift_ask, champion,
+                                                    since),
+                    change=open_change(taken.change, request.change_day, request.newest_day,
+                                       since)))
+            change_note = f"; {held}"
         if taken.change is not None:
             settings = retrain_policy.window_settings()
             follow_up = change_follow_up(taken.change, mlflow.registry().champion_window(),
@@ -592,7 +625,8 @@ def build_drift_retrain_sensor(project: Project) -> dg.SensorDefinition:
                                                      label_feed=label_feed), settings)
             if follow_up.due:
                 return _follow_up(context, names, retrain_policy, follow_up, taken)
-            taken, change_note = replace(taken, change=follow_up.change), f"; {follow_up.reason}"
+            taken = replace(taken, change=follow_up.change)
+            change_note += f"; {follow_up.reason}"
         rows = (rows_since_last_training(instance, names, label_feed=label_feed)
                 if retrain_policy.min_new_rows > 0 else 0)
         if retrain_policy.min_new_rows > 0 and rows >= retrain_policy.min_new_rows:
@@ -613,24 +647,24 @@ def build_drift_retrain_sensor(project: Project) -> dg.SensorDefinition:
 
 
 def _answer_failures(context: dg.SensorEvaluationContext, names: Names, policy: RetrainPolicy,
-                     standing: list[CheckResult], recent: list[CheckResult],
-                     taken: RetrainCursor) -> dg.SensorResult:
-    """One retrain for the standing failures, or, while one may not start, keep them pending."""
+                     request: RetrainRequest, taken: RetrainCursor,
+                     asked: RetrainCursor) -> dg.SensorResult:
+    """One retrain for the standing failures (`asked`: the cursor once it is asked for), or,
+    while one may not start, keep them pending (`taken`)."""
+    standing = request.failures
     blocked = debounce_reason(context.instance, names.training_job, policy.min_interval_seconds,
                               time.time())
     if blocked:
         deferred = ", ".join(f"{f.check}[{f.partition}]" for f in standing)
-        return dg.SensorResult(cursor=replace(taken, pending=tuple(standing)).to_json(),
+        return dg.SensorResult(cursor=replace(taken, pending=standing).to_json(),
                                skip_reason=dg.SkipReason(
             f"deferred ({deferred}): {blocked}; the retrain follows once it may start, if "
             "these checks still fail"))
-    request = retrain_request(standing, recent)
     tags = request.tags()
     context.log.info(f"retrain requested for {tags['retrain/checks']} (change from "
                      f"{request.change_day}): {standing[-1].description}")
     key = f"{request.trigger}:{max(f.execution_id for f in standing)}"
-    change = open_change(taken.change, request.change_day, tags["retrain/partition"])
-    return dg.SensorResult(cursor=replace(taken, change=change).to_json(), run_requests=[
+    return dg.SensorResult(cursor=asked.to_json(), run_requests=[
         retrain_run_request(names, policy, request.trigger, key, tags,
                             change_day=request.change_day)])
 

@@ -5,9 +5,11 @@ from retrain_assets.core.policy import (
     ESTIMATED_DECAY,
     ChampionWindow,
     CheckResult,
+    DriftAsk,
     OpenChange,
     change_follow_up,
     change_start,
+    drift_held_back,
     first_champion_due,
     open_change,
     retrain_request,
@@ -108,7 +110,7 @@ def partway(version: str = "3") -> ChampionWindow:
 def test_a_champion_blessed_partway_into_a_change_asks_for_a_retrain_from_it():
     """Issue 13: the champion blessed on the change's second day was judged after the change,
     so its checks passed while it served the old tariff, and nothing asked again."""
-    change = OpenChange(CHANGE, asked_through="2025-03-09")
+    change = OpenChange(CHANGE, asked_through="2025-03-09", asked_rows=600)
     waiting = change_follow_up(change, partway(), days("2025-03-10"), WindowSettings())
     assert not waiting.due and waiting.change == change
     assert "900 rows since it are not yet enough" in waiting.reason
@@ -120,10 +122,10 @@ def test_a_champion_blessed_partway_into_a_change_asks_for_a_retrain_from_it():
     assert split_window(days("2025-03-12"), change_day=CHANGE).trains_from_change
 
 
-def test_a_follow_up_is_asked_at_most_once_per_new_day_until_a_champion_trains_from_it():
-    asked = change_follow_up(OpenChange(CHANGE, "2025-03-09"), partway(), days("2025-03-12"),
-                             WindowSettings()).asked()
-    assert asked == OpenChange(CHANGE, "2025-03-12", followed_rows=1_500)
+def test_a_follow_up_is_asked_at_most_once_per_new_day_and_again_once_the_rows_doubled():
+    asked = change_follow_up(OpenChange(CHANGE, "2025-03-09", 600), partway(),
+                             days("2025-03-12"), WindowSettings()).asked()
+    assert asked == OpenChange(CHANGE, "2025-03-12", asked_rows=1_500)
     same_day = change_follow_up(asked, partway(), days("2025-03-12"), WindowSettings())
     assert not same_day.due and same_day.change == asked
     # its candidate was not blessed: the partway champion still serves; asked again once the
@@ -133,12 +135,29 @@ def test_a_follow_up_is_asked_at_most_once_per_new_day_until_a_champion_trains_f
     assert "the next waits for twice as many (1800 so far)" in next_day.reason
     assert not change_follow_up(asked, partway(), days("2025-03-16"), WindowSettings()).due
     assert change_follow_up(asked, partway(), days("2025-03-17"), WindowSettings()).due
-    trained = ChampionWindow("4", "2025-03-12", trained_from=CHANGE)
-    closed = change_follow_up(asked, trained, days("2025-03-13"), WindowSettings())
-    assert closed.change is None and not closed.due
-    assert "closed: champion version 4 trained from 2025-03-08" in closed.reason
     later = ChampionWindow("4", "2025-03-12", trained_from="2025-03-10")
-    assert change_follow_up(asked, later, days("2025-03-13"), WindowSettings()).change is None
+    closed = change_follow_up(asked, later, days("2025-03-13"), WindowSettings())
+    assert closed.change is None and not closed.due
+    assert "closed: champion version 4 trained from a later one, from 2025-03-10" in \
+        closed.reason
+
+
+def test_a_champion_trained_from_the_change_is_refreshed_as_its_rows_double():
+    """Issue 13: churn's price war at ~2,000 rows a day was answered by a champion fitted on
+    the change's first 1,691 rows, which then served for good: 1.2× daily retraining's live
+    1 − AUC once daily's window held the new world alone."""
+    trained = ChampionWindow("4", "2025-03-12", trained_from=CHANGE)
+    asked = OpenChange(CHANGE, "2025-03-12", asked_rows=1_500)
+    waiting = change_follow_up(asked, trained, days("2025-03-16"), WindowSettings())
+    assert not waiting.due and waiting.change == asked
+    assert "trained from it on the rows there were then" in waiting.reason
+    assert "the next waits for twice as many (2700 so far)" in waiting.reason
+    due = change_follow_up(asked, trained, days("2025-03-17"), WindowSettings())
+    assert due.due and due.asked() == OpenChange(CHANGE, "2025-03-17", asked_rows=3_000)
+    assert split_window(days("2025-03-17"), change_day=CHANGE).trains_from_change
+    # until the window lies after the change: at most log2(window rows / first rows) refreshes
+    gone = change_follow_up(due.asked(), trained, days("2025-04-05"), WindowSettings())
+    assert gone.change is None and "older than the 28-day window" in gone.reason
 
 
 def test_a_champion_judged_before_the_change_is_left_to_its_own_checks():
@@ -161,13 +180,53 @@ def test_a_change_older_than_the_window_closes():
 
 
 def test_a_newer_change_replaces_the_open_one():
-    assert open_change(None, CHANGE, "2025-03-09") == OpenChange(CHANGE, "2025-03-09")
-    current = OpenChange(CHANGE, "2025-03-09")
-    assert open_change(current, "2025-03-15", "2025-03-15") == OpenChange("2025-03-15",
-                                                                          "2025-03-15")
-    assert open_change(current, "2025-03-01", "2025-03-10") == OpenChange(CHANGE, "2025-03-10")
-    followed = OpenChange(CHANGE, "2025-03-12", followed_rows=1_500)  # the same change asks
-    assert open_change(followed, CHANGE, "2025-03-13") == OpenChange(CHANGE, "2025-03-13", 1_500)
-    assert open_change(followed, "2025-03-14", "2025-03-14") == OpenChange("2025-03-14",
-                                                                           "2025-03-14")
+    assert open_change(None, CHANGE, "2025-03-09", 600) == OpenChange(CHANGE, "2025-03-09", 600)
+    current = OpenChange(CHANGE, "2025-03-09", 600)
+    assert open_change(current, "2025-03-15", "2025-03-15", 300) == OpenChange(
+        "2025-03-15", "2025-03-15", 300)
+    assert open_change(current, "2025-03-01", "2025-03-10", 900) == OpenChange(
+        CHANGE, "2025-03-10", 900)
+    followed = OpenChange(CHANGE, "2025-03-12", asked_rows=1_500)  # the same change asks again
+    assert open_change(followed, CHANGE, "2025-03-13", 1_800) == OpenChange(
+        CHANGE, "2025-03-13", 1_800)
+    assert open_change(followed, "2025-03-14", "2025-03-14", 300) == OpenChange(
+        "2025-03-14", "2025-03-14", 300)
+    # a cursor written before retrains for failed checks recorded their rows
+    assert OpenChange.from_dict({"day": CHANGE, "asked_through": "2025-03-12",
+                                 "followed_rows": 1_500}) == followed
     assert change_follow_up(None, partway(), days("2025-03-12"), WindowSettings()).change is None
+
+
+def drift_request(*days_failing: str, check: str = DRIFT, version: str = "1"):
+    recent = [result(day, i, check=check, version=version)
+              for i, day in enumerate(days_failing)]
+    return retrain_request(recent, recent)
+
+
+def test_persistent_drift_the_champion_holds_up_on_asks_again_only_once_the_rows_doubled():
+    """Issue 13: inputs moved, the rule did not; each day's drift failure asked for a retrain
+    whose candidate was no better than the champion (churn's usage drop: 30 runs in 30 days)."""
+    first = drift_request("2025-03-08")
+    assert drift_held_back(first, None, "1", 2_000) is None
+    asked = DriftAsk.after(first, None, "1", 2_000)
+    assert asked == DriftAsk("1", "2025-03-08", 2_000)
+
+    next_day = drift_request("2025-03-08", "2025-03-09")
+    assert next_day.change_day == "2025-03-08"
+    held = drift_held_back(next_day, asked, "1", 3_999)
+    assert held and "held back" in held and "asks at 4,000 rows (3,999 so far)" in held
+    assert drift_held_back(next_day, asked, "1", 4_000) is None
+    assert DriftAsk.after(next_day, asked, "1", 4_000) == DriftAsk("1", "2025-03-08", 4_000)
+
+
+def test_decay_a_new_champion_or_a_new_change_is_not_held_back():
+    asked = DriftAsk("1", "2025-03-08", 2_000)
+    decay = drift_request("2025-03-08", "2025-03-09", check=DECAY)
+    assert drift_held_back(decay, asked, "1", 2_500) is None
+    assert DriftAsk.after(decay, asked, "1", 2_500) == asked  # decay asks are not remembered
+    drift = drift_request("2025-03-08", "2025-03-09")
+    assert drift_held_back(drift, asked, "2", 2_500) is None  # the candidate was blessed
+    new_change = drift_request("2025-03-11", "2025-03-12")
+    assert drift_held_back(new_change, asked, "1", 2_500) is None
+    assert DriftAsk.from_dict(asked.to_dict()) == asked
+    assert DriftAsk.after(drift, None, None, 2_500) is None  # no champion: nothing measured

@@ -13,7 +13,7 @@ from retrain_assets.adapters.landing import LandingZone
 from retrain_assets.adapters.landing_watch import WatchState, look
 from retrain_assets.adapters.storage import ObjectStore
 from retrain_assets.core.ingest import RowPolicy
-from retrain_assets.core.policy import CheckResult, OpenChange
+from retrain_assets.core.policy import CheckResult, DriftAsk, OpenChange
 from retrain_assets.datasets.taxi import TAXI_TRIPS
 from retrain_assets.dev.instance import run_job
 from retrain_assets.pipeline.assets.training import TrainingConfig
@@ -511,8 +511,9 @@ def test_a_champion_blessed_partway_into_a_change_gets_a_retrain_that_trains_fro
     same_day = retrain_tick(defs, instance, asked.cursor, **policy)
     assert same_day.run_requests == []
     assert "a retrain saw the data through 2025-01-08" in same_day.skip_reason.skip_message
-    assert ('"change":{"day":"2025-01-08","asked_through":"2025-01-08","followed_rows":0}'
-            in same_day.cursor)
+    opened = RetrainCursor.from_json(same_day.cursor).change
+    assert (opened.day, opened.asked_through) == ("2025-01-08", "2025-01-08")
+    assert opened.asked_rows > 0  # the rows since the change the decay retrain saw
     assert run_job(defs, "ingest_job", instance, days=days[8:9]).success
     waiting = retrain_tick(defs, instance, same_day.cursor, **policy)
     assert waiting.run_requests == []
@@ -537,11 +538,52 @@ def test_a_champion_blessed_partway_into_a_change_gets_a_retrain_that_trains_fro
     champion = registry.champion_window()
     assert champion.version != partway.version and champion.trained_from == days[7]
     assert run_job(defs, "ingest_job", instance, days=days[10:]).success
-    closed = retrain_tick(defs, instance, due.cursor, **policy)
-    assert closed.run_requests == []
-    assert f"closed: champion version {champion.version} trained from" in \
-        closed.skip_reason.skip_message
-    assert '"change":null' in closed.cursor
+    refresh = retrain_tick(defs, instance, due.cursor, **policy)
+    assert refresh.run_requests == []  # open until the window lies after it, rows not doubled
+    assert f"champion version {champion.version} trained from it on the rows there were then" \
+        in refresh.skip_reason.skip_message
+    assert "the next waits for twice as many" in refresh.skip_reason.skip_message
+
+
+def test_persistent_drift_the_champion_held_up_on_asks_again_once_the_rows_doubled(
+        defs, instance, landing):
+    """Issue 13: moved inputs the champion handles asked for a retrain every day (churn's usage
+    drop: 30 runs in 30 days, 28 candidates no better). Held back until the rows since the
+    change doubled; a decay failure still asks at once."""
+    days = land(landing, START, 16, rows=120)
+    registry = defs.resources["mlflow"].registry()
+    assert run_job(defs, "ingest_job", instance, days=days[:9]).success
+    assert run_job(defs, "training_job", instance, run_config={"ops": {"candidate_model": {
+        "config": {"min_train_days": 3, "min_holdout_rows": 100, "max_iter": 30}}}}).success
+    champion = registry.version_for("champion")
+    fail_check(instance, days[7])
+    fail_check(instance, days[8])
+    (first,) = retrain_tick(defs, instance, None).run_requests
+    assert first.tags["retrain/change_day"] == days[7]
+    asked = RetrainCursor.from_json(retrain_tick(defs, instance, None).cursor).drift_ask
+    rows = asked.rows_since
+    assert asked == DriftAsk(champion, days[7], rows) and rows > 0
+
+    # the retrain's candidate was not blessed (the champion still serves); the inputs stay moved
+    cursor = RetrainCursor(seen=(), drift_ask=asked).to_json()
+    assert run_job(defs, "ingest_job", instance, days=days[9:10]).success
+    fail_check(instance, days[9])
+    held = retrain_tick(defs, instance, cursor)
+    assert held.run_requests == []
+    assert f"feature drift since {days[7]} held back" in held.skip_reason.skip_message
+    assert f"asks at {2 * rows:,} rows" in held.skip_reason.skip_message
+    assert "measured champion version" in held.cursor
+
+    fail_check(instance, days[9], check="no_performance_decay")
+    (decay,) = retrain_tick(defs, instance, held.cursor).run_requests
+    assert decay.tags["retrain/trigger"] == "performance_decay"
+
+    assert run_job(defs, "ingest_job", instance, days=days[10:]).success
+    for day in days[10:]:
+        fail_check(instance, day)
+    (again,) = retrain_tick(defs, instance, held.cursor).run_requests
+    assert again.tags["retrain/trigger"] == "drift"
+    assert again.tags["retrain/change_day"] == days[7]
 
 
 def report_rows(instance, asset: str, rows: int):
