@@ -7,8 +7,12 @@ from __future__ import annotations
 import textwrap
 from pathlib import Path
 
+from dagster import DagsterRunStatus
+
 from retrain_assets.adapters.registry import CHAMPION
-from retrain_assets.dev.demo import submit_backfill
+from retrain_assets.pipeline.dagster_internals import BACKFILL_ID_TAG
+
+POLL_SECONDS = 0.25  # how often the tests look at the instance: a day's chain is seconds long
 
 
 def compressed_project(root: Path, model: str, **attributes: str) -> str:
@@ -38,14 +42,20 @@ def compressed_project(root: Path, model: str, **attributes: str) -> str:
     return f"recovery_{model}.definitions"
 
 
-def bootstrapped_champion(instance, defs, watch, names, registry, history: list[str],
-                          sensors: tuple[str, ...], assets: list) -> str:
-    """Once the `sensors` had their first look (what is there is history), backfill `assets`
-    over the `history` days and wait for the sensor-bootstrapped first champion."""
+def bootstrapped_champion(watch, names, registry, backfill: str,
+                          sensors: tuple[str, ...]) -> str:
+    """Wait for the `sensors`' first look (what is there is history), the history `backfill`'s
+    runs and the sensor-bootstrapped first champion. The backfill daemon looks at backfills
+    only every 30 s (not configurable), first at start-up: submit the backfill before the
+    daemon starts, and wait for its runs, not for its next look marking it completed."""
     for sensor in sensors:
         watch.until(f"{sensor}'s first look", lambda s=sensor: watch.sensor_cursor(names.of(s)))
-    backfill = submit_backfill(instance, defs, history, assets)
-    watch.until("the history backfill", lambda: watch.backfill_done(backfill))
+    for run in watch.until("the history backfill's runs", lambda: watch.runs(
+            tags={BACKFILL_ID_TAG: backfill})):
+        done = watch.until(f"backfill run {run.run_id}", lambda r=run: watch.finished(r))
+        assert done.dagster_run.status == DagsterRunStatus.SUCCESS, (
+            f"backfill run {run.run_id} ended {done.dagster_run.status.value}; see "
+            f"{watch.daemon.log_path}")
     bootstrap = watch.until("the first training", lambda: watch.runs(
         job_name=names.training_job))[0]
     watch.until("the first training to finish", lambda: watch.finished(bootstrap))
