@@ -7,10 +7,10 @@ from __future__ import annotations
 import textwrap
 from pathlib import Path
 
-from dagster import DagsterRunStatus
+import dagster as dg
 
 from retrain_assets.adapters.registry import CHAMPION
-from retrain_assets.pipeline.dagster_internals import BACKFILL_ID_TAG
+from retrain_assets.pipeline.dagster_internals import BACKFILL_ID_TAG, InstigatorType
 
 POLL_SECONDS = 0.25  # how often the tests look at the instance: a day's chain is seconds long
 
@@ -53,7 +53,7 @@ def bootstrapped_champion(watch, names, registry, backfill: str,
     for run in watch.until("the history backfill's runs", lambda: watch.runs(
             tags={BACKFILL_ID_TAG: backfill})):
         done = watch.until(f"backfill run {run.run_id}", lambda r=run: watch.finished(r))
-        assert done.dagster_run.status == DagsterRunStatus.SUCCESS, (
+        assert done.dagster_run.status == dg.DagsterRunStatus.SUCCESS, (
             f"backfill run {run.run_id} ended {done.dagster_run.status.value}; see "
             f"{watch.daemon.log_path}")
     bootstrap = watch.until("the first training", lambda: watch.runs(
@@ -62,3 +62,14 @@ def bootstrapped_champion(watch, names, registry, backfill: str,
     first = registry.version_for(CHAMPION)
     assert first is not None, "the bootstrap candidate was not blessed"
     return first
+
+
+def sensor_looked_after(watch, name: str, timestamp: float) -> bool:
+    """Whether a tick of sensor `name` that started after `timestamp` has ended: it saw all
+    that was there at `timestamp`, and the runs it asked for exist."""
+    instance = watch.instance
+    for state in instance.all_instigator_state(instigator_type=InstigatorType.SENSOR):
+        if state.name == name:
+            return any(tick.status.value != "STARTED" for tick in instance.get_ticks(
+                state.instigator_origin_id, state.selector_id, after=timestamp))
+    return False

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import importlib
 import os
-import time
 from datetime import timedelta
 
 import dagster as dg
@@ -36,6 +35,7 @@ from retrain_assets_tests.daemon_project import (
     POLL_SECONDS,
     bootstrapped_champion,
     compressed_project,
+    sensor_looked_after,
 )
 
 MODEL = "churn_late_labels"
@@ -107,9 +107,8 @@ def test_a_late_labelled_classifier_is_scored_judged_and_recovers_through_the_da
                           "dagster/sensor_name": names.of("labels_sensor")}))[0])
             ended = max(watch.until(f"run {run.run_id} to finish",
                                     lambda r=run: watch.finished(r)).end_time for run in runs)
-            for after in (ended, time.time()):  # a whole tick after the runs, runs requested
-                watch.until("drift_retrain_sensor to look at the day", lambda t=after: (
-                    watch.sensor_ticked_after(names.of("drift_retrain_sensor"), t)))
+            watch.until("drift_retrain_sensor to look at the day", lambda t=ended: (
+                sensor_looked_after(watch, names.of("drift_retrain_sensor"), t)))
             watch.until("the retrains it asked for", watch.quiet)
             champion = registry.champion_window()
             if (champion.trained_from or "") >= change:

@@ -26,6 +26,7 @@ from retrain_assets_tests.daemon_project import (
     POLL_SECONDS,
     bootstrapped_champion,
     compressed_project,
+    sensor_looked_after,
 )
 
 HISTORY_DAYS = 35
@@ -71,7 +72,7 @@ def test_an_abrupt_concept_change_is_recovered_from_on_the_defaults(home, tmp_pa
             ended = watch.until(f"the landing run for {day} to finish",
                                 lambda r=run: watch.finished(r)).end_time
             watch.until("drift_retrain_sensor to look at the day", lambda t=ended: (
-                watch.sensor_ticked_after(names.of("drift_retrain_sensor"), t)))
+                sensor_looked_after(watch, names.of("drift_retrain_sensor"), t)))
             for retrain in watch.runs(job_name=names.training_job,
                                       tags={"retrain/partition": day}):
                 watch.until(f"the retrain for {day}", lambda r=retrain: watch.finished(r))
