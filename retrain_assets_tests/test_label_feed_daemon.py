@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import importlib
 import os
-import time
 from datetime import timedelta
 
 import dagster as dg
@@ -29,10 +28,15 @@ from retrain_assets.datasets.churn.simulator import (
     LABELS_FILE_NAME,
     split_labels,
 )
-from retrain_assets.dev.demo import DEMO_START, Daemon, Model, Watcher
+from retrain_assets.dev.demo import DEMO_START, Daemon, Model, Watcher, submit_backfill
 from retrain_assets.dev.simulate import encode_frame
 from retrain_assets.pipeline.resources import open_store
-from retrain_assets_tests.daemon_project import bootstrapped_champion, compressed_project
+from retrain_assets_tests.daemon_project import (
+    POLL_SECONDS,
+    bootstrapped_champion,
+    compressed_project,
+    sensor_looked_after,
+)
 
 MODEL = "churn_late_labels"
 HISTORY_DAYS = 28
@@ -78,13 +82,14 @@ def test_a_late_labelled_classifier_is_scored_judged_and_recovers_through_the_da
         land(label_zone, day, labels, LABELS_FILE_NAME)
         history.append(day)
 
+    with dg.DagsterInstance.get() as instance:
+        backfill = submit_backfill(instance, defs, history,
+                                   [names.raw_data, names.features, names.labels])
     with dg.DagsterInstance.get() as instance, \
             Daemon(home, environment, module=module) as daemon:
-        watch = Watcher(instance, daemon, TIMEOUT_SECONDS)
-        first = bootstrapped_champion(
-            instance, defs, watch, names, registry, history,
-            ("landing_zone_sensor", "labels_sensor"),
-            [names.raw_data, names.features, names.labels])
+        watch = Watcher(instance, daemon, TIMEOUT_SECONDS, poll_seconds=POLL_SECONDS)
+        first = bootstrapped_champion(watch, names, registry, backfill,
+                                      ("landing_zone_sensor", "labels_sensor"))
 
         change, held, labelled, recovered = None, {}, [], None
         for index in range(HISTORY_DAYS, HISTORY_DAYS + MAX_DRIFTED_DAYS):
@@ -102,9 +107,8 @@ def test_a_late_labelled_classifier_is_scored_judged_and_recovers_through_the_da
                           "dagster/sensor_name": names.of("labels_sensor")}))[0])
             ended = max(watch.until(f"run {run.run_id} to finish",
                                     lambda r=run: watch.finished(r)).end_time for run in runs)
-            for after in (ended, time.time()):  # a whole tick after the runs, runs requested
-                watch.until("drift_retrain_sensor to look at the day", lambda t=after: (
-                    watch.sensor_ticked_after(names.of("drift_retrain_sensor"), t)))
+            watch.until("drift_retrain_sensor to look at the day", lambda t=ended: (
+                sensor_looked_after(watch, names.of("drift_retrain_sensor"), t)))
             watch.until("the retrains it asked for", watch.quiet)
             champion = registry.champion_window()
             if (champion.trained_from or "") >= change:

@@ -20,9 +20,14 @@ import pytest
 from bench.streams import CHURN, TAXI, Dataset, World
 from retrain_assets.adapters.registry import CHAMPION, PROMOTE
 from retrain_assets.core.simulation import daily_row_count
-from retrain_assets.dev.demo import DEMO_START, Daemon, Model, Watcher
+from retrain_assets.dev.demo import DEMO_START, Daemon, Model, Watcher, submit_backfill
 from retrain_assets.dev.simulate import encode_frame
-from retrain_assets_tests.daemon_project import bootstrapped_champion, compressed_project
+from retrain_assets_tests.daemon_project import (
+    POLL_SECONDS,
+    bootstrapped_champion,
+    compressed_project,
+    sensor_looked_after,
+)
 
 HISTORY_DAYS = 35
 ROWS = 1_000  # a day, as in the acceptance: recovered within 3 drifted days
@@ -51,12 +56,12 @@ def test_an_abrupt_concept_change_is_recovered_from_on_the_defaults(home, tmp_pa
     environment = {"PYTHONPATH": os.pathsep.join(
         [str(tmp_path / "project"), *filter(None, [os.environ.get("PYTHONPATH")])])}
     history = [land(landing, dataset, i, World()) for i in range(HISTORY_DAYS)]
+    with dg.DagsterInstance.get() as instance:
+        backfill = submit_backfill(instance, defs, history, [names.raw_data, names.features])
     with dg.DagsterInstance.get() as instance, \
             Daemon(home, environment, module=module) as daemon:
-        watch = Watcher(instance, daemon, TIMEOUT_SECONDS)
-        first = bootstrapped_champion(instance, defs, watch, names, registry, history,
-                                      ("landing_zone_sensor",),
-                                      [names.raw_data, names.features])
+        watch = Watcher(instance, daemon, TIMEOUT_SECONDS, poll_seconds=POLL_SECONDS)
+        first = bootstrapped_champion(watch, names, registry, backfill, ("landing_zone_sensor",))
 
         change, trained_from_change = None, None
         for index in range(HISTORY_DAYS, HISTORY_DAYS + MAX_DRIFTED_DAYS):
@@ -67,7 +72,7 @@ def test_an_abrupt_concept_change_is_recovered_from_on_the_defaults(home, tmp_pa
             ended = watch.until(f"the landing run for {day} to finish",
                                 lambda r=run: watch.finished(r)).end_time
             watch.until("drift_retrain_sensor to look at the day", lambda t=ended: (
-                watch.sensor_ticked_after(names.of("drift_retrain_sensor"), t)))
+                sensor_looked_after(watch, names.of("drift_retrain_sensor"), t)))
             for retrain in watch.runs(job_name=names.training_job,
                                       tags={"retrain/partition": day}):
                 watch.until(f"the retrain for {day}", lambda r=retrain: watch.finished(r))
