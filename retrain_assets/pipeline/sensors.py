@@ -226,8 +226,9 @@ def build_landing_zone_sensor(project: Project) -> dg.SensorDefinition:
         target=dg.AssetSelection.assets(*(names.asset(a) for a in INGEST_ASSETS +
                                           SCORING_ASSETS + (
                                               ("performance",) if project.spec.labels else ()))),
+        # the io manager tells which days' labels are stored, for a label-fed model only
         required_resource_keys={names.of("landing_zone"), names.of("mlflow"),
-                                names.of("io_manager")},
+                                *([names.of("io_manager")] if project.spec.labels else [])},
         default_status=dg.DefaultSensorStatus.RUNNING,
         description="A new or rewritten day in the landing zone → one run of raw_data → "
                     "features (→ predictions → drift_report once a champion exists; → "
@@ -269,10 +270,9 @@ def build_landing_zone_sensor(project: Project) -> dg.SensorDefinition:
                 f"no new or rewritten day in {zone.url} ({len(changes.state.days)} day(s) "
                 f"landed so far){held}{skipped}"))
         with_scoring = mlflow.registry().version_for(CHAMPION) is not None
-        io_manager: ParquetIOManager = names.resource(context, "io_manager")
         # stored, not materialized: a day whose label files broke their contract is
         # materialized with nothing stored, and performance would have nothing to judge
-        labelled = (io_manager.stored_partitions(names.labels)
+        labelled = (names.resource(context, "io_manager").stored_partitions(names.labels)
                     if project.spec.labels and with_scoring else ())
         context.log.info(landing_summary(changes.changed, state, with_scoring=with_scoring))
         return dg.SensorResult(cursor=cursor, run_requests=[
