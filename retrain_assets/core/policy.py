@@ -198,19 +198,21 @@ def drift_held_back(request: RetrainRequest, last: DriftAsk | None, champion: st
     still serves, that candidate, trained on the drifted rows, was not better: the champion
     holds up on the new inputs. Asking every day would retrain daily for as long as the inputs
     stay moved, so the next ask waits until the rows since the change have doubled (a later
-    candidate has twice the new rows to learn from). A decay failure, a new change or a new
-    champion asks at once.
+    candidate has twice the new rows to learn from; after an ask with none, at least one). A
+    decay failure, a new change or a new champion asks at once.
     """
     if last is None or any(f.check != FEATURE_DRIFT for f in request.failures):
         return None
     if champion != last.champion or request.change_day != last.change_day:
         return None
-    if rows_since >= 2 * last.rows_since:
+    # at least one new row: labels that arrive late can leave a change with none for days
+    needed = max(2 * last.rows_since, last.rows_since + 1)
+    if rows_since >= needed:
         return None
     return (f"feature drift since {request.change_day} held back: the retrain asked with "
             f"{last.rows_since:,} rows since the change left champion version {champion} "
             f"serving (it held up on the drifted rows); the next asks at "
-            f"{2 * last.rows_since:,} rows ({rows_since:,} so far) or on a decay failure")
+            f"{needed:,} rows ({rows_since:,} so far) or on a decay failure")
 
 
 @dataclass(frozen=True)

@@ -216,6 +216,11 @@ def test_persistent_drift_the_champion_holds_up_on_asks_again_only_once_the_rows
     held = drift_held_back(next_day, asked, "1", 3_999)
     assert held and "held back" in held and "asks at 4,000 rows (3,999 so far)" in held
     assert drift_held_back(next_day, asked, "1", 4_000) is None
+    # labels a week late: the first ask trained on no labelled row since the change, and
+    # "twice none" asked again every day until the change's labels came in (churn: 13 runs)
+    unlabelled = DriftAsk("1", "2025-03-08", 0)
+    assert "asks at 1 rows (0 so far)" in drift_held_back(next_day, unlabelled, "1", 0)
+    assert drift_held_back(next_day, unlabelled, "1", 2_000) is None
     assert DriftAsk.after(next_day, asked, "1", 4_000) == DriftAsk("1", "2025-03-08", 4_000)
 
 
