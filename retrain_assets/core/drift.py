@@ -100,6 +100,17 @@ class CategoricalReference:
 
 
 @dataclass(frozen=True)
+class LabelShiftCalibration:
+    """How far a training day's mean label moved from the rest of the training days (relative
+    to the training label mean, the largest over the days), and the median day size: the
+    prediction shift of a day, measured against the training label mean, is held to at least
+    `CALIBRATION_MARGIN` times that movement, scaled to the day's size."""
+
+    shift: float
+    day_rows: int
+
+
+@dataclass(frozen=True)
 class DatasetReference:
     """Everything drift detection needs to know about the champion's training data."""
 
@@ -108,6 +119,7 @@ class DatasetReference:
     label_mean: float | None
     prediction_mean: float | None
     row_count: int
+    label_shift: LabelShiftCalibration | None = None
 
     def to_dict(self) -> dict:
         """Plain JSON-serializable form, for storing as an MLflow artifact."""
@@ -120,7 +132,7 @@ class DatasetReference:
             numeric={n: r for n, r in self.numeric.items() if n in keep},
             categorical={n: r for n, r in self.categorical.items() if n in keep},
             label_mean=self.label_mean, prediction_mean=self.prediction_mean,
-            row_count=self.row_count)
+            row_count=self.row_count, label_shift=self.label_shift)
 
     @classmethod
     def from_dict(cls, d: dict) -> DatasetReference:
@@ -133,6 +145,9 @@ class DatasetReference:
             label_mean=d["label_mean"],
             prediction_mean=d["prediction_mean"],
             row_count=d["row_count"],
+            # absent from references stored before the prediction shift was calibrated
+            label_shift=LabelShiftCalibration(**d["label_shift"]) if d.get("label_shift")
+            else None,
         )
 
 
@@ -201,6 +216,7 @@ class DriftSummary:
     prediction_shift: float | None
     prediction_drifted: bool
     row_count: int
+    prediction_shift_threshold: float = DriftThresholds.prediction_shift
 
     def to_frame(self) -> pd.DataFrame:
         """One row per feature, worst PSI first — the table shown as asset metadata."""
@@ -256,13 +272,43 @@ def build_reference(
         categorical_refs = {name: replace(ref, calibration=_calibrate(
                                 ref, frame[name], chunks, _categorical_chunk_statistics))
                             for name, ref in categorical_refs.items()}
+    label_mean = None if label is None else _mean(label)
     return DatasetReference(
         numeric=numeric_refs,
         categorical=categorical_refs,
-        label_mean=None if label is None else _mean(label),
+        label_mean=label_mean,
         prediction_mean=None if predictions is None else _mean(predictions),
         row_count=len(frame),
+        label_shift=(None if chunks is None or label_mean is None
+                     else _label_shift(np.asarray(label, dtype="float64"), label_mean, chunks)),
     )
+
+
+def _label_shift(label: np.ndarray, mean: float, chunks: list[np.ndarray]
+                 ) -> LabelShiftCalibration | None:
+    """The largest relative move of a training day's mean label from the rest of the days
+    (a day is a share ``w`` of the overall mean, which pulls it towards the day by ``w``:
+    undone). None with fewer than `MIN_CALIBRATION_CHUNKS` days or a zero mean."""
+    used = [c for c in chunks if c.size >= MIN_CHUNK_ROWS]
+    if len(used) < MIN_CALIBRATION_CHUNKS or not mean:
+        return None
+    moves = [abs(np.nanmean(label[c]) - mean) / abs(mean) / (1.0 - c.size / label.size)
+             for c in used]
+    return LabelShiftCalibration(shift=float(np.nanmax(moves)),
+                                 day_rows=int(np.median([c.size for c in used])))
+
+
+def prediction_shift_threshold(ref: DatasetReference, rows: int,
+                               thresholds: DriftThresholds = DriftThresholds()) -> float:
+    """The limit a day of `rows` predictions is held to: the fixed one, raised to
+    `CALIBRATION_MARGIN` times the training days' own label movement scaled from their size to
+    `rows` (a mean of fewer rows moves more) when the reference is calibrated."""
+    calibration = ref.label_shift
+    if calibration is None or rows < 1:
+        return thresholds.prediction_shift
+    size = max(1.0, calibration.day_rows / rows)
+    return float(max(thresholds.prediction_shift,
+                     CALIBRATION_MARGIN * calibration.shift * np.sqrt(size)))
 
 
 def _day_samples(days: np.ndarray, seed: int = 0) -> list[np.ndarray]:
@@ -459,6 +505,8 @@ def compare_to_reference(
     ]
     prediction_mean = None if predictions is None else _mean(predictions)
     prediction_shift = None
+    limit = prediction_shift_threshold(ref, 0 if predictions is None else len(predictions),
+                                       thresholds)
     if prediction_mean is not None and ref.label_mean is not None:
         prediction_shift = abs(prediction_mean - ref.label_mean) / max(abs(ref.label_mean), 1e-9)
     return DriftSummary(
@@ -468,10 +516,9 @@ def compare_to_reference(
         prediction_mean=prediction_mean,
         reference_label_mean=ref.label_mean,
         prediction_shift=prediction_shift,
-        prediction_drifted=(
-            prediction_shift is not None and prediction_shift > thresholds.prediction_shift
-        ),
+        prediction_drifted=prediction_shift is not None and prediction_shift > limit,
         row_count=len(frame),
+        prediction_shift_threshold=limit,
     )
 
 

@@ -321,6 +321,43 @@ def test_prediction_far_from_the_label_mean_is_flagged(reference, training_frame
     assert not close.prediction_drifted
 
 
+def test_a_small_days_prediction_shift_is_held_to_the_training_days_own_movement():
+    """Issue 13: churn at ~300 rows a day, no drift: a mean prediction of 0.088 against a
+    training label mean of 0.121 (27 % > the fixed 25 %) asked for a false retrain; the mean
+    label of the champion's own 300-row training days moves about that much."""
+    rng = np.random.default_rng(3)
+    days = np.repeat(np.arange(28), 300)
+    frame = pd.DataFrame({"usage": rng.normal(10, 2, days.size)})
+    label = pd.Series(rng.binomial(1, 0.12, days.size))
+    calibrated = build_reference(frame, ["usage"], [], label=label, days=pd.Series(days))
+    fixed = build_reference(frame, ["usage"], [], label=label)
+    assert calibrated.label_shift.day_rows == 300
+    assert 0.15 < calibrated.label_shift.shift < 0.6  # ~2σ of a 300-row mean of p = 0.12
+    restored = DatasetReference.from_dict(json.loads(json.dumps(calibrated.to_dict())))
+    assert restored == calibrated
+
+    day = frame.iloc[:300]
+    normal = pd.Series(np.full(300, calibrated.label_mean * 0.73))  # 27 % below
+    assert compare_to_reference(fixed, day, predictions=normal).prediction_drifted
+    held = compare_to_reference(calibrated, day, predictions=normal)
+    assert not held.prediction_drifted and held.prediction_shift_threshold > 0.27
+    collapsed = pd.Series(np.full(300, calibrated.label_mean * 0.2))  # 80 % below
+    assert compare_to_reference(calibrated, day, predictions=collapsed).prediction_drifted
+    # a day bigger than the training days is held to their movement, not less (as features)
+    big = compare_to_reference(calibrated, frame, predictions=pd.Series(
+        np.full(len(frame), calibrated.label_mean * 0.73)))
+    assert big.prediction_shift_threshold == pytest.approx(
+        max(0.25, 1.5 * calibrated.label_shift.shift))
+    smaller = compare_to_reference(calibrated, day.iloc[:75], predictions=normal.iloc[:75])
+    assert smaller.prediction_shift_threshold == pytest.approx(
+        2 * held.prediction_shift_threshold)  # a quarter of the rows: twice the movement
+
+
+def test_a_reference_stored_before_the_label_shift_was_calibrated_still_loads(reference):
+    stored = {k: v for k, v in reference.to_dict().items() if k != "label_shift"}
+    assert DatasetReference.from_dict(stored).label_shift is None
+
+
 def test_without_predictions_there_is_no_prediction_drift(reference, training_frame):
     summary = compare_to_reference(reference, training_frame)
     assert summary.prediction_mean is None and summary.prediction_shift is None

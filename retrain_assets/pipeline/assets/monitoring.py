@@ -252,7 +252,8 @@ class DayDrift:
         if s.prediction_drifted:
             problems.append(f"mean prediction {s.prediction_mean:.3g} is "
                             f"{s.prediction_shift:.0%} away from the training label mean "
-                            f"{s.reference_label_mean:.3g}")
+                            f"{s.reference_label_mean:.3g} (limit "
+                            f"{s.prediction_shift_threshold:.0%} for {s.row_count} rows)")
         metadata = {
             "partition": dg.MetadataValue.text(self.day),
             "model_version": dg.MetadataValue.text(self.version),
@@ -296,6 +297,8 @@ class DayDrift:
             "max_psi": dg.MetadataValue.float(round(self.summary.max_psi, DIGITS)),
             "prediction_shift": dg.MetadataValue.float(
                 round(self.summary.prediction_shift or 0.0, DIGITS)),
+            "prediction_shift_threshold": dg.MetadataValue.float(
+                round(self.summary.prediction_shift_threshold, DIGITS)),
             "drifted_features": dg.MetadataValue.json(self.summary.drifted_features),
             "feature_drift": table(feature_drift_table(stored)),
         }
