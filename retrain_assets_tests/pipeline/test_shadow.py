@@ -133,8 +133,9 @@ def _store_predictions(home, instance, day: str, *, champion_error: float,
     instance.report_runless_asset_event(dg.AssetMaterialization("predictions", partition=day))
 
 
-def test_a_losing_or_expired_challenger_is_retired_with_its_reason_and_alerted(
-        home, project, instance, monkeypatch):
+def _shadowing(home, project, monkeypatch):
+    """A shadow-mode model (decided after 2 labelled live days, at most 3) with a champion
+    trained on 2025-01-10..12: its definitions, registry, the sensor actor, the champion."""
     monkeypatch.setenv("RETRAIN_ASSETS_PROMOTION", "shadow")
     monkeypatch.setenv("RETRAIN_ASSETS_SHADOW_DAYS", "2")
     monkeypatch.setenv("RETRAIN_ASSETS_SHADOW_MAX_DAYS", "3")
@@ -144,6 +145,12 @@ def test_a_losing_or_expired_challenger_is_retired_with_its_reason_and_alerted(
     sensor = Actor(run_id="run-t", user="sensor")
     champion = _version_with_window(registry, home, "2025-01-10", "2025-01-12")
     registry.promote(champion, expected_champion=None, reason="first", actor=sensor)
+    return defs, registry, sensor, champion
+
+
+def test_a_losing_or_expired_challenger_is_retired_with_its_reason_and_alerted(
+        home, project, instance, monkeypatch):
+    defs, registry, sensor, champion = _shadowing(home, project, monkeypatch)
     loser = _version_with_window(registry, home, "2025-01-20", "2025-01-22")
     registry.start_shadow(loser, champion=champion, reason="blessed", actor=sensor)
     alerts = OutcomeAlerts(routes=[AlertRoute(kinds=["shadow"], slack_channel="#ml")])
@@ -201,15 +208,7 @@ def test_the_shadow_period_counts_the_days_scored_while_it_shadowed(home, projec
     """A label-fed candidate is trained once its holdout's labels land, days after the days
     that followed its holdout were scored by the champion alone: those never count against
     its shadow period."""
-    monkeypatch.setenv("RETRAIN_ASSETS_PROMOTION", "shadow")
-    monkeypatch.setenv("RETRAIN_ASSETS_SHADOW_DAYS", "2")
-    monkeypatch.setenv("RETRAIN_ASSETS_SHADOW_MAX_DAYS", "3")
-    defs = build_definitions(project)
-    registry = defs.resources["mlflow"].registry()
-    registry.client.create_registered_model(registry.model_name)
-    sensor = Actor(run_id="run-t", user="sensor")
-    champion = _version_with_window(registry, home, "2025-01-10", "2025-01-12")
-    registry.promote(champion, expected_champion=None, reason="first", actor=sensor)
+    defs, registry, sensor, champion = _shadowing(home, project, monkeypatch)
     for day in ("2025-01-21", "2025-01-22", "2025-01-23"):  # while its labels were awaited
         _store_predictions(home, instance, day, champion_error=0.5, challenger_error=0.0,
                            version=None)

@@ -225,10 +225,7 @@ def test_realized_decay_and_drift_are_separate_triggers_of_a_label_fed_model(hom
     policy = RetrainPolicy(min_interval_seconds=0, min_new_rows=0, bootstrap_days=0)
 
     def retrain_tick(cursor):
-        with dg.build_sensor_context(instance=instance, cursor=cursor, definitions=defs,
-                                     resources={**defs.resources,
-                                                "retrain_policy": policy}) as context:
-            return defs.resolve_sensor_def("drift_retrain_sensor")(context)
+        return drift_retrain_tick(defs, instance, policy, cursor)
 
     def fail(asset: str, check_name: str, day: str):
         instance.report_runless_asset_event(dg.AssetCheckEvaluation(
@@ -279,10 +276,7 @@ def test_the_first_champion_of_a_label_fed_model_waits_for_labelled_days(home, i
     policy = RetrainPolicy(min_interval_seconds=0, min_new_rows=0, bootstrap_days=3)
 
     def bootstrap_requests():
-        with dg.build_sensor_context(instance=instance, definitions=defs,
-                                     resources={**defs.resources,
-                                                "retrain_policy": policy}) as context:
-            return defs.resolve_sensor_def("drift_retrain_sensor")(context).run_requests
+        return drift_retrain_tick(defs, instance, policy).run_requests
 
     def materialized(asset: str, days: int):
         for offset in range(days):
@@ -296,6 +290,14 @@ def test_the_first_champion_of_a_label_fed_model_waits_for_labelled_days(home, i
     (request,) = bootstrap_requests()
     assert request.tags["retrain/trigger"] == "bootstrap"
     assert request.tags["retrain/days_with_features"] == "3"
+
+
+def drift_retrain_tick(defs, instance, policy: RetrainPolicy, cursor: str | None = None):
+    """One evaluation of drift_retrain_sensor under `policy`."""
+    with dg.build_sensor_context(instance=instance, cursor=cursor, definitions=defs,
+                                 resources={**defs.resources,
+                                            "retrain_policy": policy}) as context:
+        return defs.resolve_sensor_def("drift_retrain_sensor")(context)
 
 
 def report_day(instance, asset: str, day: str, **counts: int) -> None:
@@ -313,10 +315,7 @@ def test_a_label_fed_models_data_volume_counts_the_rows_it_can_train_on(home, in
     policy = RetrainPolicy(min_interval_seconds=0, min_new_rows=500, bootstrap_days=0)
 
     def volume_tick():
-        with dg.build_sensor_context(instance=instance, definitions=defs,
-                                     resources={**defs.resources,
-                                                "retrain_policy": policy}) as context:
-            return defs.resolve_sensor_def("drift_retrain_sensor")(context)
+        return drift_retrain_tick(defs, instance, policy)
 
     days = [(START + timedelta(days=offset)).isoformat() for offset in range(3)]
     for day in days:
@@ -362,10 +361,7 @@ def test_a_label_fed_models_change_follow_up_weighs_the_rows_it_can_train_on(hom
                                                    min_holdout_rows=100,
                                                    min_rows_after_change=1000))
     cursor = RetrainCursor(change=OpenChange(day=days[5], asked_through=days[5])).to_json()
-    with dg.build_sensor_context(instance=instance, definitions=defs, cursor=cursor,
-                                 resources={**defs.resources,
-                                            "retrain_policy": policy}) as context:
-        result = defs.resolve_sensor_def("drift_retrain_sensor")(context)
+    result = drift_retrain_tick(defs, instance, policy, cursor)
     assert result.run_requests == []
     assert "760 rows since it are not yet enough to train from it" in \
         result.skip_reason.skip_message
