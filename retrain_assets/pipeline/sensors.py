@@ -503,8 +503,8 @@ def retrain_run_request(names: Names, policy: RetrainPolicy, trigger: str, key: 
 @dataclass(frozen=True)
 class RetrainCursor:
     """What drift_retrain_sensor remembers between ticks: the check executions it has taken in,
-    the failures still owed a retrain, the change no champion has trained from yet and the last
-    retrain feature drift alone asked for. Stored as JSON a person can read on the sensor's
+    the failures still owed a retrain, the open change (younger than the training window) and
+    the last retrain feature drift alone asked for. Stored as JSON a person can read on the sensor's
     page: a summary sentence, the seen execution ids as ranges ("1-79,81-120"), each pending
     failure, the open change and the last drift ask."""
 
@@ -710,10 +710,7 @@ def _first_champion_due(instance: dg.DagsterInstance, names: Names, mlflow: Mlfl
     # a first candidate awaiting approval (`approve` mode) answers the bootstrap until it expires
     has_champion = registry.version_for(CHAMPION) is not None or (
         waiting is not None and waiting.expires_at > datetime.now(UTC))
-    trainable = set() if has_champion else instance.get_materialized_partitions(names.features)
-    if trainable and label_feed:
-        trainable &= instance.get_materialized_partitions(names.labels)
-    days = len(trainable)
+    days = 0 if has_champion else len(trainable_days(instance, names, label_feed=label_feed))
     return days if first_champion_due(has_champion, days, policy.bootstrap_days) else None
 
 
