@@ -129,6 +129,11 @@ class RetrainRequest:
     def newest_day(self) -> str:
         return max(f.partition for f in self.failures)
 
+    @property
+    def drift_only(self) -> bool:
+        """Asked for by feature drift alone: the inputs moved, no metric said worse."""
+        return all(f.check == FEATURE_DRIFT for f in self.failures)
+
     def tags(self) -> dict[str, str]:
         worst = worst_failure(self.failures)
         by_check: dict[str, list[str]] = {}
@@ -184,7 +189,7 @@ class DriftAsk:
     def after(cls, request: RetrainRequest, last: DriftAsk | None, champion: str | None,
               rows_since: int) -> DriftAsk | None:
         """What is remembered once `request` is asked for: itself when drift alone asked."""
-        if champion is None or any(f.check != FEATURE_DRIFT for f in request.failures):
+        if champion is None or not request.drift_only:
             return last
         return cls(champion, request.change_day, rows_since)
 
@@ -201,7 +206,7 @@ def drift_held_back(request: RetrainRequest, last: DriftAsk | None, champion: st
     candidate has twice the new rows to learn from; after an ask with none, at least one). A
     decay failure, a new change or a new champion asks at once.
     """
-    if last is None or any(f.check != FEATURE_DRIFT for f in request.failures):
+    if last is None or not request.drift_only:
         return None
     if champion != last.champion or request.change_day != last.change_day:
         return None
